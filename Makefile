@@ -1,0 +1,66 @@
+# PixMo toolkit. `make demo` and `make test` install what they need on first use.
+SHELL := /bin/bash
+PY := .venv/bin/python
+PIP := .venv/bin/pip
+STAMP := .venv/.setup-done
+APT_PKGS := chromium chromium-driver espeak-ng sox graphviz poppler-utils texlive-latex-base tesseract-ocr tesseract-ocr-eng
+N ?= 200
+OUT ?= out
+export PYTHONHASHSEED := 0
+export HF_HUB_OFFLINE := 1
+export RAY_AUTH_MODE := disabled
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup test test-all demo lint typecheck serve gen-clocks gen-count gen-docs gen-capqa train bench clean
+
+setup: $(STAMP) node_modules/mermaid/dist/mermaid.min.js
+
+$(STAMP): pyproject.toml scripts/setup_system.sh
+	bash scripts/setup_system.sh $(APT_PKGS)
+	test -x $(PY) || python3 -m venv .venv
+	$(PIP) install -q -U pip
+	$(PIP) install -q "torch==2.13.0" -e ".[all]"
+	touch $(STAMP)
+
+node_modules/mermaid/dist/mermaid.min.js:
+	npm install --silent --no-audit --no-fund mermaid@11
+
+test: setup
+	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+
+test-all: setup
+	PIXMO_SLOW=1 $(PY) -m pytest -q -n 2 --dist loadgroup tests
+
+lint: setup
+	.venv/bin/ruff check pixmo annotation_app generators model pipelines tests benchmarks
+	.venv/bin/mypy
+
+typecheck: setup
+	.venv/bin/mypy
+
+demo: setup
+	$(PY) -m pipelines.demo --out $(OUT)/demo
+
+serve: setup
+	$(PY) -m annotation_app.serve_demo
+
+gen-clocks: setup
+	.venv/bin/pixmo gen clocks --num $(N) --out $(OUT)/clocks
+
+gen-count: setup
+	.venv/bin/pixmo gen count --out $(OUT)/count
+
+gen-docs: setup
+	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs
+
+gen-capqa: setup
+	.venv/bin/pixmo gen capqa --shards $(OUT)/cap --out $(OUT)/capqa
+
+train: setup
+	.venv/bin/pixmo model train $(or $(CONFIG),tiny)
+
+bench: setup
+	for b in benchmarks/bench_*.py; do $(PY) $$b --quick; done
+
+clean:
+	rm -rf $(OUT) var .pytest_cache

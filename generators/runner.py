@@ -1,0 +1,161 @@
+"""The shared shard runner: (config, seed, shard index) -> samples -> one shard, in parallel.
+
+Every shard is an independent task. A finished shard has its ``.tar`` and a ``.stats.json``
+beside it; a rerun skips those and only makes the missing ones, then writes the manifest from
+all the stats files. The same function runs in a local process pool or on Ray.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from pixmo.shards import Sample, ShardInfo, group_samples, shard_name, write_manifest, write_shard
+
+log = logging.getLogger(__name__)
+
+STATS_SUFFIX = ".stats.json"
+
+
+@dataclass(frozen=True)
+class ShardTask:
+    """One unit of work: which shard, its seed, and the items it covers (ints or input refs)."""
+
+    index: int
+    seed: int
+    items: tuple[Any, ...]
+
+
+@dataclass
+class ShardResult:
+    """What a shard function returns: the samples plus any counters worth keeping."""
+
+    samples: list[Sample]
+    stats: dict[str, Any] = field(default_factory=dict)
+
+
+ShardFn = Callable[[Any, ShardTask], ShardResult]
+
+
+def plan_tasks(items: Sequence[Any], per_shard: int, seed: int) -> list[ShardTask]:
+    """Split items into consecutive shards of ``per_shard``."""
+    if per_shard <= 0:
+        raise ValueError(f"per_shard must be positive, got {per_shard}")
+    return [
+        ShardTask(i, seed, tuple(items[start : start + per_shard]))
+        for i, start in enumerate(range(0, len(items), per_shard))
+    ]
+
+
+def _stats_path(out: Path, index: int) -> Path:
+    return out / (shard_name(index) + STATS_SUFFIX)
+
+
+def is_done(out: Path, index: int) -> bool:
+    return (out / shard_name(index)).exists() and _stats_path(out, index).exists()
+
+
+def run_shard(fn: ShardFn, config: Any, task: ShardTask, out: str) -> dict[str, Any]:
+    """Make and write one shard (atomic), then its stats file. Runs in a worker."""
+    out_dir = Path(out)
+    result = fn(config, task)
+    info = write_shard(out_dir / shard_name(task.index), group_samples(result.samples))
+    stats = {"shard": info.to_json(), "items": len(task.items), "stats": result.stats}
+    tmp = _stats_path(out_dir, task.index).with_suffix(".tmp")
+    tmp.write_text(json.dumps(stats, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, _stats_path(out_dir, task.index))
+    return stats
+
+
+def config_dict(config: Any) -> dict[str, Any]:
+    if dataclasses.is_dataclass(config) and not isinstance(config, type):
+        return json.loads(json.dumps(dataclasses.asdict(config), default=str))
+    if hasattr(config, "model_dump"):
+        return config.model_dump(mode="json")
+    return dict(config or {})
+
+
+def run(
+    fn: ShardFn,
+    config: Any,
+    tasks: Sequence[ShardTask],
+    out: str | Path,
+    *,
+    dataset: str,
+    split: str = "train",
+    seed: int = 0,
+    workers: int = 1,
+    executor: str = "local",
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run every task not yet done, then write the manifest. Returns a summary."""
+    out_dir = Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    todo = [t for t in tasks if not is_done(out_dir, t.index)]
+    skipped = len(tasks) - len(todo)
+    if executor == "ray":
+        _run_ray(fn, config, todo, out_dir, workers, progress)
+    elif executor == "local":
+        _run_local(fn, config, todo, out_dir, workers, progress)
+    else:
+        raise ValueError(f"unknown executor {executor!r}; use 'local' or 'ray'")
+    infos, totals = [], {}
+    for t in tasks:
+        st = json.loads(_stats_path(out_dir, t.index).read_text())
+        infos.append(ShardInfo(**st["shard"]))
+        for k, v in st["stats"].items():
+            if isinstance(v, int | float):
+                totals[k] = totals.get(k, 0) + v
+    manifest = write_manifest(out_dir, infos, dataset=dataset, split=split, config=config_dict(config), seed=seed)
+    return {"manifest": str(manifest), "shards": len(tasks), "skipped": skipped,
+            "samples": sum(i.samples for i in infos), "stats": totals}
+
+
+def _bar(progress: bool, total: int, label: str) -> Progress:
+    p = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=not progress)
+    return p
+
+
+def _run_local(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, workers: int, progress: bool) -> None:
+    with _bar(progress, len(todo), "shards") as bar:
+        tid = bar.add_task("shards", total=len(todo))
+        if workers <= 1:
+            for t in todo:
+                run_shard(fn, config, t, str(out))
+                bar.advance(tid)
+            return
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futs = [pool.submit(run_shard, fn, config, t, str(out)) for t in todo]
+            for f in as_completed(futs):
+                f.result()
+                bar.advance(tid)
+
+
+def _run_ray(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, workers: int, progress: bool) -> None:
+    import ray
+
+    started = not ray.is_initialized()
+    if started:
+        ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
+                 object_store_memory=256 * 2**20, ignore_reinit_error=True)
+    try:
+        remote = ray.remote(run_shard)
+        refs = [remote.remote(fn, config, t, str(out)) for t in todo]
+        with _bar(progress, len(todo), "shards (ray)") as bar:
+            tid = bar.add_task("shards", total=len(todo))
+            while refs:
+                done, refs = ray.wait(refs, num_returns=1)
+                ray.get(done)
+                bar.advance(tid)
+    finally:
+        if started:
+            ray.shutdown()
