@@ -12,6 +12,7 @@ Validation errors name the field and the offending value.
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any, ClassVar, Literal
 
@@ -21,6 +22,7 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 POINT_PLACEHOLDER = "<|POINT|>"
 CLOCK_TIME_FORMATS = ("With AM/PM", "Without AM/PM", "Time not shown")
 DOCS_CONFIGS = ("charts", "tables", "diagrams", "other")
+INT32_MAX = 2**31 - 1
 
 Unit = Literal["percent", "pixels"] | None
 
@@ -89,6 +91,9 @@ class PixmoCapQA(Record):
         s = v.strip()
         if not s.startswith("[USER]") or not s.endswith("[ASSISTANT]"):
             raise ValueError(f"question must start with [USER] and end with [ASSISTANT], got {v[:60]!r}")
+        tags = re.findall(r"\[(USER|ASSISTANT)\]", s)
+        if any(t != ("USER" if i % 2 == 0 else "ASSISTANT") for i, t in enumerate(tags)):
+            raise ValueError(f"question turns must alternate [USER] and [ASSISTANT], got tags {tags}")
         return v
 
     def turns(self) -> list[tuple[str, str]]:
@@ -134,6 +139,9 @@ class PixmoPointsEval(Record):
     def _consistent(self) -> PixmoPointsEval:
         if len(self.masks) != len(self.points):
             raise ValueError(f"masks has {len(self.masks)} entries but points has {len(self.points)}")
+        for i, mask in enumerate(self.masks):
+            if len({len(row) for row in mask}) > 1:
+                raise ValueError(f"masks[{i}] is not rectangular (rows of different lengths)")
         _check_percent([(p.x, p.y) for p in self.points], "points")
         return self
 
@@ -200,7 +208,9 @@ class PixmoCount(Record):
             raise ValueError(f"count={self.count} but {n} points are given")
         if not n and not (self.count == 0 or 2 <= self.count <= 10):
             raise ValueError(f"count={self.count} without points: only 0 or 2-10 (val/test) are valid")
-        if any(v < 0 for v in self.points.x + self.points.y):
+        if not 0 <= self.count <= INT32_MAX:
+            raise ValueError(f"count={self.count} is outside 0..{INT32_MAX} (int32)")
+        if any(not v >= 0 for v in self.points.x + self.points.y):
             raise ValueError("points must be non-negative pixel coordinates")
         return self
 
@@ -329,14 +339,20 @@ def _format_error(subset: str, err: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_record(subset: str, data: dict[str, Any]) -> Record:
-    """Validate a published row as a record of ``subset``; raises RecordError naming field and value."""
+def parse_record(subset: str, data: dict[str, Any], *, strict: bool = False) -> Record:
+    """Validate a published row as a record of ``subset``; raises RecordError naming field and value.
+
+    ``strict=True`` refuses values of the wrong JSON type instead of coercing them (``"3"`` or
+    ``3.0`` for an int, ``1`` for a bool), as ``pixmo validate`` does.
+    """
     cls = RECORD_TYPES.get(subset)
     if cls is None:
         raise RecordError(f"unknown subset {subset!r}; expected one of {', '.join(SUBSETS)}")
     if not isinstance(data, dict):
         raise RecordError(f"{subset}: a record must be a JSON object, got {type(data).__name__}")
     try:
+        if strict:  # JSON mode: arrays are valid tuples, but no str->int or float->int coercion
+            return cls.model_validate_json(json.dumps(data), strict=True)
         return cls.model_validate(data)
     except ValidationError as err:
         raise RecordError(_format_error(subset, err)) from None

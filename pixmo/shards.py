@@ -12,7 +12,6 @@ import hashlib
 import io
 import json
 import os
-import tarfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import IO, Any
 
 from PIL import Image
 
+from pixmo import tario
 from pixmo.records import RECORD_TYPES, Record, parse_record
 
 SCHEMA_VERSION = 1
@@ -125,27 +125,31 @@ def group_samples(samples: Iterable[Sample]) -> list[Sample]:
 # --- writing -------------------------------------------------------------------------------
 
 
-class _HashingFile:
-    """A write-only file wrapper that hashes and counts what passes through."""
+class _Encoder:
+    """Streams samples as tar bytes into ``sink`` (or nowhere), hashing and counting them."""
 
-    def __init__(self, f: IO[bytes]):
-        self.f, self.h, self.n = f, hashlib.sha256(), 0
+    def __init__(self, sink: IO[bytes] | None = None):
+        self.sink, self.h, self.n = sink, hashlib.sha256(), 0
+        self.samples = 0
+        self.counts: dict[str, int] = {}
 
-    def write(self, b: bytes) -> int:
-        self.h.update(b)
-        self.n += len(b)
-        return self.f.write(b)
+    def _put(self, chunk: bytes) -> None:
+        self.h.update(chunk)
+        self.n += len(chunk)
+        if self.sink is not None:
+            self.sink.write(chunk)
 
-    def tell(self) -> int:
-        return self.n
+    def add(self, sample: Sample) -> None:
+        for name, data in sample_members(sample):
+            for chunk in tario.member_bytes(name, data):
+                self._put(chunk)
+        for a in sample.annotations:
+            self.counts[a.subset] = self.counts.get(a.subset, 0) + 1
+        self.samples += 1
 
-
-def _add_member(tar: tarfile.TarFile, name: str, data: bytes) -> None:
-    info = tarfile.TarInfo(name)
-    info.size = len(data)
-    info.mtime = 0
-    info.mode = 0o644
-    tar.addfile(info, io.BytesIO(data))
+    def finish(self, name: str) -> ShardInfo:
+        self._put(tario.archive_end(self.n))
+        return ShardInfo(name, self.samples, dict(sorted(self.counts.items())), self.h.hexdigest(), self.n)
 
 
 def sample_members(sample: Sample) -> list[tuple[str, bytes]]:
@@ -172,23 +176,33 @@ class ShardInfo:
                 "sha256": self.sha256, "bytes": self.bytes}
 
 
-def write_shard(path: str | Path, samples: list[Sample]) -> ShardInfo:
-    """Write one shard atomically: ``path.tmp`` is written and fsync'ed, then renamed."""
+def write_shard(path: str | Path, samples: Iterable[Sample], *, durable: bool = True) -> ShardInfo:
+    """Write one shard atomically: a temporary file is written (and fsync'ed when ``durable``),
+    then renamed to ``path``, so a killed writer never leaves a partial ``.tar`` behind."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    counts: dict[str, int] = {}
-    with open(tmp, "wb") as raw:
-        hf = _HashingFile(raw)
-        with tarfile.open(fileobj=hf, mode="w", format=tarfile.USTAR_FORMAT) as tar:  # type: ignore[call-overload]
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb", buffering=1 << 20) as f:
+            enc = _Encoder(f)
             for s in samples:
-                for name, data in sample_members(s):
-                    _add_member(tar, name, data)
-                for a in s.annotations:
-                    counts[a.subset] = counts.get(a.subset, 0) + 1
-        raw.flush()
-        os.fsync(raw.fileno())
-    os.replace(tmp, path)
-    return ShardInfo(path.name, len(samples), dict(sorted(counts.items())), hf.h.hexdigest(), hf.n)
+                enc.add(s)
+            info = enc.finish(path.name)
+            f.flush()
+            if durable:
+                os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return info
+
+
+def shard_info_of(name: str, samples: Iterable[Sample]) -> ShardInfo:
+    """The ShardInfo (sha256, size, counts) the shard of these samples would have, without writing."""
+    enc = _Encoder()
+    for s in samples:
+        enc.add(s)
+    return enc.finish(name)
 
 
 def shard_name(index: int, prefix: str = "shard") -> str:
@@ -221,6 +235,8 @@ class ShardWriter:
         self.dataset, self.split, self.config, self.seed = dataset, split, config or {}, seed
         self.max_count, self.max_size, self.prefix, self.resume = max_count, max_size, prefix, resume
         self.shards: list[ShardInfo] = []
+        # an old manifest would describe shards this run may replace: drop it until close()
+        (self.out_dir / MANIFEST).unlink(missing_ok=True)
         self._buf: dict[str, Sample] = {}
         self._size = 0
         self._closed = False
@@ -261,18 +277,10 @@ class ShardWriter:
 def _existing_if_identical(path: Path, samples: list[Sample]) -> ShardInfo | None:
     if not path.exists():
         return None
-    buf = io.BytesIO()
-    counts: dict[str, int] = {}
-    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
-        for s in samples:
-            for name, data in sample_members(s):
-                _add_member(tar, name, data)
-            for a in s.annotations:
-                counts[a.subset] = counts.get(a.subset, 0) + 1
-    data = buf.getvalue()
-    if path.stat().st_size != len(data) or sha256_hex(path.read_bytes()) != sha256_hex(data):
+    info = shard_info_of(path.name, samples)
+    if path.stat().st_size != info.bytes or file_sha256(path) != info.sha256:
         return None
-    return ShardInfo(path.name, len(samples), dict(sorted(counts.items())), sha256_hex(data), len(data))
+    return info
 
 
 def write_samples(out_dir: str | Path, samples: Iterable[Sample], **kwargs: Any) -> Path:
@@ -338,23 +346,24 @@ def shard_urls(source: str | Path) -> list[str]:
     return [_join(s, sh["name"]) for sh in read_manifest(s)["shards"]]
 
 
-def iter_tar_members(f: IO[bytes]) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Group consecutive tar members by key (the name up to the first dot), streaming."""
+def iter_tar_members(f: IO[bytes], where: str = "shard") -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Group consecutive tar members by key (the name up to the first dot), streaming.
+
+    A broken archive raises ShardError naming ``where`` and the byte offset.
+    """
     key: str | None = None
     group: dict[str, bytes] = {}
-    with tarfile.open(fileobj=f, mode="r|") as tar:
-        for m in tar:
-            if not m.isfile():
-                continue
-            base = m.name.rsplit("/", 1)[-1]
+    try:
+        for name, data in tario.iter_files(f, where):
+            base = name.rsplit("/", 1)[-1]
             k, _, ext = base.partition(".")
-            ef = tar.extractfile(m)
-            data = ef.read() if ef else b""
             if k != key and key is not None:
                 yield key, group
                 group = {}
             key = k
             group[ext] = data
+    except tario.TarFormatError as exc:
+        raise ShardError(str(exc)) from None
     if key is not None:
         yield key, group
 
@@ -383,13 +392,20 @@ def decode_sample(key: str, members: dict[str, bytes], *, validate: bool = True)
                   image_ext=exts[0], width=int(head.get("width", 0)), height=int(head.get("height", 0)), key=key)
 
 
-def iter_raw(source: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """Raw (key, {ext: bytes}) groups of every shard of a directory, a .tar, or any fsspec URL."""
+def _open(url: str) -> IO[bytes]:
+    """A buffered binary stream for a local path or any fsspec URL."""
+    if "://" not in url or url.startswith("file://"):
+        return open(url.removeprefix("file://"), "rb", buffering=1 << 20)
     import fsspec
 
+    return fsspec.open(url, "rb", block_size=1 << 22).open()  # type: ignore[no-any-return]
+
+
+def iter_raw(source: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
+    """Raw (key, {ext: bytes}) groups of every shard of a directory, a .tar, or any fsspec URL."""
     for url in shard_urls(source):
-        with fsspec.open(url, "rb") as f:
-            yield from iter_tar_members(f)
+        with _open(url) as f:
+            yield from iter_tar_members(f, url.rsplit("/", 1)[-1])
 
 
 def iter_samples(source: str | Path, *, verify: bool = False, validate: bool = True) -> Iterator[Sample]:
@@ -403,14 +419,18 @@ def iter_samples(source: str | Path, *, verify: bool = False, validate: bool = T
         yield decode_sample(key, members, validate=validate)
 
 
-def verify_checksums(source: str | Path) -> None:
-    import fsspec
+def file_sha256(url: str | Path) -> str:
+    """sha256 of a whole file, local or fsspec URL, read in 1 MiB chunks."""
+    h = hashlib.sha256()
+    with _open(str(url)) as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
 
+
+def verify_checksums(source: str | Path) -> None:
+    """Raise ShardError for the first shard whose sha256 differs from the manifest's."""
     for sh in read_manifest(source)["shards"]:
-        url = _join(str(source), sh["name"])
-        h = hashlib.sha256()
-        with fsspec.open(url, "rb") as f:
-            for chunk in iter(lambda f=f: f.read(1 << 20), b""):
-                h.update(chunk)
-        if h.hexdigest() != sh["sha256"]:
-            raise ShardError(f"{sh['name']}: sha256 {h.hexdigest()} does not match the manifest's {sh['sha256']}")
+        got = file_sha256(_join(str(source), sh["name"]))
+        if got != sh["sha256"]:
+            raise ShardError(f"{sh['name']}: sha256 {got} does not match the manifest's {sh['sha256']}")
