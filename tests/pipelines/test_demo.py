@@ -1,0 +1,46 @@
+"""`make demo` with the tiny preset, and its report opened in Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from report_browser import open_report
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.browser
+@pytest.mark.xdist_group("demo")
+def test_tiny_demo_report_loads_in_chromium(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    proc = subprocess.run([sys.executable, "-m", "pipelines.demo", "--out", str(out), "--preset", "tiny"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+    assert "report.html" in proc.stdout  # it prints where its outputs are
+    summary = json.loads((out / "demo_summary.json").read_text())
+    status = {s["name"]: s["status"] for s in summary["stages"]}
+    assert status["samples"] == status["validate"] == status["report"] == "ok"
+    assert not [n for n, s in status.items() if s == "failed"]
+
+    shot = tmp_path / "report.png"
+    seen = open_report(out / "report.html", shot)
+    images = seen["images"]
+    data = seen["data"]
+    assert images, "the report has no images"
+    broken = [i["alt"] for i in images if not (i["complete"] and i["w"] > 0 and i["h"] > 0)]
+    assert not broken, f"images that did not load: {broken}"
+    plots = [i for i in images if i["cls"] == "plot"]
+    sheets = [i for i in images if i["cls"] == "sheet"]
+    assert len(plots) == data["plots"] and len(sheets) == data["sheets"]
+    assert data["sheets"] == len(data["datasets"]) >= 1
+    assert data["has_curve"] == (status.get("train") == "ok")
+    assert shot.stat().st_size > 10_000
+    # keep the screenshot as an artifact next to the test's outputs
+    artifacts = ROOT / "out" / "test-artifacts"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    shutil.copy(shot, artifacts / "demo_report.png")
