@@ -1,9 +1,157 @@
-"""Core data commands: validate, stats, show, import-hf, export-hf (filled in by the Foundation work)."""
+"""Core data commands: validate, stats, show, import-hf, export-hf.
+
+Heavy modules (pyarrow, matplotlib) are imported inside the commands so ``pixmo --help`` stays fast.
+"""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def validate(
+    directory: Annotated[str, typer.Argument(help="Shard directory (local path or fsspec URL).")],
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the full report as JSON here.")] = None,
+    max_rows: Annotated[int, typer.Option(help="Most problems shown in the table (all go to --json).")] = 200,
+) -> None:
+    """Schema and checksum check of every shard: exits 1 and names shard, key, field and problem."""
+    from pixmo.validate import validate_dir
+
+    rep = validate_dir(directory, progress=True)
+    if json_out:
+        json_out.write_text(json.dumps(rep.to_json(), indent=2) + "\n")
+    summary = f"{rep.shards} shards, {rep.samples} samples, {sum(rep.annotations.values())} annotations"
+    if rep.ok:
+        console.print(f"[green]OK[/green] {directory}: {summary}")
+        return
+    table = Table(title=f"{len(rep.problems)} problems in {directory}", show_lines=False)
+    for col in ("shard", "key", "field", "problem"):
+        table.add_column(col, overflow="fold")
+    for p in rep.problems[:max_rows]:
+        table.add_row(p.shard, p.key, p.field, p.problem)
+    console.print(table)
+    if len(rep.problems) > max_rows:
+        console.print(f"... {len(rep.problems) - max_rows} more (use --json for all)")
+    console.print(f"[red]INVALID[/red] {directory}: {summary}, {len(rep.problems)} problems")
+    raise typer.Exit(code=1)
+
+
+def stats(
+    directory: Annotated[str, typer.Argument(help="Shard directory (local path or fsspec URL).")],
+    out: Annotated[Path | None, typer.Option(help="Write stats.json and PNG plots here.")] = None,
+) -> None:
+    """Counts per subset, points per image, count histogram and caption lengths (table + PNG plots)."""
+    from pixmo.stats import shard_stats
+
+    st = shard_stats(directory, out)
+    table = Table(title=f"{directory}: {st['samples']} images")
+    table.add_column("subset")
+    table.add_column("images", justify="right")
+    table.add_column("annotations", justify="right")
+    for subset, n in st["annotations"].items():
+        table.add_row(subset, str(st["images_per_subset"].get(subset, 0)), str(n))
+    console.print(table)
+    for name in ("points_per_image", "caption_words", "transcripts_per_caption", "docs_qa_per_image"):
+        s = st[name]
+        if s["n"]:
+            console.print(f"{name}: n={s['n']} mean={s['mean']} median={s['median']} min={s['min']} max={s['max']}")
+    for subset, hist in st["count_histogram"].items():
+        console.print(f"count histogram {subset}: " + ", ".join(f"{k}:{v}" for k, v in hist.items()))
+    for p in st["plots"]:
+        console.print(f"plot: {p}")
+
+
+def show(
+    directory: Annotated[str, typer.Argument(help="Shard directory (local path or fsspec URL).")],
+    key: Annotated[str, typer.Argument(help="Sample key (image sha256) or a unique prefix of it.")],
+    out: Annotated[Path, typer.Option(help="Output PNG file.")] = Path("show.png"),
+) -> None:
+    """Draw a sample's image with its points (percent or pixel units per subset) and list its annotations."""
+    from pixmo.shards import ShardError
+    from pixmo.show import describe
+    from pixmo.show import show as show_sample
+
+    try:
+        full, anns = show_sample(directory, key, out)
+    except ShardError as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    console.print(f"sample {full}: {len(anns)} annotations")
+    for a in anns:
+        console.print("  " + describe(a.get("subset", "?"), a.get("record", {}))[:300], markup=False)
+    console.print(f"wrote {out}")
+
+
+def import_hf(
+    subset: Annotated[str, typer.Argument(help="Subset name, e.g. pixmo-points, pixmo-docs-charts.")],
+    parquet: Annotated[Path, typer.Argument(help="A Parquet file in the published schema.", exists=True)],
+    out: Annotated[Path, typer.Option(help="Output shard directory.")],
+    images_dir: Annotated[Path | None, typer.Option(help="Directory of downloaded images (any file names).")] = None,
+    url_map: Annotated[Path | None, typer.Option(
+        help="CSV/JSON map image_url (example_id for clocks) -> file name, for subsets without image_sha256.")] = None,
+    points_in_pixels: Annotated[bool, typer.Option(
+        help="The file's pixmo-points coordinates are pixels: convert them to 0-100 by image size.")] = False,
+    split: Annotated[str, typer.Option(help="Split name written to the manifest.")] = "train",
+    max_count: Annotated[int, typer.Option(help="Samples per shard.")] = 1000,
+    strict: Annotated[bool, typer.Option(help="Exit 1 if any row could not be imported.")] = False,
+) -> None:
+    """Import a published Parquet file into shards; rows whose image is missing are counted and reported."""
+    from pixmo.hf import import_hf as run_import
+    from pixmo.records import RecordError
+
+    try:
+        rep = run_import(subset, parquet, out, images_dir=images_dir, url_map=url_map,
+                         points_in_pixels=points_in_pixels, split=split, max_count=max_count, progress=True)
+    except (RecordError, FileNotFoundError, ValueError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=2) from None
+    table = Table(title=f"import {subset} from {parquet.name}")
+    table.add_column("rows")
+    table.add_column("count", justify="right")
+    for name, n in (("read", rep.rows), ("imported", rep.imported), ("images (samples)", rep.samples),
+                    ("image missing", len(rep.missing_image)), ("invalid record", len(rep.invalid)),
+                    ("coordinates > 100 (pixels?)", len(rep.pixel_points))):
+        table.add_row(name, str(n))
+    console.print(table)
+    for item in rep.invalid[:5]:
+        console.print(f"  invalid row {item['row']}: {item['error']}", markup=False)
+    if rep.pixel_points:
+        console.print("[yellow]rows with coordinates above 100 were not imported; if the file is in pixels, "
+                      "rerun with --points-in-pixels[/yellow]")
+    console.print(f"wrote {rep.manifest}; skipped rows are listed in {out / 'import_report.json'}")
+    if strict and rep.skipped:
+        raise typer.Exit(code=1)
+
+
+def export_hf(
+    directory: Annotated[str, typer.Argument(help="Shard directory (local path or fsspec URL).")],
+    out: Annotated[Path, typer.Option(help="Output directory for <subset>.parquet files.")],
+) -> None:
+    """Export shards to one Parquet file per subset, in the published schema (one row per annotation)."""
+    from pixmo.hf import export_hf as run_export
+
+    result = run_export(directory, out, progress=True)
+    table = Table(title=f"export {directory}")
+    table.add_column("subset")
+    table.add_column("rows", justify="right")
+    table.add_column("file")
+    for subset, r in result.items():
+        table.add_row(subset, str(r["rows"]), r["path"])
+    console.print(table)
 
 
 def register(app: typer.Typer) -> None:
     """Add the core data commands to the root app."""
+    app.command("validate")(validate)
+    app.command("stats")(stats)
+    app.command("show")(show)
+    app.command("import-hf")(import_hf)
+    app.command("export-hf")(export_hf)

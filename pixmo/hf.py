@@ -1,0 +1,322 @@
+"""Hugging Face Parquet export and import with exactly the published PixMo schemas.
+
+Export: one Parquet file per subset, one row per annotation (the image URL repeated), with the
+published Arrow types (pixmo_data.md section 2). Import: rows of a published Parquet file become
+shards when their images are on disk, found by the sha256 of their bytes (any file names), by a
+URL -> file map, or by the Molmo downloader's cache name (sha256 of the URL string). Rows that
+cannot be imported are counted and listed in the report, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pixmo import shards
+from pixmo.records import RecordError, parse_record
+
+_S, _F64, _F32, _I32, _I64, _B = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
+_XY64 = pa.list_(pa.struct([("x", _F64), ("y", _F64)]))
+_DOCS = pa.schema([
+    ("image", pa.struct([("bytes", pa.binary()), ("path", _S)])),
+    ("image_id", _S),
+    ("questions", pa.struct([("question", pa.list_(_S)), ("answer", pa.list_(_S))])),
+])
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "pixmo-cap": pa.schema([("image_url", _S), ("caption", _S), ("transcripts", pa.list_(_S))]),
+    "pixmo-ask-model-anything": pa.schema([("image_url", _S), ("image_sha256", _S), ("question", _S),
+                                           ("answer", _S)]),
+    "pixmo-cap-qa": pa.schema([("image_url", _S), ("question", _S), ("answer", _S)]),
+    "pixmo-points": pa.schema([("image_url", _S), ("image_sha256", _S), ("points", _XY64), ("count", _I64),
+                               ("label", _S), ("collection_method", _S)]),
+    "pixmo-points-eval": pa.schema([("image_url", _S), ("image_sha256", _S), ("label", _S), ("points", _XY64),
+                                    ("masks", pa.list_(pa.list_(pa.list_(_B))))]),
+    "pixmo-point-explanations": pa.schema([
+        ("image_url", _S), ("image_sha256", _S), ("question", _S), ("response", _S), ("parsed_response", _S),
+        ("alt_text", pa.list_(_S)), ("inline_text", pa.list_(_S)), ("points", pa.list_(pa.list_(pa.list_(_F64)))),
+    ]),
+    "pixmo-count": pa.schema([("image_url", _S), ("image_sha256", _S), ("count", _I32),
+                              ("points", pa.struct([("x", pa.list_(_F32)), ("y", pa.list_(_F32))])),
+                              ("label", _S)]),
+    "pixmo-clocks": pa.schema([
+        ("example_id", _S), ("watchface_id", _S), ("watchface_name", _S), ("watch_time", _S), ("time_format", _S),
+        ("shows_seconds", _B), ("hour_visible", _I32), ("minute_visible", _I32), ("second_visible", _I32),
+        ("text", _S),
+    ]),
+    **{f"pixmo-docs-{c}": _DOCS for c in ("charts", "tables", "diagrams", "other")},
+}
+PERCENT_POINT_SUBSETS = ("pixmo-points", "pixmo-points-eval")
+STRAY_COLUMNS = ("__index_level_0__",)  # the first pixmo-cap-qa upload carried a pandas index
+
+
+def published_schema(subset: str) -> pa.Schema:
+    if subset not in SCHEMAS:
+        raise RecordError(f"unknown subset {subset!r}; expected one of {', '.join(SCHEMAS)}")
+    return SCHEMAS[subset]
+
+
+# --- export --------------------------------------------------------------------------------
+
+
+def _row_of(sample: shards.Sample, ann: shards.Annotation) -> dict[str, Any]:
+    row = ann.record.to_row()
+    if ann.subset.startswith("pixmo-docs-"):
+        row = {"image": {"bytes": sample.image, "path": ann.meta.get("image_path")}, **row}
+    return row
+
+
+def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False) -> dict[str, dict[str, Any]]:
+    """Write ``<out_dir>/<subset>.parquet`` for every subset in the shards; returns {subset: {path, rows}}.
+
+    Rows keep the order of the Parquet file they were imported from (``hf_file``/``hf_row`` in
+    the annotation meta); other rows follow in shard order.
+    """
+    from rich.progress import Progress
+
+    rows: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
+    seq = 0
+    with Progress(disable=not progress, transient=True) as bar:
+        tid = bar.add_task("reading shards", total=None)
+        for sample in shards.iter_samples(source):
+            for ann in sample.annotations:
+                hf_row = ann.meta.get("hf_row")
+                key = (0, str(ann.meta.get("hf_file", "")), hf_row) if isinstance(hf_row, int) else (1, "", seq)
+                rows.setdefault(ann.subset, []).append((key, _row_of(sample, ann)))
+                seq += 1
+            bar.advance(tid)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for subset in sorted(rows):
+        ordered = [r for _, r in sorted(rows[subset], key=lambda kr: kr[0])]
+        table = pa.Table.from_pylist(ordered, schema=published_schema(subset))
+        path = out / f"{subset}.parquet"
+        tmp = path.with_name(path.name + ".tmp")
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+        result[subset] = {"path": str(path), "rows": table.num_rows}
+    return result
+
+
+# --- import --------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    subset: str
+    rows: int = 0
+    imported: int = 0
+    samples: int = 0
+    missing_image: list[dict[str, Any]] = field(default_factory=list)
+    invalid: list[dict[str, Any]] = field(default_factory=list)
+    pixel_points: list[dict[str, Any]] = field(default_factory=list)
+    manifest: str = ""
+
+    @property
+    def skipped(self) -> int:
+        return len(self.missing_image) + len(self.invalid) + len(self.pixel_points)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"subset": self.subset, "rows": self.rows, "imported": self.imported, "samples": self.samples,
+                "skipped": self.skipped, "missing_image": self.missing_image, "invalid": self.invalid,
+                "pixel_points": self.pixel_points, "manifest": self.manifest}
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class ImageIndex:
+    """The files of an images directory, indexed once by the sha256 of their bytes and by name."""
+
+    def __init__(self, root: str | Path | None, progress: bool = False):
+        self.root = Path(root) if root else None
+        self.by_sha: dict[str, Path] = {}
+        self.sha_of: dict[Path, str] = {}
+        self.by_name: dict[str, Path] = {}
+        if self.root is None:
+            return
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"--images-dir {self.root} is not a directory")
+        from rich.progress import track
+
+        files = sorted(p for p in self.root.rglob("*") if p.is_file() and not p.name.startswith("."))
+        for p in track(files, description="indexing images", disable=not progress, transient=True):
+            sha = file_sha256(p)
+            self.by_sha.setdefault(sha, p)
+            self.sha_of[p] = sha
+            self.by_name.setdefault(p.relative_to(self.root).as_posix(), p)
+            self.by_name.setdefault(p.name, p)
+            self.by_name.setdefault(p.stem, p)
+
+    def lookup_name(self, name: str) -> tuple[str, Path] | None:
+        p = self.by_name.get(name)
+        if p is None and self.root is not None and Path(name).is_absolute() and Path(name).is_file():
+            p = Path(name)
+        if p is None:
+            return None
+        sha = self.sha_of.get(p) or file_sha256(p)
+        return sha, p
+
+
+def load_url_map(path: str | Path) -> dict[str, str]:
+    """A ``{image reference: file name}`` map from JSON (an object) or CSV (two columns, header optional)."""
+    p = Path(path)
+    text = p.read_text()
+    if p.suffix.lower() == ".json":
+        data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{p}: the JSON url map must be an object {{url: file}}")
+        return {str(k): str(v) for k, v in data.items()}
+    out = {}
+    for i, row in enumerate(csv.reader(text.splitlines())):
+        if len(row) < 2:
+            raise ValueError(f"{p}: line {i + 1} needs two columns (image_url, file)")
+        if i == 0 and row[0].strip().lower() in ("image_url", "url", "example_id"):
+            continue
+        out[row[0].strip()] = row[1].strip()
+    return out
+
+
+def _image_ref(subset: str, row: dict[str, Any]) -> str:
+    return str(row.get("example_id" if subset == "pixmo-clocks" else "image_url") or "")
+
+
+def _convert_pixels(row: dict[str, Any], size: tuple[int, int]) -> None:
+    w, h = size
+    row["points"] = [{"x": p["x"] / w * 100.0, "y": p["y"] / h * 100.0} for p in row.get("points") or []]
+
+
+@dataclass
+class _Group:
+    url: str
+    anns: list[shards.Annotation]
+    path: Path | None = None
+    data: bytes | None = None
+
+
+class _Importer:
+    def __init__(self, subset: str, index: ImageIndex, url_map: dict[str, str], points_in_pixels: bool,
+                 source_name: str):
+        self.subset, self.index, self.url_map = subset, index, url_map
+        self.points_in_pixels, self.source_name = points_in_pixels, source_name
+        self.rep = ImportReport(subset)
+        self.groups: dict[str, _Group] = {}
+        self._sizes: dict[str, tuple[int, int]] = {}
+
+    def _locate(self, row: dict[str, Any]) -> tuple[str, Path | None, bytes | None] | None:
+        """(sha256, path, embedded bytes) of the row's image, or None when it is not available."""
+        if self.subset.startswith("pixmo-docs-"):
+            img = row.pop("image", None) or {}
+            data = img.get("bytes") if isinstance(img, dict) else None
+            return (hashlib.sha256(data).hexdigest(), None, data) if data else None
+        sha = row.get("image_sha256")
+        if isinstance(sha, str) and sha:
+            p = self.index.by_sha.get(sha)
+            return (sha, p, None) if p else None
+        ref = _image_ref(self.subset, row)
+        name = self.url_map.get(ref) or hashlib.sha256(ref.encode()).hexdigest()
+        hit = self.index.lookup_name(name)
+        return (hit[0], hit[1], None) if hit else None
+
+    def _size(self, sha: str, path: Path | None, data: bytes | None) -> tuple[int, int]:
+        if sha not in self._sizes:
+            raw = data if data is not None else path.read_bytes()  # type: ignore[union-attr]
+            _, w, h = shards.image_info(raw)
+            self._sizes[sha] = (w, h)
+        return self._sizes[sha]
+
+    def _points_ok(self, i: int, row: dict[str, Any], sha: str, path: Path | None, data: bytes | None) -> bool:
+        if self.subset not in PERCENT_POINT_SUBSETS:
+            return True
+        if self.points_in_pixels:
+            _convert_pixels(row, self._size(sha, path, data))
+            return True
+        pts = row.get("points") or []
+        big = [p for p in pts if isinstance(p, dict) and (p.get("x", 0) > 100 or p.get("y", 0) > 100)]
+        if big:
+            self.rep.pixel_points.append({"row": i, "image_url": row.get("image_url"), "max": max(
+                max(p.get("x", 0), p.get("y", 0)) for p in big)})
+            return False
+        return True
+
+    def add(self, i: int, row: dict[str, Any]) -> None:
+        self.rep.rows += 1
+        for col in STRAY_COLUMNS:
+            row.pop(col, None)
+        meta: dict[str, Any] = {"hf_file": self.source_name, "hf_row": i}
+        img = row.get("image") if self.subset.startswith("pixmo-docs-") else None
+        if isinstance(img, dict) and img.get("path") is not None:
+            meta["image_path"] = img["path"]
+        found = self._locate(row)
+        if found is None:
+            self.rep.missing_image.append({"row": i, "image_url": row.get("image_url"),
+                                           "image_sha256": row.get("image_sha256"),
+                                           "ref": _image_ref(self.subset, row)})
+            return
+        sha, path, data = found
+        if not self._points_ok(i, row, sha, path, data):
+            return
+        try:
+            record = parse_record(self.subset, row)
+        except RecordError as exc:
+            self.rep.invalid.append({"row": i, "error": str(exc)})
+            return
+        url = row.get("image_url") or ""
+        group = self.groups.setdefault(sha, _Group(url, [], path, data))
+        group.anns.append(shards.Annotation(self.subset, record, meta))
+        self.rep.imported += 1
+
+    def samples(self) -> Any:
+        for sha, g in self.groups.items():
+            image = g.data if g.data is not None else g.path.read_bytes()  # type: ignore[union-attr]
+            yield shards.Sample(image=image, annotations=g.anns, image_url=g.url, key=sha)
+
+
+def import_hf(
+    subset: str,
+    parquet: str | Path,
+    out: str | Path,
+    *,
+    images_dir: str | Path | None = None,
+    url_map: str | Path | None = None,
+    points_in_pixels: bool = False,
+    split: str = "train",
+    max_count: int = 1000,
+    progress: bool = False,
+) -> ImportReport:
+    """Import a published Parquet file of ``subset`` into shards at ``out``; see the module doc.
+
+    Writes ``out/import_report.json`` listing every row that was not imported and why.
+    """
+    published_schema(subset)
+    index = ImageIndex(images_dir, progress=progress)
+    imp = _Importer(subset, index, load_url_map(url_map) if url_map else {}, points_in_pixels, Path(parquet).name)
+    pf = pq.ParquetFile(parquet)
+    i = 0
+    for batch in pf.iter_batches(batch_size=1024):
+        for row in batch.to_pylist():
+            imp.add(i, row)
+            i += 1
+    config = {"source": Path(parquet).name, "subset": subset, "points_in_pixels": points_in_pixels}
+    with shards.ShardWriter(out, dataset=subset, split=split, max_count=max_count, config=config) as w:
+        for sample in imp.samples():
+            w.write(sample)
+    manifest = Path(out) / shards.MANIFEST
+    rep = imp.rep
+    rep.samples, rep.manifest = len(imp.groups), str(manifest)
+    (Path(out) / "import_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
+    return rep
