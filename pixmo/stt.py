@@ -54,6 +54,7 @@ class STTConfig:
     beam_size: int = 5
     language: str | None = "en"
     vad_filter: bool = False  # drop silence before decoding (faster on long, quiet clips)
+    timestamps: bool = False  # per-segment timestamps; off decodes ~25 % faster (captions need none)
     base_url: str | None = None  # openai backend: e.g. https://api.openai.com/v1
     api_key: str = "unused"
     openai_model: str = "whisper-1"
@@ -260,7 +261,8 @@ class WhisperTranscriber:
         t1 = time.perf_counter()
         model = load_whisper(c.model, c.device, c.compute_type, c.cpu_threads)
         with self._lock:
-            segs, info = model.transcribe(pcm, language=c.language, beam_size=c.beam_size, vad_filter=c.vad_filter)
+            segs, info = model.transcribe(pcm, language=c.language, beam_size=c.beam_size, vad_filter=c.vad_filter,
+                                          without_timestamps=not c.timestamps)
             segments = [Segment(s.start, s.end, s.text.strip()) for s in segs]
         t2 = time.perf_counter()
         text = " ".join(s.text for s in segments if s.text)
