@@ -83,3 +83,15 @@ def option_letter(options: Sequence[str], answer: str) -> str:
 
 
 HOW_MANY_RE = re.compile(r"^how many", re.I)
+
+
+def most_frequent_answer(answers: Sequence[str], rng: np.random.Generator) -> str:
+    """The most frequent of several reference answers (VQA style), ties broken at random with ``rng``."""
+    if not answers:
+        raise ValueError("most_frequent_answer needs at least one answer")
+    counts: dict[str, int] = {}
+    for a in answers:
+        counts[a] = counts.get(a, 0) + 1
+    top = max(counts.values())
+    best = [a for a in counts if counts[a] == top]
+    return best[int(rng.integers(len(best)))] if len(best) > 1 else best[0]
