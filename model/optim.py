@@ -1,0 +1,78 @@
+"""AdamW with per-component groups, the `multimodal` cosine schedule and per-component clipping.
+
+molmo.md 7.1: one linear warmup from 0 and one cosine to `alpha_f` x peak per component
+(connector, ViT, LLM); gradient clipping uses the global norm of each component separately.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+COMPONENTS = ("connector", "vit", "llm")
+
+
+@dataclass
+class OptimConfig:
+    connector_lr: float = 2e-4
+    vit_lr: float = 6e-6
+    llm_lr: float = 2e-5
+    connector_warmup: int = 200
+    vit_warmup: int = 2000
+    llm_warmup: int = 2000
+    alpha_f: float = 0.1  # final LR = alpha_f * peak
+    weight_decay: float = 0.0
+    betas: tuple[float, float] = (0.9, 0.95)
+    eps: float = 1e-6
+    max_grad_norm: float = 1.0  # per component; 0 disables clipping
+
+    def peak(self, component: str) -> float:
+        return getattr(self, f"{component}_lr")
+
+    def warmup(self, component: str) -> int:
+        return getattr(self, f"{component}_warmup")
+
+
+def cosine_lr(step: int, peak: float, warmup: int, total: int, alpha_f: float = 0.1) -> float:
+    """Linear warmup from 0, then cosine from `peak` to `alpha_f * peak` at `total`."""
+    if step < warmup:
+        return peak * step / warmup
+    lo = alpha_f * peak
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return lo + (peak - lo) * (1 + math.cos(math.pi * t)) / 2
+
+
+def build_optimizer(groups: dict[str, list[tuple[str, nn.Parameter]]], cfg: OptimConfig) -> torch.optim.AdamW:
+    """One AdamW param group per non-empty component; each group remembers its component name."""
+    param_groups = [
+        {"params": [p for _, p in named], "component": name, "lr": 0.0, "weight_decay": cfg.weight_decay}
+        for name, named in groups.items() if named
+    ]
+    return torch.optim.AdamW(param_groups, lr=0.0, betas=cfg.betas, eps=cfg.eps,
+                             weight_decay=cfg.weight_decay, foreach=True)
+
+
+def set_lrs(optimizer: torch.optim.Optimizer, step: int, total: int, cfg: OptimConfig) -> dict[str, float]:
+    lrs = {}
+    for g in optimizer.param_groups:
+        c = g["component"]
+        g["lr"] = lrs[c] = cosine_lr(step, cfg.peak(c), cfg.warmup(c), total, cfg.alpha_f)
+    return lrs
+
+
+def clip_grad_norms(optimizer: torch.optim.Optimizer, max_norm: float) -> dict[str, float]:
+    """Clip each component by its own global norm (works with FSDP2 DTensor grads); returns norms."""
+    norms = {}
+    for g in optimizer.param_groups:
+        params = [p for p in g["params"] if p.grad is not None]
+        if not params:
+            continue
+        limit = max_norm if max_norm > 0 else float("inf")
+        norm = torch.nn.utils.clip_grad_norm_(params, limit, foreach=True)
+        if hasattr(norm, "full_tensor"):
+            norm = norm.full_tensor()
+        norms[g["component"]] = float(norm)
+    return norms
