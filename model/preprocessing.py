@@ -1,0 +1,246 @@
+"""Molmo image preprocessing in vectorised torch (molmo.md section 1), no TensorFlow.
+
+Two paths share one implementation:
+
+- ``MolmoImageProcessor.preprocess(image)``: the reference API, float32 crops normalised with the
+  CLIP mean/std ``[n_crops, 576, 588]``, ``image_tokens``, ``image_input_idx`` (-100 = dropped)
+  and ``image_masks``.
+- ``MolmoImageProcessor(image)`` / ``.batch(images)``: the fast path used for training batches.
+  Crops stay uint8 (the resize runs in float32 on [0,1] as the reference does, then the values are
+  rounded to uint8) and the model normalises them on the device (:func:`normalize_crops`).
+  ``batch`` resizes all images of the same size in one call.
+
+Geometry comes from :class:`PreprocessConfig`; everything that depends only on the tiling is
+cached in :mod:`model.tiling`.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from model.tiling import (
+    Layout,
+    PreprocessConfig,
+    canvas_size,
+    layout,
+    resized_size,
+    select_tiling,
+    tiling_for,
+    token_counts,
+)
+
+__all__ = [
+    "MolmoImageProcessor",
+    "PreprocessConfig",
+    "load_image",
+    "normalize_crops",
+    "resize_and_pad",
+    "select_tiling",
+    "token_counts",
+]
+
+
+def load_image(data: bytes | str) -> np.ndarray:
+    """Decode image bytes (or a path) to uint8 HxWx3 RGB, rotated by its EXIF tag (molmo.md 1.2)."""
+    from PIL import Image, ImageFile, ImageOps
+
+    Image.MAX_IMAGE_PIXELS = None
+    ImageFile.LOAD_TRUNCATED_IMAGES = True
+    src = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
+    with Image.open(src) as im:
+        im = ImageOps.exif_transpose(im)
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+
+
+def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Aspect-preserving resize of [B,3,H,W] (float on [0,1], or uint8) into a zero-padded canvas.
+
+    Bilinear with antialias in float32, clipped to [0,1]; truncated sizes; centre padding with the
+    remainder at the bottom/right. Returns the canvas and the content box (top, left, h, w).
+    """
+    H, W = x.shape[-2:]
+    h, w = resized_size(H, W, out_h, out_w)
+    y = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
+    if y.is_floating_point():
+        y = y.clamp_(0.0, 1.0)
+    top, left = (out_h - h) // 2, (out_w - w) // 2
+    canvas = x.new_zeros(*x.shape[:-2], out_h, out_w)
+    canvas[..., top:top + h, left:left + w] = y
+    return canvas, (top, left, h, w)
+
+
+@functools.lru_cache(maxsize=4096)
+def _patch_fractions(size: int, start: int, length: int, patch: int) -> np.ndarray:
+    """Per-patch count of content pixels along one axis of a canvas (content in [start, start+length))."""
+    lo = np.arange(0, size, patch)
+    return np.clip(np.minimum(lo + patch, start + length) - np.maximum(lo, start), 0, patch).astype(np.float64)
+
+
+def _crop_masks(cfg: PreprocessConfig, tiling: tuple[int, int], canvas: tuple[int, int],
+                box: tuple[int, int, int, int]) -> np.ndarray:
+    """Real-content fraction per patch of every high-res crop, [n_crops-1, patches_per_crop]."""
+    p, P, S = cfg.patch_size, cfg.crop_patches, cfg.window_patches
+    top, left, h, w = box
+    fy = _patch_fractions(canvas[0], top, h, p)
+    fx = _patch_fractions(canvas[1], left, w, p)
+    out = []
+    for i in range(tiling[0]):
+        for j in range(tiling[1]):
+            m = np.outer(fy[i * S:i * S + P], fx[j * S:j * S + P]) / (p * p)
+            out.append(m.reshape(-1))
+    return np.stack(out).astype(np.float32)
+
+
+def _global_mask(cfg: PreprocessConfig, box: tuple[int, int, int, int]) -> np.ndarray:
+    p, s = cfg.patch_size, cfg.crop_size
+    top, left, h, w = box
+    m = np.outer(_patch_fractions(s, top, h, p), _patch_fractions(s, left, w, p)) / (p * p)
+    return m.reshape(1, -1).astype(np.float32)
+
+
+def _patchify(x: torch.Tensor, patch: int) -> torch.Tensor:
+    """[B,3,H,W] -> [B, H/p, W/p, p*p*3] with patch values ordered (dy, dx, c)."""
+    B, C, H, W = x.shape
+    x = x.permute(0, 2, 3, 1).reshape(B, H // patch, patch, W // patch, patch, C)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H // patch, W // patch, patch * patch * C)
+
+
+def _cut_crops(grid: torch.Tensor, cfg: PreprocessConfig) -> torch.Tensor:
+    """Patch grid [B, Hp, Wp, D] -> overlapping crops [B, n, P*P, D] at a stride of the window."""
+    P, S = cfg.crop_patches, cfg.window_patches
+    B, D = grid.shape[0], grid.shape[-1]
+    c = grid.unfold(1, P, S).unfold(2, P, S)  # [B, r, c, D, P, P]
+    r, k = c.shape[1], c.shape[2]
+    return c.permute(0, 1, 2, 4, 5, 3).reshape(B, r * k, P * P, D)
+
+
+def normalize_crops(images: torch.Tensor, cfg: PreprocessConfig | None = None) -> torch.Tensor:
+    """uint8 crops [..., patches, 588] -> float32 normalised with the CLIP mean/std, per channel.
+
+    Patch values are ordered (dy, dx, c), so the channel is the fastest axis. Padded pixels (0)
+    become (0 - mean) / std exactly as in the reference.
+    """
+    cfg = cfg or PreprocessConfig()
+    mean = torch.tensor(cfg.mean, dtype=torch.float32, device=images.device)
+    std = torch.tensor(cfg.std, dtype=torch.float32, device=images.device)
+    x = images.to(torch.float32).unflatten(-1, (-1, 3)) / 255.0
+    return ((x - mean) / std).flatten(-2)
+
+
+def _to_float(images: torch.Tensor) -> torch.Tensor:
+    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1]."""
+    return images.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+
+
+class MolmoImageProcessor:
+    """Overlap-and-resize multi-crop preprocessing for Molmo.
+
+    ``MolmoImageProcessor(max_crops=12)`` reproduces the released Molmo-7B-D processor; pass
+    ``config=PreprocessConfig.tiny()`` (or any geometry) for small models. ``mask_shift=False``
+    gives the fixed padding masks instead of the reference's one-crop shift.
+    """
+
+    def __init__(self, max_crops: int | None = None, *, config: PreprocessConfig | None = None,
+                 uint8_resize: bool = False, **overrides: Any):
+        from dataclasses import replace
+
+        self.uint8_resize = uint8_resize
+
+        cfg = config or PreprocessConfig()
+        if max_crops is not None:
+            overrides["max_crops"] = max_crops
+        self.config = replace(cfg, **overrides) if overrides else cfg
+
+    # --- geometry -------------------------------------------------------------------------
+    def tiling(self, height: int, width: int) -> tuple[int, int]:
+        return tiling_for(self.config, height, width)
+
+    def layout(self, height: int, width: int) -> Layout:
+        return layout(self.config, self.tiling(height, width))
+
+    # --- core -----------------------------------------------------------------------------
+    def _crops(self, images: torch.Tensor, finish) -> tuple[torch.Tensor, np.ndarray, Layout]:
+        """Images [B,3,H,W] of one size -> crops [B,N,P*P,588], masks [N,P*P], layout.
+
+        Both canvases (high-res and global) are resized and padded, passed through ``finish``
+        (normalise, or round to uint8) and only then cut into patches and crops.
+        """
+        cfg = self.config
+        H, W = images.shape[-2:]
+        tiling = self.tiling(H, W)
+        lay = layout(cfg, tiling)
+        ch, cw = canvas_size(cfg, tiling)
+        canvas, box = resize_and_pad(images, ch, cw)
+        high = _cut_crops(_patchify(finish(canvas), cfg.patch_size), cfg)
+        glob, gbox = resize_and_pad(images, cfg.crop_size, cfg.crop_size)
+        glob = _patchify(finish(glob), cfg.patch_size).flatten(1, 2).unsqueeze(1)
+        crops = torch.cat([glob, high], dim=1)
+        masks = _crop_masks(cfg, tiling, (ch, cw), box)
+        if cfg.mask_shift:  # reference quirk: masks of high-res crops, then one -1 row (molmo.md 1.7)
+            masks = np.concatenate([masks, np.full((1, masks.shape[1]), -1.0, np.float32)])
+        else:
+            masks = np.concatenate([_global_mask(cfg, gbox), masks])
+        return crops, masks, lay
+
+    def _outputs(self, crops: torch.Tensor, masks: np.ndarray, lay: Layout) -> dict[str, Any]:
+        return {
+            "images": crops,
+            "image_tokens": np.array(lay.image_tokens),
+            "image_input_idx": np.array(lay.image_input_idx),
+            "image_masks": masks.copy(),
+            "tiling": lay.tiling,
+        }
+
+    def preprocess(self, image: np.ndarray) -> dict[str, Any]:
+        """Reference output for one HxWx3 uint8 image: float32 normalised crops [n_crops, 576, 588]."""
+        mean = torch.tensor(self.config.mean, dtype=torch.float32).view(3, 1, 1)
+        std = torch.tensor(self.config.std, dtype=torch.float32).view(3, 1, 1)
+        x = _to_float(torch.from_numpy(_check_image(image))[None])
+        crops, masks, lay = self._crops(x, lambda c: (c - mean) / std)
+        return self._outputs(crops[0].numpy(), masks, lay)
+
+    def __call__(self, image: np.ndarray) -> dict[str, Any]:
+        """Fast path for one image: uint8 crops (torch) [n_crops, 576, 588], not normalised."""
+        return self.batch([image])[0]
+
+    def batch(self, images: list[np.ndarray]) -> list[dict[str, Any]]:
+        """Fast path for many images: images of the same size are resized in one call.
+
+        The resize runs in float32 on [0,1] (the reference's numerics) and the canvases are rounded
+        to uint8; with ``uint8_resize=True`` torch resizes the uint8 pixels directly (several times
+        faster, values within a level or two of the float path).
+        """
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, im in enumerate(images):
+            groups.setdefault(_check_image(im).shape[:2], []).append(i)
+        out: list[dict[str, Any]] = [{}] * len(images)
+        for idxs in groups.values():
+            u8 = torch.from_numpy(np.stack([images[i] for i in idxs])).permute(0, 3, 1, 2)
+            if self.uint8_resize:
+                crops, masks, lay = self._crops(u8.contiguous(memory_format=torch.channels_last), lambda c: c)
+            else:
+                crops, masks, lay = self._crops(u8.to(torch.float32).div_(255.0), _round_u8)
+            for k, i in enumerate(idxs):
+                out[i] = self._outputs(crops[k], masks, lay)
+        return out
+
+
+def _round_u8(x: torch.Tensor) -> torch.Tensor:
+    return x.mul(255.0).round_().to(torch.uint8)
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3:
+        shape = getattr(image, "shape", None)
+        raise ValueError(f"expected an HxWx3 uint8 array, got {type(image).__name__} with shape {shape}")
+    if image.dtype != np.uint8:
+        raise ValueError(f"expected uint8 pixels, got {image.dtype}")
+    if image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"empty image of shape {image.shape}")
+    return np.ascontiguousarray(image)
