@@ -38,8 +38,16 @@ class PreprocessConfig:
     image_prompt_id: int = QWEN2_IMAGE_PROMPT
     mean: tuple[float, float, float] = (0.48145466, 0.4578275, 0.40821073)  # OpenAI CLIP
     std: tuple[float, float, float] = (0.26862954, 0.26130258, 0.27577711)
+    base_image_input_size: tuple[int, int] | None = None  # reference name; sets crop_size when given
 
     def __post_init__(self) -> None:
+        if self.base_image_input_size is not None:
+            h, w = self.base_image_input_size
+            if h != w:
+                raise ValueError(f"only square crops are supported, got base_image_input_size={(h, w)}")
+            object.__setattr__(self, "crop_size", int(h))
+        object.__setattr__(self, "base_image_input_size", (self.crop_size, self.crop_size))
+        object.__setattr__(self, "overlap_margins", tuple(self.overlap_margins))
         if self.crop_size % self.patch_size:
             raise ValueError(f"crop_size {self.crop_size} is not a multiple of patch_size {self.patch_size}")
         lm, rm = self.overlap_margins
