@@ -1,0 +1,96 @@
+"""FastAPI dependencies: database calls, authentication, per-route roles and CSRF.
+
+Every non-public route declares its minimum role with ``Depends(require("annotator"|"reviewer"|"admin"))``;
+``route_role`` reads it back (the role x route test relies on it). Cookie-authenticated unsafe
+requests must echo the session's CSRF token in the ``X-CSRF-Token`` header; API-token requests
+(``Authorization: Bearer pmt_...``) are exempt.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import HTTPException, Request
+from starlette.concurrency import run_in_threadpool
+
+from annotation_app.db import read_tx
+from annotation_app.models import ROLE_RANK
+from annotation_app.security import TOKEN_PREFIX, Principal, principal_from_session, principal_from_token
+
+SESSION_COOKIE = "pixmo_session"
+CSRF_COOKIE = "pixmo_csrf"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+T = TypeVar("T")
+
+
+async def run_db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run a blocking DB function: inline on the event loop for SQLite (one writer anyway, no
+    thread hop), in the threadpool for PostgreSQL."""
+    if request.app.state.inline_db:
+        return fn(*args, **kwargs)
+    return await run_in_threadpool(fn, *args, **kwargs)
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else ""
+
+
+def _authenticate(engine: Any, auth: str | None, cookie: str | None) -> Principal | None:
+    with read_tx(engine) as conn:
+        if auth:
+            scheme, _, token = auth.partition(" ")
+            if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+                return None
+            return principal_from_token(conn, token.strip())
+        if cookie:
+            return principal_from_session(conn, cookie)
+    return None
+
+
+async def authenticate(request: Request) -> Principal | None:
+    if hasattr(request.state, "principal"):
+        return request.state.principal
+    auth = request.headers.get("authorization")
+    cookie = request.cookies.get(SESSION_COOKIE)
+    p = await run_db(request, _authenticate, request.app.state.engine, auth, cookie) if (auth or cookie) else None
+    request.state.principal = p
+    return p
+
+
+def require(min_role: str) -> Callable[..., Any]:
+    if min_role not in ROLE_RANK:
+        raise ValueError(f"unknown role {min_role!r}")
+
+    async def dependency(request: Request) -> Principal:
+        p = await authenticate(request)
+        if p is None:
+            raise HTTPException(401, "not logged in (send the session cookie or 'Authorization: Bearer <token>')")
+        if ROLE_RANK[p.role] < ROLE_RANK[min_role]:
+            raise HTTPException(403, f"this needs the {min_role} role; you are {p.role}")
+        if p.via == "cookie" and request.method not in SAFE_METHODS:
+            sent = request.headers.get(CSRF_HEADER, "")
+            if not sent or not hmac.compare_digest(sent, p.csrf):
+                raise HTTPException(403, "CSRF token missing or wrong: send the X-CSRF-Token header")
+        return p
+
+    dependency.min_role = min_role  # type: ignore[attr-defined]
+    return dependency
+
+
+def route_role(route: Any) -> str | None:
+    """The minimum role a route declares (None for public routes)."""
+    stack = list(getattr(getattr(route, "dependant", None), "dependencies", []))
+    while stack:
+        d = stack.pop()
+        role = getattr(d.call, "min_role", None)
+        if role:
+            return role
+        stack.extend(d.dependencies)
+    return None
+
+
+MAX_ID = 2**31 - 1
+"""Ids in paths are bounded so that oversized numbers get a 422, not a database overflow."""

@@ -1,0 +1,64 @@
+"""HTML pages (server-rendered shells; the data comes from the JSON API through static JS)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+
+from annotation_app.campaigns import ImportError_, get_campaign_row
+from annotation_app.db import read_tx
+from annotation_app.deps import MAX_ID, require, run_db
+from annotation_app.security import Principal
+from annotation_app.tasks import get_task_type
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+def _campaign(request: Request, campaign_id: int) -> Any:
+    with read_tx(request.app.state.engine) as conn:
+        try:
+            return get_campaign_row(conn, campaign_id)
+        except ImportError_ as exc:
+            raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/login", response_class=HTMLResponse)
+async def login_page(request: Request) -> HTMLResponse:
+    return templates.TemplateResponse(request, "login.html", {"user": None})
+
+
+@router.get("/", response_class=HTMLResponse)
+async def home(request: Request, p: Principal = Depends(require("annotator"))) -> HTMLResponse:
+    return templates.TemplateResponse(request, "home.html", {"user": p})
+
+
+@router.get("/campaigns/{campaign_id}/annotate", response_class=HTMLResponse)
+async def annotate(request: Request, campaign_id: Id, p: Principal = Depends(require("annotator"))) -> HTMLResponse:
+    c = await run_db(request, _campaign, request, campaign_id)
+    task = get_task_type(c.task_type)
+    return templates.TemplateResponse(request, task.template, {"user": p, "campaign": c, "task": task})
+
+
+@router.get("/campaigns/{campaign_id}/review", response_class=HTMLResponse)
+async def review_page(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> HTMLResponse:
+    c = await run_db(request, _campaign, request, campaign_id)
+    task = get_task_type(c.task_type)
+    return templates.TemplateResponse(request, "review.html", {"user": p, "campaign": c, "task": task})
+
+
+@router.get("/campaigns/{campaign_id}/quality", response_class=HTMLResponse)
+async def quality_page(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> HTMLResponse:
+    c = await run_db(request, _campaign, request, campaign_id)
+    return templates.TemplateResponse(request, "quality.html", {"user": p, "campaign": c})

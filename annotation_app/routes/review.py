@@ -1,0 +1,38 @@
+"""Reviewer routes: the queue of submitted answers, and accept / reject / edit."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Path as PathParam
+
+from annotation_app import review as review_svc
+from annotation_app.db import read_tx, write_tx
+from annotation_app.deps import MAX_ID, client_ip, require, run_db
+from annotation_app.security import Principal
+
+router = APIRouter(tags=["review"])
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+@router.get("/api/campaigns/{campaign_id}/review")
+async def review_queue(request: Request, campaign_id: Id, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                       status: Literal["submitted", "accepted", "rejected"] = "submitted",
+                       p: Principal = Depends(require("reviewer"))) -> list[dict[str, Any]]:
+    def _do() -> list[dict[str, Any]]:
+        with read_tx(request.app.state.engine) as conn:
+            return review_svc.queue(conn, campaign_id, limit, status)
+
+    return await run_db(request, _do)
+
+
+@router.post("/api/assignments/{assignment_id}/review")
+async def review(request: Request, assignment_id: Id, body: review_svc.ReviewIn,
+                 p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
+    """Accept, reject with a reason (the item returns to its author), or edit and accept."""
+    def _do() -> dict[str, Any]:
+        with write_tx(request.app.state.engine) as conn:
+            return review_svc.review(conn, assignment_id, p.id, body, client_ip(request))
+
+    return await run_db(request, _do)

@@ -1,0 +1,134 @@
+"""Annotator work: claim the next task (lease), heartbeat, draft, release, submit (idempotent)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi import Path as PathParam
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from annotation_app import claiming
+from annotation_app.claiming import A, I
+from annotation_app.db import read_tx, write_tx
+from annotation_app.deps import MAX_ID, client_ip, require, run_db
+from annotation_app.models import Campaign
+from annotation_app.security import Principal
+
+router = APIRouter(tags=["work"])
+Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+
+
+class ClaimIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    exclude: list[Annotated[int, Field(ge=1, le=MAX_ID)]] = Field(default_factory=list, max_length=10,
+                                                                  description="assignment ids already on screen")
+
+
+class SubmitIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    client_key: str = Field(min_length=8, max_length=80, pattern=r"^[A-Za-z0-9_.:-]+$",
+                            description="client-generated key; a retried submit with the same key is stored once")
+    payload: dict[str, Any]
+    duration_ms: int | None = Field(None, ge=0, le=86_400_000)
+
+
+class DraftIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    draft: dict[str, Any]
+
+
+def _settings(request: Request) -> Any:
+    return request.app.state.settings
+
+
+@router.post("/api/campaigns/{campaign_id}/claim")
+async def claim(request: Request, campaign_id: Id, body: ClaimIn | None = None,
+                p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    """The next task with a lease: one you already hold (not in ``exclude``), one a reviewer sent
+    back to you, or a new item with a free slot. ``{"assignment": null}`` when nothing is left.
+    Call again with the current assignment in ``exclude`` to prefetch the next one."""
+    s = _settings(request)
+    engine = request.app.state.engine
+
+    def _do() -> dict[str, Any] | None:
+        with write_tx(engine) as conn:
+            return claiming.claim(conn, campaign_id, p.id, exclude=(body.exclude if body else []),
+                                  lease_s=s.lease_seconds, max_active=s.max_active_leases,
+                                  postgres=engine.dialect.name == "postgresql", ip=client_ip(request))
+
+    return {"assignment": await run_db(request, _do)}
+
+
+@router.get("/api/assignments/{assignment_id}")
+async def get_assignment(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    def _do() -> dict[str, Any]:
+        with read_tx(request.app.state.engine) as conn:
+            return claiming.view_assignment(conn, assignment_id, p.id)
+
+    return await run_db(request, _do)
+
+
+@router.post("/api/assignments/{assignment_id}/heartbeat")
+async def heartbeat(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    def _do() -> float:
+        with write_tx(request.app.state.engine) as conn:
+            return claiming.heartbeat(conn, assignment_id, p.id, _settings(request).lease_seconds)
+
+    return {"lease_expires_at": await run_db(request, _do)}
+
+
+@router.put("/api/assignments/{assignment_id}/draft")
+async def draft(request: Request, assignment_id: Id, body: DraftIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    """Save the work in progress (also extends the lease)."""
+    def _do() -> float:
+        with write_tx(request.app.state.engine) as conn:
+            return claiming.save_draft(conn, assignment_id, p.id, body.draft, _settings(request).lease_seconds)
+
+    return {"saved_at": await run_db(request, _do)}
+
+
+@router.post("/api/assignments/{assignment_id}/release")
+async def release(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    def _do() -> None:
+        with write_tx(request.app.state.engine) as conn:
+            claiming.release(conn, assignment_id, p.id, client_ip(request))
+
+    await run_db(request, _do)
+    return {"ok": True}
+
+
+@router.post("/api/assignments/{assignment_id}/submit")
+async def submit(request: Request, assignment_id: Id, body: SubmitIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    """Store the answer. Repeating a submit with the same ``client_key`` returns the stored one."""
+    def _do() -> dict[str, Any]:
+        for attempt in range(2):
+            try:
+                with write_tx(request.app.state.engine) as conn:
+                    return claiming.submit(conn, assignment_id, p.id, body.client_key, body.payload, body.duration_ms,
+                                           _settings(request).lease_seconds, client_ip(request))
+            except IntegrityError as exc:  # a concurrent submit with the same key won the race
+                if attempt or not claiming.is_duplicate_key(exc):
+                    raise
+        raise AssertionError("unreachable")
+
+    return await run_db(request, _do)
+
+
+@router.get("/api/my/assignments")
+async def my_assignments(request: Request, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
+    """Your assignments that are not finished: active leases and items a reviewer sent back."""
+    def _do() -> list[dict[str, Any]]:
+        with read_tx(request.app.state.engine) as conn:
+            rows = conn.execute(select(A.c.id, A.c.status, A.c.campaign_id, A.c.reject_reason, A.c.item_id,
+                                       Campaign.name).join(Campaign, Campaign.id == A.c.campaign_id)
+                                .where(A.c.user_id == p.id, A.c.status.in_(["active", "rejected", "submitted"]))
+                                .order_by(A.c.id)).all()
+            return [dict(r._mapping) for r in rows]
+
+    return await run_db(request, _do)
+
+
+_ = I

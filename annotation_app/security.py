@@ -1,0 +1,135 @@
+"""Passwords (argon2), API tokens and web sessions (random secrets stored as sha256), login throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Connection, func, insert, select, update
+
+from annotation_app.db import now
+from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession
+
+_hasher = PasswordHasher()
+TOKEN_PREFIX = "pmt_"
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+class AuthError(ValueError):
+    """Bad credentials or input for an auth operation; the message is safe to show."""
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: int
+    username: str
+    role: str
+    via: str  # "cookie" or "token"
+    session_id: int | None = None
+    csrf: str = ""
+
+
+def sha256(s: str) -> str:
+    return hashlib.sha256(s.encode()).hexdigest()
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise AuthError("password must have at least 8 characters")
+    return _hasher.hash(password)
+
+
+def check_password(stored: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def create_user(conn: Connection, username: str, password: str, role: str) -> int:
+    if role not in ROLES:
+        raise AuthError(f"role must be one of {', '.join(ROLES)}, got {role!r}")
+    if not username or len(username) > 64 or not username.replace("_", "").replace("-", "").replace(".", "").isalnum():
+        raise AuthError("username must be 1-64 letters, digits, '.', '_' or '-'")
+    if conn.execute(select(User.id).where(User.username == username)).first():
+        raise AuthError(f"user {username!r} already exists")
+    res = conn.execute(insert(User).values(username=username, password_hash=hash_password(password), role=role,
+                                           active=True, created_at=now()))
+    return int(res.inserted_primary_key[0])
+
+
+# --- login throttling ---------------------------------------------------------------------------
+
+def throttled(conn: Connection, username: str, ip: str, max_failures: int, window_s: float) -> bool:
+    since = now() - window_s
+    by_user = conn.execute(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.username == username, LoginAttempt.ok.is_(False), LoginAttempt.at > since)).scalar_one()
+    by_ip = conn.execute(select(func.count()).select_from(LoginAttempt).where(
+        LoginAttempt.ip == ip, LoginAttempt.ok.is_(False), LoginAttempt.at > since)).scalar_one()
+    return by_user >= max_failures or by_ip >= max_failures * 4
+
+
+def verify_login(conn: Connection, username: str, password: str, ip: str) -> Any:
+    """The active user row for these credentials, or None; records the attempt either way."""
+    user = conn.execute(select(User.__table__).where(User.username == username)).first()
+    if user is None:
+        check_password(_DUMMY_HASH, password)  # the same work whether or not the user exists
+        ok = False
+    else:
+        ok = bool(user.active) and check_password(user.password_hash, password)
+    conn.execute(insert(LoginAttempt).values(username=username[:64], ip=ip[:64], ok=ok, at=now()))
+    return user if ok else None
+
+
+# --- sessions and tokens ------------------------------------------------------------------------
+
+def new_session(conn: Connection, user_id: int, hours: float) -> tuple[str, str]:
+    """Create a session; returns (cookie secret, csrf token). Only the secret's sha256 is stored."""
+    secret, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    t = now()
+    conn.execute(insert(WebSession).values(user_id=user_id, token_hash=sha256(secret), csrf_token=csrf,
+                                           created_at=t, expires_at=t + hours * 3600))
+    return secret, csrf
+
+
+def revoke_session(conn: Connection, session_id: int) -> None:
+    conn.execute(update(WebSession).where(WebSession.id == session_id).values(revoked_at=now()))
+
+
+def new_token(conn: Connection, user_id: int, name: str, days: float | None = 90) -> tuple[int, str]:
+    """Create an API token; returns (id, token). The token is shown once and stored hashed."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    t = now()
+    res = conn.execute(insert(ApiToken).values(user_id=user_id, name=name[:128], token_hash=sha256(secret),
+                                               created_at=t, expires_at=t + days * 86400 if days else None))
+    return int(res.inserted_primary_key[0]), secret
+
+
+def revoke_token(conn: Connection, token_id: int, user_id: int | None = None) -> bool:
+    q = update(ApiToken).where(ApiToken.id == token_id, ApiToken.revoked_at.is_(None))
+    if user_id is not None:
+        q = q.where(ApiToken.user_id == user_id)
+    return conn.execute(q.values(revoked_at=now())).rowcount > 0
+
+
+_USER_COLS = (User.id, User.username, User.role)
+
+
+def principal_from_token(conn: Connection, token: str) -> Principal | None:
+    t = now()
+    row = conn.execute(select(*_USER_COLS).join(ApiToken, ApiToken.user_id == User.id).where(
+        ApiToken.token_hash == sha256(token), ApiToken.revoked_at.is_(None), User.active.is_(True),
+        (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > t))).first()
+    return Principal(row.id, row.username, row.role, "token") if row else None
+
+
+def principal_from_session(conn: Connection, secret: str) -> Principal | None:
+    row = conn.execute(select(*_USER_COLS, WebSession.id.label("sid"), WebSession.csrf_token).join(
+        WebSession, WebSession.user_id == User.id).where(
+        WebSession.token_hash == sha256(secret), WebSession.revoked_at.is_(None), User.active.is_(True),
+        WebSession.expires_at > now())).first()
+    return Principal(row.id, row.username, row.role, "cookie", row.sid, row.csrf_token) if row else None

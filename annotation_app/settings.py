@@ -1,0 +1,33 @@
+"""App settings from the environment (prefix ``PIXMO_APP_``), with laptop defaults."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="PIXMO_APP_", extra="ignore")
+
+    database_url: str = Field("sqlite:///var/annotation.db", description="SQLAlchemy URL (SQLite or PostgreSQL)")
+    media_root: str = Field("var/media", description="fsspec URL or local folder for images and audio")
+    sqlite_synchronous: str = Field("NORMAL", description="SQLite synchronous pragma (NORMAL or FULL)")
+    lease_seconds: float = Field(600.0, gt=0, description="how long a claimed task stays reserved")
+    max_active_leases: int = Field(2, ge=1, description="leases one annotator may hold per campaign (current + prefetched)")
+    session_hours: float = Field(24.0 * 7, gt=0)
+    cookie_secure: bool = Field(False, description="set the Secure flag on cookies (enable behind HTTPS)")
+    login_max_failures: int = Field(5, ge=1, description="failed logins per user or IP before throttling")
+    login_window_s: float = Field(900.0, gt=0)
+    max_image_bytes: int = Field(20 * 2**20, gt=0)
+    max_json_bytes: int = Field(1 * 2**20, gt=0)
+    max_points: int = Field(1000, ge=1)
+    allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
+    pool_size: int = Field(10, ge=1)
+    inline_db: bool | None = Field(None, description="run DB calls on the event loop (default: True for SQLite)")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

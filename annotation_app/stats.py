@@ -1,0 +1,70 @@
+"""Campaign progress and per-annotator quality: throughput, time per item, rejection rate, gold scores."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, func, select
+
+from annotation_app.claiming import A, I, get_campaign, item_context
+from annotation_app.models import Review, Submission, User
+from annotation_app.quality import mean_metrics
+from annotation_app.tasks import get_task_type
+
+S, R = Submission.__table__, Review.__table__
+
+
+def progress(conn: Connection, campaign_id: int) -> dict[str, Any]:
+    get_campaign(conn, campaign_id)
+    items, slots, taken = conn.execute(select(func.count(), func.coalesce(func.sum(I.c.overlap), 0),
+                                              func.coalesce(func.sum(I.c.taken), 0))
+                                       .where(I.c.campaign_id == campaign_id, I.c.gold.is_(None))).one()
+    gold = conn.execute(select(func.count()).where(I.c.campaign_id == campaign_id, I.c.gold.is_not(None))).scalar()
+    by_status = dict(conn.execute(select(A.c.status, func.count()).where(A.c.campaign_id == campaign_id)
+                                  .group_by(A.c.status)).all())
+    done = by_status.get("accepted", 0) + by_status.get("submitted", 0)
+    return {"items": items, "gold_items": gold, "slots": int(slots), "taken": int(taken), "by_status": by_status,
+            "percent_done": round(100.0 * done / slots, 2) if slots else 0.0}
+
+
+def annotators(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
+    """Per annotator: submissions, items/hour over active time, median time per item, rejection
+    rate among reviewed items, and mean gold metrics (precision, recall, count error, not-present)."""
+    campaign = get_campaign(conn, campaign_id)
+    task = get_task_type(campaign.task_type)
+    subs = conn.execute(select(S.c.user_id, S.c.created_at, S.c.duration_ms, S.c.payload, I)
+                        .join(I, I.c.id == S.c.item_id)
+                        .where(S.c.campaign_id == campaign_id, S.c.kind == "annotator")).all()
+    reviews = conn.execute(select(A.c.user_id, R.c.decision).join(A, A.c.id == R.c.assignment_id)
+                           .where(A.c.campaign_id == campaign_id)).all()
+    names = dict(conn.execute(select(User.id, User.username)).all())
+    per: dict[int, dict[str, Any]] = defaultdict(lambda: {"times": [], "durations": [], "gold": []})
+    for s in subs:
+        d = per[s.user_id]
+        d["times"].append(s.created_at)
+        if s.duration_ms is not None:
+            d["durations"].append(s.duration_ms / 1000.0)
+        if s.gold is not None:
+            m = task.score(s.payload, s.gold, item_context(s, campaign.config), campaign.config or {})
+            if m is not None:
+                d["gold"].append(m)
+    rev: dict[int, list[str]] = defaultdict(list)
+    for uid, decision in reviews:
+        rev[uid].append(decision)
+    out = []
+    for uid in sorted(set(per) | set(rev)):
+        d = per[uid]
+        times = sorted(d["times"])
+        span_h = (times[-1] - times[0]) / 3600.0 if len(times) > 1 else 0.0
+        durs = sorted(d["durations"])
+        decisions = rev.get(uid, [])
+        out.append({
+            "user_id": uid, "username": names.get(uid, "?"), "submissions": len(times),
+            "items_per_hour": round((len(times) - 1) / span_h, 1) if span_h > 0 else None,
+            "median_seconds_per_item": round(durs[len(durs) // 2], 2) if durs else None,
+            "reviewed": len(decisions),
+            "rejection_rate": round(decisions.count("reject") / len(decisions), 3) if decisions else None,
+            "gold_items": len(d["gold"]), "gold": mean_metrics(d["gold"]) if d["gold"] else None,
+        })
+    return out
