@@ -33,8 +33,10 @@ def validate(
         console.print(f"[green]OK[/green] {directory}: {summary}")
         return
     table = Table(title=f"{len(rep.problems)} problems in {directory}", show_lines=False)
-    for col in ("shard", "key", "field", "problem"):
-        table.add_column(col, overflow="fold")
+    table.add_column("shard", no_wrap=True)
+    table.add_column("key", no_wrap=True, min_width=64)
+    table.add_column("field", overflow="fold")
+    table.add_column("problem", overflow="fold")
     for p in rep.problems[:max_rows]:
         table.add_row(p.shard, p.key, p.field, p.problem)
     console.print(table)

@@ -214,6 +214,7 @@ class ShardWriter:
 
     Samples with the same image as one still buffered in the current shard are merged into it.
     With ``resume=True`` an existing shard whose bytes would be identical is left untouched.
+    ``durable=False`` skips the fsync of each shard (faster; still atomic against a killed process).
     ``close()`` writes ``manifest.json``.
     """
 
@@ -229,14 +230,19 @@ class ShardWriter:
         seed: int | None = None,
         prefix: str = "shard",
         resume: bool = True,
+        durable: bool = True,
     ):
         self.out_dir = Path(out_dir)
         self.out_dir.mkdir(parents=True, exist_ok=True)
         self.dataset, self.split, self.config, self.seed = dataset, split, config or {}, seed
         self.max_count, self.max_size, self.prefix, self.resume = max_count, max_size, prefix, resume
+        self.durable = durable
         self.shards: list[ShardInfo] = []
-        # an old manifest would describe shards this run may replace: drop it until close()
+        # an old manifest would describe shards this run may replace: drop it until close();
+        # temporary files of a killed earlier run are never shards, remove them too
         (self.out_dir / MANIFEST).unlink(missing_ok=True)
+        for stale in self.out_dir.glob(f"{prefix}-*.tar.*.tmp"):
+            stale.unlink(missing_ok=True)
         self._buf: dict[str, Sample] = {}
         self._size = 0
         self._closed = False
@@ -256,7 +262,7 @@ class ShardWriter:
         path = self.out_dir / shard_name(len(self.shards), self.prefix)
         samples = list(self._buf.values())
         info = _existing_if_identical(path, samples) if self.resume else None
-        self.shards.append(info or write_shard(path, samples))
+        self.shards.append(info or write_shard(path, samples, durable=self.durable))
         self._buf, self._size = {}, 0
 
     def close(self) -> Path:
@@ -392,7 +398,7 @@ def decode_sample(key: str, members: dict[str, bytes], *, validate: bool = True)
                   image_ext=exts[0], width=int(head.get("width", 0)), height=int(head.get("height", 0)), key=key)
 
 
-def _open(url: str) -> IO[bytes]:
+def open_url(url: str) -> IO[bytes]:
     """A buffered binary stream for a local path or any fsspec URL."""
     if "://" not in url or url.startswith("file://"):
         return open(url.removeprefix("file://"), "rb", buffering=1 << 20)
@@ -404,7 +410,7 @@ def _open(url: str) -> IO[bytes]:
 def iter_raw(source: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:
     """Raw (key, {ext: bytes}) groups of every shard of a directory, a .tar, or any fsspec URL."""
     for url in shard_urls(source):
-        with _open(url) as f:
+        with open_url(url) as f:
             yield from iter_tar_members(f, url.rsplit("/", 1)[-1])
 
 
@@ -422,7 +428,7 @@ def iter_samples(source: str | Path, *, verify: bool = False, validate: bool = T
 def file_sha256(url: str | Path) -> str:
     """sha256 of a whole file, local or fsspec URL, read in 1 MiB chunks."""
     h = hashlib.sha256()
-    with _open(str(url)) as f:
+    with open_url(str(url)) as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()

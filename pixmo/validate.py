@@ -20,6 +20,7 @@ from pixmo import shards
 from pixmo.records import RECORD_TYPES, PixmoCount
 
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
+FIELD_IN_MSG_RE = re.compile(r"^(?:len\()?([a-z_]+(?:\[\d+\])*(?:\.[a-z_]+)?)")
 
 
 @dataclass
@@ -80,10 +81,15 @@ def record_problems(subset: str, data: Any) -> list[tuple[str, str]]:
     except ValidationError as err:
         out = []
         for e in err.errors():
-            loc = ".".join(str(p) for p in e["loc"]) or "(record)"
+            msg = e["msg"].removeprefix("Value error, ")
+            loc = ".".join(str(p) for p in e["loc"])
+            if not loc:  # a whole-record check: its message starts with the field it is about
+                m = FIELD_IN_MSG_RE.match(msg)
+                out.append((m.group(1) if m else "(record)", msg))
+                continue
             shown = repr(e.get("input"))
             shown = shown if len(shown) <= 60 else shown[:57] + "..."
-            out.append((loc, f"{e['msg'].removeprefix('Value error, ')} (value {shown})"))
+            out.append((loc, f"{msg} (value {shown})"))
         return out
     return []
 
