@@ -22,7 +22,6 @@ from pixmo.shards import (
     MANIFEST,
     Sample,
     ShardError,
-    ShardWriter,
     file_sha256,
     iter_samples,
     read_manifest,
