@@ -105,7 +105,7 @@ class Molmo(nn.Module):
         b, t, d = x.shape
         idx = image_input_idx[keep]  # (M, tokens_per_crop)
         batch_of_crop = keep.nonzero()[:, 0]  # (M,)
-        valid = idx >= 0
+        valid = (idx >= 0) & (idx < t)  # positions cut off by truncation are dropped
         flat = (batch_of_crop[:, None] * t + idx)[valid]
         x = x.reshape(b * t, d).index_add(0, flat, feats[valid].to(x.dtype))
         return x.view(b, t, d)

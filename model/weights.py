@@ -235,6 +235,8 @@ def ours_to_official(sd: StateDict, cfg: MolmoConfig) -> StateDict:
 def config_from_official(hf_config: dict[str, Any]) -> MolmoConfig:
     """A MolmoConfig from the official `config.json` (the vision tower is fixed CLIP-L/23)."""
     h = hf_config
+    if "pixmo_molmo_config" in h:  # written by `save_official`: our full config, vision included
+        return MolmoConfig.from_dict(h["pixmo_molmo_config"])
     llm = LLMConfig(
         d_model=h["hidden_size"], n_layers=h["num_hidden_layers"], n_heads=h["num_attention_heads"],
         n_kv_heads=h.get("num_key_value_heads") or h["num_attention_heads"],
@@ -258,6 +260,7 @@ def config_to_official(cfg: MolmoConfig) -> dict[str, Any]:
         "norm_after": c.norm_after, "vocab_size": c.vocab_size, "embedding_size": c.embedding_size,
         "additional_vocab_size": c.additional_vocab_size, "layer_norm_eps": c.rms_eps,
         "max_position_embeddings": c.max_position, "use_position_ids": True, "weight_tying": False,
+        "pixmo_molmo_config": cfg.to_dict(),
     }
 
 
