@@ -1,0 +1,346 @@
+"""The static layer of a face: background, strap, case, bezel, dial, indices, numerals, windows.
+
+It is drawn once per face in dial coordinates, warped once by the face's homography and cached;
+each example then only adds its hands and window texts (see ``render.py``).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from generators.clocks import geom
+from generators.clocks.canvas import Canvas, package_dir
+from generators.clocks.geom import polar
+from generators.clocks.spec import FaceSpec, luminance
+
+ROMAN = ["XII", "I", "II", "III", "IIII", "V", "VI", "VII", "VIII", "IX", "X", "XI"]
+PHOTOS = [("skimage", "data/brick.png"), ("skimage", "data/grass.png"), ("skimage", "data/gravel.png"),
+          ("skimage", "data/coffee.png"), ("skimage", "data/rocket.jpg"), ("sklearn", "datasets/images/china.jpg"),
+          ("sklearn", "datasets/images/flower.jpg"), ("skimage", "data/hubble_deep_field.jpg")]
+
+
+@functools.lru_cache(maxsize=16)
+def _photo(i: int, size: int) -> np.ndarray | None:
+    pkg, rel = PHOTOS[i % len(PHOTOS)]
+    base = package_dir(pkg)
+    if base is None or not (base / rel).exists():
+        return None
+    with Image.open(base / rel) as im:
+        im = im.convert("RGB")
+        side = min(im.size)
+        im = im.crop((0, 0, side, side)).resize((size, size), Image.Resampling.BILINEAR)
+        return np.asarray(im).copy()
+
+
+@dataclass
+class Text:
+    text: str
+    xy: tuple[float, float]
+    size: int
+    color: tuple[int, int, int]
+    font: str
+    angle: float = 0.0
+
+
+@dataclass
+class Layout:
+    """Where the per-example parts go, in dial coordinates, plus the dial-to-image homography."""
+
+    size: int
+    center: tuple[float, float]
+    radius: float
+    h: np.ndarray
+    boxes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
+    subsec: tuple[float, float, float] | None = None
+    texts: list[Text] = field(default_factory=list)
+
+
+def _up(small: np.ndarray, size: int) -> np.ndarray:
+    return cv2.resize(small.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+
+
+def background(face: FaceSpec, size: int, rng: np.random.Generator) -> np.ndarray:
+    c1, c2 = (np.array(c, np.float32) for c in face.bg_colors)
+    kind = face.background
+    if kind == "photo":
+        ph = _photo(int(rng.integers(len(PHOTOS))), size)
+        if ph is not None:
+            return ph.copy()
+        kind = "noise"
+    if kind == "plain":
+        return np.full((size, size, 3), c1.astype(np.uint8), np.uint8)
+    interp = cv2.INTER_LINEAR
+    if kind == "gradient":
+        t = rng.random((2, 2))
+    elif kind == "noise":
+        t = rng.random((12, 12))
+    elif kind == "checker":
+        n = int(rng.integers(4, 10))
+        t, interp = (np.indices((n, n)).sum(0) % 2).astype(np.float32), cv2.INTER_NEAREST
+    else:  # stripes / wood
+        k = rng.uniform(4, 14)
+        x = np.linspace(0, 1, 64)[None, :] + (0.15 * rng.random((64, 1)) if kind == "wood" else 0)
+        t = 0.5 + 0.5 * np.sin(2 * np.pi * k * x) * np.ones((64, 1))
+        if rng.random() < 0.5:
+            t = t.T
+    small = (c1 + np.ascontiguousarray(t, np.float32)[..., None] * (c2 - c1)).astype(np.uint8)
+    return cv2.resize(small, (size, size), interpolation=interp)
+
+
+def _shade(c: tuple[int, int, int], f: float) -> tuple[int, int, int]:
+    return tuple(min(255, max(0, int(v * f))) for v in c)  # type: ignore[return-value]
+
+
+def strap_and_case(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
+    case, metal = face.case, face.case_color
+    if case in ("watch", "smart"):
+        w = r * (1.05 if case == "watch" else 1.25)
+        s = cv.arr.shape[0]
+        poly = np.array([(c[0] - w / 2, -5), (c[0] + w / 2, -5), (c[0] + w / 2, s + 5), (c[0] - w / 2, s + 5)])
+        cv.fill([poly], face.strap_color)
+        kind = face.extras.get("strap_kind")
+        edge = _shade(face.strap_color, 0.7 if luminance(face.strap_color) > 0.3 else 1.6)
+        for y in np.arange(r * 1.4, s, r * (0.18 if kind == "bracelet" else 0.4)):
+            for yy in (c[1] - y, c[1] + y):
+                if kind == "bracelet":
+                    cv.line((c[0] - w / 2, yy), (c[0] + w / 2, yy), edge, 1.5)
+                elif kind == "rubber":
+                    cv.disc((c[0], yy), r * 0.04, edge)
+        if kind == "nato":
+            for dx in (-w / 6, w / 6):
+                cv.line((c[0] + dx, 0), (c[0] + dx, s), edge, w / 10)
+        for sx in (-1, 1):
+            for sy in (-1, 1):
+                lug = [(c[0] + sx * w * 0.5, c[1] + sy * r * 0.8), (c[0] + sx * w * 0.42, c[1] + sy * r * 1.38),
+                       (c[0] + sx * w * 0.3, c[1] + sy * r * 1.38), (c[0] + sx * w * 0.2, c[1] + sy * r * 0.8)]
+                cv.fill([np.array(lug)], metal)
+        crown = np.array([(c[0] + r * 1.12, c[1] - r * 0.1), (c[0] + r * 1.26, c[1] - r * 0.1),
+                          (c[0] + r * 1.26, c[1] + r * 0.1), (c[0] + r * 1.12, c[1] + r * 0.1)])
+        cv.fill([crown], _shade(metal, 0.85))
+    elif case == "pocket":
+        top = polar(c, r * 1.3, 0)
+        cv.outline(geom.circle((top[0], top[1] - r * 0.12), r * 0.18), metal, max(2.0, r * 0.07))
+        cv.fill([np.array([(top[0] - r * 0.1, top[1]), (top[0] + r * 0.1, top[1]),
+                                  (top[0] + r * 0.1, top[1] + r * 0.2), (top[0] - r * 0.1, top[1] + r * 0.2)])], metal)
+    elif case == "alarm":
+        for d in (-38, 38):
+            cv.disc(polar(c, r * 1.22, d), r * 0.32, metal)
+        for d in (-145, 145):
+            cv.line(polar(c, r * 1.0, d), polar(c, r * 1.35, d), _shade(metal, 0.6), r * 0.08)
+    scale = {"none": 1.0, "wall": 1.16, "pocket": 1.12, "alarm": 1.12}.get(case, 1.14)
+    if scale > 1.0:
+        body = geom.shape_points(face.shape, c, r * scale)
+        cv.fill([body + r * 0.02], _shade(metal, 0.55))
+        cv.fill([body], metal)
+        cv.outline(geom.shape_points(face.shape, c, r * (scale - 0.015)), _shade(metal, 1.3), 2)
+
+
+def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float) -> float:
+    """Draw the bezel ring; returns the radius the dial itself may use."""
+    if face.bezel == "none":
+        return r
+    cv.fill([geom.shape_points(face.shape, c, r)], face.bezel_color)
+    ink = (20, 20, 20) if luminance(face.bezel_color) > 0.6 else face.bezel_ink
+    rin = r * 0.86
+    for m in range(0, 60, 1 if face.bezel in ("diver", "knurled") else 5):
+        d = m * 6
+        b = geom.boundary(face.shape, d)
+        if face.bezel == "knurled":
+            cv.line(polar(c, r * b * 0.97, d), polar(c, r * b, d), _shade(face.bezel_color, 0.6), 2)
+        elif face.bezel == "diver" and m and (m % 10 or m > 15):
+            cv.line(polar(c, r * b * 0.93, d), polar(c, r * b * 0.98, d), ink, 1.5)
+        if face.bezel in ("diver", "tachy", "numbers", "hours") and m % 10 == 0 and m:
+            label = {"tachy": str(int(3600 / max(m, 1) * 2)), "hours": str(m // 5)}.get(face.bezel, str(m))
+            texts.append(Text(label, polar(c, r * b * 0.93, d), int(r * 0.08), ink, "DejaVuSans-Bold.ttf", -d))
+    if face.bezel in ("diver", "numbers"):
+        tri = [polar(c, r * 0.9, 0), polar(c, r * 0.99, -4), polar(c, r * 0.99, 4)]
+        cv.fill([np.array(tri)], ink)
+    return rin
+
+
+def _gain(face: FaceSpec, cv: Canvas, c: tuple[float, float], r: float, rng: np.random.Generator) -> np.ndarray:
+    """A brightness map of the dial texture, evaluated in image pixels (through the inverse warp)."""
+    n, size = 128, cv.arr.shape[0]
+    ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) * (size / n)
+    pts = np.stack([xs.ravel(), ys.ravel()], axis=1)
+    if not cv.identity:
+        pts = geom.apply_h(np.linalg.inv(cv.h), pts)
+    dx, dy = (pts[:, 0] - c[0]).reshape(n, n), (pts[:, 1] - c[1]).reshape(n, n)
+    rad = np.sqrt(dx * dx + dy * dy) / r
+    kind = face.texture
+    if kind == "sunburst":
+        g = 1 + 0.1 * np.cos(np.arctan2(dy, dx) * 2 * int(rng.integers(20, 60)))
+    elif kind == "gradient":
+        g = 1.15 - 0.35 * np.minimum(rad, 1)
+    elif kind == "guilloche":
+        g = 1 + 0.07 * np.sin(rad * rng.uniform(40, 90)) * np.cos(np.arctan2(dy, dx) * 12)
+    elif kind == "grain":
+        g = 1 + 0.12 * (cv2.resize(rng.random((32, 32)).astype(np.float32), (n, n)) - 0.5)
+    elif kind == "sector":
+        g = np.where((rad > 0.62) & (rad < 0.8), 0.82, 1.0)
+    elif kind == "two-tone":
+        g = np.where(dx > 0, 0.8, 1.0)
+    else:  # stripes
+        g = 1 + 0.08 * np.sign(np.sin(dx / r * 14))
+    return _up(g, size)
+
+
+def dial_fill(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float, rng: np.random.Generator) -> None:
+    pts = cv.map(geom.shape_points(face.shape, c, r))
+    if face.texture == "flat":
+        cv2.fillPoly(cv.arr, [geom.fixed(pts)], face.dial, cv2.LINE_AA, geom.SHIFT)
+    else:
+        mask = np.zeros(cv.arr.shape[:2], np.uint8)
+        cv2.fillPoly(mask, [geom.fixed(pts)], 255, cv2.LINE_8, geom.SHIFT)
+        g = _gain(face, cv, c, r, rng)
+        tex = cv2.merge([cv2.convertScaleAbs(g, alpha=float(v)) for v in face.dial])
+        cv2.copyTo(tex, mask, cv.arr)
+    geom.outline(cv.arr, pts, _shade(face.dial, 0.7), 2)
+
+
+def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
+    kind, ink = face.ticks, face.ink
+    if kind == "none":
+        return
+    m = np.arange(60)
+    hour = m % 5 == 0
+    d = m * 6.0
+    b = geom.boundaries(face.shape, d) * r * 0.96
+    polys: list[np.ndarray] = []
+    if kind in ("dots", "minute-dots"):
+        keep = hour if kind == "dots" else np.ones(60, bool)
+        rad = np.where(hour, r * (0.035 if kind == "dots" else 0.03), r * 0.012)
+        rad = np.where(m % 15 == 0, rad * (1.4 if kind == "dots" else 1.0), rad)
+        pos = geom.polars(c, b * (0.9 if kind == "dots" else 0.95), d)
+        polys = [geom.circle(tuple(pos[i]), rad[i], 16) for i in np.nonzero(keep)[0]]
+    elif kind in ("12", "batons"):
+        sel = np.nonzero(hour)[0]
+        inner = 0.78 if kind == "batons" else 0.88
+        polys = geom.quads(geom.polars(c, b[sel] * inner, d[sel]), geom.polars(c, b[sel] * 0.98, d[sel]),
+                           r * (0.06 if kind == "batons" else 0.025))
+    else:  # 60, railway, double
+        p = geom.polars(c, b * np.where(hour, 0.9, 0.95), d)
+        polys = geom.quads(p, geom.polars(c, b * 0.99, d), np.where(hour, r * 0.025, r * 0.01))
+        if kind == "double":
+            sel = np.nonzero(hour)[0]
+            for off in (-2.0, 2.0):
+                polys += geom.quads(geom.polars(c, b[sel] * 0.8, d[sel] + off), geom.polars(c, b[sel] * 0.88, d[sel] + off),
+                                    r * 0.02)
+    cv.fill(polys, ink)
+    if kind == "railway":
+        for f in (0.95, 0.99):
+            cv.outline(geom.shape_points(face.shape, c, r * 0.96 * f), ink, 1)
+
+
+def numerals(texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float, rng: np.random.Generator) -> None:
+    kind = face.numerals
+    if kind == "none":
+        return
+    hours = {"quarters-arabic": [0, 3, 6, 9], "quarters-roman": [0, 3, 6, 9], "cardinal": [0, 3, 6, 9],
+             "even-arabic": [0, 2, 4, 6, 8, 10]}.get(kind, list(range(12)))
+    size = int(r * (0.3 if kind == "cardinal" else 0.17 if "roman" in kind else 0.2))
+    inset = 0.72 if face.ticks in ("batons", "double") else 0.78
+    colorful = face.extras.get("colorful")
+    for h in hours:
+        d = h * 30
+        label = ROMAN[h] if "roman" in kind else str(h or 12)
+        ink = face.ink
+        if colorful:
+            ink = tuple(int(v) for v in rng.integers(0, 200, 3)) if luminance(face.dial) > 0.5 else ink
+        pos = polar(c, r * geom.boundary(face.shape, d) * inset, d)
+        texts.append(Text(label, pos, size, ink, face.font, -d if face.radial_numerals else 0.0))
+        if kind == "military":
+            texts.append(Text(str(h + 12 if h else 24), polar(c, r * 0.52, d), int(size * 0.5), face.ink, face.font))
+
+
+def subdials(cv: Canvas, face: FaceSpec, lay: Layout, rng: np.random.Generator) -> None:
+    c, r = lay.center, lay.radius
+    spots = [(90, 0.48), (270, 0.48), (180, 0.48)][: face.subdials]
+    if face.second_subdial:
+        spots.append((180, 0.5))
+    ring = face.ink
+    for i, (d, dist) in enumerate(spots):
+        sc, sr = polar(c, r * dist, d), r * 0.22
+        cv.fill([geom.circle(sc, sr)], _shade(face.dial, 0.85 if luminance(face.dial) > 0.4 else 1.5))
+        cv.outline(geom.circle(sc, sr), ring, 1)
+        for m in range(12):
+            cv.line(polar(sc, sr * 0.8, m * 30), polar(sc, sr * 0.95, m * 30), ring, 1.2)
+        if face.second_subdial and i == len(spots) - 1:
+            lay.subsec = (sc[0], sc[1], sr)
+        else:
+            a = float(rng.choice([0.0, rng.uniform(0, 360)]))
+            cv.line(sc, polar(sc, sr * 0.8, a), ring, max(1.5, r * 0.015))
+            cv.disc(sc, r * 0.025, ring)
+
+
+def _window(cv: Canvas, box: tuple[float, float, float, float], face: FaceSpec) -> None:
+    x0, y0, x1, y1 = box
+    quad = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
+    cv.fill([quad], (250, 250, 248) if face.digital is None else face.digital.panel)
+    cv.outline(quad, _shade(face.dial, 0.5), 1)
+
+
+def windows(cv: Canvas, face: FaceSpec, lay: Layout) -> None:
+    c, r = lay.center, lay.radius
+    w, h = r * 0.2, r * 0.15
+    if face.date_window in ("3", "day-date"):
+        x = c[0] + r * 0.62
+        lay.boxes["date"] = (x - w / 2, c[1] - h / 2, x + w / 2, c[1] + h / 2)
+    elif face.date_window == "6":
+        y = c[1] + r * 0.62
+        lay.boxes["date"] = (c[0] - w / 2, y - h / 2, c[0] + w / 2, y + h / 2)
+    if face.date_window == "day-date":
+        x = c[0] + r * 0.32
+        lay.boxes["day"] = (x - w * 0.8, c[1] - h / 2, x + w * 0.7, c[1] + h / 2)
+    if face.ampm_window and face.digital is None:
+        x = c[0] - r * 0.6
+        lay.boxes["ampm"] = (x - w * 0.65, c[1] - h / 2, x + w * 0.65, c[1] + h / 2)
+    if face.digital is not None or face.hybrid_digital:
+        pw, ph = (r * 1.5, r * 0.55) if face.digital is not None else (r * 0.8, r * 0.26)
+        cy = c[1] + (0.05 * r if face.digital is not None else 0.45 * r)
+        lay.boxes["digital"] = (c[0] - pw / 2, cy - ph / 2, c[0] + pw / 2, cy + ph / 2)
+    for name, box in lay.boxes.items():
+        if name != "digital" or face.digital is not None:
+            _window(cv, box, face)
+        else:
+            x0, y0, x1, y1 = box
+            cv.fill([np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])], (10, 12, 14))
+
+
+def brand(texts: list[Text], face: FaceSpec, lay: Layout) -> None:
+    c, r = lay.center, lay.radius
+    up = 0.62 if face.digital is not None else 0.4
+    texts.append(Text(face.brand, (c[0], c[1] - r * up), int(r * 0.11), face.ink, face.font))
+    if face.digital is None and not face.hybrid_digital and face.subdials == 0 and not face.second_subdial:
+        texts.append(Text(face.tagline, (c[0], c[1] + r * 0.38), int(r * 0.07), face.ink, "DejaVuSans.ttf"))
+
+
+def draw_texts(cv: Canvas, texts: list[Text]) -> None:
+    for t in texts:
+        cv.text(t.text, t.xy, t.size, t.color, t.font, t.angle)
+
+
+def lighting(arr: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
+    if strength < 0.05:
+        return arr
+    a = rng.uniform(0, 2 * math.pi)
+    t = np.linspace(-1, 1, 8, dtype=np.float32)
+    g = strength * 60 * (1 + np.cos(a) * t[None, :] + np.sin(a) * t[:, None])
+    shade = cv2.resize(g.astype(np.uint8), arr.shape[:2][::-1], interpolation=cv2.INTER_LINEAR)
+    return cv2.subtract(arr, cv2.merge([shade, shade, shade]))
+
+
+def glare(arr: np.ndarray, lay: Layout, rng: np.random.Generator) -> None:
+    c, r = lay.center, lay.radius
+    d = rng.uniform(0, 360)
+    pts = [polar(c, r * 0.95, d - 40), polar(c, r * 0.95, d + 40), polar(c, r * 0.55, d + 25), polar(c, r * 0.55, d - 25)]
+    poly = geom.apply_h(lay.h, np.array(pts))
+    overlay = arr.copy()
+    geom.fill(overlay, [poly], (255, 255, 255))
+    cv2.addWeighted(overlay, 0.12, arr, 0.88, 0, dst=arr)

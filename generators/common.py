@@ -1,0 +1,38 @@
+"""Small helpers shared by the generators: image encoding and run options."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+
+def encode_jpeg(arr: np.ndarray | Image.Image, quality: int = 90) -> bytes:
+    """Deterministic baseline JPEG (no optimisation pass, 4:2:0) of an RGB array or image."""
+    im = arr if isinstance(arr, Image.Image) else Image.fromarray(arr)
+    buf = io.BytesIO()
+    im.save(buf, "JPEG", quality=quality)
+    return buf.getvalue()
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to run a generator (not part of what it makes, so not stored in its config)."""
+
+    out: str
+    seed: int = 0
+    workers: int = 1
+    executor: str = "local"
+    per_shard: int = 100
+    split: str = "train"
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.executor not in ("local", "ray"):
+            raise ValueError(f"--executor must be 'local' or 'ray', got {self.executor!r}")
+        if self.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {self.workers}")
+        if self.per_shard < 1:
+            raise ValueError(f"--per-shard must be at least 1, got {self.per_shard}")
