@@ -53,7 +53,6 @@ class CaptionPayload(BaseModel):
 class CaptionTask(TaskType):
     name = "caption"
     title = "Spoken caption"
-    template = "caption_task.html"
     script = "caption_recorder.js"
     Payload = CaptionPayload
     subsets = ("pixmo-cap",)
