@@ -23,11 +23,33 @@ class TarFormatError(ValueError):
     """The byte stream is not a readable tar archive; the message says where it broke."""
 
 
-def member_header(name: str, size: int) -> bytes:
-    """The 512-byte USTAR header of a regular file with fixed, reproducible metadata."""
+def _tarfile_header(name: str, size: int) -> bytes:
     info = tarfile.TarInfo(name)
     info.size, info.mtime, info.mode = size, 0, 0o644
     return info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
+
+
+# tarfile's header for an empty name and size 0, with the checksum field blanked: patched per member
+_TEMPLATE = bytearray(_tarfile_header("", 0))
+_TEMPLATE[148:156] = b" " * 8
+_BASE_SUM = sum(_TEMPLATE) - sum(_TEMPLATE[124:136])  # without the (all-zero) name and the size field
+
+
+def member_header(name: str, size: int) -> bytes:
+    """The 512-byte USTAR header of a regular file with fixed, reproducible metadata.
+
+    Byte-identical to ``tarfile``'s USTAR header with mode 0644, uid/gid 0 and mtime 0; built by
+    patching a template (name, size, checksum), which is several times faster.
+    """
+    raw = name.encode("utf-8", "surrogateescape")
+    if len(raw) > 100 or size >= 8**11:  # needs the prefix field or a base-256 size: let tarfile do it
+        return _tarfile_header(name, size)
+    size_field = b"%011o\0" % size
+    h = bytearray(_TEMPLATE)
+    h[: len(raw)] = raw
+    h[124:136] = size_field
+    h[148:155] = b"%06o\0" % (_BASE_SUM + sum(raw) + sum(size_field))
+    return bytes(h)
 
 
 def member_bytes(name: str, data: bytes) -> list[bytes]:

@@ -203,3 +203,11 @@ def test_copy_of_a_shard_dir_is_still_valid(tmp_path):
     write_samples(tmp_path / "a", make_samples(2), dataset="t")
     shutil.copytree(tmp_path / "a", tmp_path / "b")
     verify_checksums(tmp_path / "b")
+
+
+@pytest.mark.parametrize(("name", "size"), [("a" * 64 + ".jpg", 12345), ("x.json", 0), ("k" * 100, 8**11 - 1),
+                                            ("d" * 30 + "/" + "k" * 90, 5), ("é.png", 7)])
+def test_fast_member_header_is_byte_identical_to_tarfile(name, size):
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 0, 0o644
+    assert tario.member_header(name, size) == info.tobuf(tarfile.USTAR_FORMAT, "utf-8", "surrogateescape")
