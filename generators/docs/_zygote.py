@@ -1,0 +1,217 @@
+"""The sandbox worker: a long-lived process that forks one child per job.
+
+Started by :class:`generators.docs.sandbox.Sandbox` (under ``unshare -n`` when that works, so it
+and every child have no network at all). It imports pandas/matplotlib/plotly once, so a child
+starts in milliseconds instead of seconds. Each child: new session, ``RLIMIT_AS`` memory limit,
+its own temporary directory, stdout/stderr to ``log.txt``, an audit hook that refuses sockets and
+subprocesses, then it runs the job; the parent kills the child's process group at the time limit.
+
+Protocol: one JSON line per job on stdin -> one JSON line on stdout.
+Job kinds: ``python`` (exec code.py, call ``generate_plot(df)`` / ``generate_diagram(data)``),
+``vegalite`` (spec.json -> out.png), ``exec`` (run ``argv`` with the same limits).
+With ``--inline MEM_MB`` the worker instead keeps a warm vl-convert and runs Vega-Lite jobs itself
+(no fork: V8 is not fork-safe, and a cold start costs seconds); its memory is capped once
+(RLIMIT_DATA) and the client kills and restarts it at a job's time limit.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import signal
+import sys
+import time
+import traceback
+
+NET_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
+              "socket.sendto", "socket.sendmsg")
+PROC_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
+
+
+def _audit(event: str, _args: object) -> None:
+    if event in NET_EVENTS:
+        raise PermissionError(f"network access is disabled in the sandbox ({event})")
+    if event in PROC_EVENTS:
+        raise PermissionError(f"starting processes is disabled in the sandbox ({event})")
+
+
+def _preload() -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+    import numpy  # noqa: F401
+    import pandas  # noqa: F401
+    import PIL.Image  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import plotly.io  # noqa: F401
+
+
+def _save_image(obj: object, path: str) -> None:
+    import io
+
+    from PIL import Image
+
+    if isinstance(obj, Image.Image):
+        obj.save(path, "PNG")
+    elif isinstance(obj, bytes | bytearray):
+        Image.open(io.BytesIO(obj)).save(path, "PNG")
+    elif hasattr(obj, "savefig"):
+        obj.savefig(path, format="png")
+    else:
+        raise TypeError(f"generate_plot returned {type(obj).__name__}, expected a PIL Image")
+
+
+def _run_python(job: dict) -> None:
+    import pandas as pd
+
+    ns: dict = {"__name__": "__sandbox__"}
+    code = open("code.py").read()
+    data_path = "data.csv" if os.path.exists("data.csv") else "data.json"
+    sys.addaudithook(_audit)
+    exec(compile(code, "code.py", "exec"), ns)  # noqa: S102 - this IS the sandbox
+    if job["mode"] == "diagram":
+        fn = ns.get("generate_diagram")
+        arg = json.load(open(data_path))
+    else:
+        fn = ns.get("generate_plot")
+        arg = pd.read_csv(data_path) if data_path.endswith(".csv") else json.load(open(data_path))
+    if not callable(fn):
+        raise NameError("the code must define generate_plot(df) (or generate_diagram(data))")
+    out = fn(arg)
+    if job["mode"] == "plotly":
+        import plotly.io as pio
+
+        if hasattr(out, "to_plotly_json"):
+            text = pio.to_json(out)
+        elif isinstance(out, dict):
+            text = json.dumps(out)
+        else:
+            raise TypeError(f"generate_plot returned {type(out).__name__}, expected a plotly Figure")
+        with open("out.json", "w") as f:
+            f.write(text)
+    else:
+        _save_image(out, "out.png")
+
+
+def _run_vegalite(job: dict) -> None:
+    import vl_convert as vlc
+
+    spec = open("spec.json").read()
+    if "--inline" not in sys.argv:
+        sys.addaudithook(_audit)
+    png = vlc.vegalite_to_png(spec, scale=job.get("scale", 2.0), allowed_base_urls=[])
+    with open("out.png", "wb") as f:
+        f.write(png)
+
+
+def _child(job: dict, base_vm: tuple[int, int]) -> None:
+    fd = os.open(os.path.join(job["dir"], "log.txt"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.setsid()
+    os.chdir(job["dir"])
+    # RLIMIT_AS caps the address space; V8 (inside vl-convert) reserves a large address-space cage
+    # up front, so for Vega-Lite the cap is on RLIMIT_DATA (private writable memory) instead.
+    which = resource.RLIMIT_DATA if job["kind"] == "vegalite" else resource.RLIMIT_AS
+    limit = base_vm[which == resource.RLIMIT_DATA] + int(job["mem_mb"]) * 2**20
+    resource.setrlimit(which, (limit, limit))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    if job["kind"] == "exec":
+        os.execvp(job["argv"][0], job["argv"])
+    elif job["kind"] == "python":
+        _run_python(job)
+    elif job["kind"] == "vegalite":
+        _run_vegalite(job)
+    else:
+        raise ValueError(f"unknown job kind {job['kind']!r}")
+
+
+def _vm_size() -> tuple[int, int]:
+    """(VmSize, VmData) of this process in bytes."""
+    sizes = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(("VmSize:", "VmData:")):
+                sizes[line.split(":")[0]] = int(line.split()[1]) * 1024
+    return sizes.get("VmSize", 0), sizes.get("VmData", 0)
+
+
+def _run(job: dict) -> dict:
+    t0 = time.monotonic()
+    base_vm = _vm_size()
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            _child(job, base_vm)
+        except BaseException:  # noqa: B036 - report everything, including MemoryError/SystemExit
+            traceback.print_exc()
+            code = 1
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    deadline = t0 + float(job["timeout"])
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.005)
+    else:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        os.waitpid(pid, 0)
+        return {"ok": False, "error": f"time limit of {job['timeout']}s exceeded", "seconds": job["timeout"]}
+    secs = round(time.monotonic() - t0, 4)
+    if os.WIFSIGNALED(status):
+        return {"ok": False, "error": f"killed by signal {os.WTERMSIG(status)}", "seconds": secs}
+    rc = os.WEXITSTATUS(status)
+    return {"ok": rc == 0, "error": "" if rc == 0 else f"exit status {rc}", "seconds": secs}
+
+
+def _run_inline(job: dict) -> dict:
+    """Inline mode (Vega-Lite): run in this warm worker; the client kills it at the time limit."""
+    t0 = time.monotonic()
+    try:
+        os.chdir(job["dir"])
+        _run_vegalite(job)
+        return {"ok": True, "error": "", "seconds": round(time.monotonic() - t0, 4)}
+    except BaseException as exc:  # noqa: B036 - MemoryError included
+        return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+
+
+def main() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    inline = "--inline" in sys.argv
+    if inline:  # a warm vl-convert, its memory capped once for the whole worker
+        import vl_convert as vlc
+
+        vlc.vegalite_to_png('{"mark": "point"}')
+        mem = int(sys.argv[sys.argv.index("--inline") + 1])
+        limit = _vm_size()[1] + mem * 2**20
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
+        sys.addaudithook(_audit)
+    else:
+        _preload()
+    out = sys.stdout
+    out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
+    out.flush()
+    for line in sys.stdin:
+        if not line.strip():
+            continue
+        try:
+            job = json.loads(line)
+            reply = _run_inline(job) if inline else _run(job)
+        except Exception as exc:  # noqa: BLE001 - the zygote must survive any bad job
+            reply = {"ok": False, "error": f"sandbox error: {exc!r}"}
+        out.write(json.dumps(reply) + "\n")
+        out.flush()
+
+
+if __name__ == "__main__":
+    main()

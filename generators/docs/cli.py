@@ -1,0 +1,59 @@
+"""``pixmo gen docs``: charts, tables, diagrams and documents from code, with QA from the code's data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("docs")
+    def docs(
+        num: int = typer.Option(70, "--num", "-n", help="Documents to make (renderers take turns)."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output shard directory."),
+        seed: int = typer.Option(0, help="Seed; the same seed gives the same documents."),
+        workers: int = typer.Option(1, help="Worker processes (each has its own Chromium and sandbox)."),
+        mode: str = typer.Option("offline", help="offline (template bank) or llm (PIXMO_LLM_* endpoint)."),
+        renderers: str = typer.Option("", help="Comma-separated subset of: matplotlib,plotly,vegalite,latex,"
+                                               "html,mermaid,graphviz (default: all)."),
+        personas: Path = typer.Option(None, help="PersonaHub-style JSONL with a 'persona' field."),
+        per_shard: int = typer.Option(35, help="Documents per shard."),
+        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
+        executor: str = typer.Option("local", help="local (process pool) or ray."),
+    ) -> None:
+        """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
+        from generators.docs.config import DocsConfig
+        from generators.runner import plan_tasks, run
+
+        try:
+            chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
+            kw = {"renderers": chosen} if chosen else {}
+            cfg = DocsConfig(num=num, seed=seed, mode=mode, personas_file=str(personas or ""),
+                             per_shard=per_shard, timeout=timeout, **kw)
+            if personas:
+                from generators.docs.config import load_personas
+
+                load_personas(personas)
+        except (ValueError, FileNotFoundError) as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        if mode == "llm":
+            from pixmo.llm import LLMUnavailable, get_client
+
+            try:
+                get_client()
+            except LLMUnavailable as exc:
+                typer.echo(f"error: LLM mode is unavailable: {exc}", err=True)
+                raise typer.Exit(3) from None
+        from generators.docs.pipeline import make_shard
+
+        tasks = plan_tasks(list(range(num)), per_shard, seed)
+        summary = run(make_shard, cfg, tasks, out, dataset="pixmo-docs", seed=seed, workers=workers,
+                      executor=executor)
+        stats = summary["stats"]
+        typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
+                              {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
+                               "qa_pairs": stats.get("qa_pairs", 0),
+                               "per_renderer": {k[3:]: v for k, v in stats.items() if k.startswith("ok_")}}))

@@ -1,0 +1,222 @@
+"""One pipeline for every renderer: persona -> topic -> data -> code -> render -> validate -> QA.
+
+``make_shard(config, task)`` is the shard function for ``generators.runner.run``. Each item index
+becomes a :class:`DocJob` with its own RNG (seed, index), so results do not depend on the worker
+count. Renderers come round-robin from the config, so every renderer gets its share; the category
+is drawn from what the renderer serves. Offline mode writes data and code from the template bank
+and the QA from the data; LLM mode asks the configured endpoint for each stage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from generators.docs import templates
+from generators.docs.bank import Domain, domain_for
+from generators.docs.config import DocsConfig, Persona, load_personas
+from generators.docs.data import GraphData, TableData, sample_doc, sample_graph, sample_table
+from generators.docs.qa import make_qa
+from generators.docs.renderers import RENDERERS, RenderContext, check_image
+from generators.docs.sandbox import Limits
+from generators.runner import ShardResult, ShardTask
+from pixmo.records import DocsQuestions, docs_record_type
+from pixmo.shards import Annotation, Sample
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DocJob:
+    index: int
+    seed: int
+    renderer: str
+    category: str
+    persona: str
+    domain: str | None
+    figure_type: str = ""
+    topic: str = ""
+    data: str = ""
+    code: str = ""
+    qa: list[tuple[str, str, str]] = field(default_factory=list)
+    image: bytes = b""
+    error: str = ""
+    stage: str = ""
+    attempts: int = 0
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def seed_int(self) -> int:
+        return int(np.random.SeedSequence([self.seed, self.index]).generate_state(1)[0])
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.image) and not self.error
+
+
+def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) -> DocJob:
+    rng = np.random.default_rng([seed, index, 0])
+    renderer = cfg.renderers[index % len(cfg.renderers)]
+    category = str(rng.choice(RENDERERS[renderer].categories))
+    p = personas[int(rng.integers(len(personas)))]
+    figure_type = str(rng.choice(templates.FIGURES[renderer][category]))
+    return DocJob(index, seed, renderer, category, p.persona, p.domain, figure_type)
+
+
+# -- offline ----------------------------------------------------------------------------------------
+def _table_topic(rng: np.random.Generator, d: Domain, t: TableData) -> str:
+    measure = t.columns[0] if not t.temporal or len(t.columns) == 1 else "Trends"
+    title = str(rng.choice(d.topics)).format(measure=measure, kind=d.entity_kind.lower())
+    return title[0].upper() + title[1:]
+
+
+def _graph_topic(d: Domain, g: GraphData) -> str:
+    return {"flowchart": f"{g.nodes[0]} to {g.nodes[-1]}: process overview",
+            "tree": f"Team structure under the {g.nodes[0]}",
+            "state": f"Status lifecycle of a {d.entity_kind.lower()} record",
+            "network": f"How {d.entity_kind.lower()} entries are linked"}[g.kind]
+
+
+def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
+    """Sample data for the job's figure type, write its code and its QA; returns the data object."""
+    d = domain_for(job.persona, job.domain, job.index)
+    if job.category in ("charts", "tables"):
+        needs = dict(templates.NEEDS.get(job.figure_type, {}))
+        if job.category == "tables":
+            needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
+        data: Any = sample_table(rng, d, "", **needs)
+        data.title = job.topic = _table_topic(rng, d, data)
+    elif job.category == "diagrams":
+        data = sample_graph(rng, d, "", job.figure_type)
+        data.title = job.topic = _graph_topic(d, data)
+    else:
+        data = sample_doc(rng, d, "", str(rng.choice(d.documents)))
+        job.topic = f"{d.entity_kind} {data.kind}"
+        data.title = f"{data.kind.title()}: {job.persona.split(' who ')[0].split(' in ')[0].removeprefix('A ').removeprefix('An ')}"
+        data.title = data.title if len(data.title) < 70 else data.kind.title()
+        data.items.title = data.title
+    fmt = RENDERERS[job.renderer].data_format
+    job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
+    job.code = templates.write(job.renderer, job.figure_type, data, rng)
+    job.qa = [(q, a, "") for q, a in make_qa(data, job.category, rng)]
+    return data
+
+
+# -- run one job ------------------------------------------------------------------------------------
+def _render(job: DocJob, ctx: RenderContext) -> None:
+    job.stage = "render"
+    png = RENDERERS[job.renderer].render(job.code, job.data, ctx)
+    job.stage = "validate"
+    job.image = check_image(png)
+
+
+def run_offline(cfg: DocsConfig, job: DocJob, ctx: RenderContext) -> DocJob:
+    base = job
+    for attempt in range(cfg.attempts):
+        rng = np.random.default_rng([job.seed, job.index, 1, attempt])
+        job = replace(base, attempts=attempt + 1, error="", qa=[])
+        try:
+            offline_content(job, rng)
+            _render(job, replace(ctx, rng=rng))
+            return job
+        except Exception as exc:  # noqa: BLE001 - any failure: log it and re-sample
+            job.error = f"{type(exc).__name__}: {exc}"
+            log.info("docs %d (%s/%s) attempt %d failed at %s: %s", job.index, job.renderer, job.figure_type,
+                     attempt + 1, job.stage, job.error)
+    return job
+
+
+def run_llm(cfg: DocsConfig, job: DocJob, ctx: RenderContext, client: Any) -> DocJob:
+    from generators.docs.llm_stages import run_llm_qa, run_llm_stages
+
+    rng = np.random.default_rng([job.seed, job.index, 2])
+    job.attempts = 1
+    try:
+        job.stage = "llm"
+        job.provenance = run_llm_stages(client, job, RENDERERS[job.renderer], cfg.prompt_version)
+        _render(job, replace(ctx, rng=rng))
+        job.stage = "qa"
+        job.provenance["qa"] = run_llm_qa(client, job, cfg.prompt_version)
+    except Exception as exc:  # noqa: BLE001 - rejected and logged; the run goes on
+        job.error = f"{type(exc).__name__}: {exc}"
+    return job
+
+
+def to_sample(job: DocJob, mode: str) -> Sample:
+    cls = docs_record_type(job.category)
+    rec = cls(image_id=f"docs-{job.seed}-{job.index:07d}",
+              questions=DocsQuestions(question=[q for q, _, _ in job.qa], answer=[a for _, a, _ in job.qa]))
+    meta: dict[str, Any] = {"generator": "docs", "mode": mode, "persona": job.persona, "topic": job.topic,
+                            "figure_type": job.figure_type, "renderer": job.renderer, "data": job.data,
+                            "code": job.code, "index": job.index, "seed": job.seed}
+    if any(e for _, _, e in job.qa):
+        meta["explanations"] = [e for _, _, e in job.qa]
+    if job.provenance:
+        meta["provenance"] = job.provenance
+    return Sample(image=job.image, annotations=[Annotation.of(rec, **meta)])
+
+
+# -- the shard function -----------------------------------------------------------------------------
+_CTX: dict[tuple[float, int], RenderContext] = {}
+_CTX_LOCK = threading.Lock()
+
+
+def render_context(cfg: DocsConfig) -> RenderContext:
+    """The process's long-lived context (sandbox worker, browser pool) for these limits."""
+    key = (cfg.timeout, cfg.mem_mb)
+    with _CTX_LOCK:
+        if key not in _CTX:
+            _CTX[key] = RenderContext(Limits(timeout=cfg.timeout, mem_mb=cfg.mem_mb))
+        return _CTX[key]
+
+
+def make_client(cfg: DocsConfig) -> Any:
+    from pixmo.llm import LLMClient, LLMSettings
+
+    return LLMClient(LLMSettings(**cfg.llm)) if cfg.llm else LLMClient()
+
+
+def run_jobs(cfg: DocsConfig, jobs: list[DocJob], client: Any = None) -> list[DocJob]:
+    ctx = render_context(cfg)
+    if cfg.mode == "llm":
+        client = client or make_client(cfg)
+        fn = lambda j: run_llm(cfg, j, ctx, client)  # noqa: E731
+    else:
+        fn = lambda j: run_offline(cfg, j, ctx)  # noqa: E731
+    with ThreadPoolExecutor(max_workers=max(1, cfg.threads)) as pool:
+        return list(pool.map(fn, jobs))
+
+
+def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
+    stats: dict[str, Any] = {"documents": sum(j.ok for j in jobs), "rejected": sum(not j.ok for j in jobs),
+                             "qa_pairs": sum(len(j.qa) for j in jobs if j.ok)}
+    for j in jobs:
+        key = f"ok_{j.renderer}" if j.ok else f"rejected_{j.stage}"
+        stats[key] = stats.get(key, 0) + 1
+        if j.ok:
+            stats[f"category_{j.category}"] = stats.get(f"category_{j.category}", 0) + 1
+    stats["rejections"] = [{"index": j.index, "renderer": j.renderer, "stage": j.stage, "error": j.error[:400]}
+                           for j in jobs if not j.ok]
+    if client is not None:
+        total = client.usage()["total"]
+        stats.update({f"llm_{k}": v for k, v in total.items()})
+    return stats
+
+
+def make_shard(cfg: DocsConfig, task: ShardTask) -> ShardResult:
+    personas = load_personas(cfg.personas_file)
+    jobs = [plan_job(cfg, personas, task.seed, int(i)) for i in task.items]
+    client = make_client(cfg) if cfg.mode == "llm" else None
+    done = run_jobs(cfg, jobs, client)
+    for j in done:
+        if not j.ok:
+            log.warning("docs %d (%s) rejected at %s: %s", j.index, j.renderer, j.stage, j.error[:300])
+        elif len(j.qa) < 5:
+            log.warning("docs %d has only %d QA pairs", j.index, len(j.qa))
+    samples = [to_sample(j, cfg.mode) for j in done if j.ok and j.qa]
+    return ShardResult(samples, summarize(done, client))

@@ -1,0 +1,69 @@
+"""The offline template bank: for each renderer, code writers for many figure types and styles.
+
+``FIGURES[renderer][category]`` lists the figure types a renderer can draw for a category;
+``NEEDS[figure_type]`` says what data it needs (passed to the samplers in ``data.py``);
+``write(renderer, figure_type, data, rng) -> code``. Data is hard-coded in the code for the
+renderers that take no data file (LaTeX, HTML, Vega-Lite, Mermaid, Graphviz), exactly as the LLM
+prompts ask for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from generators.docs.templates import graphs, mpl, pages, plotly_t, vega
+
+PALETTES = (
+    ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"),
+    ("#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"),
+    ("#264653", "#2a9d8f", "#e9c46a", "#f4a261", "#e76f51", "#8ab17d", "#b56576", "#6d597a"),
+    ("#003f5c", "#2f4b7c", "#665191", "#a05195", "#d45087", "#f95d6a", "#ff7c43", "#ffa600"),
+    ("#8c510a", "#bf812d", "#dfc27d", "#80cdc1", "#35978f", "#01665e", "#543005", "#003c30"),
+)
+BACKGROUNDS = ("#ffffff", "#f7f3ea", "#eef3f8", "#f4f1f8", "#f2f7f0", "#fbf6ef")
+FONTS = ("DejaVu Sans", "DejaVu Serif", "Latin Modern Roman", "DejaVu Sans Mono")
+
+NEEDS: dict[str, dict[str, Any]] = {
+    "bar": {"n_cols": 1}, "horizontal bar": {"n_cols": 1, "temporal": False},
+    "line": {"temporal": True}, "area": {"temporal": True, "n_cols": 1},
+    "pie": {"temporal": False, "n_cols": 1}, "donut": {"temporal": False, "n_cols": 1},
+    "grouped bar": {"n_cols": 2}, "stacked bar": {"n_cols": 3}, "lollipop": {"n_cols": 1},
+    "heatmap": {"n_cols": 3}, "funnel": {"temporal": False, "n_cols": 1}, "point": {"n_cols": 1},
+    "css bar chart": {"n_cols": 1},
+}
+
+FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
+    "matplotlib": {"charts": ("bar", "horizontal bar", "line", "area", "pie", "donut", "grouped bar",
+                              "stacked bar", "lollipop"),
+                   "tables": ("striped table", "colored header table")},
+    "plotly": {"charts": ("bar", "horizontal bar", "line", "pie", "donut", "grouped bar", "stacked bar", "funnel"),
+               "tables": ("plotly table",)},
+    "vegalite": {"charts": ("bar", "horizontal bar", "line", "area", "point", "pie", "donut", "grouped bar",
+                            "stacked bar", "heatmap")},
+    "latex": {"tables": ("ruled table", "grid table", "two-part table"),
+              "other": ("invoice", "menu", "report")},
+    "html": {"tables": ("striped table", "card table", "minimal table"),
+             "other": ("invoice", "menu", "report"),
+             "charts": ("css bar chart",)},
+    "mermaid": {"diagrams": ("flowchart", "state", "tree", "network"), "charts": ("pie",)},
+    "graphviz": {"diagrams": ("flowchart", "tree", "state", "network")},
+}
+WRITERS = {"matplotlib": mpl.write, "plotly": plotly_t.write, "vegalite": vega.write,
+           "latex": pages.write_latex, "html": pages.write_html, "mermaid": graphs.write_mermaid,
+           "graphviz": graphs.write_dot}
+
+
+def style(rng: np.random.Generator) -> dict[str, Any]:
+    """Shared random styling: palette, background, font."""
+    return {"palette": list(PALETTES[int(rng.integers(len(PALETTES)))]),
+            "bg": BACKGROUNDS[int(rng.integers(len(BACKGROUNDS)))],
+            "font": FONTS[int(rng.integers(len(FONTS)))]}
+
+
+def write(renderer: str, figure_type: str, data: Any, rng: np.random.Generator) -> str:
+    """Code for ``renderer`` drawing ``data`` as ``figure_type``."""
+    if renderer not in WRITERS:
+        raise ValueError(f"no templates for renderer {renderer!r}")
+    return WRITERS[renderer](figure_type, data, rng, style(rng))
