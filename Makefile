@@ -5,6 +5,8 @@ PIP := .venv/bin/pip
 STAMP := .venv/.setup-done
 APT_PKGS := chromium chromium-driver espeak-ng sox graphviz poppler-utils texlive-latex-base tesseract-ocr tesseract-ocr-eng
 N ?= 200
+TESTS ?= tests
+PYTEST_ARGS ?=
 OUT ?= out
 export PYTHONHASHSEED := 0
 export HF_HUB_OFFLINE := 1
@@ -23,10 +25,13 @@ $(STAMP): pyproject.toml scripts/setup_system.sh
 	touch $(STAMP)
 
 node_modules/mermaid/dist/mermaid.min.js:
-	npm install --silent --no-audit --no-fund mermaid@11
+	npm install --silent --no-audit --no-fund --no-save --no-package-lock mermaid@11
 
+# `make test TESTS=tests/pixmo` runs a part. pytest's exit code is kept (a failure fails make); its
+# "no tests collected" code 5 is turned into a clear failure, since a run that tested nothing is not a pass.
 test: setup
-	$(PY) -m pytest -q -n 2 --dist loadgroup tests
+	@$(PY) -m pytest -q -n 2 --dist loadgroup -m "not slow" $(PYTEST_ARGS) $(TESTS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "make test: no tests were collected from $(TESTS)" >&2; exit 1; fi; exit $$rc
 
 test-all: setup
 	PIXMO_SLOW=1 $(PY) -m pytest -q -n 2 --dist loadgroup tests
