@@ -1,0 +1,372 @@
+"""The Molmo training loop: one readable file (molmo.md section 7).
+
+    cfg = TrainConfig.from_file("model/configs/tiny.json")
+    result = train(cfg)               # or: torchrun --nproc_per_node N -m model.cli train CFG
+
+Per step: every rank takes its slice of the global batch (a deterministic function of the step,
+so resuming needs only the step), splits it into microbatches, computes the loss normaliser
+(average weighted loss tokens per device, all-reduced), accumulates gradients, clips each
+component by its own norm, steps AdamW with per-component cosine LRs, and logs loss, LRs,
+tokens/s and MFU to TensorBoard.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from model.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from model.config import MolmoConfig, get_config
+from model.molmo import Molmo, build_model
+from model.optim import OptimConfig, build_optimizer, clip_grad_norms, set_lrs
+
+
+@dataclass
+class TrainConfig:
+    model: str | dict = "tiny"  # preset name, or a full MolmoConfig dict
+    tokenizer: str = "tiny"  # "tiny" or a local HF tokenizer path
+    data: str = "shards"  # shards | synthetic
+    train_shards: list[str] = field(default_factory=list)
+    eval_shards: list[str] = field(default_factory=list)  # empty: a held-out split of train_shards
+    holdout_fraction: float = 0.1
+    out_dir: str = "out/model/tiny"
+    seq_len: int = 256
+    global_batch_size: int = 8
+    micro_batch_size: int = 4  # per device
+    max_steps: int = 200  # schedule length
+    stop_after: int | None = None  # stop early (the schedule still spans max_steps)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    z_loss: float = 1e-4
+    precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32
+    parallel: str = "auto"  # auto (fsdp when world > 1) | fsdp | ddp | none
+    activation_checkpointing: bool = False
+    compile: bool = False
+    seed: int = 0
+    log_every: int = 10
+    save_every: int = 0  # 0: only at the end
+    resume: bool = True  # continue from OUT/checkpoints/latest when present
+    peak_flops: float = 989e12  # per device; H100 SXM dense bf16
+    tensorboard: bool = True
+    cpu_threads: int = 1  # torch threads per process on CPU (0: torch's default); 1 is fastest on busy CPUs
+    init_vit: str | None = None  # HF CLIP/SigLIP checkpoint dir
+    init_llm: str | None = None  # HF Qwen2/OLMo-2 checkpoint dir
+    init_official: str | None = None  # official Molmo checkpoint dir
+    example_style: str = "demo_or_style"
+    eval_every: int = 0  # 0: evaluate only at the end (when there is an eval split)
+    eval_examples: int = 64
+    max_new_tokens: int = 24
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
+        d = dict(d)
+        if isinstance(d.get("optim"), dict):
+            opt = dict(d["optim"])
+            if "betas" in opt:
+                opt["betas"] = tuple(opt["betas"])
+            d["optim"] = OptimConfig(**opt)
+        return cls(**d)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> TrainConfig:
+        """JSON or YAML; a bare name ("tiny") means model/configs/<name>.json."""
+        p = Path(path)
+        if not p.exists() and not p.suffix:
+            p = Path(__file__).parent / "configs" / f"{path}.json"
+        if not p.exists():
+            raise FileNotFoundError(f"train config {path} not found")
+        text = p.read_text()
+        if p.suffix in (".yaml", ".yml"):
+            import yaml
+
+            return cls.from_dict(yaml.safe_load(text))
+        return cls.from_dict(json.loads(text))
+
+    def model_config(self) -> MolmoConfig:
+        return get_config(self.model) if isinstance(self.model, str) else MolmoConfig.from_dict(self.model)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ----------------------------------------------------------------------------- distributed
+
+
+@dataclass
+class Dist:
+    rank: int = 0
+    world: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def setup_distributed(need_group: bool = False) -> Dist:
+    """torchrun sets RANK/WORLD_SIZE; a single process gets a group only when asked (FSDP on 1 GPU)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    cuda = torch.cuda.is_available()
+    local = int(os.environ.get("LOCAL_RANK", "0"))
+    device = torch.device(f"cuda:{local}") if cuda else torch.device("cpu")
+    if cuda:
+        torch.cuda.set_device(device)
+    if (world > 1 or need_group) and not dist.is_initialized():
+        if world == 1:
+            os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+            os.environ.setdefault("MASTER_PORT", str(29500 + os.getpid() % 1000))
+            os.environ.setdefault("RANK", "0")
+        dist.init_process_group("nccl" if cuda else "gloo", world_size=world,
+                                rank=int(os.environ.get("RANK", "0")))
+    rank = dist.get_rank() if dist.is_initialized() else 0
+    return Dist(rank, world, device)
+
+
+def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
+    if dist.is_initialized():
+        x = x.clone()
+        dist.all_reduce(x)
+    return x
+
+
+def loss_normalizer(local_weight_sum: torch.Tensor) -> torch.Tensor:
+    """Average weighted loss tokens per device (molmo.md 7.3): sums 300 and 500 -> 400."""
+    world = dist.get_world_size() if dist.is_initialized() else 1
+    return all_reduce_sum(local_weight_sum.double()) / world
+
+
+def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, str]:
+    """Activation checkpointing, compile, then FSDP2 (or DDP) from outside the model code."""
+    if cfg.activation_checkpointing:
+        model.set_grad_checkpointing(True)
+    if cfg.compile:
+        for block in [*model.transformer.blocks, *model.vision_backbone.image_vit.blocks]:
+            block.compile()
+    mode = cfg.parallel if cfg.parallel != "auto" else ("fsdp" if d.world > 1 else "none")
+    if mode == "fsdp":
+        from torch.distributed.fsdp import fully_shard
+
+        for block in [*model.vision_backbone.image_vit.blocks, *model.transformer.blocks]:
+            fully_shard(block)
+        fully_shard(model.vision_backbone)
+        fully_shard(model)
+    elif mode == "ddp":
+        model = torch.nn.parallel.DistributedDataParallel(model)
+    return model, mode
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def synthetic_examples(cfg: MolmoConfig, n: int, seq_len: int, seed: int = 0, n_crops: int = 2) -> list[dict]:
+    """Per-example dicts of the contract with random images and a learnable copy task (smoke runs)."""
+    rng = np.random.default_rng(seed)
+    v, tpc = cfg.llm.vocab_size, cfg.tokens_per_crop
+    out = []
+    for i in range(n):
+        crops = n_crops if i % 4 else 0  # every 4th example is text-only (zero crops)
+        img_len = crops * tpc + (2 if crops else 0)
+        half = max(2, (seq_len - img_len - 1) // 2)
+        text = rng.integers(5, v, size=half)
+        seq = np.concatenate([[v], np.full(crops * tpc, v + 2), [v + 1]]) if crops else np.zeros(0, np.int64)
+        seq = np.concatenate([seq, text, text]).astype(np.int64)
+        mask = np.zeros(len(seq), np.float32)
+        mask[len(seq) - half:] = 1.0
+        out.append({
+            "input_tokens": np.concatenate([[0], seq[:-1]]), "target_tokens": seq, "loss_masks": mask,
+            "position_ids": np.arange(len(seq)),
+            "images": rng.integers(0, 256, size=(crops, cfg.vision.n_patches, cfg.vision.patch_dim), dtype=np.uint8),
+            "image_input_idx": (np.arange(crops * tpc).reshape(crops, tpc) + 2).astype(np.int64),
+            "image_masks": np.ones((crops, cfg.vision.n_patches), np.float32),
+        })
+    return out
+
+
+def step_indices(step: int, n: int, cfg: TrainConfig, d: Dist) -> list[int]:
+    """Example indices of this rank's share of global batch `step` (epoch-wise shuffles)."""
+    per_rank = cfg.global_batch_size // d.world
+    start = step * cfg.global_batch_size + d.rank * per_rank
+    out = []
+    for pos in range(start, start + per_rank):
+        epoch, off = divmod(pos, n)
+        perm = np.random.default_rng(cfg.seed + epoch * 1771).permutation(n)
+        out.append(int(perm[off]))
+    return out
+
+
+def microbatches(source: Sequence[dict], step: int, cfg: TrainConfig, d: Dist) -> list[dict[str, torch.Tensor]]:
+    from model.collate import collate
+
+    idx = step_indices(step, len(source), cfg, d)
+    mbs = [idx[i:i + cfg.micro_batch_size] for i in range(0, len(idx), cfg.micro_batch_size)]
+    return [{k: v.to(d.device) for k, v in collate([source[i] for i in mb], cfg.seq_len, pad_to_seq_len=False).items()}
+            for mb in mbs]
+
+
+# ----------------------------------------------------------------------------- the loop
+
+
+def autocast_ctx(cfg: TrainConfig, d: Dist):
+    use_bf16 = cfg.precision == "bf16" or (cfg.precision == "auto" and d.device.type == "cuda")
+    return torch.autocast(d.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
+
+
+def train_step(model, core: Molmo, optimizer, mbs: list[dict], step: int, cfg: TrainConfig, d: Dist) -> dict:
+    lrs = set_lrs(optimizer, step, cfg.max_steps, cfg.optim)
+    local_w = sum(torch.where(mb["loss_masks"] > 0, mb["loss_masks"], 0).sum() for mb in mbs)
+    norm = loss_normalizer(torch.as_tensor(local_w, device=d.device, dtype=torch.float32))
+    stats = torch.zeros(5, dtype=torch.float64, device=d.device)  # ce, z, weight, correct, tokens
+    for mb in mbs:
+        with autocast_ctx(cfg, d):
+            out = model(**mb, loss_normalizer=norm.float(), z_loss=cfg.z_loss)
+        out.loss.backward()
+        stats += torch.stack([out.ce_sum.detach(), out.z_sum.detach(), out.weight_sum.detach(),
+                              out.n_correct.double(), out.n_tokens.double()]).double()
+    grad_norms = clip_grad_norms(optimizer, cfg.optim.max_grad_norm)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    stats = all_reduce_sum(stats)
+    w = max(float(stats[2]), 1e-9)
+    return {"loss": float(stats[0]) / w, "z_loss": float(stats[1]) / w,
+            "accuracy": float(stats[3]) / max(float(stats[4]), 1.0), "lr": lrs,
+            "grad_norm": grad_norms}
+
+
+def step_flops(core: Molmo, mbs: list[dict]) -> tuple[float, int]:
+    """Model FLOPs (forward + backward) and input tokens of this rank's microbatches."""
+    flops, tokens = 0.0, 0
+    for mb in mbs:
+        t = mb["input_tokens"].shape[1]
+        n_tok = int((mb["input_tokens"] >= 0).sum())
+        n_crops = int(mb["crop_mask"].sum()) if "crop_mask" in mb else 0
+        flops += n_tok * core.flops_per_token(t) + n_crops * core.vit_flops_per_crop()
+        tokens += n_tok
+    return flops, tokens
+
+
+def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, torch.optim.Optimizer, str]:
+    torch.manual_seed(cfg.seed)
+    mcfg = cfg.model_config()
+    if cfg.init_official:
+        from model.weights import load_official
+
+        core = load_official(cfg.init_official, mcfg)
+    else:
+        core = build_model(mcfg, "cpu", seed=cfg.seed)
+        from model.weights import load_hf_llm, load_hf_vit
+
+        if cfg.init_vit:
+            load_hf_vit(core, cfg.init_vit)
+        if cfg.init_llm:
+            load_hf_llm(core, cfg.init_llm)
+    core = core.to(d.device).train()
+    model, mode = parallelize(core, cfg, d)
+    optimizer = build_optimizer(core.param_groups(), cfg.optim)  # after sharding: DTensor params
+    return model, core, optimizer, mode
+
+
+def train(cfg: TrainConfig, source: Sequence[dict] | None = None, eval_source: Any = None) -> dict[str, Any]:
+    """Run (or resume) training. Returns per-step metrics, the parallel mode and output paths."""
+    d = setup_distributed(need_group=cfg.parallel == "fsdp")
+    if d.device.type == "cpu" and cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
+    out_dir = Path(cfg.out_dir)
+    if source is None and cfg.data == "synthetic":
+        source = synthetic_examples(cfg.model_config(), 4 * cfg.global_batch_size, cfg.seq_len, cfg.seed)
+    elif source is None:
+        from model.train_data import build_sources
+
+        source, eval_source = build_sources(cfg)
+    if cfg.global_batch_size % d.world:
+        raise ValueError(f"global_batch_size {cfg.global_batch_size} is not divisible by world size {d.world}")
+    model, core, optimizer, mode = build_training(cfg, d)
+    start, history = 0, []
+    ckpt = latest_checkpoint(out_dir) if cfg.resume else None
+    if ckpt is not None:
+        blob = load_checkpoint(ckpt, model, optimizer)
+        start, history = blob["step"], blob.get("history", [])
+    writer = _writer(cfg, out_dir, d)
+    end = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
+    for step in range(start, end):
+        t0 = time.perf_counter()
+        mbs = microbatches(source, step, cfg, d)
+        m = train_step(model, core, optimizer, mbs, step, cfg, d)
+        if d.device.type == "cuda":
+            torch.cuda.synchronize()
+        dt = time.perf_counter() - t0
+        flops, tokens = step_flops(core, mbs)
+        tot = all_reduce_sum(torch.tensor([flops, float(tokens)], dtype=torch.float64, device=d.device))
+        m.update(step=step + 1, tokens_per_s=float(tot[1]) / dt, mfu=float(tot[0]) / dt / (cfg.peak_flops * d.world))
+        history.append(m)
+        _log(writer, m, d, cfg)
+        if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < end:
+            save_checkpoint(out_dir, model, optimizer, step + 1, {"history": history, "train_config": cfg.to_dict()})
+    path = save_checkpoint(out_dir, model, optimizer, end, {"history": history, "train_config": cfg.to_dict()})
+    result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
+              "final_loss": history[-1]["loss"] if history else math.nan}
+    if d.main:
+        result["curve"] = str(plot_curve(history, out_dir / "loss_curve.png"))
+        (out_dir / "history.json").write_text(json.dumps(history))
+    if writer is not None:
+        writer.close()
+    return result
+
+
+def _writer(cfg: TrainConfig, out_dir: Path, d: Dist):
+    if not (cfg.tensorboard and d.main):
+        return None
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:  # tensorboard not installed: logs go to stdout only
+        return None
+    return SummaryWriter(str(out_dir / "tb"))
+
+
+def _log(writer, m: dict, d: Dist, cfg: TrainConfig) -> None:
+    if not d.main:
+        return
+    if writer is not None:
+        for k in ("loss", "z_loss", "accuracy", "tokens_per_s", "mfu"):
+            writer.add_scalar(f"train/{k}", m[k], m["step"])
+        for k, v in {**{f"lr/{c}": x for c, x in m["lr"].items()},
+                     **{f"grad_norm/{c}": x for c, x in m["grad_norm"].items()}}.items():
+            writer.add_scalar(k, v, m["step"])
+    if cfg.log_every and (m["step"] % cfg.log_every == 0 or m["step"] == 1):
+        print(f"step {m['step']:>5}  loss {m['loss']:.4f}  acc {m['accuracy']:.3f}  "
+              f"tok/s {m['tokens_per_s']:.0f}  mfu {m['mfu']:.2%}", flush=True)
+
+
+def plot_curve(history: list[dict], path: Path, eval_points: list[tuple[int, float]] | None = None) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    ax.plot([h["step"] for h in history], [h["loss"] for h in history], label="train loss")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if eval_points:
+        ax2 = ax.twinx()
+        ax2.plot(*zip(*eval_points, strict=True), "o-", color="tab:green", label="held-out accuracy")
+        ax2.set_ylabel("held-out accuracy")
+        ax2.set_ylim(0, 1)
+    ax.set_title("Molmo training")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
