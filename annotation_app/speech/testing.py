@@ -140,3 +140,9 @@ class WorkerThread:
     def stop(self) -> None:
         self.stop_event.set()
         self.thread.join(30)
+
+
+def TestClientFor(env: AppEnv) -> Any:  # noqa: N802 - reads like a class at call sites
+    from fastapi.testclient import TestClient
+
+    return TestClient(env.app)
