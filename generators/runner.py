@@ -3,14 +3,21 @@
 Every shard is an independent task. A finished shard has its ``.tar`` and a ``.stats.json``
 beside it; a rerun skips those and only makes the missing ones, then writes the manifest from
 all the stats files. The same function runs in a local process pool or on Ray.
+
+Each stats file records a fingerprint of (config, seed, items); a shard whose fingerprint does
+not match the current run (another config or seed) is made again instead of being reused.
+A shard that fails stops the run with the error after the shards already running finish;
+finished shards stay, so the rerun only makes what is missing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -60,16 +67,33 @@ def _stats_path(out: Path, index: int) -> Path:
     return out / (shard_name(index) + STATS_SUFFIX)
 
 
-def is_done(out: Path, index: int) -> bool:
-    return (out / shard_name(index)).exists() and _stats_path(out, index).exists()
+def fingerprint(config: Any, task: ShardTask) -> str:
+    """What a shard's bytes depend on: the config, the task's seed and its items."""
+    blob = json.dumps([config_dict(config), task.seed, list(task.items)], sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def is_done(out: Path, index: int, fp: str | None = None) -> bool:
+    """The shard and its stats exist (and, if ``fp`` is given, were made by the same config)."""
+    out = Path(out)
+    if not ((out / shard_name(index)).exists() and _stats_path(out, index).exists()):
+        return False
+    if fp is None:
+        return True
+    try:
+        return json.loads(_stats_path(out, index).read_text()).get("fingerprint") == fp
+    except (OSError, json.JSONDecodeError):
+        return False
 
 
 def run_shard(fn: ShardFn, config: Any, task: ShardTask, out: str) -> dict[str, Any]:
     """Make and write one shard (atomic), then its stats file. Runs in a worker."""
     out_dir = Path(out)
+    t0 = time.perf_counter()
     result = fn(config, task)
     info = write_shard(out_dir / shard_name(task.index), group_samples(result.samples))
-    stats = {"shard": info.to_json(), "items": len(task.items), "stats": result.stats}
+    stats = {"shard": info.to_json(), "items": len(task.items), "stats": result.stats,
+             "fingerprint": fingerprint(config, task), "seconds": round(time.perf_counter() - t0, 3)}
     tmp = _stats_path(out_dir, task.index).with_suffix(".tmp")
     tmp.write_text(json.dumps(stats, indent=2, sort_keys=True, default=str))
     os.replace(tmp, _stats_path(out_dir, task.index))
@@ -100,7 +124,7 @@ def run(
     """Run every task not yet done, then write the manifest. Returns a summary."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
-    todo = [t for t in tasks if not is_done(out_dir, t.index)]
+    todo = [t for t in tasks if not is_done(out_dir, t.index, fingerprint(config, t))]
     skipped = len(tasks) - len(todo)
     if executor == "ray":
         _run_ray(fn, config, todo, out_dir, workers, progress)
@@ -112,12 +136,21 @@ def run(
     for t in tasks:
         st = json.loads(_stats_path(out_dir, t.index).read_text())
         infos.append(ShardInfo(**st["shard"]))
-        for k, v in st["stats"].items():
-            if isinstance(v, int | float):
-                totals[k] = totals.get(k, 0) + v
+        _add_totals(totals, st["stats"])
     manifest = write_manifest(out_dir, infos, dataset=dataset, split=split, config=config_dict(config), seed=seed)
     return {"manifest": str(manifest), "shards": len(tasks), "skipped": skipped,
             "samples": sum(i.samples for i in infos), "stats": totals}
+
+
+def _add_totals(totals: dict[str, Any], stats: dict[str, Any]) -> None:
+    """Sum numbers, and dicts of numbers key by key (e.g. counts per family)."""
+    for k, v in stats.items():
+        if isinstance(v, bool):
+            continue
+        if isinstance(v, int | float):
+            totals[k] = totals.get(k, 0) + v
+        elif isinstance(v, dict):
+            _add_totals(totals.setdefault(k, {}), v)
 
 
 def _bar(progress: bool, total: int, label: str) -> Progress:
@@ -133,18 +166,25 @@ def _run_local(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, worke
                 run_shard(fn, config, t, str(out))
                 bar.advance(tid)
             return
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=min(workers, len(todo) or 1)) as pool:
             futs = [pool.submit(run_shard, fn, config, t, str(out)) for t in todo]
-            for f in as_completed(futs):
-                f.result()
-                bar.advance(tid)
+            try:
+                for f in as_completed(futs):
+                    f.result()
+                    bar.advance(tid)
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
 
 
 def _run_ray(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, workers: int, progress: bool) -> None:
     import ray
 
+    if not todo:
+        return
     started = not ray.is_initialized()
     if started:
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
         ray.init(num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
                  object_store_memory=256 * 2**20, ignore_reinit_error=True)
     try:

@@ -279,10 +279,19 @@ def subdials(cv: Canvas, face: FaceSpec, lay: Layout, rng: np.random.Generator) 
             cv.disc(sc, r * 0.025, ring)
 
 
+WINDOWS = [((250, 250, 248), (20, 20, 24)), ((24, 24, 28), (235, 235, 235)), ((150, 30, 30), (250, 250, 250))]
+
+
+def window_colors(face: FaceSpec) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
+    """(background, text) of the date/AM-PM windows: the disc that stands out most from both hands."""
+    return max(WINDOWS, key=lambda w: min(abs(luminance(w[0]) - luminance(face.hour.color)),
+                                          abs(luminance(w[0]) - luminance(face.minute.color))))
+
+
 def _window(cv: Canvas, box: tuple[float, float, float, float], face: FaceSpec) -> None:
     x0, y0, x1, y1 = box
     quad = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
-    cv.fill([quad], (250, 250, 248) if face.digital is None else face.digital.panel)
+    cv.fill([quad], window_colors(face)[0] if face.digital is None else face.digital.panel)
     cv.outline(quad, _shade(face.dial, 0.5), 1)
 
 

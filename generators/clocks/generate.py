@@ -24,6 +24,7 @@ from pixmo.formatting import CLOCK_PROMPT, clock_answer
 from pixmo.records import PixmoClocks, clock_text
 from pixmo.shards import Annotation, Sample
 
+SPLITS = ("train", "validation", "test")
 _START = dt.datetime(2020, 1, 1)
 _SPAN_S = 6 * 365 * 24 * 3600
 
@@ -38,6 +39,7 @@ class ClockConfig:
     jpeg_quality: int = 90
     augment: bool = False  # the section-5 training-time augmentation
     augment_cfg: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
+    split: str = "train"  # part of every seed, so train and validation never share an example
 
     @classmethod
     def tiny(cls) -> ClockConfig:
@@ -47,6 +49,8 @@ class ClockConfig:
         bad = [f for f in self.families if f not in FAMILY_NAMES]
         if bad:
             raise ValueError(f"unknown clock families {bad}; choose from {', '.join(FAMILY_NAMES)}")
+        if self.split not in SPLITS:
+            raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.size < 96:
             raise ValueError(f"size must be at least 96 px, got {self.size}")
 
@@ -60,7 +64,7 @@ def _family(rng: np.random.Generator, cfg: ClockConfig) -> str:
 
 
 def face_for(face_index: int, cfg: ClockConfig, seed: int) -> FaceSpec:
-    rng = np.random.default_rng([seed, 0xFACE, face_index])
+    rng = np.random.default_rng([seed, SPLITS.index(cfg.split), 0xFACE, face_index])
     return sample_face(rng, _family(rng, cfg))
 
 
@@ -69,10 +73,10 @@ _LAYERS: OrderedDict[tuple[Any, ...], tuple[FaceSpec, tuple[np.ndarray, Any]]] =
 
 def face_and_layer(face_index: int, cfg: ClockConfig, seed: int) -> tuple[FaceSpec, tuple[np.ndarray, Any]]:
     """The face and its static layer, cached for the last few faces of this process."""
-    key = (seed, face_index, cfg.size, cfg.families, cfg.p_digital)
+    key = (seed, face_index, cfg.size, cfg.families, cfg.p_digital, cfg.split)
     if key not in _LAYERS:
         face = face_for(face_index, cfg, seed)
-        _LAYERS[key] = (face, build_layer(face, cfg.size, np.random.default_rng([seed, 0x1A7E, face_index])))
+        _LAYERS[key] = (face, build_layer(face, cfg.size, np.random.default_rng([seed, SPLITS.index(cfg.split), 0x1A7E, face_index])))
         while len(_LAYERS) > 8:
             _LAYERS.popitem(last=False)
     return _LAYERS[key]
@@ -123,7 +127,7 @@ def make_example(index: int, cfg: ClockConfig, seed: int, *, hands: bool = True)
     """Example ``index``: image array, scene and record. ``hands=False`` leaves the hands out (tests)."""
     face_index, k = divmod(index, cfg.examples_per_face)
     face, layer = face_and_layer(face_index, cfg, seed)
-    rng = np.random.default_rng([seed, 0xC10C, index])
+    rng = np.random.default_rng([seed, SPLITS.index(cfg.split), 0xC10C, index])
     when = _START + dt.timedelta(seconds=float(rng.integers(_SPAN_S)), microseconds=int(rng.integers(1, 1_000_000)))
     t = ClockTime(when.hour, when.minute, when.second, when.day, when.weekday())
     shown = bool(rng.random() >= cfg.p_not_shown)

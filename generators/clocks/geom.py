@@ -50,7 +50,7 @@ def polars(c: tuple[float, float], r: np.ndarray | float, degs: np.ndarray) -> n
     return np.stack([c[0] + r * np.sin(a), c[1] - r * np.cos(a)], axis=1)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def inner(shape: str) -> float:
     """The smallest edge distance of a shape: hands and indices must fit inside it."""
     return float(boundaries(shape, np.arange(0.0, 360.0, 2.5)).min())
@@ -68,7 +68,9 @@ def fixed(pts: np.ndarray) -> np.ndarray:
 
 
 def fill(arr: np.ndarray, polys: list[np.ndarray], color: tuple[int, ...]) -> None:
-    cv2.fillPoly(arr, [fixed(p) for p in polys], color, cv2.LINE_AA, SHIFT)
+    """Fill polygons; each on its own, since one fillPoly call un-fills where contours overlap."""
+    for p in polys:
+        cv2.fillPoly(arr, [fixed(p)], color, cv2.LINE_AA, SHIFT)
 
 
 def outline(arr: np.ndarray, pts: np.ndarray, color: tuple[int, ...], width: int) -> None:

@@ -10,7 +10,6 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-import cv2
 import numpy as np
 
 from generators.clocks import dial, geom
@@ -56,6 +55,7 @@ class Scene:
     digital_text: str | None = None
     ampm_text: str | None = None
     shows_time: bool = True
+    caps: list[list[tuple[float, float]]] = field(default_factory=list)  # centre caps over the hands, image px
 
     def compact(self) -> dict[str, Any]:
         """The part worth keeping in an annotation's meta: angles and tips, rounded."""
@@ -130,7 +130,8 @@ def _draw_hand(arr: np.ndarray, lay: dial.Layout, name: str, hs: HandSpec, c: tu
                      [[(float(x), float(y)) for x, y in p] for p in out], hs.color)
 
 
-def draw_hands(arr: np.ndarray, face: FaceSpec, lay: dial.Layout, t: ClockTime) -> list[HandScene]:
+def draw_hands(arr: np.ndarray, face: FaceSpec, lay: dial.Layout, t: ClockTime,
+               caps: list[list[tuple[float, float]]]) -> list[HandScene]:
     ang = hand_angles(t)
     c, r = lay.center, lay.radius * geom.inner(face.shape) * (0.95 if face.ticks != "none" else 1.0)
     shadow = luminance(face.dial) > 0.3
@@ -138,13 +139,16 @@ def draw_hands(arr: np.ndarray, face: FaceSpec, lay: dial.Layout, t: ClockTime) 
               _draw_hand(arr, lay, "minute", face.minute, c, r, ang["minute"], face.dial, shadow)]
     if face.second is not None and not face.second_subdial:
         scenes.append(_draw_hand(arr, lay, "second", face.second, c, r, ang["second"], face.dial, shadow))
-    cap = max(MIN_SHAFT, face.hour.width * r * 0.6)
-    geom.fill(arr, [geom.apply_h(lay.h, geom.circle(c, cap, 24))], face.cap_color)
+    cap = geom.apply_h(lay.h, geom.circle(c, max(MIN_SHAFT, face.hour.width * r * 0.6), 24))
+    geom.fill(arr, [cap], face.cap_color)
+    caps.append([(float(x), float(y)) for x, y in cap])
     if face.second is not None and face.second_subdial and lay.subsec:
         sx, sy, sr = lay.subsec
         sub = HandSpec("baton", face.second.color, 0.85, max(MIN_SHAFT, face.second.width * r) / sr, 0.15)
         scenes.append(_draw_hand(arr, lay, "second", sub, (sx, sy), sr, ang["second"], face.dial, False))
-        geom.fill(arr, [geom.apply_h(lay.h, geom.circle((sx, sy), MIN_SHAFT * 1.2, 16))], face.second.color)
+        cap = geom.apply_h(lay.h, geom.circle((sx, sy), MIN_SHAFT * 1.2, 16))
+        geom.fill(arr, [cap], face.second.color)
+        caps.append([(float(x), float(y)) for x, y in cap])
     return scenes
 
 
@@ -211,7 +215,7 @@ def render(face: FaceSpec, layer: tuple[np.ndarray, dial.Layout], t: ClockTime, 
     cen = geom.apply_h(lay.h, np.array([lay.center]))[0]
     scene = Scene(face.family, (arr.shape[1], arr.shape[0]), (float(cen[0]), float(cen[1])), lay.radius,
                   lay.h.tolist(), shows_time=shown)
-    ink = (20, 20, 24)
+    ink = dial.window_colors(face)[1]
     if "date" in lay.boxes:
         blit_text(arr, str(t.day), lay.boxes["date"], ink if face.digital is None else face.digital.ink, "DejaVuSans-Bold.ttf", lay.h)
     if "day" in lay.boxes:
@@ -235,7 +239,7 @@ def render(face: FaceSpec, layer: tuple[np.ndarray, dial.Layout], t: ClockTime, 
         scene.digital_text = f"{t.hour:02d}:{t.minute:02d}"
         blit_text(arr, scene.digital_text, lay.boxes["digital"], (120, 240, 255), "DejaVuSansMono-Bold.ttf", lay.h)
     if shown and hands:
-        scene.hands = draw_hands(arr, face, lay, t)
+        scene.hands = draw_hands(arr, face, lay, t, scene.caps)
     return arr, scene
 
 
