@@ -34,6 +34,7 @@ class TableData:
     rows: list[list[Any]]  # [label, v1, v2, ...]
     temporal: bool = False  # labels are periods (line/area charts fit)
     kind: str = "table"
+    measure: str = ""  # what the numbers are, when the columns are series of one measure
 
     @property
     def labels(self) -> list[str]:
@@ -128,7 +129,8 @@ def sample_table(rng: np.random.Generator, d: Domain, topic: str, *, temporal: b
         cols, units, decs = [m.name for m in ms], [m.unit for m in ms], [m.decimals for m in ms]
         colvals = [_values(rng, m, n) for m in ms]
     rows = [[labels[i], *[colvals[j][i] for j in range(len(cols))]] for i in range(n)]
-    return TableData(topic, label, [str(c) for c in cols], units, decs, rows, temporal)
+    measure = measures[0].name if temporal else ""
+    return TableData(topic, label, [str(c) for c in cols], units, decs, rows, temporal, measure=measure)
 
 
 def sample_graph(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None) -> GraphData:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -48,6 +49,7 @@ class DocJob:
     error: str = ""
     stage: str = ""
     attempts: int = 0
+    seconds: float = 0.0  # render + checks, all attempts
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,7 +72,7 @@ def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) ->
 
 # -- offline ----------------------------------------------------------------------------------------
 def _table_topic(rng: np.random.Generator, d: Domain, t: TableData) -> str:
-    measure = t.columns[0] if not t.temporal or len(t.columns) == 1 else "Trends"
+    measure = t.columns[0] if not t.temporal or len(t.columns) == 1 else f"{t.measure} trends"
     title = str(rng.choice(d.topics)).format(measure=measure, kind=d.entity_kind.lower())
     return title[0].upper() + title[1:]
 
@@ -96,7 +98,7 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
         data.title = job.topic = _graph_topic(d, data)
     else:
         data = sample_doc(rng, d, "", str(rng.choice(d.documents)))
-        job.topic = f"{d.entity_kind} {data.kind}"
+        job.topic, job.figure_type = f"{d.entity_kind} {data.kind}", data.kind
         data.title = f"{data.kind.title()}: {job.persona.split(' who ')[0].split(' in ')[0].removeprefix('A ').removeprefix('An ')}"
         data.title = data.title if len(data.title) < 70 else data.kind.title()
         data.items.title = data.title
@@ -110,16 +112,20 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
 # -- run one job ------------------------------------------------------------------------------------
 def _render(job: DocJob, ctx: RenderContext) -> None:
     job.stage = "render"
-    png = RENDERERS[job.renderer].render(job.code, job.data, ctx)
-    job.stage = "validate"
-    job.image = check_image(png)
+    t0 = time.perf_counter()
+    try:
+        png = RENDERERS[job.renderer].render(job.code, job.data, ctx)
+        job.stage = "validate"
+        job.image = check_image(png)
+    finally:
+        job.seconds += time.perf_counter() - t0
 
 
 def run_offline(cfg: DocsConfig, job: DocJob, ctx: RenderContext) -> DocJob:
     base = job
     for attempt in range(cfg.attempts):
         rng = np.random.default_rng([job.seed, job.index, 1, attempt])
-        job = replace(base, attempts=attempt + 1, error="", qa=[])
+        job = replace(base, attempts=attempt + 1, error="", qa=[], seconds=job.seconds)
         try:
             offline_content(job, rng)
             _render(job, replace(ctx, rng=rng))
@@ -198,6 +204,8 @@ def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
     for j in jobs:
         key = f"ok_{j.renderer}" if j.ok else f"rejected_{j.stage}"
         stats[key] = stats.get(key, 0) + 1
+        stats[f"seconds_{j.renderer}"] = round(stats.get(f"seconds_{j.renderer}", 0.0) + j.seconds, 3)
+        stats["retried"] = stats.get("retried", 0) + max(0, j.attempts - 1)
         if j.ok:
             stats[f"category_{j.category}"] = stats.get(f"category_{j.category}", 0) + 1
     stats["rejections"] = [{"index": j.index, "renderer": j.renderer, "stage": j.stage, "error": j.error[:400]}

@@ -1,0 +1,193 @@
+"""Offline docs generation, end to end: 70 documents over the 7 renderers (the `make gen-docs N=70`
+run), valid shards, and QA answers checked against the data independently of the QA code."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from generators.docs.config import DocsConfig
+from generators.docs.pipeline import make_shard
+from generators.docs.qa import UNANSWERABLE
+from generators.docs.renderers import RENDERERS
+from generators.runner import plan_tasks, run
+from pixmo.shards import iter_samples
+
+pytestmark = pytest.mark.xdist_group("docs")
+
+
+@pytest.fixture(scope="module")
+def docs70(tmp_path_factory):
+    out = tmp_path_factory.mktemp("docs70")
+    cfg = DocsConfig(num=70, seed=0)
+    summary = run(make_shard, cfg, plan_tasks(list(range(70)), 35, 0), out, dataset="pixmo-docs", seed=0,
+                  workers=2, progress=False)
+    return out, summary, list(iter_samples(out, verify=True))
+
+
+def test_every_renderer_gives_ten_valid_images_with_five_qa(docs70):
+    out, summary, samples = docs70
+    per_renderer = Counter()
+    categories = set()
+    for s in samples:
+        (ann,) = s.annotations
+        assert ann.subset.startswith("pixmo-docs-")
+        assert len(ann.record.questions.question) >= 5
+        assert min(s.width, s.height) >= 128 and s.width * s.height <= 2560 * 1440
+        for key in ("persona", "topic", "data", "code", "renderer", "figure_type"):
+            assert ann.meta[key], key
+        per_renderer[ann.meta["renderer"]] += 1
+        categories.add(ann.subset.removeprefix("pixmo-docs-"))
+    assert set(per_renderer) == set(RENDERERS)
+    assert min(per_renderer.values()) >= 10, per_renderer
+    assert categories == {"charts", "tables", "diagrams", "other"}
+    assert summary["stats"]["rejected"] == 0
+
+
+def test_pixmo_validate_passes(docs70):
+    from pixmo.validate import validate_dir
+
+    rep = validate_dir(docs70[0], progress=False)
+    assert rep.ok, rep.problems[:5]
+    assert rep.samples == 70
+
+
+# -- an independent check of the answers against the data each document was drawn from ------------
+def _table(meta):
+    """(label header, [headers], {label: [cell strings]}) from the CSV or JSON data."""
+    data = meta["data"]
+    if data.lstrip().startswith("{"):
+        d = json.loads(data)
+        d = d.get("items", d)
+        heads = [f"{c} ({u})" if u else c for c, u in zip(d["columns"], d["units"], strict=True)]
+        cells = {r[0]: [f"{v:.{k}f}" for v, k in zip(r[1:], d["decimals"], strict=True)] for r in d["rows"]}
+        return d["label"], heads, cells
+    rows = list(csv.reader(io.StringIO(data)))
+    return rows[0][0], rows[0][1:], {r[0]: r[1:] for r in rows[1:]}
+
+
+def _mentioned(text, names):
+    hits = [n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text, re.I)]
+    return max(hits, key=len) if hits else None
+
+
+def _col(q, heads):
+    bare = [re.sub(r" \(.*\)$", "", h) for h in heads]
+    name = _mentioned(q, bare)
+    return bare.index(name) if name else None
+
+
+def check_table_answer(q, a, meta):
+    label, heads, cells = _table(meta)
+    labels = list(cells)
+    j = _col(q, heads)
+    vals = {k: float(v[j]) for k, v in cells.items()} if j is not None else {}
+    if q.startswith("How many"):
+        assert a == str(len(labels)), q
+        return "count"
+    if "\n" in q:
+        return "mc"
+    if a == UNANSWERABLE:
+        assert _mentioned(q.split(" of ")[-1], labels) is None
+        return "unanswerable"
+    if (m := re.match(r"Which \w+ has the (highest|lowest)", q)) and vals:
+        want = max(vals, key=vals.get) if m.group(1) == "highest" else min(vals, key=vals.get)
+        assert a == want, (q, a, vals)
+        return "extreme"
+    if q.startswith(("Which is higher", "Is ")) and vals:
+        pair = [n for n in labels if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", q)]
+        pair.sort(key=q.index)
+        x, y = pair[-2], pair[-1]
+        if q.startswith("Is "):
+            assert a == ("Yes" if vals[x] > vals[y] else "No"), (q, a)
+            return "yes/no"
+        assert a == (x if vals[x] > vals[y] else y), (q, a)
+        return "comparison"
+    if q.startswith("What is the difference") and vals:
+        pair = sorted([n for n in labels if n in q], key=q.index)
+        assert float(a) == pytest.approx(abs(vals[pair[0]] - vals[pair[1]]), abs=1e-6)
+        return "difference"
+    if q.startswith("What is") and j is not None and (row := _mentioned(q, labels)):
+        assert a == cells[row][j], (q, a, cells[row])
+        return "value"
+    return "other"
+
+
+def check_graph_answer(q, a, g):
+    edges = {(e[0], e[1]) for e in g["edges"]}
+    if q.startswith("How many nodes"):
+        assert a == str(len(g["nodes"]))
+        return "count"
+    if q.startswith("How many connections"):
+        assert a == str(len(g["edges"]))
+        return "count"
+    if m := re.match(r"Is (.+) directly connected to (.+)\?$", q):
+        linked = (m[1], m[2]) in edges or (m[2], m[1]) in edges
+        assert a == ("Yes" if linked else "No"), q
+        return "yes/no"
+    if m := re.match(r"What comes directly after (.+)\?$", q):
+        assert (m[1], a) in edges
+        return "value"
+    return "other"
+
+
+def test_offline_answers_match_the_data(docs70):
+    kinds = Counter()
+    for s in docs70[2]:
+        (ann,) = s.annotations
+        rec, meta = ann.record, ann.meta
+        data = meta["data"]
+        for q, a in zip(rec.questions.question, rec.questions.answer, strict=True):
+            if ann.subset.endswith("diagrams"):
+                kinds[check_graph_answer(q, a, json.loads(data))] += 1
+            elif ann.subset.endswith("other"):
+                d = json.loads(data)
+                if q == "What is the total amount?":
+                    total = sum(r[1] * r[2] for r in d["items"]["rows"])
+                    assert float(a) == pytest.approx(total, abs=0.01)
+                    kinds["total"] += 1
+                elif q == "What is the document number?":
+                    assert a == d["fields"]["Number"]
+                    kinds["value"] += 1
+                elif q.startswith("What is the unit price of"):
+                    row = next(r for r in d["items"]["rows"] if r[0] in q)
+                    assert a == f"{row[2]:.2f}"
+                    kinds["value"] += 1
+            else:
+                kinds[check_table_answer(q, a, meta)] += 1
+    for kind in ("value", "count", "extreme", "comparison", "yes/no", "unanswerable", "mc", "total"):
+        assert kinds[kind] >= 5, kinds
+
+
+def test_multiple_choice_answers_point_at_the_right_option(docs70):
+    seen = 0
+    for s in docs70[2]:
+        (ann,) = s.annotations
+        for q, a in zip(ann.record.questions.question, ann.record.questions.answer, strict=True):
+            if "\n" not in q:
+                continue
+            options = dict(line.split(". ", 1) for line in q.splitlines()[1:])
+            assert a in options
+            seen += 1
+    assert seen >= 20
+    positions = Counter()
+    for s in docs70[2]:
+        for q, a in zip(s.annotations[0].record.questions.question, s.annotations[0].record.questions.answer, strict=True):
+            if "\n" in q:
+                positions[[ln.split(". ")[0] for ln in q.splitlines()[1:]].index(a)] += 1
+    assert len(positions) >= 3  # the right option is not always in the same place
+
+
+def test_same_seed_same_documents(tmp_path):
+    cfg = DocsConfig(num=3, seed=5, renderers=("graphviz", "latex", "matplotlib"))
+    a = make_shard(cfg, plan_tasks([0, 1, 2], 3, 5)[0])
+    b = make_shard(cfg, plan_tasks([0, 1, 2], 3, 5)[0])
+    assert [s.key for s in a.samples] == [s.key for s in b.samples]
+    assert len(a.samples) == 3
+    assert np.all([s.annotations[0].meta["code"] for s in a.samples])
