@@ -1,0 +1,116 @@
+"""Top-level `pixmo` commands from pipelines: `pixmo download`, `pixmo mix`, `pixmo report`, `pixmo demo`.
+
+Heavy imports happen inside the commands so that `pixmo --help` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="End-to-end pipelines: import published sets, mixtures, reports, the demo.")
+
+
+@app.command()
+def download(
+    subset: Annotated[str, typer.Argument(help="published subset, e.g. pixmo-points, pixmo-cap, pixmo-count")],
+    parquet: Annotated[str, typer.Option(help="a .parquet file, a directory of them, or a hub name "
+                                              "(allenai/pixmo-points; needs network)")],
+    out: Annotated[Path, typer.Option(help="output shard directory")],
+    threads: Annotated[int, typer.Option(help="concurrent downloads per process")] = 32,
+    per_host: Annotated[int, typer.Option(help="max requests in flight to one host")] = 8,
+    host_delay: Annotated[float, typer.Option(help="min seconds between request starts on one host")] = 0.0,
+    retries: Annotated[int, typer.Option(help="extra tries for timeouts, connection errors, 429, 5xx")] = 3,
+    backoff: Annotated[float, typer.Option(help="base back-off in seconds (doubles per try)")] = 0.5,
+    timeout: Annotated[float, typer.Option(help="seconds per request")] = 20.0,
+    images_per_shard: Annotated[int, typer.Option(help="images per shard (each shard is one task)")] = 1000,
+    workers: Annotated[int, typer.Option(help="processes (or Ray tasks) running shards at once")] = 1,
+    executor: Annotated[str, typer.Option(help="local or ray")] = "local",
+    limit: Annotated[int | None, typer.Option(help="only the first N rows")] = None,
+) -> None:
+    """Download the images of a published PixMo subset into verified shards, with a failure report.
+
+    Rerunning the same command resumes: finished shards are skipped and a shard interrupted half
+    way re-fetches only the images it had not finished.
+    """
+    from rich.console import Console
+
+    from pipelines.download import FAILURES, import_subset, print_report
+    from pixmo.download import DownloadConfig, DownloadError
+
+    dl = DownloadConfig(threads=threads, per_host=per_host, host_delay=host_delay, retries=retries,
+                        backoff=backoff, timeout=timeout)
+    console = Console()
+    try:
+        summary = import_subset(subset, parquet, out, dl=dl, images_per_shard=images_per_shard,
+                                workers=workers, executor=executor, limit=limit)
+    except DownloadError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(code=2) from None
+    import json
+
+    print_report(json.loads((out / FAILURES).read_text()), console)
+    console.print(f"shards: {out} ({summary['shards']} shards, {summary['samples']} images); "
+                  f"failure report: {out / FAILURES}")
+
+
+@app.command()
+def mix(
+    config: Annotated[Path, typer.Argument(help="mixture config (JSON): sources with path, rate/cap, style, group")],
+    out: Annotated[Path | None, typer.Option(help="write the drawn samples as shards here")] = None,
+    num: Annotated[int, typer.Option(help="number of slots to draw")] = 1000,
+    seed: Annotated[int, typer.Option(help="random seed")] = 0,
+    stream: Annotated[bool, typer.Option("--stream", help="only draw and print the statistics")] = False,
+    shard_size: Annotated[int, typer.Option(help="samples per shard")] = 1000,
+) -> None:
+    """Stream (--stream) or materialise (--out) a mixture of shard sets at its sampling rates."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from pipelines.mix import draw_stats, materialise
+    from pixmo.mixture import MixtureConfig
+
+    try:
+        cfg = MixtureConfig.load(config)
+    except (OSError, ValueError, TypeError) as exc:
+        raise typer.BadParameter(f"{config}: {exc}") from None
+    if not stream and out is None:
+        raise typer.BadParameter("give --out DIR to materialise, or --stream to print statistics")
+    summary = draw_stats(cfg, num, seed) if stream else materialise(cfg, out, num, seed, shard_size)
+    t = Table(title=f"mixture: {num} draws" + ("" if stream else f" -> {out}"))
+    for c in ("source", "size", "rate", "drawn", "share", "style", "group"):
+        t.add_column(c)
+    for s in summary["sources"]:
+        t.add_row(s["name"], str(s["size"]), f"{s['rate']:.3f}", str(s["drawn"]), f"{s['share']:.3f}",
+                  str(s["style"] or ""), str(s["group"] or ""))
+    Console().print(t)
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="a shard directory, or a folder holding several")],
+    out: Annotated[Path, typer.Option(help="the HTML file to write")] = Path("report.html"),
+    title: Annotated[str, typer.Option(help="report title")] = "PixMo dataset report",
+) -> None:
+    """Write a self-contained HTML report (statistics, plots, contact sheets) of shard directories."""
+    from pipelines.report import ReportInputs, build_report, find_shard_dirs
+
+    dirs = find_shard_dirs(directory)
+    if not dirs:
+        raise typer.BadParameter(f"{directory}: no manifest.json found in or under it")
+    path = build_report(ReportInputs(datasets=dirs, title=title), out)
+    typer.echo(f"report of {len(dirs)} shard set(s) -> {path}")
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="output directory")] = Path("out/demo"),
+    preset: Annotated[str, typer.Option(help="full or tiny")] = "full",
+    only: Annotated[str, typer.Option(help="comma-separated stage names")] = "",
+) -> None:
+    """The end-to-end demo (same as `make demo`)."""
+    from pipelines.demo import main
+
+    main(out=out, preset=preset, only=only)

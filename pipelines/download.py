@@ -1,0 +1,206 @@
+"""`pixmo download`: a published PixMo subset (Parquet of URLs + sha256) -> verified shards + failure report.
+
+Rows are grouped by image (``pixmo.download.plan_items``) and split into shards of
+``images_per_shard`` images; every shard is an independent task of the shared shard runner
+(``generators.runner``), so finished shards are skipped on a rerun and the same run goes to Ray
+with ``executor="ray"``. Inside a shard, ``pixmo.download`` fetches with threads and keeps a
+state file, so a killed shard resumes without re-fetching what it finished.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from generators.runner import STATS_SUFFIX, ShardResult, ShardTask, plan_tasks, run
+from pixmo.download import (
+    DownloadConfig,
+    DownloadError,
+    ItemState,
+    Outcome,
+    download_items,
+    item_sample,
+    plan_items,
+)
+from pixmo.records import RECORD_TYPES
+from pixmo.shards import shard_name
+
+FAILURES = "failures.json"
+STATE_DIR = ".state"
+
+
+class ImportConfig:
+    """Settings of one import run. A plain class (not a dataclass) so that the shard runner's
+    fingerprint and the manifest see only ``model_dump()``: what a shard's content depends on.
+    Download tuning (threads, delays, retries) and the output path are left out on purpose, so a
+    rerun with other tuning still skips the shards it finished.
+    """
+
+    def __init__(self, subset: str, out: str, images_per_shard: int = 1000,
+                 download: DownloadConfig | None = None, progress: bool = False):
+        self.subset, self.out, self.images_per_shard = subset, out, images_per_shard
+        self.download = download or DownloadConfig()
+        self.progress = progress  # per-image progress bar (only for in-process runs)
+
+    def model_dump(self, mode: str = "json") -> dict[str, Any]:
+        return {"subset": self.subset, "images_per_shard": self.images_per_shard}
+
+
+# --- reading the published rows ------------------------------------------------------------
+
+
+def parquet_files(source: str) -> list[Path]:
+    """A local .parquet file, a directory of them, or a hub dataset name (needs network)."""
+    p = Path(source)
+    if p.is_file():
+        return [p]
+    if p.is_dir():
+        files = sorted(p.rglob("*.parquet"))
+        if not files:
+            raise DownloadError(f"{source}: no .parquet files in this directory")
+        return files
+    if "/" in source and not source.startswith((".", "/")):
+        return _hub_files(source)
+    raise DownloadError(f"{source}: no such file or directory (nor a hub name like allenai/pixmo-points)")
+
+
+def _hub_files(name: str) -> list[Path]:
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError:
+        raise DownloadError("hub names need huggingface_hub: pip install huggingface_hub") from None
+    try:
+        local = snapshot_download(repo_id=name, repo_type="dataset", allow_patterns=["*.parquet"])
+    except Exception as exc:  # offline, unknown repo, auth
+        raise DownloadError(f"could not fetch the Parquet files of {name} from the hub: {exc} "
+                            "(offline? unset HF_HUB_OFFLINE, or pass a local --parquet path)") from None
+    return parquet_files(local)
+
+
+def read_rows(source: str, limit: int | None = None) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    rows: list[dict[str, Any]] = []
+    for f in parquet_files(source):
+        try:
+            rows.extend(pq.read_table(f).to_pylist())
+        except Exception as exc:
+            raise DownloadError(f"{f}: not a readable Parquet file: {exc}") from None
+        if limit is not None and len(rows) >= limit:
+            return rows[:limit]
+    return rows
+
+
+# --- one shard -----------------------------------------------------------------------------
+
+
+def _state_dir(out: str, index: int) -> Path:
+    return Path(out) / STATE_DIR / shard_name(index)
+
+
+def _failure_row(item: Any, out: Outcome) -> dict[str, Any]:
+    return {"key": out.key, "rows": out.rows, "urls": item.urls, "url": out.url, "kind": out.kind,
+            "reason": out.reason, "status": out.status, "detail": out.detail, "attempts": out.attempts}
+
+
+def download_shard(cfg: ImportConfig, task: ShardTask) -> ShardResult:
+    """Fetch the images of one shard; good ones become samples, bad ones failure rows."""
+    state = ItemState(_state_dir(cfg.out, task.index))
+    samples, failures = [], []
+    counts: Counter = Counter()
+    items = list(task.items)
+    with _progress(cfg.progress, len(items), f"shard {task.index}") as tick:
+        for item, out, data in download_items(items, cfg.download, state):
+            counts[out.kind] += 1
+            tick()
+            if out.ok and data is not None:
+                samples.append(item_sample(cfg.subset, item, out, data))
+                counts["annotations"] += len(item.rows)
+            else:
+                failures.append(_failure_row(item, out))
+    stats = {"images": counts["ok"], "dead": counts["dead"], "wrong": counts["wrong"],
+             "annotations": counts["annotations"], "failures": failures}
+    return ShardResult(samples, stats)
+
+
+class _progress:
+    def __init__(self, on: bool, total: int, label: str):
+        self.on, self.total, self.label = on, total, label
+
+    def __enter__(self) -> Any:
+        if not self.on:
+            return lambda: None
+        from rich.progress import Progress
+
+        self.bar = Progress()
+        self.bar.start()
+        tid = self.bar.add_task(f"images ({self.label})", total=self.total)
+        return lambda: self.bar.advance(tid)
+
+    def __exit__(self, *_: Any) -> None:
+        if self.on:
+            self.bar.stop()
+
+
+# --- the whole run -------------------------------------------------------------------------
+
+
+def import_subset(subset: str, source: str, out: str | Path, *, dl: DownloadConfig | None = None,
+                  images_per_shard: int = 1000, workers: int = 1, executor: str = "local",
+                  limit: int | None = None, progress: bool = True, seed: int = 0) -> dict[str, Any]:
+    """Read the Parquet rows, download every image into shards, write ``failures.json``."""
+    if subset not in RECORD_TYPES:
+        raise DownloadError(f"unknown subset {subset!r}; expected one of {', '.join(RECORD_TYPES)}")
+    if "image_url" not in RECORD_TYPES[subset].model_fields:
+        raise DownloadError(f"{subset} embeds its images or ships none; there is nothing to download")
+    rows = read_rows(source, limit)
+    items, rejected = plan_items(subset, rows)
+    out = Path(out)
+    cfg = ImportConfig(subset, str(out), images_per_shard, dl or DownloadConfig(),
+                       progress=progress and workers <= 1 and executor == "local")
+    tasks = plan_tasks(items, images_per_shard, seed)
+    summary = run(download_shard, cfg, tasks, out, dataset=subset, seed=seed, workers=workers,
+                  executor=executor, progress=progress and not cfg.progress)
+    report = failure_report(out, tasks, rejected, len(rows))
+    for t in tasks:  # finished shards need their state no more
+        shutil.rmtree(_state_dir(str(out), t.index), ignore_errors=True)
+    return {**summary, **{k: report[k] for k in ("rows", "images", "ok", "dead", "wrong", "bad_records")}}
+
+
+def failure_report(out: Path, tasks: list[ShardTask], rejected: list[dict[str, Any]], n_rows: int) -> dict[str, Any]:
+    """Gather every shard's failures into ``failures.json``: counts by kind and reason, and each failure."""
+    failures: list[dict[str, Any]] = []
+    ok = 0
+    for t in tasks:
+        st = json.loads((out / (shard_name(t.index) + STATS_SUFFIX)).read_text())["stats"]
+        ok += int(st.get("images", 0))
+        failures.extend(st.get("failures", []))
+    by_reason = Counter(f["reason"] for f in failures)
+    by_reason.update(r["reason"] for r in rejected)
+    report = {
+        "rows": n_rows, "images": sum(len(t.items) for t in tasks), "ok": ok,
+        "dead": sum(f["kind"] == "dead" for f in failures), "wrong": sum(f["kind"] == "wrong" for f in failures),
+        "bad_records": len(rejected), "by_reason": dict(sorted(by_reason.items())),
+        "failures": failures, "rejected_rows": rejected,
+    }
+    (out / FAILURES).write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
+    return report
+
+
+def print_report(report: dict[str, Any], console: Any, top: int = 20) -> None:
+    from rich.table import Table
+
+    t = Table(title=f"download: {report['ok']}/{report['images']} images ok, {report['dead']} dead, "
+                    f"{report['wrong']} wrong, {report['bad_records']} bad rows")
+    for c in ("reason", "count", "example url", "detail"):
+        t.add_column(c, overflow="fold")
+    examples = {}
+    for f in report["failures"]:
+        examples.setdefault(f["reason"], f)
+    for reason, n in report["by_reason"].items():
+        ex = examples.get(reason, {})
+        t.add_row(reason, str(n), str(ex.get("url", "")), str(ex.get("detail", ""))[:80])
+    console.print(t)

@@ -1,0 +1,316 @@
+"""Download the images of a published PixMo subset: parallel, polite, resumable, sha256-checked.
+
+The published rows hold ``image_url`` (and mostly ``image_sha256``), one annotation per row.
+``plan_items`` groups the rows by image (by ``image_sha256`` where the subset has it, else by URL),
+so every image is fetched once and lands once, with all its annotations. If an image is reachable
+under several URLs they are tried in order.
+
+``download_items`` fetches a list of items with a thread pool and one httpx client:
+
+- retries with exponential back-off and jitter on timeouts, connection errors, 429 and 5xx
+  (``Retry-After`` honoured); 4xx other than 429 is final;
+- per-host politeness: at most ``per_host`` requests in flight to one host, and at least
+  ``host_delay`` seconds between request starts on one host;
+- redirects followed (at most ``max_redirects``);
+- the body checked against ``image_sha256`` (a mismatch is a "wrong URL"), and decoded far
+  enough to know it is a JPEG/PNG/WebP;
+- resumable: every finished item (good or failed) is appended to a state file, and the bytes of
+  good ones kept beside it, so a killed run re-fetches nothing it already finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from pixmo.records import RecordError, parse_record
+from pixmo.shards import Annotation, Sample, ShardError, image_info, sha256_hex
+
+RETRY_STATUS = {429, 500, 502, 503, 504}
+DEAD_REASONS = ("http_error", "connect_error", "timeout", "too_many_redirects", "too_large")
+WRONG_REASONS = ("sha256_mismatch", "not_an_image")
+
+
+@dataclass
+class DownloadConfig:
+    threads: int = 32  # concurrent downloads per process
+    per_host: int = 8  # max requests in flight to one host
+    host_delay: float = 0.0  # min seconds between request starts on one host
+    retries: int = 3  # extra tries after the first, for transient failures only
+    backoff: float = 0.5  # seconds; try n waits backoff * 2**n (+- 25 % jitter)
+    timeout: float = 20.0  # seconds per request (connect, read)
+    max_redirects: int = 5
+    max_bytes: int = 50 * 2**20
+    user_agent: str = "pixmo-toolkit/0.1 (+https://github.com/allenai/molmo)"
+
+
+@dataclass
+class Item:
+    """One image to fetch and the published rows (annotations) that refer to it."""
+
+    key: str  # image_sha256, or the URL when the subset publishes no hash
+    urls: list[str]
+    sha256: str | None
+    rows: list[int]
+    records: list[dict[str, Any]]
+
+
+@dataclass
+class Outcome:
+    key: str
+    ok: bool
+    url: str = ""
+    reason: str = ""  # one of DEAD_REASONS + WRONG_REASONS when not ok
+    detail: str = ""
+    status: int | None = None
+    attempts: int = 0
+    rows: list[int] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return "ok" if self.ok else ("wrong" if self.reason in WRONG_REASONS else "dead")
+
+
+class DownloadError(ValueError):
+    """Bad input (missing columns, unknown subset, unreadable parquet)."""
+
+
+# --- planning ------------------------------------------------------------------------------
+
+
+def clean_row(row: dict[str, Any]) -> dict[str, Any]:
+    """Drop pandas/arrow index columns such as ``__index_level_0__``."""
+    return {k: v for k, v in row.items() if not k.startswith("__")}
+
+
+def plan_items(subset: str, rows: Iterable[dict[str, Any]]) -> tuple[list[Item], list[dict[str, Any]]]:
+    """Group rows by image; returns (items in first-seen order, rejected rows with their error)."""
+    items: dict[str, Item] = {}
+    rejected = []
+    for i, raw in enumerate(rows):
+        row = clean_row(raw)
+        try:
+            rec = parse_record(subset, row)
+        except RecordError as exc:
+            rejected.append({"row": i, "url": row.get("image_url", ""), "reason": "bad_record", "detail": str(exc)})
+            continue
+        url = getattr(rec, "image_url", "") or ""
+        if not url:
+            rejected.append({"row": i, "url": "", "reason": "bad_record", "detail": "no image_url"})
+            continue
+        sha = getattr(rec, "image_sha256", None)
+        key = sha or url
+        it = items.get(key)
+        if it is None:
+            items[key] = it = Item(key, [], sha, [], [])
+        if url not in it.urls:
+            it.urls.append(url)
+        it.rows.append(i)
+        it.records.append(rec.to_row())
+    return list(items.values()), rejected
+
+
+# --- politeness ----------------------------------------------------------------------------
+
+
+class HostGate:
+    """At most ``per_host`` in flight per host and ``delay`` seconds between starts on a host."""
+
+    def __init__(self, per_host: int, delay: float):
+        self.per_host, self.delay = max(1, per_host), max(0.0, delay)
+        self._lock = threading.Lock()
+        self._sems: dict[str, threading.BoundedSemaphore] = {}
+        self._next: dict[str, float] = {}
+
+    def _sem(self, host: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            if host not in self._sems:
+                self._sems[host] = threading.BoundedSemaphore(self.per_host)
+            return self._sems[host]
+
+    def acquire(self, host: str) -> None:
+        self._sem(host).acquire()
+        if self.delay:
+            with self._lock:
+                now = time.monotonic()
+                start = max(now, self._next.get(host, 0.0))
+                self._next[host] = start + self.delay
+            if start > now:
+                time.sleep(start - now)
+
+    def release(self, host: str) -> None:
+        self._sems[host].release()
+
+
+# --- fetching ------------------------------------------------------------------------------
+
+
+class _Failure(Exception):
+    def __init__(self, reason: str, detail: str, status: int | None = None, retry: bool = False,
+                 wait: float | None = None):
+        super().__init__(detail)
+        self.reason, self.detail, self.status, self.retry, self.wait = reason, detail, status, retry, wait
+
+
+def make_client(cfg: DownloadConfig) -> Any:
+    import httpx
+
+    limits = httpx.Limits(max_connections=cfg.threads * 2, max_keepalive_connections=cfg.threads)
+    return httpx.Client(timeout=cfg.timeout, follow_redirects=True, max_redirects=cfg.max_redirects,
+                        limits=limits, headers={"User-Agent": cfg.user_agent})
+
+
+def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
+    """One GET; raises _Failure with a reason."""
+    import httpx
+
+    try:
+        with client.stream("GET", url) as r:
+            if r.status_code != 200:
+                wait = _retry_after(r.headers.get("retry-after"))
+                raise _Failure("http_error", f"HTTP {r.status_code}", r.status_code,
+                               retry=r.status_code in RETRY_STATUS, wait=wait)
+            chunks, n = [], 0
+            for chunk in r.iter_bytes():
+                n += len(chunk)
+                if n > cfg.max_bytes:
+                    raise _Failure("too_large", f"body larger than {cfg.max_bytes} bytes")
+                chunks.append(chunk)
+            return b"".join(chunks)
+    except httpx.TooManyRedirects as exc:
+        raise _Failure("too_many_redirects", str(exc)) from None
+    except httpx.TimeoutException as exc:
+        raise _Failure("timeout", f"{type(exc).__name__}: {exc}", retry=True) from None
+    except httpx.TransportError as exc:
+        raise _Failure("connect_error", f"{type(exc).__name__}: {exc}", retry=True) from None
+    except httpx.InvalidURL as exc:
+        raise _Failure("connect_error", f"invalid URL: {exc}") from None
+
+
+def _retry_after(value: str | None) -> float | None:
+    try:
+        return min(float(value), 60.0) if value else None
+    except ValueError:
+        return None
+
+
+def _check(data: bytes, sha: str | None) -> None:
+    if sha is not None:
+        got = sha256_hex(data)
+        if got != sha:
+            raise _Failure("sha256_mismatch", f"sha256 {got[:16]}... != expected {sha[:16]}...")
+    try:
+        image_info(data)
+    except ShardError as exc:
+        raise _Failure("not_an_image", str(exc)) from None
+
+
+def fetch_item(client: Any, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:
+    """Try each URL of an item, with retries; the first good body wins."""
+    last = Outcome(item.key, False, rows=item.rows)
+    attempts = 0
+    for url in item.urls:
+        host = urlsplit(url).netloc
+        for n in range(cfg.retries + 1):
+            attempts += 1
+            gate.acquire(host)
+            try:
+                data = _get(client, url, cfg)
+                _check(data, item.sha256)
+                return Outcome(item.key, True, url, attempts=attempts, rows=item.rows), data
+            except _Failure as f:
+                last = Outcome(item.key, False, url, f.reason, f.detail, f.status, attempts, item.rows)
+                if not f.retry or n == cfg.retries:
+                    break
+                wait = f.wait if f.wait is not None else cfg.backoff * 2**n
+            finally:
+                gate.release(host)
+            time.sleep(wait * random.uniform(0.75, 1.25))
+    return last, None
+
+
+# --- resumable state -----------------------------------------------------------------------
+
+
+class ItemState:
+    """Append-only record of finished items (``state.jsonl``) plus the bytes of good ones."""
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.file = self.dir / "state.jsonl"
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, Outcome]:
+        done: dict[str, Outcome] = {}
+        if not self.file.exists():
+            return done
+        for line in self.file.read_text().splitlines():
+            try:
+                o = Outcome(**json.loads(line))
+            except (json.JSONDecodeError, TypeError):
+                continue  # a torn last line from a killed run
+            if o.ok and not (self.dir / _blob_name(o.key)).exists():
+                continue
+            done[o.key] = o
+        return done
+
+    def blob(self, key: str) -> bytes:
+        return (self.dir / _blob_name(key)).read_bytes()
+
+    def add(self, outcome: Outcome, data: bytes | None) -> None:
+        if data is not None:
+            p = self.dir / _blob_name(outcome.key)
+            tmp = p.with_name(p.name + f".{threading.get_ident()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, p)
+        line = json.dumps(asdict(outcome), sort_keys=True) + "\n"
+        with self._lock, open(self.file, "a") as f:
+            f.write(line)
+            f.flush()
+
+
+def _blob_name(key: str) -> str:
+    return (key if len(key) == 64 and key.isalnum() else sha256_hex(key.encode())) + ".bin"
+
+
+def download_items(items: list[Item], cfg: DownloadConfig, state: ItemState | None = None,
+                   on_done: Any = None) -> Iterator[tuple[Item, Outcome, bytes | None]]:
+    """Fetch every item (skipping those already in ``state``); yields in input order."""
+    done = state.load() if state else {}
+    gate = HostGate(cfg.per_host, cfg.host_delay)
+    todo = [it for it in items if it.key not in done]
+
+    def work(it: Item) -> tuple[Outcome, bytes | None]:
+        out, data = fetch_item(client, it, cfg, gate)
+        if state:
+            state.add(out, data)
+        if on_done:
+            on_done(out)
+        return out, data
+
+    with make_client(cfg) as client, ThreadPoolExecutor(max(1, cfg.threads)) as pool:
+        futs = {it.key: pool.submit(work, it) for it in todo}
+        for it in items:
+            if it.key in futs:
+                out, data = futs[it.key].result()
+            else:
+                out = done[it.key]
+                data = state.blob(it.key) if (state and out.ok) else None
+            yield it, out, data
+
+
+def item_sample(subset: str, item: Item, outcome: Outcome, data: bytes) -> Sample:
+    """The shard sample of a downloaded image with all its annotations."""
+    anns = [Annotation(subset, parse_record(subset, rec), {"row": row})
+            for row, rec in zip(item.rows, item.records, strict=True)]
+    return Sample(image=data, annotations=anns, image_url=outcome.url)

@@ -1,0 +1,224 @@
+"""`pixmo download` against local image hosts: 500 images, dead links, wrong bytes, slow hosts,
+redirects, transient errors; a SIGKILLed run resumes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from pipelines.download import FAILURES, import_subset
+from pipelines.fake_image_server import Host, Route
+from pixmo.download import DownloadConfig, HostGate, Item, download_items
+from pixmo.shards import iter_samples, read_manifest, sha256_hex
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 500
+
+
+def _jpeg(rng: np.random.Generator) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rng.integers(0, 255, (24, 24, 3), dtype=np.uint8)).save(buf, "JPEG", quality=80)
+    return buf.getvalue()
+
+
+class World:
+    """Four hosts (one slow, one a redirector) and the published rows pointing at them."""
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.hosts = [Host("127.0.0.1"), Host("127.0.0.2"), Host("127.0.0.3", delay=0.03), Host("127.0.0.4")]
+        closed = Host("127.0.0.5")  # bound then closed: connection refused
+        closed.stop()
+        self.rows: list[dict] = []
+        self.good: dict[str, str] = {}  # sha -> path on its real host
+        self.bad: dict[str, str] = {}  # sha -> expected reason
+        self.retried: set[str] = set()
+        self.paths: dict[str, tuple[Host, str]] = {}
+        images = [_jpeg(rng) for _ in range(N)]
+        dead_kinds = ["404"] * 30 + ["410"] * 5 + ["500"] * 5 + ["timeout"] * 3 + ["refused"] * 3 + ["loop"] * 4
+        n_dead = n_wrong = 0
+        for i, img in enumerate(images):
+            sha = sha256_hex(img)
+            host = self.hosts[i % 3]
+            path = f"/img/{i}.jpg"
+            if i % 20 in (0, 1):
+                kind = dead_kinds[n_dead]
+                n_dead += 1
+                url = self._dead(kind, host, path, closed)
+                self.bad[sha] = {"timeout": "timeout", "refused": "connect_error", "loop": "too_many_redirects"
+                                 }.get(kind, "http_error")
+            elif i % 20 == 2:
+                body = images[(i + 1) % N] if n_wrong % 5 else b"<html>moved</html>"
+                n_wrong += 1
+                url = host.add(path, Route(body))
+                self.bad[sha] = "sha256_mismatch"
+            else:
+                url = host.add(path, Route(img, fail_first=1 if i % 25 == 3 else 0))
+                if i % 25 == 3:
+                    self.retried.add(path)
+                if i % 10 == 5:  # reached through a redirect host
+                    url = self.hosts[3].add(f"/r/{i}", Route(redirect=url))
+                self.good[sha] = path
+            self.paths[sha] = (host, path)
+            self.rows.append(_row(url, sha, f"thing {i}"))
+            if i % 10 == 7:  # a second annotation of the same image
+                self.rows.append(_row(url, sha, f"other thing {i}"))
+        bad_row = _row(self.rows[3]["image_url"], self.rows[3]["image_sha256"], "broken")
+        bad_row["count"] = 5  # count disagrees with points: rejected before any download
+        self.rows.append(bad_row)
+        assert n_dead == 50 and n_wrong == 25
+
+    def _dead(self, kind: str, host: Host, path: str, closed: Host) -> str:
+        if kind == "refused":
+            return closed.url(path)
+        if kind == "loop":
+            a, b = f"{path}.a", f"{path}.b"
+            host.add(b, Route(redirect=host.url(a)))
+            return host.add(a, Route(redirect=host.url(b)))
+        if kind == "timeout":
+            return host.add(path, Route(b"late", delay=1.5))
+        return host.add(path, Route(status=int(kind)))
+
+    def write_parquet(self, path: Path) -> Path:
+        pq.write_table(pa.Table.from_pylist(self.rows), path)
+        return path
+
+    def hits(self, sha: str) -> int:
+        host, path = self.paths[sha]
+        return host.hits[path]
+
+    def __enter__(self) -> World:
+        for h in self.hosts:
+            h.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        for h in self.hosts:
+            h.stop()
+
+
+def _row(url: str, sha: str, label: str) -> dict:
+    return {"image_url": url, "image_sha256": sha, "points": [{"x": 10.0, "y": 20.0}], "count": 1,
+            "label": label, "collection_method": "pointing"}
+
+
+FAST = DownloadConfig(threads=32, per_host=8, retries=1, backoff=0.05, timeout=0.5)
+
+
+def _check_result(world: World, out: Path) -> dict:
+    keys = [s.key for s in iter_samples(out, verify=True)]
+    assert len(keys) == len(set(keys)), "an image landed twice"
+    assert set(keys) == set(world.good), "the shards must hold exactly the good images"
+    samples = {s.key: s for s in iter_samples(out)}
+    expected_anns = Counter(r["image_sha256"] for r in world.rows[:-1])
+    for k, s in samples.items():
+        assert len(s.annotations) == expected_anns[k]
+        assert sha256_hex(s.image) == k
+    report = json.loads((out / FAILURES).read_text())
+    got = {f["key"]: f["reason"] for f in report["failures"]}
+    assert got == world.bad, "every bad image is reported once with its reason"
+    assert report["dead"] == 50 and report["wrong"] == 25 and report["ok"] == len(world.good) == 425
+    assert report["bad_records"] == 1 and report["rejected_rows"][0]["reason"] == "bad_record"
+    for f in report["failures"]:
+        assert f["urls"] and f["detail"]
+        if f["reason"] == "http_error":
+            assert f["status"] in (404, 410, 500)
+    assert read_manifest(out)["num_samples"] == 425
+    return report
+
+
+@pytest.mark.xdist_group("download")
+def test_download_500_images_every_good_once_every_bad_reported(tmp_path: Path) -> None:
+    with World() as world:
+        src = world.write_parquet(tmp_path / "points.parquet")
+        summary = import_subset("pixmo-points", str(src), tmp_path / "out", dl=FAST, images_per_shard=250,
+                                progress=False)
+        assert summary["shards"] == 2
+        _check_result(world, tmp_path / "out")
+        for sha, path in world.good.items():  # transient 503s were retried, nothing else fetched twice
+            assert world.hits(sha) == (2 if path in world.retried else 1)
+        assert all(h.peak <= FAST.per_host for h in world.hosts)
+        assert not (tmp_path / "out" / ".state").exists() or not any((tmp_path / "out" / ".state").iterdir())
+
+
+@pytest.mark.xdist_group("download")
+def test_killed_download_resumes(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    with World(seed=1) as world:
+        src = world.write_parquet(tmp_path / "points.parquet")
+        cmd = [sys.executable, "-m", "pixmo.cli", "download", "pixmo-points", "--parquet", str(src),
+               "--out", str(out), "--images-per-shard", "100", "--retries", "1", "--backoff", "0.05",
+               "--timeout", "0.5"]
+        slow = subprocess.Popen([*cmd, "--threads", "4", "--host-delay", "0.02"], cwd=ROOT,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        state1 = out / ".state" / "shard-000001.tar" / "state.jsonl"
+        deadline = time.monotonic() + 60
+        while not (state1.exists() and len(state1.read_text().splitlines()) >= 20):
+            assert slow.poll() is None, slow.stderr.read().decode()[-3000:] if slow.stderr else ""
+            assert time.monotonic() < deadline, "the slow run made no progress"
+            time.sleep(0.02)
+        os.kill(slow.pid, signal.SIGKILL)
+        slow.wait()
+        first = out / "shard-000000.tar"
+        assert first.exists() and not (out / "manifest.json").exists()
+        mtime = first.stat().st_mtime_ns
+        finished = [json.loads(x)["key"] for x in state1.read_text().splitlines() if x.strip().endswith("}")]
+        fast = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert fast.returncode == 0, fast.stdout[-3000:] + fast.stderr[-3000:]
+        assert first.stat().st_mtime_ns == mtime, "a finished shard was rewritten"
+        _check_result(world, out)
+        for key in finished:  # what the killed run finished was not fetched again
+            if key in world.good and world.good[key] not in world.retried:
+                assert world.hits(key) == 1
+        refetched = [k for k, p in world.good.items() if world.hits(k) > (2 if p in world.retried else 1)]
+        assert len(refetched) <= 4, "only requests in flight at the kill may be repeated"
+
+
+def test_host_gate_limits_concurrency_and_spacing() -> None:
+    with Host("127.0.0.1", delay=0.05) as h:
+        items = []
+        for i in range(12):
+            body = f"x{i}".encode()
+            items.append(Item(str(i), [h.add(f"/{i}", Route(body, content_type="text/plain"))], None, [i], [{}]))
+        cfg = DownloadConfig(threads=12, per_host=3, host_delay=0.01, retries=0, timeout=2)
+        results = list(download_items(items, cfg))
+        assert [it.key for it, _, _ in results] == [str(i) for i in range(12)]  # input order kept
+        assert all(o.reason == "not_an_image" for _, o, _ in results)  # text is no image
+        assert h.peak <= 3
+        span = max(h.starts) - min(h.starts)  # 12 starts spaced by >= 0.01 s at the client
+        assert span >= 11 * 0.01 * 0.8
+
+
+def test_host_gate_alone() -> None:
+    gate = HostGate(per_host=2, delay=0.0)
+    gate.acquire("a")
+    gate.acquire("a")
+    gate.acquire("b")  # other hosts are independent
+    gate.release("a")
+    gate.acquire("a")
+    for h in ("a", "a", "b"):
+        gate.release(h)
+
+
+def test_bad_inputs_are_named(tmp_path: Path) -> None:
+    from pixmo.download import DownloadError
+
+    with pytest.raises(DownloadError, match="unknown subset"):
+        import_subset("pixmo-nope", str(tmp_path), tmp_path / "o")
+    with pytest.raises(DownloadError, match="no such file"):
+        import_subset("pixmo-points", str(tmp_path / "missing.parquet"), tmp_path / "o")
+    with pytest.raises(DownloadError, match="nothing to download"):
+        import_subset("pixmo-clocks", str(tmp_path), tmp_path / "o")
