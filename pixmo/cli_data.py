@@ -6,6 +6,7 @@ Heavy modules (pyarrow, matplotlib) are imported inside the commands so ``pixmo 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -13,8 +14,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-console = Console()
-err_console = Console(stderr=True)
+
+def _console(stderr: bool = False) -> Console:
+    """A console made per command; when output is not a terminal (CI logs, pipes) it is 200 columns
+    wide, so that full 64-character sample keys stay on one line."""
+    c = Console(stderr=stderr)
+    if not c.is_terminal and "COLUMNS" not in os.environ:
+        c = Console(stderr=stderr, width=200)
+    return c
 
 
 def validate(
@@ -23,6 +30,7 @@ def validate(
     max_rows: Annotated[int, typer.Option(help="Most problems shown in the table (all go to --json).")] = 200,
 ) -> None:
     """Schema and checksum check of every shard: exits 1 and names shard, key, field and problem."""
+    console = _console()
     from pixmo.validate import validate_dir
 
     rep = validate_dir(directory, progress=True)
@@ -51,6 +59,7 @@ def stats(
     out: Annotated[Path | None, typer.Option(help="Write stats.json and PNG plots here.")] = None,
 ) -> None:
     """Counts per subset, points per image, count histogram and caption lengths (table + PNG plots)."""
+    console = _console()
     from pixmo.stats import shard_stats
 
     st = shard_stats(directory, out)
@@ -77,6 +86,7 @@ def show(
     out: Annotated[Path, typer.Option(help="Output PNG file.")] = Path("show.png"),
 ) -> None:
     """Draw a sample's image with its points (percent or pixel units per subset) and list its annotations."""
+    console, err_console = _console(), _console(stderr=True)
     from pixmo.shards import ShardError
     from pixmo.show import describe
     from pixmo.show import show as show_sample
@@ -106,6 +116,7 @@ def import_hf(
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row could not be imported.")] = False,
 ) -> None:
     """Import a published Parquet file into shards; rows whose image is missing are counted and reported."""
+    console, err_console = _console(), _console(stderr=True)
     from pixmo.hf import import_hf as run_import
     from pixmo.records import RecordError
 
@@ -138,6 +149,7 @@ def export_hf(
     out: Annotated[Path, typer.Option(help="Output directory for <subset>.parquet files.")],
 ) -> None:
     """Export shards to one Parquet file per subset, in the published schema (one row per annotation)."""
+    console = _console()
     from pixmo.hf import export_hf as run_export
 
     result = run_export(directory, out, progress=True)

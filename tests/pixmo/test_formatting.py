@@ -86,7 +86,7 @@ def _close(got, want, tol_x, tol_y):
         assert any(abs(gx - wx) <= tol_x and abs(gy - wy) <= tol_y for gx, gy in got), (wx, wy, got)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(coord, coord), min_size=1, max_size=12))
 def test_format_then_parse_gives_the_points_back_to_0_1(points):
     got = parse_points(points_to_text(points, "thing"))
