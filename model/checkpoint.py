@@ -17,15 +17,17 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.distributed.checkpoint.state_dict import (
-    StateDictOptions,
-    get_model_state_dict,
-    get_optimizer_state_dict,
-    set_model_state_dict,
-    set_optimizer_state_dict,
-)
 
-FULL = StateDictOptions(full_state_dict=True, cpu_offload=True)
+
+def _dcp():
+    """torch.distributed.checkpoint.state_dict, imported on first use (a slow import)."""
+    from torch.distributed.checkpoint import state_dict
+
+    return state_dict
+
+
+def _full(cpu_offload: bool = True):
+    return _dcp().StateDictOptions(full_state_dict=True, cpu_offload=cpu_offload)
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -58,8 +60,8 @@ def _gather_rng() -> list[dict[str, Any]]:
 def save_checkpoint(out_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int,
                     extra: dict[str, Any] | None = None) -> Path:
     """Collective: every rank must call it. Returns the checkpoint path."""
-    msd = get_model_state_dict(model, options=FULL)
-    osd = get_optimizer_state_dict(model, optimizer, options=FULL)
+    msd = _dcp().get_model_state_dict(model, options=_full())
+    osd = _dcp().get_optimizer_state_dict(model, optimizer, options=_full())
     rngs = _gather_rng()
     ckpt_dir = Path(out_dir) / "checkpoints"
     path = ckpt_dir / f"step{step:06d}.pt"
@@ -89,10 +91,10 @@ def latest_checkpoint(out_dir: str | Path) -> Path | None:
 def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
     """Restore model (+ optimizer and this rank's RNG); returns the blob without the big states."""
     blob = torch.load(path, map_location="cpu", weights_only=False)
-    set_model_state_dict(model, blob.pop("model"), options=StateDictOptions(full_state_dict=True))
+    _dcp().set_model_state_dict(model, blob.pop("model"), options=_full(False))
     osd = blob.pop("optimizer")
     if optimizer is not None:
-        set_optimizer_state_dict(model, optimizer, osd, options=StateDictOptions(full_state_dict=True))
+        _dcp().set_optimizer_state_dict(model, optimizer, osd, options=_full(False))
     rank = dist.get_rank() if dist.is_initialized() else 0
     rngs = blob.get("rng") or []
     if rank < len(rngs):
