@@ -1,0 +1,131 @@
+"""LLM mode end to end against the local OpenAI-compatible test server: canned replies, including
+code that is broken, hangs, allocates 10 GB or opens a socket. Each is rejected and logged, the run
+completes, and a rerun is served from the cache."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from typer.testing import CliRunner
+
+from generators.docs.config import DocsConfig
+from generators.docs.pipeline import DocJob, make_shard
+from generators.runner import plan_tasks, run
+from pixmo.shards import iter_samples
+from pixmo.testing import serve
+
+pytestmark = pytest.mark.xdist_group("docs")
+
+GOOD = '''Here is the code:
+```python
+import io
+import matplotlib.pyplot as plt
+from PIL import Image
+
+def generate_plot(df):
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(df.iloc[:, 0], df.iloc[:, 1], color=["#4C72B0", "#DD8452", "#55A868"])
+    ax.set_title("Weekly orders")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf)
+```'''
+BAD = {
+    "broken": "```python\ndef generate_plot(df):\n    return undefined_name + 1\n```",
+    "hangs": "```python\ndef generate_plot(df):\n    while True:\n        pass\n```",
+    "10GB": "```python\ndef generate_plot(df):\n    block = bytearray(10 * 1024**3)\n    return block\n```",
+    "socket": "```python\nimport socket\n\ndef generate_plot(df):\n    s = socket.socket()\n"
+              "    s.connect(('93.184.216.34', 80))\n```",
+}
+EXPECTED = {"broken": "NameError", "hangs": "time limit", "10GB": "MemoryError", "socket": "network access is disabled"}
+QA_GOOD = "\n\n".join(
+    ["What is the title? | Weekly orders | The code sets it.",
+     "How many dishes are shown? | 3 | Three rows.",
+     "Which dish has the most orders? | Brisket | 120 is the largest.",
+     "Which dish has the fewest orders? | Cornbread | 60.",
+     "Is Ribs above 100? | No | 95.",
+     "What are Brisket orders? | 120 | From the data.",
+     "Which is more: A. Ribs B. Cornbread | A | 95 > 60.",
+     "What is the price of ribs? | Cannot be determined | Not in the data.",
+     "a line with | too many | parts | here"])
+BEHAVIOUR = ["good", "broken", "hangs", "10GB", "socket", "good-badqa"]
+
+
+def _replies(by_seed):
+    def fn(req):
+        first = req["messages"][0]["content"]
+        kind = by_seed[req["seed"]]
+        if first.startswith("You are"):
+            return "Brisket orders | Rib sales | Side dishes | Weekend specials | Catering"
+        if "Write realistic data" in first:
+            return "```csv\nDish,Orders\nBrisket,120\nRibs,95\nCornbread,60\n```"
+        if first.startswith("Persona") and "Make a" in first:
+            return GOOD.replace("Weekly orders", f"Weekly orders, {kind}") if kind.startswith("good") else BAD[kind]
+        if "NOT provided" in first:
+            if kind == "good-badqa" and len(req["messages"]) == 1:
+                return "only one | block | here"  # rejected by the format check -> retried
+            return QA_GOOD
+        return "unexpected"
+    return fn
+
+
+@pytest.fixture
+def llm_run(tmp_path):
+    cfg0 = DocsConfig(num=6, seed=3, renderers=("matplotlib",), mode="llm", timeout=3.0, threads=3)
+    by_seed = {DocJob(i, 3, "", "", "", None).seed_int: BEHAVIOUR[i] for i in range(6)}
+    with serve(_replies(by_seed)) as srv:
+        llm = {"base_url": srv.base_url, "cache_dir": str(tmp_path / "cache"), "backoff": 0.0,
+               "models": {"code": "code-model", "qa": "qa-model"}, "price_in": {"code-model": 3.0},
+               "price_out": {"code-model": 15.0}}
+        cfg = DocsConfig(**{**cfg0.__dict__, "llm": llm})
+        yield cfg, srv, tmp_path
+
+
+def test_llm_mode_rejects_bad_code_and_completes(llm_run, caplog):
+    cfg, srv, tmp = llm_run
+    caplog.set_level(logging.WARNING, logger="generators.docs.pipeline")
+    summary = run(make_shard, cfg, plan_tasks(list(range(6)), 6, 3), tmp / "out", dataset="pixmo-docs",
+                  seed=3, progress=False)
+    assert summary["samples"] == 2
+    stats = json.loads((tmp / "out" / "shard-000000.tar.stats.json").read_text())["stats"]
+    rejections = {r["index"]: r for r in stats["rejections"]}
+    assert sorted(rejections) == [1, 2, 3, 4]
+    for i, want in zip([1, 2, 3, 4], ["broken", "hangs", "10GB", "socket"], strict=True):
+        assert rejections[i]["stage"] == "render"
+        assert EXPECTED[want] in rejections[i]["error"], rejections[i]
+        assert any(f"docs {i} (matplotlib) rejected at render" in r.getMessage() for r in caplog.records)
+    # topic, data, code for 6 documents; QA for the 2 that rendered, plus one QA retry
+    assert stats["llm_requests"] == 6 * 3 + 2 + 1 and stats["llm_cost_usd"] > 0
+    samples = list(iter_samples(tmp / "out", verify=True))
+    for s in samples:
+        (ann,) = s.annotations
+        assert ann.subset == "pixmo-docs-charts" or ann.subset == "pixmo-docs-tables"
+        q = ann.record.questions
+        assert len(q.question) == 8 and q.answer[1] == "3"  # the 3-part blocks only
+        assert ann.meta["explanations"][0] == "The code sets it."
+        prov = ann.meta["provenance"]
+        assert prov["code"]["model"] == "code-model" and prov["qa"]["model"] == "qa-model"
+        assert prov["code"]["endpoint"] == srv.base_url and prov["qa"]["prompt_version"] == cfg.prompt_version
+        assert "generate_plot" in ann.meta["code"] and ann.meta["data"].startswith("Dish,Orders")
+    # the bad QA reply was sent back with the error
+    retried = [r for r in srv.chat_requests() if len(r["messages"]) == 3]
+    assert retried and "rejected" in retried[0]["messages"][-1]["content"]
+
+    # a rerun costs nothing: every reply comes from the cache
+    before = len(srv.chat_requests())
+    again = make_shard(cfg, plan_tasks(list(range(6)), 6, 3)[0])
+    assert len(srv.chat_requests()) == before
+    assert again.stats["llm_requests"] == 0 and again.stats["llm_cached"] > 0
+    assert sorted(s.key for s in again.samples) == sorted(s.key for s in samples)
+
+
+def test_llm_mode_without_endpoint_says_unavailable(tmp_path, monkeypatch):
+    from generators.cli import app
+
+    monkeypatch.delenv("PIXMO_LLM_BASE_URL", raising=False)
+    res = CliRunner().invoke(app, ["docs", "--num", "2", "--out", str(tmp_path / "o"), "--mode", "llm"])
+    assert res.exit_code == 3
+    assert "unavailable" in res.output and "PIXMO_LLM_BASE_URL" in res.output
