@@ -1,0 +1,42 @@
+"""``pixmo gen capqa``: multi-turn QA from dense captions through the configured LLM endpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("capqa")
+    def capqa(
+        shards: Path = typer.Option(..., help="Input shard directory holding pixmo-cap records."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output shard directory (pixmo-cap-qa)."),
+        conversations: int = typer.Option(3, help="Conversations asked for per caption."),
+        seed: int = typer.Option(0, help="Seed (varies the requests, so the cache key)."),
+        workers: int = typer.Option(1, help="Worker processes (one per input shard at a time)."),
+    ) -> None:
+        """Write pixmo-cap-qa records from pixmo-cap captions; needs PIXMO_LLM_BASE_URL."""
+        from pixmo.llm import LLMUnavailable, get_client
+
+        try:
+            get_client()
+        except LLMUnavailable as exc:
+            typer.echo(f"error: CapQA is unavailable: {exc}", err=True)
+            raise typer.Exit(3) from None
+        from pixmo.shards import read_manifest
+
+        try:
+            manifest = read_manifest(shards)
+        except Exception as exc:  # noqa: BLE001 - any unreadable input: say which
+            typer.echo(f"error: cannot read shards in {shards}: {exc}", err=True)
+            raise typer.Exit(2) from None
+        from generators.capqa.core import CapQAConfig, make_shard
+        from generators.runner import plan_tasks, run
+
+        paths = [str(Path(shards) / s["name"]) for s in manifest["shards"]]
+        cfg = CapQAConfig(shards=str(shards), conversations=conversations, seed=seed)
+        summary = run(make_shard, cfg, plan_tasks(paths, 1, seed), out, dataset="pixmo-cap-qa", seed=seed,
+                      workers=workers)
+        typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "samples")} | summary["stats"]))
