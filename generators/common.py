@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -36,3 +38,9 @@ class RunOptions:
             raise ValueError(f"--workers must be at least 1, got {self.workers}")
         if self.per_shard < 1:
             raise ValueError(f"--per-shard must be at least 1, got {self.per_shard}")
+
+
+def package_dir(name: str) -> Path | None:
+    """The folder of an installed package, without importing it (None if not installed)."""
+    spec = importlib.util.find_spec(name)
+    return Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None

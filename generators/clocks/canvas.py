@@ -6,22 +6,16 @@ and text is rendered once into a small mask that is warped into place.
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
-from pathlib import Path
 
 import cv2
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from generators.clocks import geom
+from generators.common import package_dir
 
 Color = tuple[int, int, int]
-
-
-def package_dir(name: str) -> Path | None:
-    spec = importlib.util.find_spec(name)
-    return Path(list(spec.submodule_search_locations)[0]) if spec and spec.submodule_search_locations else None
 
 
 @functools.lru_cache(maxsize=128)

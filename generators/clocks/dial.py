@@ -15,9 +15,10 @@ import numpy as np
 from PIL import Image
 
 from generators.clocks import geom
-from generators.clocks.canvas import Canvas, package_dir
+from generators.clocks.canvas import Canvas
 from generators.clocks.geom import polar
 from generators.clocks.spec import FaceSpec, luminance
+from generators.common import package_dir
 
 ROMAN = ["XII", "I", "II", "III", "IIII", "V", "VI", "VII", "VIII", "IX", "X", "XI"]
 PHOTOS = [("skimage", "data/brick.png"), ("skimage", "data/grass.png"), ("skimage", "data/gravel.png"),

@@ -1,0 +1,64 @@
+"""``pixmo gen count``: PixMo-Count style data from a detector over your images."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    app.command("count")(count)
+
+
+def count(
+    out: str = typer.Option(..., "--out", help="Output folder: candidates/, train/, validation/, test/."),
+    images: str = typer.Option("", "--images", help="A folder of images (searched recursively)."),
+    urls: str = typer.Option("", "--urls", help="A text file with one image URL per line."),
+    shards: str = typer.Option("", "--shards", help="A shard directory (or .tar) whose images to use."),
+    detector: str = typer.Option("opencv", "--detector", help="opencv, or hf:<model name or local path>."),
+    threshold: float = typer.Option(0.3, "--threshold", help="Score threshold for hf detectors."),
+    queries: str = typer.Option("", "--queries", help="Comma-separated labels for open-vocabulary detectors."),
+    eval_per_count: int = typer.Option(60, "--eval-per-count", min=0, help="Validation/test images per count 2-10."),
+    max_per_count: int = typer.Option(0, "--max-per-count", min=0, help="Train cap per count (0: median)."),
+    seed: int = typer.Option(0, "--seed", help="Seed of the split assignment."),
+    workers: int = typer.Option(min(os.cpu_count() or 1, 8), "--workers", min=1, help="Parallel workers."),
+    executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
+    per_shard: int = typer.Option(50, "--per-shard", min=1, help="Images per shard."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Detect objects, keep the most frequent label per image, balance counts, write splits.
+
+    Without --images/--urls/--shards it uses the sample images bundled with scikit-image,
+    matplotlib and scikit-learn.
+    """
+    from pathlib import Path
+
+    from generators.common import RunOptions
+    from generators.count import sources
+    from generators.count.generate import CountConfig, detect_shard, split_candidates
+    from generators.runner import plan_tasks, run
+
+    given = [x for x in (images, urls, shards) if x]
+    if len(given) > 1:
+        raise typer.BadParameter("give at most one of --images, --urls, --shards")
+    try:
+        refs = (sources.folder_refs(images) if images else sources.url_refs(urls) if urls
+                else sources.shard_refs(shards) if shards else sources.bundled_refs())
+        if not refs:
+            raise sources.SourceError("no bundled sample images found; pass --images, --urls or --shards")
+        if not (detector == "opencv" or (detector.startswith("hf:") and len(detector) > 3)):
+            raise ValueError(f"--detector {detector!r}: use 'opencv' or 'hf:<model name or local path>'")
+        cfg = CountConfig(detector=detector, threshold=threshold, eval_per_count=eval_per_count,
+                          max_per_count=max_per_count, queries=tuple(q.strip() for q in queries.split(",") if q.strip()))
+        opts = RunOptions(out=out, seed=seed, workers=workers, executor=executor, per_shard=per_shard)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    cand = Path(out) / "candidates"
+    per_task = 1 if shards else max(1, min(opts.per_shard, -(-len(refs) // opts.workers)))
+    summary = run(detect_shard, cfg, plan_tasks(refs, per_task, opts.seed), cand, dataset="pixmo-count-candidates",
+                  split="candidates", seed=opts.seed, workers=opts.workers, executor=opts.executor, progress=not quiet)
+    splits = split_candidates(cand, out, cfg, opts.seed, opts.per_shard)
+    typer.echo(json.dumps({"candidates": summary["samples"], "skipped_shards": summary["skipped"],
+                           **summary["stats"], "splits": splits}))
