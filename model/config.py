@@ -101,24 +101,16 @@ class MolmoConfig:
         g = -(-self.vision.grid // self.connector.pool_size)
         return g * g
 
-    def preprocess_config(self) -> Any:
-        """The data side's `PreprocessConfig` with this model's crop geometry."""
+    def preprocess_config(self, tokenizer: Any = None) -> Any:
+        """The data side's `PreprocessConfig` with this model's crop geometry (and tokenizer ids)."""
         from model.preprocessing import PreprocessConfig  # engineer A's module
 
-        names = {f.name for f in dataclasses.fields(PreprocessConfig)}
-        values = {
-            "base_image_input_size": (self.vision.image_size, self.vision.image_size),
-            "patch_size": self.vision.patch_size,
-            "image_patch_size": self.vision.patch_size,
-            "pooling": self.connector.pool_size,
-            "image_pooling_h": self.connector.pool_size,
-            "image_pooling_w": self.connector.pool_size,
-            "overlap_margins": tuple(self.overlap_margins),
-            "max_crops": self.max_crops,
-            "mean": tuple(self.vision.mean),
-            "std": tuple(self.vision.std),
-        }
-        return PreprocessConfig(**{k: v for k, v in values.items() if k in names})
+        pcfg = PreprocessConfig(
+            crop_size=self.vision.image_size, patch_size=self.vision.patch_size,
+            pooling=self.connector.pool_size, overlap_margins=tuple(self.overlap_margins),
+            max_crops=self.max_crops, mean=tuple(self.vision.mean), std=tuple(self.vision.std),
+        )
+        return pcfg.with_tokens(tokenizer) if tokenizer is not None else pcfg
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
