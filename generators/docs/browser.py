@@ -37,6 +37,9 @@ _READY_JS = """async () => {
 _PLOTLY_JS = """async (fig) => {
   const el = document.getElementById('plot');
   await Plotly.newPlot(el, fig.data || [], fig.layout || {}, {staticPlot: true, displayModeBar: false});
+  const r = el.querySelector('.main-svg').getBoundingClientRect();
+  el.style.width = r.width + 'px';
+  el.style.height = r.height + 'px';
 }"""
 _MERMAID_JS = """async (code) => {
   const el = document.getElementById('plot');
