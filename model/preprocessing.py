@@ -58,20 +58,30 @@ def load_image(data: bytes | str) -> np.ndarray:
         return np.asarray(im.convert("RGB"), dtype=np.uint8)
 
 
-def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
-    """Aspect-preserving resize of [B,3,H,W] (float on [0,1], or uint8) into a zero-padded canvas.
+def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None
+                   ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
+    """Aspect-preserving resize of [B,3,H,W] (float on [0,1], or uint8) into a padded canvas.
 
-    Bilinear with antialias in float32, clipped to [0,1]; truncated sizes; centre padding with the
-    remainder at the bottom/right. Returns the canvas and the content box (top, left, h, w).
+    Bilinear with antialias, clipped to [0,1] for floats; truncated sizes; centre padding with the
+    remainder at the bottom/right. ``finish`` (e.g. normalisation or rounding to uint8) is applied
+    to the resized pixels and to the pad value 0 before they are placed, so only real pixels are
+    transformed. Returns the canvas [B, out_h, out_w, 3] (channels last) and the content box
+    (top, left, h, w).
     """
-    H, W = x.shape[-2:]
+    B, C, H, W = x.shape
     h, w = resized_size(H, W, out_h, out_w)
     y = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
     if y.is_floating_point():
         y = y.clamp_(0.0, 1.0)
+    y = y.permute(0, 2, 3, 1)
+    pad = x.new_zeros(1, 1, 1, C)
+    if finish is not None:
+        y, pad = finish(y), finish(pad)
     top, left = (out_h - h) // 2, (out_w - w) // 2
-    canvas = x.new_zeros(*x.shape[:-2], out_h, out_w)
-    canvas[..., top:top + h, left:left + w] = y
+    canvas = y.new_empty(B, out_h, out_w, C)
+    canvas[:, :top], canvas[:, top + h:] = pad, pad
+    canvas[:, top:top + h, :left], canvas[:, top:top + h, left + w:] = pad, pad
+    canvas[:, top:top + h, left:left + w] = y
     return canvas, (top, left, h, w)
 
 
@@ -105,9 +115,9 @@ def _global_mask(cfg: PreprocessConfig, box: tuple[int, int, int, int]) -> np.nd
 
 
 def _patchify(x: torch.Tensor, patch: int) -> torch.Tensor:
-    """[B,3,H,W] -> [B, H/p, W/p, p*p*3] with patch values ordered (dy, dx, c)."""
-    B, C, H, W = x.shape
-    x = x.permute(0, 2, 3, 1).reshape(B, H // patch, patch, W // patch, patch, C)
+    """[B,H,W,3] -> [B, H/p, W/p, p*p*3] with patch values ordered (dy, dx, c)."""
+    B, H, W, C = x.shape
+    x = x.reshape(B, H // patch, patch, W // patch, patch, C)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(B, H // patch, W // patch, patch * patch * C)
 
 
@@ -168,18 +178,18 @@ class MolmoImageProcessor:
     def _crops(self, images: torch.Tensor, finish) -> tuple[torch.Tensor, np.ndarray, Layout]:
         """Images [B,3,H,W] of one size -> crops [B,N,P*P,588], masks [N,P*P], layout.
 
-        Both canvases (high-res and global) are resized and padded, passed through ``finish``
-        (normalise, or round to uint8) and only then cut into patches and crops.
+        Both canvases (high-res and global) are resized, passed through ``finish`` (normalise, or
+        round to uint8), padded, and only then cut into patches and crops.
         """
         cfg = self.config
         H, W = images.shape[-2:]
         tiling = self.tiling(H, W)
         lay = layout(cfg, tiling)
         ch, cw = canvas_size(cfg, tiling)
-        canvas, box = resize_and_pad(images, ch, cw)
-        high = _cut_crops(_patchify(finish(canvas), cfg.patch_size), cfg)
-        glob, gbox = resize_and_pad(images, cfg.crop_size, cfg.crop_size)
-        glob = _patchify(finish(glob), cfg.patch_size).flatten(1, 2).unsqueeze(1)
+        canvas, box = resize_and_pad(images, ch, cw, finish)
+        high = _cut_crops(_patchify(canvas, cfg.patch_size), cfg)
+        glob, gbox = resize_and_pad(images, cfg.crop_size, cfg.crop_size, finish)
+        glob = _patchify(glob, cfg.patch_size).flatten(1, 2).unsqueeze(1)
         crops = torch.cat([glob, high], dim=1)
         masks = _crop_masks(cfg, tiling, (ch, cw), box)
         if cfg.mask_shift:  # reference quirk: masks of high-res crops, then one -1 row (molmo.md 1.7)
@@ -199,8 +209,8 @@ class MolmoImageProcessor:
 
     def preprocess(self, image: np.ndarray) -> dict[str, Any]:
         """Reference output for one HxWx3 uint8 image: float32 normalised crops [n_crops, 576, 588]."""
-        mean = torch.tensor(self.config.mean, dtype=torch.float32).view(3, 1, 1)
-        std = torch.tensor(self.config.std, dtype=torch.float32).view(3, 1, 1)
+        mean = torch.tensor(self.config.mean, dtype=torch.float32)
+        std = torch.tensor(self.config.std, dtype=torch.float32)
         x = _to_float(torch.from_numpy(_check_image(image))[None])
         crops, masks, lay = self._crops(x, lambda c: (c - mean) / std)
         return self._outputs(crops[0].numpy(), masks, lay)
@@ -223,7 +233,7 @@ class MolmoImageProcessor:
         for idxs in groups.values():
             u8 = torch.from_numpy(np.stack([images[i] for i in idxs])).permute(0, 3, 1, 2)
             if self.uint8_resize:
-                crops, masks, lay = self._crops(u8.contiguous(memory_format=torch.channels_last), lambda c: c)
+                crops, masks, lay = self._crops(u8.contiguous(memory_format=torch.channels_last), None)
             else:
                 crops, masks, lay = self._crops(u8.to(torch.float32).div_(255.0), _round_u8)
             for k, i in enumerate(idxs):

@@ -1,0 +1,193 @@
+"""Molmo image preprocessing: our torch processor vs a straightforward per-image numpy version.
+
+The baseline is written here: the same algorithm (select_tiling, aspect-preserving antialiased
+bilinear resize in float32 with separable weight matrices, centre padding, CLIP normalisation,
+overlapping crops cut one by one, per-crop patch ordering, masks from the pixel mask, the
+image_input_idx bookkeeping), one image at a time in numpy, as the reference processor does it.
+Its output is checked against ours before timing. Images are 1000x700 (tiling 3x4, 13 crops).
+
+    .venv/bin/python benchmarks/bench_preprocess.py --quick
+
+The last line is one JSON object with the figures and the target (fast path >= 5x the baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+if "--threads" not in sys.argv:  # one thread per process for numpy's BLAS too, like a DataLoader worker
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+MEAN = np.array((0.48145466, 0.4578275, 0.40821073), np.float32)
+STD = np.array((0.26862954, 0.26130258, 0.27577711), np.float32)
+IM_START, IM_END, IM_PATCH, IM_COL = 152064, 152065, 152066, 152067
+
+
+# --- the numpy baseline ------------------------------------------------------------------
+
+def np_select_tiling(h, w, patch, max_crops):
+    tilings = sorted([(i, j) for i in range(1, max_crops + 1) for j in range(1, max_crops + 1) if i * j <= max_crops],
+                     key=lambda x: (x[0] * x[1], x[0]))
+    cand = np.array(tilings, np.int32)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        scale = np.min((cand * patch).astype(np.float32) / np.array([h, w], np.float32), axis=-1)
+    if np.all(scale < 1):
+        return cand[np.argmax(scale)]
+    return cand[np.argmin(np.where(scale < 1.0, 10e9, scale))]
+
+
+def aa_weights(n_in, n_out):
+    """Dense [n_out, n_in] antialiased bilinear (triangle) weights, align_corners=False."""
+    scale = n_in / n_out
+    support = max(scale, 1.0)
+    w = np.zeros((n_out, n_in), np.float32)
+    for i in range(n_out):
+        center = (i + 0.5) * scale
+        lo, hi = max(int(center - support + 0.5), 0), min(int(center + support + 0.5), n_in)
+        x = (np.arange(lo, hi) - center + 0.5) / support
+        t = np.maximum(0.0, 1.0 - np.abs(x))
+        w[i, lo:hi] = t / t.sum()
+    return w
+
+
+def np_resize_and_pad(image, out_h, out_w):
+    h, w = image.shape[:2]
+    s = min(np.float32(out_w) / np.float32(w), np.float32(out_h) / np.float32(h))
+    nh, nw = int(np.float32(h) * s), int(np.float32(w) * s)
+    x = image.astype(np.float32) / 255.0
+    x = (aa_weights(h, nh) @ x.reshape(h, w * 3)).reshape(nh, w, 3)  # rows, then columns (BLAS)
+    x = x.transpose(0, 2, 1).reshape(nh * 3, w) @ aa_weights(w, nw).T
+    x = np.clip(x.reshape(nh, 3, nw).transpose(0, 2, 1), 0.0, 1.0)
+    top, left = (out_h - nh) // 2, (out_w - nw) // 2
+    pad = [[top, out_h - nh - top], [left, out_w - nw - left]]
+    mask = np.pad(np.ones((nh, nw), bool), pad)
+    return np.pad(x, pad + [[0, 0]]), mask
+
+
+def np_preprocess(image, max_crops=12):
+    p, crop, tl, lm, rm = 14, 336, 12, 4, 4
+    n_patch = crop // p
+    window_p = n_patch - lm - rm
+    window, margin = window_p * p, (lm + rm) * p
+    tiling = np_select_tiling(image.shape[0] - margin, image.shape[1] - margin, window, max_crops)
+    src, img_mask = np_resize_and_pad(image, tiling[0] * window + margin, tiling[1] * window + margin)
+    src = (src - MEAN) / STD
+    patches, masks, orders, on = [], [], [], 0
+    for i in range(tiling[0]):
+        y0, cy0 = i * window, 0 if i == 0 else lm // 2
+        ch = window_p + (lm if i == 0 else 0) + (rm if i == tiling[0] - 1 else 0)
+        for j in range(tiling[1]):
+            x0, cx0 = j * window, 0 if j == 0 else lm // 2
+            cw = window_p + (lm if j == 0 else 0) + (rm if j == tiling[1] - 1 else 0)
+            ph, pw = (ch + 1) // 2, (cw + 1) // 2
+            order = np.full((tl, tl), -1, np.int64)
+            order[cy0:cy0 + ph, cx0:cx0 + pw] = np.arange(on, on + ph * pw).reshape(ph, pw)
+            orders.append(order)
+            patches.append(src[y0:y0 + crop, x0:x0 + crop])
+            masks.append(img_mask[y0:y0 + crop, x0:x0 + crop])
+            on += ph * pw
+    patches = np.stack(patches).reshape(-1, n_patch, p, n_patch, p, 3).transpose(0, 1, 3, 2, 4, 5)
+    patches = patches.reshape(-1, n_patch * n_patch, p * p * 3)
+    masks = np.stack(masks).reshape(-1, n_patch, p, n_patch, p).transpose(0, 1, 3, 2, 4)
+    masks = masks.reshape(-1, n_patch * n_patch, p * p).astype(np.float32).mean(-1)
+    order = np.stack(orders).reshape(-1)
+    valid = order >= 0
+    rh = np.stack(orders).reshape(tiling[0], tiling[1], tl, tl).transpose(0, 2, 1, 3).reshape(-1)
+    order[valid] = rh[rh >= 0]
+    H, W = tiling[0] * window_p + lm + rm, tiling[1] * window_p + lm + rm
+    row = np.concatenate([np.full((W + 1) // 2, IM_PATCH), [IM_COL]])
+    glob_row = np.concatenate([np.full(tl, IM_PATCH), [IM_COL]])
+    tokens = np.concatenate([[IM_START], np.tile(glob_row, tl), [IM_END], [IM_START], np.tile(row, (H + 1) // 2),
+                             [IM_END]])
+    g, _ = np_resize_and_pad(image, crop, crop)
+    g = ((g - MEAN) / STD).reshape(n_patch, p, n_patch, p, 3).transpose(0, 2, 1, 3, 4).reshape(1, -1, p * p * 3)
+    patches = np.concatenate([g, patches])
+    order = np.concatenate([np.arange(tl * tl), np.where(order >= 0, order + tl * tl, -1)])
+    pos = np.flatnonzero(tokens == IM_PATCH)  # the reference's build_image_input_idx
+    valid = order >= 0
+    sorted_ixs = np.zeros(len(pos), np.int64)
+    sorted_ixs[order[valid]] = np.arange(valid.sum())
+    ex = np.full(order.shape, -1, np.int64)
+    ex[valid] = sorted_ixs
+    idx = np.where(valid, pos[ex * valid], -100)
+    masks = np.pad(masks, [[0, 1], [0, 0]], constant_values=-1)
+    return {"images": patches, "image_tokens": tokens, "image_input_idx": idx.reshape(-1, tl * tl),
+            "image_masks": masks}
+
+
+# --- timing -------------------------------------------------------------------------------
+
+def rates(fns, repeats):
+    """Best images/s of each (fn, images) pair; rounds interleave the implementations so that
+    load from other processes hits them alike."""
+    for fn, ims in fns:
+        fn(ims[:1])  # warm up (caches, allocator)
+    best = [float("inf")] * len(fns)
+    for _ in range(repeats):
+        for k, (fn, ims) in enumerate(fns):
+            t = time.perf_counter()
+            fn(ims)
+            best[k] = min(best[k], (time.perf_counter() - t) / len(ims))
+    return [1.0 / b for b in best]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer images and repeats (< 2 minutes)")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1; numpy BLAS uses 1 unless "
+                    "--threads is given, then its own default)")
+    args = ap.parse_args()
+    import torch
+
+    from model.preprocessing import MolmoImageProcessor
+
+    torch.set_num_threads(args.threads)
+    n, repeats = (8, 3) if args.quick else (32, 5)
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (35, 50, 3), dtype=np.uint8)
+    images = [np.ascontiguousarray(np.kron(np.roll(base, k, 0), np.ones((20, 20, 1), np.uint8)) + rng.integers(
+        0, 8, (700, 1000, 3), dtype=np.uint8)) for k in range(n)]
+
+    ref, fast, fast_u8 = MolmoImageProcessor(), MolmoImageProcessor(), MolmoImageProcessor(uint8_resize=True)
+    a, b = np_preprocess(images[0]), ref.preprocess(images[0])
+    assert a["images"].shape == b["images"].shape == (13, 576, 588)
+    err = float(np.abs(a["images"] - b["images"]).max())
+    assert err < 2e-3, f"baseline and processor disagree by {err}"
+    for k in ("image_tokens", "image_input_idx", "image_masks"):
+        np.testing.assert_array_equal(a[k], b[k])
+
+    names_fns = [
+        ("numpy per image (baseline)", lambda ims: [np_preprocess(i) for i in ims], images[: max(2, n // 4)]),
+        ("torch preprocess(), float32 normalised", lambda ims: [ref.preprocess(i) for i in ims], images),
+        ("torch fast path, uint8 crops, per image", lambda ims: [fast(i) for i in ims], images),
+        ("torch fast path, batch of 8", lambda ims: [fast.batch(ims[i:i + 8]) for i in range(0, len(ims), 8)], images),
+        ("torch fast path, uint8 resize, batch of 8",
+         lambda ims: [fast_u8.batch(ims[i:i + 8]) for i in range(0, len(ims), 8)], images),
+    ]
+    measured = rates([(f, ims) for _, f, ims in names_fns], repeats)
+    rows = [(name, r) for (name, _, _), r in zip(names_fns, measured, strict=True)]
+    base_rate = rows[0][1]
+    print(f"1000x700 images, tiling 3x4 (13 crops); torch threads {torch.get_num_threads()}; max |diff| baseline vs "
+          f"ours {err:.2e}")
+    print(f"{'implementation':45s} {'images/s':>9s} {'ratio':>7s}")
+    for name, r in rows:
+        print(f"{name:45s} {r:9.1f} {r / base_rate:6.2f}x")
+    fig = {name: {"images_per_s": round(r, 2), "ratio": round(r / base_rate, 2)} for name, r in rows}
+    best_default = max(rows[2][1], rows[3][1]) / base_rate
+    print(json.dumps({"bench": "preprocess", "figures": fig, "speedup_fast_float_resize": round(best_default, 2),
+                      "speedup_fast_uint8_resize": round(rows[4][1] / base_rate, 2), "target_speedup": 5.0,
+                      "met": best_default >= 5.0}))
+
+
+if __name__ == "__main__":
+    main()
