@@ -142,6 +142,17 @@ def router() -> APIRouter:
         w = SpeechWorker(request.app.state.engine, request.app.state.media)
         return await run_db(request, w.retention)
 
+    @r.post("/items/{item_id}/summarise")
+    async def summarise(request: Request, item_id: Id, rules: bool = False,
+                        p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
+        """Summarise the accepted transcripts of an image into one caption (LLM, or rules if asked or
+        no endpoint is configured); the export then writes one record with all transcripts."""
+        from starlette.concurrency import run_in_threadpool
+
+        from annotation_app.speech.summary import summarise_item
+
+        return await run_in_threadpool(summarise_item, request.app.state.engine, item_id, p.id, rules=rules)
+
     @r.get("/review/{campaign_id}", response_class=HTMLResponse)
     async def review_page(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> HTMLResponse:
         """Review page: raw transcript vs cleaned caption as a diff, audio playback, quality flags."""

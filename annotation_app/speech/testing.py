@@ -73,10 +73,11 @@ class AppEnv:
         return {"Authorization": f"Bearer {self.tokens[user]}"}
 
     def campaign(self, task_type: str, config: dict[str, Any], images: list[bytes], name: str | None = None,
-                 image_urls: list[str] | None = None) -> int:
+                 image_urls: list[str] | None = None, overlap: int = 1) -> int:
         with write_tx(self.engine) as conn:
             cid = create_campaign(conn, CampaignIn(name=name or f"{task_type}-{time.monotonic_ns()}",
-                                                   task_type=task_type, config=config), self.ids["admin"])
+                                                   task_type=task_type, config=config, overlap=overlap),
+                                  self.ids["admin"])
         named = [(u, b) for u, b in zip(image_urls or [f"img{i}.png" for i in range(len(images))], images, strict=True)]
         import_images(self.engine, self.media, cid, named, urls=bool(image_urls))
         return cid

@@ -69,10 +69,16 @@ class CaptionTask(TaskType):
     def export(self, payload: dict[str, Any], item: ItemContext, subset: str, meta: dict[str, Any]) -> list[Annotation]:
         if subset != "pixmo-cap":
             raise PayloadError(f"{self.name} cannot export subset {subset!r}; choose one of {self.subsets}")
-        rec = PixmoCap(image_url=item.image_url, caption=payload["caption"], transcripts=[payload["transcript"]])
         extra = {k: payload.get(k) for k in ("recording_id", "duration_s", "speech_s", "flags", "stt", "cleanup",
                                              "audio_sha256")}
         member = self.audio_member(payload) if export_audio(item) else None
+        summary = item.spec.get("summary") or {}
+        if meta.get("submission_id") in summary.get("submission_ids", []):
+            if meta["submission_id"] != summary["submission_ids"][0]:
+                return []  # its transcript is part of the image's summary record
+            rec = PixmoCap(image_url=item.image_url, caption=summary["caption"], transcripts=summary["transcripts"])
+            return [Annotation.of(rec, **meta, summary_of=summary["submission_ids"], cleanup=summary["provenance"])]
+        rec = PixmoCap(image_url=item.image_url, caption=payload["caption"], transcripts=[payload["transcript"]])
         return [Annotation.of(rec, **meta, **extra, audio_member=member)]
 
     def audio_member(self, payload: dict[str, Any]) -> str | None:

@@ -150,3 +150,38 @@ def test_other_users_cannot_touch_a_recording(env, wav_bytes):
     assert client.get(f"/api/tasks/caption/recordings/{rid}/audio", headers=env.headers("ann2")).status_code == 404
     r = client.post("/api/tasks/caption/recordings", headers=env.headers("ann"), json={"assignment_id": aid, "mime": "video/x-foo"})
     assert r.status_code == 415
+
+
+def test_several_transcripts_are_summarised_into_one_caption(env, wav_bytes, tmp_path, monkeypatch):
+    from pixmo.testing import serve
+
+    client = TestClient(env.app)
+    cid = env.campaign("caption", CFG, [T.test_image(4)], overlap=2)
+    for user in ("ann", "ann2"):
+        aid = _claim(client, env, cid, user)
+        client.post("/api/tasks/caption/consent", headers=env.headers(user), json={"agree": True})
+        rid = client.post("/api/tasks/caption/recordings", headers=env.headers(user),
+                          json={"assignment_id": aid, "mime": "audio/wav"}).json()["recording_id"]
+        assert _put(client, env, rid, 0, 0, wav_bytes, user=user).status_code == 200
+        assert client.post(f"/api/tasks/caption/recordings/{rid}/finalize", headers=env.headers(user)).status_code == 200
+        jobs.run_worker(env.engine, SpeechWorker(env.engine, env.media, stt.STTConfig.tiny()).handlers(),
+                        threading.Event(), once=True)
+        payload = client.get(f"/api/tasks/caption/recordings/{rid}/payload", headers=env.headers(user)).json()
+        assert client.post(f"/api/assignments/{aid}/submit", headers=env.headers(user),
+                           json={"client_key": f"ck-sum-{user}", "payload": payload}).status_code == 200
+        assert client.post(f"/api/assignments/{aid}/review", headers=env.headers("rev"),
+                           json={"decision": "accept"}).status_code == 200
+    item_id = client.get(f"/api/campaigns/{cid}/review?status=accepted", headers=env.headers("rev")).json()[0]["item"]["id"]
+    summary = "Three red apples and a blue cup stand on a wooden table before a window with white curtains."
+    with serve(summary) as srv:
+        monkeypatch.setenv("PIXMO_LLM_BASE_URL", srv.base_url)
+        monkeypatch.setenv("PIXMO_LLM_CACHE_DIR", "")
+        r = client.post(f"/api/tasks/caption/items/{item_id}/summarise", headers=env.headers("rev"))
+        assert r.status_code == 200, r.text
+        assert "2 people described the same image" in srv.chat_requests()[0]["messages"][-1]["content"]
+    assert r.json()["provenance"]["method"] == "llm"
+    samples = list(iter_samples(export_shards(env.engine, env.media, cid, tmp_path / "sum").parent))
+    assert len(samples) == 1 and len(samples[0].annotations) == 1
+    rec = samples[0].annotations[0].record
+    assert rec.caption == summary and len(rec.transcripts) == 2
+    assert sum(k.startswith("audio_") for k in samples[0].extras) == 2
