@@ -239,8 +239,9 @@ def score_example(output: str, example, task: str | None = None, **opts: Any) ->
     m = example.meta
     answers = m.get("answers") or ([example.answer] if example.answer is not None else [])
     if task == "pointing":
-        return pointing_scores(output, m.get("points", []), m.get("masks"), tuple(m["image_size"]),
-                               gt_percent="points_px" not in m, **opts)
+        pixels = "points_px" in m  # pixmo-count holds pixels, the other point subsets 0-100
+        return pointing_scores(output, m["points_px"] if pixels else m.get("points", []), m.get("masks"),
+                               tuple(m["image_size"]), gt_percent=not pixels, **opts)
     if task == "counting":
         return count_scores(output, int(m["count"]), **opts)
     if task == "clocks":

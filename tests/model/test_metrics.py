@@ -140,3 +140,25 @@ def test_caption_f1_through_pixmo_llm_and_local_server(tmp_path):
         assert s["precision"] == 1.0 and s["recall"] == 0.0 and s["n_reference"] == 1
         reqs = srv.chat_requests()
         assert len(reqs) == 4 and reqs[0]["temperature"] == 0.0
+
+
+def test_score_examples_from_records():
+    """Ground truth kept by model.examples scores the matching answers as correct."""
+    from pixmo_samples import sample_with
+
+    from model.examples import sample_to_examples
+
+    exs = sample_to_examples(sample_with(["count", "points", "points_eval", "clock", "charts"]),
+                             np.random.default_rng(0), for_training=False)
+    by = {(e.subset, e.style): e for e in exs}
+    count = by[("pixmo-count", "pointing")]
+    assert evaluate([count.answer], [count])["f1"] == pytest.approx(1.0)
+    assert evaluate(['<point x="90.0" y="90.0" alt="apple">apple</point>'], [count])["precision"] == 0.0
+    pts = by[("pixmo-points", "pointing")]
+    assert evaluate([pts.answer], [pts])["f1"] == pytest.approx(1.0)
+    pe = by[("pixmo-points-eval", "pointing")]  # masks: rows 10-29, cols 5-39 of 160x120
+    assert evaluate([pe.answer], [pe])["f1"] == pytest.approx(1.0)
+    clock = by[("pixmo-clocks", "clocks")]
+    assert evaluate([clock.answer], [clock])["overall_exact"] == 1.0
+    docs = [e for e in exs if e.style == "pixmo_docs_charts"]
+    assert evaluate([e.answer for e in docs], docs)["anls"] == 1.0
