@@ -51,9 +51,11 @@ serve: setup
 
 gen-clocks: setup
 	.venv/bin/pixmo gen clocks --num $(N) --out $(OUT)/clocks
+	.venv/bin/pixmo validate $(OUT)/clocks
 
 gen-count: setup
 	.venv/bin/pixmo gen count --out $(OUT)/count
+	for d in candidates train validation test; do .venv/bin/pixmo validate $(OUT)/count/$$d || exit 1; done
 
 gen-docs: setup
 	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs
