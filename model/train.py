@@ -58,6 +58,7 @@ class TrainConfig:
     resume: bool = True  # continue from OUT/checkpoints/latest when present
     peak_flops: float = 989e12  # per device; H100 SXM dense bf16
     tensorboard: bool = True
+    num_workers: int = 0  # DataLoader workers per rank
     cpu_threads: int = 1  # torch threads per process on CPU (0: torch's default); 1 is fastest on busy CPUs
     init_vit: str | None = None  # HF CLIP/SigLIP checkpoint dir
     init_llm: str | None = None  # HF Qwen2/OLMo-2 checkpoint dir
@@ -207,9 +208,13 @@ def step_indices(step: int, n: int, cfg: TrainConfig, d: Dist) -> list[int]:
     return out
 
 
-def microbatches(source: Sequence[dict], step: int, cfg: TrainConfig, d: Dist) -> list[dict[str, torch.Tensor]]:
+def microbatches(source: Any, step: int, cfg: TrainConfig, d: Dist) -> list[dict[str, torch.Tensor]]:
+    """This rank's microbatches of `step`: from a step-indexed loader, or a list of example dicts."""
     from model.collate import collate
 
+    if hasattr(source, "batches"):  # model.train_data.LoaderSource
+        return [{k: v.to(d.device) for k, v in mb.items() if isinstance(v, torch.Tensor)}
+                for mb in source.batches(step)]
     idx = step_indices(step, len(source), cfg, d)
     mbs = [idx[i:i + cfg.micro_batch_size] for i in range(0, len(idx), cfg.micro_batch_size)]
     return [{k: v.to(d.device) for k, v in collate([source[i] for i in mb], cfg.seq_len, pad_to_seq_len=False).items()}
@@ -278,26 +283,27 @@ def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, t
     return model, core, optimizer, mode
 
 
-def train(cfg: TrainConfig, source: Sequence[dict] | None = None, eval_source: Any = None) -> dict[str, Any]:
+def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, Any]:
     """Run (or resume) training. Returns per-step metrics, the parallel mode and output paths."""
     d = setup_distributed(need_group=cfg.parallel == "fsdp")
     if d.device.type == "cpu" and cfg.cpu_threads:
         torch.set_num_threads(cfg.cpu_threads)
     out_dir = Path(cfg.out_dir)
+    eval_spec = None
     if source is None and cfg.data == "synthetic":
         source = synthetic_examples(cfg.model_config(), 4 * cfg.global_batch_size, cfg.seq_len, cfg.seed)
     elif source is None:
         from model.train_data import build_sources
 
-        source, eval_source = build_sources(cfg)
+        source, eval_spec = build_sources(cfg, d.rank, d.world)
     if cfg.global_batch_size % d.world:
         raise ValueError(f"global_batch_size {cfg.global_batch_size} is not divisible by world size {d.world}")
     model, core, optimizer, mode = build_training(cfg, d)
-    start, history = 0, []
+    start, history, evals = 0, [], []
     ckpt = latest_checkpoint(out_dir) if cfg.resume else None
     if ckpt is not None:
         blob = load_checkpoint(ckpt, model, optimizer)
-        start, history = blob["step"], blob.get("history", [])
+        start, history, evals = blob["step"], blob.get("history", []), blob.get("evals", [])
     writer = _writer(cfg, out_dir, d)
     end = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
     for step in range(start, end):
@@ -312,17 +318,43 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None, eval_source: A
         m.update(step=step + 1, tokens_per_s=float(tot[1]) / dt, mfu=float(tot[0]) / dt / (cfg.peak_flops * d.world))
         history.append(m)
         _log(writer, m, d, cfg)
+        if eval_spec and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and mode == "none":
+            evals.append((step + 1, run_eval(core, cfg, eval_spec)["accuracy"]))
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < end:
-            save_checkpoint(out_dir, model, optimizer, step + 1, {"history": history, "train_config": cfg.to_dict()})
-    path = save_checkpoint(out_dir, model, optimizer, end, {"history": history, "train_config": cfg.to_dict()})
+            save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg))
+    path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg))
     result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
+    if d.main and eval_spec:
+        from model.checkpoint import load_model
+
+        result["eval"] = run_eval(core if mode == "none" else load_model(path, d.device), cfg, eval_spec)
+        if not evals or evals[-1][0] != end:
+            evals.append((end, result["eval"]["accuracy"]))
+        (out_dir / "eval.json").write_text(json.dumps(result["eval"], indent=2))
     if d.main:
-        result["curve"] = str(plot_curve(history, out_dir / "loss_curve.png"))
+        result["curve"] = str(plot_curve(history, out_dir / "loss_curve.png", evals))
         (out_dir / "history.json").write_text(json.dumps(history))
     if writer is not None:
         writer.close()
     return result
+
+
+def _extra(history: list, evals: list, cfg: TrainConfig) -> dict[str, Any]:
+    return {"history": history, "evals": evals, "train_config": cfg.to_dict()}
+
+
+def run_eval(core: Molmo, cfg: TrainConfig, spec: dict) -> dict[str, Any]:
+    """Held-out evaluation of the (unsharded) model; restores train mode afterwards."""
+    from model.evaluate import evaluate_model
+    from model.train_data import load_tokenizer
+
+    try:
+        return evaluate_model(core, load_tokenizer(cfg.tokenizer), spec["shards"], split=spec["split"],
+                              max_examples=cfg.eval_examples, max_new_tokens=cfg.max_new_tokens,
+                              val_fraction=cfg.holdout_fraction, seq_len=cfg.seq_len, style_kind=cfg.example_style)
+    finally:
+        core.train()
 
 
 def _writer(cfg: TrainConfig, out_dir: Path, d: Dist):
