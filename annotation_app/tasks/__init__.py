@@ -17,7 +17,7 @@ from pydantic import BaseModel, ValidationError
 
 from pixmo.shards import Annotation, Sample
 
-BUILTIN = ["pointing", "counting", "caption", "ama", "point_explanations"]
+BUILTIN = ["pointing", "counting", "caption", "ama", "point_explanations", "pairwise"]
 
 
 class PayloadError(ValueError):
