@@ -58,7 +58,7 @@ gen-count: setup
 	for d in candidates train validation test; do .venv/bin/pixmo validate $(OUT)/count/$$d || exit 1; done
 
 gen-docs: setup
-	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs
+	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs --workers 2
 
 gen-capqa: setup
 	.venv/bin/pixmo gen capqa --shards $(OUT)/cap --out $(OUT)/capqa

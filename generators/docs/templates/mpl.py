@@ -128,6 +128,8 @@ BODIES = {
     tbl.auto_set_font_size(False)
     tbl.set_fontsize(10)
     tbl.scale(1.1, 2.0)
+    for j in range(len(header)):
+        tbl[0, j].set_text_props(color="white", fontweight="bold")
     fig.patch.set_facecolor("{bg}")
 ''',
 }

@@ -1,0 +1,45 @@
+"""A contact sheet of a docs run: a few thumbnails per renderer, labelled, in one small PNG.
+
+    .venv/bin/python -m generators.docs.sheet out/docs docs/docs_contact_sheet.png
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from PIL import Image, ImageDraw
+
+from pixmo.shards import iter_samples
+
+
+def contact_sheet(shards: str | Path, out: str | Path, per_renderer: int = 2, thumb: tuple[int, int] = (220, 165)) -> Path:
+    picked: dict[str, list[tuple[str, bytes]]] = defaultdict(list)
+    for s in iter_samples(shards):
+        meta = s.annotations[0].meta
+        r = meta.get("renderer", "?")
+        if len(picked[r]) < per_renderer:
+            picked[r].append((f"{r}: {meta.get('figure_type', '')}", s.image))
+    names = sorted(picked)
+    tw, th = thumb
+    sheet = Image.new("RGB", (tw * len(names), (th + 18) * per_renderer), "white")
+    draw = ImageDraw.Draw(sheet)
+    for col, name in enumerate(names):
+        for row, (label, data) in enumerate(picked[name]):
+            im = Image.open(io.BytesIO(data)).convert("RGB")
+            im.thumbnail((tw - 6, th - 6))
+            x, y = col * tw, row * (th + 18)
+            sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+            draw.text((x + 4, y + th + 2), label[:34], fill="black")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, "PNG", optimize=True)
+    return out
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3:
+        sys.exit("usage: python -m generators.docs.sheet SHARD_DIR OUT.png")
+    print(contact_sheet(sys.argv[1], sys.argv[2]))
