@@ -54,6 +54,7 @@ class DataConfig:
     split_seed: int = 0
     with_meta: bool = False  # add batch["meta"]: per sequence, the examples (ground truth for evaluation)
     drop_last: bool = False
+    uint8_resize: bool = False  # resize uint8 pixels directly (several times faster, within 1-2 levels)
     examples: ExampleConfig = field(default_factory=ExampleConfig)
 
 
@@ -129,7 +130,7 @@ class MolmoDataset(IterableDataset):
         info = get_worker_info()
         wid, nw = (info.id, info.num_workers) if info is not None else (0, 1)
         c, W = self.cfg, self.world_size
-        processor = MolmoImageProcessor(config=self.preprocess_cfg)
+        processor = MolmoImageProcessor(config=self.preprocess_cfg, uint8_resize=c.uint8_resize)
         pending: list[tuple[Sample, list[Example]]] = []
         current = None
         for g, (s, exs, _rng) in enumerate(self._sequences()):

@@ -144,8 +144,9 @@ def normalize_crops(images: torch.Tensor, cfg: PreprocessConfig | None = None) -
 
 
 def _to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1]."""
-    return images.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1], contiguous (torch's float antialiased
+    resize is about 1.4x faster on contiguous NCHW than on channels-last input)."""
+    return images.permute(0, 3, 1, 2).contiguous().to(torch.float32).div_(255.0)
 
 
 class MolmoImageProcessor:
@@ -220,7 +221,7 @@ class MolmoImageProcessor:
         return self.batch([image])[0]
 
     def batch(self, images: list[np.ndarray]) -> list[dict[str, Any]]:
-        """Fast path for many images: images of the same size are resized in one call.
+        """Fast path for many images (with ``uint8_resize``, images of one size share one resize call).
 
         The resize runs in float32 on [0,1] (the reference's numerics) and the canvases are rounded
         to uint8; with ``uint8_resize=True`` torch resizes the uint8 pixels directly (several times
@@ -230,12 +231,15 @@ class MolmoImageProcessor:
         for i, im in enumerate(images):
             groups.setdefault(_check_image(im).shape[:2], []).append(i)
         out: list[dict[str, Any]] = [{}] * len(images)
-        for idxs in groups.values():
-            u8 = torch.from_numpy(np.stack([images[i] for i in idxs])).permute(0, 3, 1, 2)
-            if self.uint8_resize:
-                crops, masks, lay = self._crops(u8.contiguous(memory_format=torch.channels_last), None)
+        # float32 canvases of several images do not fit in cache: on CPU they are resized one by one
+        chunks = [c for idxs in groups.values()
+                  for c in ([idxs] if self.uint8_resize else [[i] for i in idxs])]
+        for idxs in chunks:
+            u8 = torch.from_numpy(np.stack([images[i] for i in idxs]))
+            if self.uint8_resize:  # channels-last uint8 takes torch's vectorised path
+                crops, masks, lay = self._crops(u8.permute(0, 3, 1, 2), None)
             else:
-                crops, masks, lay = self._crops(u8.to(torch.float32).div_(255.0), _round_u8)
+                crops, masks, lay = self._crops(_to_float(u8), _round_u8)
             for k, i in enumerate(idxs):
                 out[i] = self._outputs(crops[k], masks, lay)
         return out
