@@ -7,6 +7,7 @@ Padding keys are masked for the whole generation and positions continue each row
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -90,3 +91,56 @@ def generate(model: Molmo, batch: dict[str, Any], *, max_new_tokens: int, eos_id
 def generate_text(model: Molmo, tokenizer, batch: dict[str, Any], max_new_tokens: int = 64, **kw: Any) -> list[str]:
     ids = generate(model, batch, max_new_tokens=max_new_tokens, eos_id=tokenizer.eos_id, **kw)
     return [tokenizer.decode(x) for x in ids]
+
+
+def prompt_batch(model: Molmo, tokenizer, image, prompt: str) -> dict[str, torch.Tensor]:
+    """One inference example (" User: {prompt} Assistant:") with the image, collated."""
+    from model.collate import collate
+    from model.packing import build_sequence
+    from model.preprocessing import MolmoImageProcessor
+    from pixmo.formatting import user_turn
+
+    pcfg = model.cfg.preprocess_config(tokenizer)
+    processed = MolmoImageProcessor(config=pcfg)(image)
+    seq = build_sequence(processed, [[user_turn(prompt)]], tokenizer,
+                         crop_shape=(pcfg.patches_per_crop, pcfg.pixels_per_patch),
+                         tokens_per_crop=pcfg.tokens_per_crop)
+    return collate([seq], pad_to_seq_len=False)
+
+
+def draw_points(image, points: list[tuple[float, float]], out: str | Path) -> Path:
+    """Save `image` (HxWx3 uint8) with a ring at every pixel point."""
+    from PIL import Image, ImageDraw
+
+    im = Image.fromarray(image).convert("RGB")
+    draw = ImageDraw.Draw(im)
+    r = max(3, round(min(im.size) / 60))
+    for x, y in points:
+        draw.ellipse([x - r, y - r, x + r, y + r], outline=(255, 0, 255), width=max(1, r // 2))
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    im.save(out)
+    return out
+
+
+def answer_image(ckpt: str | Path, image_path: str | Path, prompt: str, *, out: str | Path | None = None,
+                 max_new_tokens: int = 128, tokenizer: str | None = None, **kw: Any):
+    """(answer text, pixel points, path of the drawn image or None) for a checkpoint and an image."""
+    from model.checkpoint import load_model
+    from model.preprocessing import load_image
+    from model.train_data import load_tokenizer
+    from pixmo.formatting import parse_points
+
+    model = load_model(ckpt)
+    tc = getattr(model, "train_config", None) or {}
+    tok = load_tokenizer(tokenizer or tc.get("tokenizer", "tiny"))
+    image = load_image(str(image_path))
+    batch = prompt_batch(model, tok, image, prompt)
+    text = generate_text(model, tok, batch, max_new_tokens=max_new_tokens, **kw)[0]
+    h, w = image.shape[:2]
+    points = parse_points(text, image_size=(w, h))
+    drawn = None
+    if points:
+        p = Path(image_path)
+        drawn = draw_points(image, points, out or p.with_name(f"{p.stem}_points.png"))
+    return text, points, drawn

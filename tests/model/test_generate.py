@@ -73,3 +73,31 @@ def test_eos_stops_and_sampling_is_seeded():
     a = generate(model, row, max_new_tokens=8, eos_id=-5, temperature=1.0, top_p=0.9, seed=7)
     b = generate(model, row, max_new_tokens=8, eos_id=-5, temperature=1.0, top_p=0.9, seed=7)
     assert a == b and len(a[0]) == 8
+
+
+def test_cli_generate_prints_an_answer_and_draws_points(tmp_path):
+    import numpy as np
+    from PIL import Image
+    from typer.testing import CliRunner
+
+    from model.checkpoint import load_model, save_checkpoint
+    from model.cli import app
+    from model.generate import draw_points
+    from model.optim import OptimConfig, build_optimizer
+
+    model = _model()
+    save_checkpoint(tmp_path / "run", model, build_optimizer(model.param_groups(), OptimConfig()), 0,
+                    {"train_config": {"tokenizer": "tiny"}})
+    img = np.random.default_rng(0).integers(0, 256, (90, 140, 3), dtype=np.uint8)
+    Image.fromarray(img).save(tmp_path / "x.png")
+    res = CliRunner().invoke(app, ["generate", str(tmp_path / "run"), "--image", str(tmp_path / "x.png"),
+                                   "--prompt", "Point to the dogs", "--max-new-tokens", "5"])
+    assert res.exit_code == 0, res.output
+    assert res.output.strip()  # an (untrained) answer was printed
+    assert torch.equal(load_model(tmp_path / "run").transformer.ff_out.weight, model.transformer.ff_out.weight)
+    out = draw_points(img, [(10.0, 20.0), (100.0, 50.0)], tmp_path / "pts.png")
+    drawn = np.asarray(Image.open(out))
+    assert drawn.shape == img.shape and (drawn != img).any()
+    bad = CliRunner().invoke(app, ["generate", str(tmp_path / "run"), "--image", str(tmp_path / "nope.png"),
+                                   "--prompt", "x"])
+    assert bad.exit_code == 2  # a usage error naming --image, not a traceback

@@ -103,3 +103,24 @@ def test_fused_projections_keep_their_meaning():
         q = block.attn.q_proj(x)
     att = official["model.transformer.blocks.0.att_proj.weight"]
     assert_close(q, x @ att[: cfg.llm.d_model].T + official["model.transformer.blocks.0.att_proj.bias"][: cfg.llm.d_model])
+
+
+def test_cli_convert_official_to_ours_and_back(tmp_path):
+    from typer.testing import CliRunner
+
+    from model.cli import app
+    from model.weights import read_state_dict
+
+    cfg = get_config("tiny")
+    d = tmp_path / "official"
+    d.mkdir()
+    official = official_tiny_state_dict(cfg)
+    save_file(official, str(d / "model.safetensors"))
+    cfg_json = config_to_official(cfg)
+    (d / "config.json").write_text(json.dumps(cfg_json))
+    r = CliRunner().invoke(app, ["convert", str(d), str(tmp_path / "ours.pt")])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "ours.pt"), str(tmp_path / "back"), "--to", "official"])
+    assert r.exit_code == 0, r.output
+    back = read_state_dict(tmp_path / "back")
+    assert set(back) == set(official) and all(torch.equal(back[k], v) for k, v in official.items())
