@@ -18,7 +18,7 @@ from generators.common import package_dir
 Color = tuple[int, int, int]
 
 
-@functools.lru_cache(maxsize=128)
+@functools.lru_cache(maxsize=512)
 def font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     base = package_dir("matplotlib")
     try:
@@ -45,22 +45,25 @@ def text_mask(text: str, font_name: str, size: int, angle: float = 0.0, fit: int
 class Canvas:
     """An RGB array plus the homography from dial coordinates to its pixels."""
 
-    def __init__(self, arr: np.ndarray, h: np.ndarray):
+    def __init__(self, arr: np.ndarray, h: np.ndarray, identity: bool | None = None):
         self.arr, self.h = arr, h
-        self.identity = bool(np.allclose(h, np.eye(3)))
+        self.identity = bool(np.allclose(h, np.eye(3))) if identity is None else identity
 
     def map(self, pts: np.ndarray) -> np.ndarray:
         return np.asarray(pts, dtype=np.float64) if self.identity else geom.apply_h(self.h, pts)
 
-    def fill(self, polys: list[np.ndarray], color: Color) -> None:
+    def fill(self, polys: list[np.ndarray], color: Color, disjoint: bool = False) -> None:
+        """Fill polygons; ``disjoint=True`` draws them in one call (only right if none overlap)."""
         if not polys:
             return
-        if self.identity:
+        if not self.identity:
+            sizes = [len(p) for p in polys]
+            mapped = geom.apply_h(self.h, np.concatenate([np.asarray(p, np.float64).reshape(-1, 2) for p in polys]))
+            polys = np.split(mapped, np.cumsum(sizes)[:-1])
+        if disjoint:
+            cv2.fillPoly(self.arr, [geom.fixed(p) for p in polys], color, cv2.LINE_AA, geom.SHIFT)
+        else:
             geom.fill(self.arr, polys, color)
-            return
-        sizes = [len(p) for p in polys]
-        mapped = geom.apply_h(self.h, np.concatenate([np.asarray(p, np.float64).reshape(-1, 2) for p in polys]))
-        geom.fill(self.arr, np.split(mapped, np.cumsum(sizes)[:-1]), color)
 
     def outline(self, pts: np.ndarray, color: Color, width: float) -> None:
         geom.outline(self.arr, self.map(pts), color, int(width))
@@ -96,7 +99,7 @@ class Canvas:
         """``text`` centred on a dial point (rotated by ``angle`` degrees counter-clockwise)."""
         if not text:
             return
-        mask = text_mask(text, font_name, int(size), round(angle, 1), int(fit))
+        mask = text_mask(text, font_name, int(size) // 2 * 2, round(angle), int(fit) // 4 * 4)
         x0 = round(center[0] - mask.shape[1] / 2) if self.identity else center[0] - mask.shape[1] / 2
         y0 = round(center[1] - mask.shape[0] / 2) if self.identity else center[1] - mask.shape[0] / 2
         self.blend_mask(mask, x0, y0, color)
@@ -105,3 +108,29 @@ class Canvas:
         x0, y0, x1, y1 = box
         self.text(text, ((x0 + x1) / 2, (y0 + y1) / 2), int((y1 - y0) * 0.75), color, font_name,
                   fit=int((x1 - x0) * 0.9))
+
+    def texts(self, items: list[tuple[str, tuple[float, float], int, Color, str, float]]) -> None:
+        """Many texts at once: one mask per colour, warped once and blended once (a face's numerals)."""
+        H, W = self.arr.shape[:2]
+        by_color: dict[Color, np.ndarray] = {}
+        for text, center, size, color, font_name, angle in items:
+            if not text:
+                continue
+            m = text_mask(text, font_name, int(size) // 2 * 2, round(angle))
+            mask = by_color.setdefault(tuple(color), np.zeros((H, W), np.uint8))  # type: ignore[arg-type]
+            x0, y0 = round(center[0] - m.shape[1] / 2), round(center[1] - m.shape[0] / 2)
+            xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + m.shape[1]), min(H, y0 + m.shape[0])
+            if xb > xa and yb > ya:
+                region = mask[ya:yb, xa:xb]
+                np.maximum(region, m[ya - y0:yb - y0, xa - x0:xb - x0], out=region)
+        for color, mask in by_color.items():
+            if not self.identity:
+                mask = cv2.warpPerspective(mask, self.h, (W, H), flags=cv2.INTER_LINEAR)
+            x, y, w, h = cv2.boundingRect(mask)
+            if w and h:
+                a = cv2.merge([mask[y:y + h, x:x + w]] * 3)
+                region = self.arr[y:y + h, x:x + w]
+                solid = np.empty_like(region)
+                solid[:] = color
+                region[:] = cv2.add(cv2.multiply(region, 255 - a, scale=1 / 255),
+                                    cv2.multiply(solid, a, scale=1 / 255))

@@ -149,16 +149,22 @@ def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float],
     cv.fill([geom.shape_points(face.shape, c, r)], face.bezel_color)
     ink = (20, 20, 20) if luminance(face.bezel_color) > 0.6 else face.bezel_ink
     rin = r * 0.86
+    ps, qs = [], []
     for m in range(0, 60, 1 if face.bezel in ("diver", "knurled") else 5):
         d = m * 6
         b = geom.boundary(face.shape, d)
         if face.bezel == "knurled":
-            cv.line(polar(c, r * b * 0.97, d), polar(c, r * b, d), _shade(face.bezel_color, 0.6), 2)
+            ps.append(polar(c, r * b * 0.97, d))
+            qs.append(polar(c, r * b, d))
         elif face.bezel == "diver" and m and (m % 10 or m > 15):
-            cv.line(polar(c, r * b * 0.93, d), polar(c, r * b * 0.98, d), ink, 1.5)
+            ps.append(polar(c, r * b * 0.93, d))
+            qs.append(polar(c, r * b * 0.98, d))
         if face.bezel in ("diver", "tachy", "numbers", "hours") and m % 10 == 0 and m:
             label = {"tachy": str(int(3600 / max(m, 1) * 2)), "hours": str(m // 5)}.get(face.bezel, str(m))
             texts.append(Text(label, polar(c, r * b * 0.93, d), int(r * 0.08), ink, "DejaVuSans-Bold.ttf", -d))
+    if ps:
+        color = _shade(face.bezel_color, 0.6) if face.bezel == "knurled" else ink
+        cv.fill(geom.quads(np.array(ps), np.array(qs), 2.0 if face.bezel == "knurled" else 1.5), color, disjoint=True)
     if face.bezel in ("diver", "numbers"):
         tri = [polar(c, r * 0.9, 0), polar(c, r * 0.99, -4), polar(c, r * 0.99, 4)]
         cv.fill([np.array(tri)], ink)
@@ -233,7 +239,7 @@ def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
             for off in (-2.0, 2.0):
                 polys += geom.quads(geom.polars(c, b[sel] * 0.8, d[sel] + off), geom.polars(c, b[sel] * 0.88, d[sel] + off),
                                     r * 0.02)
-    cv.fill(polys, ink)
+    cv.fill(polys, ink, disjoint=True)
     if kind == "railway":
         for f in (0.95, 0.99):
             cv.outline(geom.shape_points(face.shape, c, r * 0.96 * f), ink, 1)
@@ -332,8 +338,7 @@ def brand(texts: list[Text], face: FaceSpec, lay: Layout) -> None:
 
 
 def draw_texts(cv: Canvas, texts: list[Text]) -> None:
-    for t in texts:
-        cv.text(t.text, t.xy, t.size, t.color, t.font, t.angle)
+    cv.texts([(t.text, t.xy, t.size, t.color, t.font, t.angle) for t in texts])
 
 
 def lighting(arr: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:

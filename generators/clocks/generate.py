@@ -157,6 +157,9 @@ def make_sample(index: int, cfg: ClockConfig, seed: int) -> Sample:
 
 def clock_shard(cfg: ClockConfig, task: ShardTask) -> ShardResult:
     """The runner's per-shard function: one sample per example index in the task."""
+    import cv2
+
+    cv2.setNumThreads(1)  # one worker per core; OpenCV's own threads would only compete
     samples = [make_sample(int(i), cfg, task.seed) for i in task.items]
     fams: dict[str, int] = {}
     for s in samples:

@@ -6,6 +6,7 @@ tip and its polygons in image pixels, so tests (and users) can check a label aga
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ WEEKDAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 SEGMENTS = {"0": "abcdef", "1": "bc", "2": "abged", "3": "abgcd", "4": "fgbc", "5": "afgcd", "6": "afgedc",
             "7": "abc", "8": "abcdefg", "9": "abcdfg", " ": "", "-": "g"}
 MIN_SHAFT = 2.4  # px: every hand is at least this wide along its centre line
+_EYE = np.eye(3)
 
 
 @dataclass
@@ -75,6 +77,7 @@ def _leaf(w: float, length: float) -> list[tuple[float, float]]:
     return [(h, v) for h, v in zip(half, vs, strict=True)] + [(-h, v) for h, v in reversed(list(zip(half, vs, strict=True)))]
 
 
+@functools.lru_cache(maxsize=256)
 def hand_shape(style: str, w: float, length: float, tail: float) -> list[list[tuple[float, float]]]:
     """Polygons of a hand in local (across, along) coordinates, tip at (0, length)."""
     s = max(MIN_SHAFT, w * 0.4) / 2  # half shaft width
@@ -121,13 +124,16 @@ def _draw_hand(arr: np.ndarray, lay: dial.Layout, name: str, hs: HandSpec, c: tu
     style = hs.style if name != "second" else ("lollipop" if hs.style == "lollipop" else "baton")
     polys = _to_dial(hand_shape(style, width, length, hs.tail * r), c, deg)
     mapped = geom.apply_h(lay.h, np.concatenate(polys + [np.array([geom.polar(c, length, deg), c])]))
-    out = np.split(mapped[:-2], np.cumsum([len(p) for p in polys])[:-1])
+    out, k = [], 0
+    for p in polys:
+        out.append(mapped[k:k + len(p)])
+        k += len(p)
     tip, cen = mapped[-2], mapped[-1]
     if shadow:
         geom.fill(arr, [p + (1.5, 2.5) for p in out], tuple(int(v * 0.55) for v in dial_rgb))
     geom.fill(arr, out, hs.color)
     return HandScene(name, deg, length, c, (float(cen[0]), float(cen[1])), (float(tip[0]), float(tip[1])),
-                     [[(float(x), float(y)) for x, y in p] for p in out], hs.color)
+                     [[tuple(q) for q in p.tolist()] for p in out], hs.color)
 
 
 def draw_hands(arr: np.ndarray, face: FaceSpec, lay: dial.Layout, t: ClockTime,
@@ -141,21 +147,21 @@ def draw_hands(arr: np.ndarray, face: FaceSpec, lay: dial.Layout, t: ClockTime,
         scenes.append(_draw_hand(arr, lay, "second", face.second, c, r, ang["second"], face.dial, shadow))
     cap = geom.apply_h(lay.h, geom.circle(c, max(MIN_SHAFT, face.hour.width * r * 0.6), 24))
     geom.fill(arr, [cap], face.cap_color)
-    caps.append([(float(x), float(y)) for x, y in cap])
+    caps.append([tuple(q) for q in cap.tolist()])
     if face.second is not None and face.second_subdial and lay.subsec:
         sx, sy, sr = lay.subsec
         sub = HandSpec("baton", face.second.color, 0.85, max(MIN_SHAFT, face.second.width * r) / sr, 0.15)
         scenes.append(_draw_hand(arr, lay, "second", sub, (sx, sy), sr, ang["second"], face.dial, False))
         cap = geom.apply_h(lay.h, geom.circle((sx, sy), MIN_SHAFT * 1.2, 16))
         geom.fill(arr, [cap], face.second.color)
-        caps.append([(float(x), float(y)) for x, y in cap])
+        caps.append([tuple(q) for q in cap.tolist()])
     return scenes
 
 
 def blit_text(arr: np.ndarray, text: str, box: tuple[float, float, float, float], color: tuple[int, int, int],
               font_name: str, h: np.ndarray) -> None:
     """Draw ``text`` centred in a dial-space box, warped into the image by ``h``."""
-    Canvas(arr, h).text_in_box(text, box, color, font_name)
+    Canvas(arr, h, identity=bool(np.array_equal(h, _EYE))).text_in_box(text, box, color, font_name)
 
 
 def _segment_polys(ch: str, x: float, y: float, w: float, h: float) -> list[np.ndarray]:
@@ -192,7 +198,7 @@ def seven_segment(arr: np.ndarray, text: str, box: tuple[float, float, float, fl
             continue
         polys += _segment_polys(ch, x, y, unit, dh)
         x += unit * 1.35
-    Canvas(arr, h).fill(polys, color)
+    Canvas(arr, h, identity=False).fill(polys, color, disjoint=True)
 
 
 def digital_string(face: FaceSpec, t: ClockTime, shown: bool) -> tuple[str, str | None]:
