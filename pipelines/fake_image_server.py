@@ -131,3 +131,27 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
                 pass  # the client gave up (a timeout test)
 
     return Handler
+
+
+def serve_dir(directory: str, ip: str = "127.0.0.1") -> None:
+    """Serve every file of a directory at ``/NAME`` (keep-alive HTTP/1.1); prints the base URL."""
+    import pathlib
+    import sys
+
+    host = Host(ip)
+    for p in sorted(pathlib.Path(directory).iterdir()):
+        if p.is_file():
+            host.add("/" + p.name, Route(p.read_bytes()))
+    print(host.base, flush=True)
+    sys.stdout.close()
+    host.server.serve_forever()
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="serve a directory of images on a loopback address (tests, benchmarks)")
+    ap.add_argument("directory")
+    ap.add_argument("--ip", default="127.0.0.1")
+    a = ap.parse_args()
+    serve_dir(a.directory, a.ip)

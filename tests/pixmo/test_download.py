@@ -192,7 +192,7 @@ def test_host_gate_limits_concurrency_and_spacing() -> None:
         items = []
         for i in range(12):
             body = f"x{i}".encode()
-            items.append(Item(str(i), [h.add(f"/{i}", Route(body, content_type="text/plain"))], None, [i], [{}]))
+            items.append(Item(str(i), [h.add(f"/{i}", Route(body, content_type="text/plain"))], None, [i], []))
         cfg = DownloadConfig(threads=12, per_host=3, host_delay=0.01, retries=0, timeout=2)
         results = list(download_items(items, cfg))
         assert [it.key for it, _, _ in results] == [str(i) for i in range(12)]  # input order kept
