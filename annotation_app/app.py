@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
@@ -44,16 +45,27 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     from annotation_app.routes import auth, campaigns, media, pages, review, work
 
-    for mod in (auth, campaigns, work, review, media, pages):
-        app.include_router(mod.router)
+    app.state.routers = [("", mod.router) for mod in (auth, campaigns, work, review, media, pages)]
     for name, task in task_types().items():
         r = task.router()
         if r is not None:
-            app.include_router(r, prefix=f"/api/tasks/{name}")
+            app.state.routers.append((f"/api/tasks/{name}", r))
+    for prefix, r in app.state.routers:
+        app.include_router(r, prefix=prefix)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     _handlers(app)
     _middleware(app, settings)
     return app
+
+
+def all_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
+    """(method, full path, route) of every API and page route (the security test walks these)."""
+    out = []
+    for prefix, router in app.state.routers:
+        for r in router.routes:
+            if isinstance(r, APIRoute):
+                out += [(m, prefix + r.path, r) for m in sorted(r.methods - {"HEAD"})]
+    return out
 
 
 def _handlers(app: FastAPI) -> None:
@@ -90,18 +102,34 @@ def _plain(errors: Any) -> Any:
 
 
 def _middleware(app: FastAPI, settings: Settings) -> None:
-    limit = max(settings.max_image_bytes, settings.max_json_bytes) + 64 * 1024
+    app.add_middleware(LimitsAndHeaders, limit=max(settings.max_image_bytes, settings.max_json_bytes) + 64 * 1024)
 
-    @app.middleware("http")
-    async def _limits_and_headers(request: Request, call_next: Any) -> Any:
-        length = request.headers.get("content-length")
-        if length is not None:
-            if not length.isdigit():
-                return JSONResponse({"detail": "Content-Length must be a number"}, status_code=400)
-            if int(length) > limit:
-                return JSONResponse({"detail": f"request body is {length} bytes; the limit is {limit} bytes"},
-                                    status_code=413)
-        response = await call_next(request)
-        for k, v in SECURITY_HEADERS.items():
-            response.headers.setdefault(k, v)
-        return response
+
+class LimitsAndHeaders:
+    """Pure ASGI middleware: refuse bodies declared over the limit (413) and add security headers."""
+
+    def __init__(self, app: Any, limit: int):
+        self.app, self.limit = app, limit
+        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                if not v.isdigit():
+                    await JSONResponse({"detail": "Content-Length must be a number"}, 400)(scope, receive, send)
+                    return
+                if int(v) > self.limit:
+                    msg = f"request body is {int(v)} bytes; the limit is {self.limit} bytes"
+                    await JSONResponse({"detail": msg}, 413)(scope, receive, send)
+                    return
+
+        async def send_with_headers(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                have = {k.lower() for k, _ in message.get("headers", [])}
+                message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in have]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection
 
 from annotation_app.db import now
-from annotation_app.models import AuditLog
+from annotation_app.sql import Q, execute
+
+_INSERT = Q("INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
+               "VALUES (:at, :u, :a, :ot, :oid, :d, :ip)")
 
 
 def audit(conn: Connection, user_id: int | None, action: str, object_type: str = "", object_id: Any = "",
           detail: dict[str, Any] | None = None, ip: str = "") -> None:
-    conn.execute(insert(AuditLog).values(at=now(), user_id=user_id, action=action, object_type=object_type,
-                                         object_id=str(object_id), detail=detail or {}, ip=ip[:64]))
+    execute(conn, _INSERT, {"at": now(), "u": user_id, "a": action, "ot": object_type, "oid": str(object_id),
+                           "d": json.dumps(detail or {}, default=str), "ip": ip[:64]})

@@ -9,14 +9,17 @@ CHECK constraint keeps ``taken <= overlap``, so no item is ever held beyond its 
 from __future__ import annotations
 
 import secrets
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, and_, exists, insert, select, update
+from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
+from annotation_app import sql
 from annotation_app.audit import audit
 from annotation_app.db import now
-from annotation_app.models import Assignment, Campaign, Item, Submission
+from annotation_app.models import Assignment, Item
+from annotation_app.sql import Q, jload
 from annotation_app.tasks import ItemContext, PayloadError, get_task_type
 
 
@@ -36,34 +39,56 @@ def item_context(item: Any, campaign_config: dict[str, Any] | None = None) -> It
                        image_url=item.image_url or "", spec=dict(item.spec or {}), campaign_config=campaign_config or {})
 
 
+_EXPIRED = Q("SELECT id, item_id FROM assignments WHERE status = 'active' AND lease_expires_at < :t LIMIT 500")
+_EXPIRE = Q("UPDATE assignments SET status = 'expired' WHERE id = :id AND status = 'active' AND lease_expires_at < :t")
+_GIVE_BACK = Q("UPDATE items SET taken = taken - 1 WHERE id = :i")
+_CAMPAIGN = Q("SELECT id, task_type, config FROM campaigns WHERE id = :c")
+_MINE = Q("SELECT id, item_id, status, draft, reject_reason, version FROM assignments "
+             "WHERE campaign_id = :c AND user_id = :u AND (status = 'rejected' OR "
+             "(status = 'active' AND lease_expires_at >= :t)) ORDER BY claimed_at, id")
+_EXTEND = Q("UPDATE assignments SET status = 'active', lease_expires_at = :exp WHERE id = :id")
+_CANDIDATE = ("SELECT id FROM items WHERE campaign_id = :c AND taken < overlap AND NOT EXISTS "
+              "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
+              "ORDER BY priority, id LIMIT 1")
+_CANDIDATE_LITE, _CANDIDATE_PG = Q(_CANDIDATE), Q(_CANDIDATE + " FOR UPDATE SKIP LOCKED")
+_TAKE = Q("UPDATE items SET taken = taken + 1 WHERE id = :i AND taken < overlap")
+_UPSERT = Q("INSERT INTO assignments (item_id, campaign_id, user_id, status, lease_expires_at, claimed_at, version) "
+               "VALUES (:i, :c, :u, 'active', :exp, :t, 1) ON CONFLICT (item_id, user_id) DO UPDATE SET "
+               "status = 'active', lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
+               "WHERE assignments.status = 'expired' RETURNING id, draft, version")
+_ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FROM items WHERE id = :i")
+_last_expiry = [0.0]
+
+
 def expire_leases(conn: Connection, t: float) -> int:
     """Give back the slots of active leases that ran out (all campaigns)."""
-    rows = conn.execute(select(A.c.id, A.c.item_id).where(A.c.status == "active", A.c.lease_expires_at < t)).all()
     n = 0
-    for aid, item_id in rows:
-        if conn.execute(update(A).where(A.c.id == aid, A.c.status == "active", A.c.lease_expires_at < t)
-                        .values(status="expired")).rowcount:
-            conn.execute(update(I).where(I.c.id == item_id).values(taken=I.c.taken - 1))
+    for r in sql.rows(conn, _EXPIRED, {"t": t}):
+        if sql.execute(conn, _EXPIRE, {"id": r["id"], "t": t}):
+            sql.execute(conn, _GIVE_BACK, {"i": r["item_id"]})
             n += 1
+    _last_expiry[0] = t
     return n
 
 
-def _view(conn: Connection, a: Any, campaign: Any) -> dict[str, Any]:
-    item = conn.execute(select(I).where(I.c.id == a.item_id)).one()
-    task = get_task_type(campaign.task_type)
+def _view(conn: Connection, a: Any, campaign: Any, lease_expires_at: float) -> dict[str, Any]:
+    item = sql.first(conn, _ITEM, {"i": a["item_id"]})
+    assert item is not None
+    ctx = ItemContext(id=item["id"], width=item["width"], height=item["height"], image_sha256=item["image_sha256"],
+                      image_url=item["image_url"] or "", spec=jload(item["spec"]) or {}, campaign_config=campaign.config)
     return {
-        "assignment_id": a.id, "status": a.status, "version": a.version, "lease_expires_at": a.lease_expires_at,
-        "draft": a.draft, "reject_reason": a.reject_reason,
-        "item": {"id": item.id, "media_url": f"/media/{item.media_key}", "width": item.width, "height": item.height,
-                 "task": task.item_view(item_context(item, campaign.config))},
+        "assignment_id": a["id"], "status": "active", "version": a["version"], "lease_expires_at": lease_expires_at,
+        "draft": jload(a["draft"]), "reject_reason": a["reject_reason"],
+        "item": {"id": item["id"], "media_url": f"/media/{item['media_key']}", "width": item["width"],
+                 "height": item["height"], "task": get_task_type(campaign.task_type).item_view(ctx)},
     }
 
 
 def get_campaign(conn: Connection, campaign_id: int) -> Any:
-    c = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).first()
+    c = sql.first(conn, _CAMPAIGN, {"c": campaign_id})
     if c is None:
         raise ClaimError(404, f"campaign {campaign_id} not found")
-    return c
+    return SimpleNamespace(id=c["id"], task_type=c["task_type"], config=jload(c["config"]) or {})
 
 
 def claim(conn: Connection, campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float,
@@ -71,47 +96,40 @@ def claim(conn: Connection, campaign_id: int, user_id: int, *, exclude: list[int
     """The user's next task: a lease they already hold (not in ``exclude``), an item a reviewer
     sent back to them, or a new item with a free slot. None when the campaign has nothing left."""
     t = now()
+    exp = t + lease_s
     campaign = get_campaign(conn, campaign_id)
-    mine = conn.execute(select(A).where(A.c.campaign_id == campaign_id, A.c.user_id == user_id,
-                                        A.c.status == "active", A.c.lease_expires_at >= t)
-                        .order_by(A.c.claimed_at)).all()
-    for a in mine:
-        if a.id not in exclude:
-            conn.execute(update(A).where(A.c.id == a.id).values(lease_expires_at=t + lease_s))
-            return _view(conn, a._replace(lease_expires_at=t + lease_s), campaign)
-    if len(mine) >= max_active:
-        raise ClaimError(409, f"you already hold {len(mine)} leases in this campaign (limit {max_active})")
-    back = conn.execute(select(A).where(A.c.campaign_id == campaign_id, A.c.user_id == user_id,
-                                        A.c.status == "rejected").order_by(A.c.id).limit(1)).first()
-    if back is not None:
-        conn.execute(update(A).where(A.c.id == back.id).values(status="active", lease_expires_at=t + lease_s))
-        audit(conn, user_id, "claim.returned", "assignment", back.id, ip=ip)
-        return _view(conn, back._replace(status="active", lease_expires_at=t + lease_s), campaign)
-    expire_leases(conn, t)
-    done_by_me = exists().where(and_(A.c.item_id == I.c.id, A.c.user_id == user_id, A.c.status != "expired"))
-    q = (select(I.c.id).where(I.c.campaign_id == campaign_id, I.c.taken < I.c.overlap, ~done_by_me)
-         .order_by(I.c.priority, I.c.id).limit(1))
-    if postgres:
-        q = q.with_for_update(skip_locked=True, of=I)
-    for _ in range(20):
-        item_id = conn.execute(q).scalar()
+    mine = sql.rows(conn, _MINE, {"c": campaign_id, "u": user_id, "t": t})
+    active = [a for a in mine if a["status"] == "active"]
+    for a in active + [a for a in mine if a["status"] == "rejected"]:
+        if a["id"] in exclude:
+            continue
+        if a["status"] == "rejected" and len(active) >= max_active:
+            break
+        sql.execute(conn, _EXTEND, {"exp": exp, "id": a["id"]})
+        if a["status"] == "rejected":
+            audit(conn, user_id, "claim.returned", "assignment", a["id"], ip=ip)
+        return _view(conn, a, campaign, exp)
+    if len(active) >= max_active:
+        raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")
+    if t - _last_expiry[0] > 1.0:
+        expire_leases(conn, t)
+    cand = _CANDIDATE_PG if postgres else _CANDIDATE_LITE
+    params = {"c": campaign_id, "u": user_id}
+    for attempt in range(20):
+        item_id = sql.scalar(conn, cand, params)
+        if item_id is None and attempt == 0 and expire_leases(conn, t):
+            item_id = sql.scalar(conn, cand, params)
         if item_id is None:
             return None
-        if conn.execute(update(I).where(I.c.id == item_id, I.c.taken < I.c.overlap)
-                        .values(taken=I.c.taken + 1)).rowcount:
+        if sql.execute(conn, _TAKE, {"i": item_id}):
             break
     else:
         raise ClaimError(503, "could not claim an item; try again")
-    values = dict(status="active", lease_expires_at=t + lease_s, claimed_at=t)
-    res = conn.execute(update(A).where(A.c.item_id == item_id, A.c.user_id == user_id, A.c.status == "expired")
-                       .values(**values).returning(A.c.id))
-    aid = res.scalar()
-    if aid is None:
-        aid = conn.execute(insert(A).values(item_id=item_id, campaign_id=campaign_id, user_id=user_id, version=1,
-                                            **values)).inserted_primary_key[0]
-    audit(conn, user_id, "claim", "assignment", aid, {"item_id": item_id}, ip=ip)
-    a = conn.execute(select(A).where(A.c.id == aid)).one()
-    return _view(conn, a, campaign)
+    row = sql.first(conn, _UPSERT, {"i": item_id, "c": campaign_id, "u": user_id, "exp": exp, "t": t})
+    if row is None:
+        raise ClaimError(503, "could not claim an item; try again")
+    audit(conn, user_id, "claim", "assignment", row["id"], {"item_id": item_id}, ip=ip)
+    return _view(conn, dict(row, item_id=item_id, reject_reason=None), campaign, exp)
 
 
 def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: bool = False) -> Any:
@@ -126,7 +144,9 @@ def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: 
 
 def view_assignment(conn: Connection, assignment_id: int, user_id: int) -> dict[str, Any]:
     a = own_assignment(conn, assignment_id, user_id)
-    return _view(conn, a, get_campaign(conn, a.campaign_id))
+    out = _view(conn, dict(a._mapping), get_campaign(conn, a.campaign_id), a.lease_expires_at)
+    out["status"] = a.status
+    return out
 
 
 def _writable(a: Any) -> None:
@@ -177,31 +197,41 @@ def release(conn: Connection, assignment_id: int, user_id: int, ip: str = "") ->
     audit(conn, user_id, "release", "assignment", a.id, ip=ip)
 
 
+_PRIOR = Q("SELECT id, assignment_id FROM submissions WHERE user_id = :u AND client_key = :k")
+_LOAD = ("SELECT a.id, a.user_id, a.item_id, a.campaign_id, a.status, i.width, i.height, i.spec, i.image_sha256, "
+         "i.image_url, c.task_type, c.config FROM assignments a JOIN items i ON i.id = a.item_id "
+         "JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = :id")
+_LOAD_LITE, _LOAD_PG = Q(_LOAD), Q(_LOAD + " FOR UPDATE OF a")
+_INSERT_SUB = Q("INSERT INTO submissions (assignment_id, item_id, campaign_id, user_id, client_key, payload, "
+                   "duration_ms, kind, created_at) VALUES (:a, :i, :c, :u, :k, :p, :d, 'annotator', :t) RETURNING id")
+_MARK = Q("UPDATE assignments SET status = 'submitted', submitted_at = :t, submission_id = :s, draft = NULL, "
+             "version = version + 1, reject_reason = NULL WHERE id = :id")
+
+
 def submit(conn: Connection, assignment_id: int, user_id: int, client_key: str, payload: Any,
            duration_ms: int | None, lease_s: float, ip: str = "") -> dict[str, Any]:
     """Store an answer once per ``client_key``; a repeated key returns the stored submission."""
-    prior = conn.execute(select(Submission.__table__).where(Submission.user_id == user_id,
-                                                            Submission.client_key == client_key)).first()
+    prior = sql.first(conn, _PRIOR, {"u": user_id, "k": client_key})
     if prior is not None:
-        if prior.assignment_id != assignment_id:
-            raise ClaimError(409, f"client_key {client_key!r} was already used for assignment {prior.assignment_id}")
-        return {"submission_id": prior.id, "assignment_id": assignment_id, "replayed": True}
-    a = own_assignment(conn, assignment_id, user_id, lock=True)
+        if prior["assignment_id"] != assignment_id:
+            raise ClaimError(409, f"client_key {client_key!r} was already used for assignment {prior['assignment_id']}")
+        return {"submission_id": prior["id"], "assignment_id": assignment_id, "replayed": True}
+    row = sql.first(conn, _LOAD_PG if conn.dialect.name == "postgresql" else _LOAD_LITE, {"id": assignment_id})
+    if row is None or row["user_id"] != user_id:
+        raise ClaimError(404, f"assignment {assignment_id} not found")
+    a = SimpleNamespace(**row)
     _writable(a)
-    campaign = get_campaign(conn, a.campaign_id)
-    item = conn.execute(select(I).where(I.c.id == a.item_id)).one()
+    ctx = ItemContext(id=a.item_id, width=a.width, height=a.height, image_sha256=a.image_sha256,
+                      image_url=a.image_url or "", spec=jload(a.spec) or {}, campaign_config=jload(a.config) or {})
     try:
-        clean = get_task_type(campaign.task_type).parse(payload, item_context(item, campaign.config))
+        clean = get_task_type(a.task_type).parse(payload, ctx)
     except PayloadError as exc:
         raise ClaimError(422, str(exc)) from None
     t = now()
     _retake(conn, a, lease_s, t)
-    sid = conn.execute(insert(Submission.__table__).values(
-        assignment_id=a.id, item_id=a.item_id, campaign_id=a.campaign_id, user_id=user_id, client_key=client_key,
-        payload=clean.model_dump(mode="json"), duration_ms=duration_ms, kind="annotator", created_at=t,
-    )).inserted_primary_key[0]
-    conn.execute(update(A).where(A.c.id == a.id).values(status="submitted", submitted_at=t, submission_id=sid,
-                                                        draft=None, version=A.c.version + 1, reject_reason=None))
+    sid = sql.scalar(conn, _INSERT_SUB, {"a": a.id, "i": a.item_id, "c": a.campaign_id, "u": user_id,
+                                         "k": client_key, "p": clean.model_dump_json(), "d": duration_ms, "t": t})
+    sql.execute(conn, _MARK, {"t": t, "s": sid, "id": a.id})
     audit(conn, user_id, "submit", "submission", sid, {"assignment_id": a.id}, ip=ip)
     return {"submission_id": sid, "assignment_id": a.id, "replayed": False}
 

@@ -9,6 +9,7 @@ requests must echo the session's CSRF token in the ``X-CSRF-Token`` header; API-
 from __future__ import annotations
 
 import hmac
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -38,13 +39,21 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+_CACHE: dict[str, tuple[float, Principal]] = {}
+CACHE_SECONDS = 2.0
+"""Valid credentials are cached this long per process; revoking a token or session, logging out
+and changing a user clear the cache of the process that did it (other processes follow within
+CACHE_SECONDS)."""
+
+
+def forget_credentials() -> None:
+    _CACHE.clear()
+
+
 def _authenticate(engine: Any, auth: str | None, cookie: str | None) -> Principal | None:
     with read_tx(engine) as conn:
         if auth:
-            scheme, _, token = auth.partition(" ")
-            if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
-                return None
-            return principal_from_token(conn, token.strip())
+            return principal_from_token(conn, auth)
         if cookie:
             return principal_from_session(conn, cookie)
     return None
@@ -54,8 +63,27 @@ async def authenticate(request: Request) -> Principal | None:
     if hasattr(request.state, "principal"):
         return request.state.principal
     auth = request.headers.get("authorization")
-    cookie = request.cookies.get(SESSION_COOKIE)
-    p = await run_db(request, _authenticate, request.app.state.engine, auth, cookie) if (auth or cookie) else None
+    cookie = None if auth else request.cookies.get(SESSION_COOKIE)
+    token = None
+    if auth:
+        scheme, _, token = auth.partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
+            request.state.principal = None
+            return None
+    key = ("t:" + token) if token else ("c:" + cookie) if cookie else ""
+    p = None
+    if key:
+        hit = _CACHE.get(key)
+        t = time.monotonic()
+        if hit and hit[0] > t:
+            p = hit[1]
+        else:
+            p = await run_db(request, _authenticate, request.app.state.engine, token, cookie)
+            if p is not None:
+                if len(_CACHE) > 10000:
+                    _CACHE.clear()
+                _CACHE[key] = (t + CACHE_SECONDS, p)
     request.state.principal = p
     return p
 

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, func, insert, select, update
 
 from annotation_app.db import now
 from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession
+from annotation_app.sql import Q, first
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "pmt_"
@@ -116,20 +117,19 @@ def revoke_token(conn: Connection, token_id: int, user_id: int | None = None) ->
     return conn.execute(q.values(revoked_at=now())).rowcount > 0
 
 
-_USER_COLS = (User.id, User.username, User.role)
+_BY_TOKEN = Q("SELECT u.id, u.username, u.role FROM users u JOIN api_tokens k ON k.user_id = u.id "
+                 "WHERE k.token_hash = :h AND k.revoked_at IS NULL AND u.active AND "
+                 "(k.expires_at IS NULL OR k.expires_at > :t)")
+_BY_SESSION = Q("SELECT u.id, u.username, u.role, s.id AS sid, s.csrf_token FROM users u "
+                   "JOIN web_sessions s ON s.user_id = u.id WHERE s.token_hash = :h AND s.revoked_at IS NULL "
+                   "AND u.active AND s.expires_at > :t")
 
 
 def principal_from_token(conn: Connection, token: str) -> Principal | None:
-    t = now()
-    row = conn.execute(select(*_USER_COLS).join(ApiToken, ApiToken.user_id == User.id).where(
-        ApiToken.token_hash == sha256(token), ApiToken.revoked_at.is_(None), User.active.is_(True),
-        (ApiToken.expires_at.is_(None)) | (ApiToken.expires_at > t))).first()
-    return Principal(row.id, row.username, row.role, "token") if row else None
+    row = first(conn, _BY_TOKEN, {"h": sha256(token), "t": now()})
+    return Principal(row["id"], row["username"], row["role"], "token") if row else None
 
 
 def principal_from_session(conn: Connection, secret: str) -> Principal | None:
-    row = conn.execute(select(*_USER_COLS, WebSession.id.label("sid"), WebSession.csrf_token).join(
-        WebSession, WebSession.user_id == User.id).where(
-        WebSession.token_hash == sha256(secret), WebSession.revoked_at.is_(None), User.active.is_(True),
-        WebSession.expires_at > now())).first()
-    return Principal(row.id, row.username, row.role, "cookie", row.sid, row.csrf_token) if row else None
+    row = first(conn, _BY_SESSION, {"h": sha256(secret), "t": now()})
+    return Principal(row["id"], row["username"], row["role"], "cookie", row["sid"], row["csrf_token"]) if row else None

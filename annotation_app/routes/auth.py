@@ -12,7 +12,15 @@ from starlette.concurrency import run_in_threadpool
 
 from annotation_app.audit import audit
 from annotation_app.db import read_tx, write_tx
-from annotation_app.deps import CSRF_COOKIE, MAX_ID, SESSION_COOKIE, client_ip, require, run_db
+from annotation_app.deps import (
+    CSRF_COOKIE,
+    MAX_ID,
+    SESSION_COOKIE,
+    client_ip,
+    forget_credentials,
+    require,
+    run_db,
+)
 from annotation_app.models import ApiToken, AuditLog, User
 from annotation_app.security import (
     AuthError,
@@ -93,6 +101,7 @@ async def logout(request: Request, response: Response, p: Principal = Depends(re
             audit(conn, p.id, "logout", "user", p.id, ip=client_ip(request))
 
     await run_db(request, _do)
+    forget_credentials()
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
     return {"ok": True}
@@ -138,6 +147,7 @@ async def delete_token(request: Request, token_id: Annotated[int, PathParam(ge=1
 
     if not await run_db(request, _do):
         raise HTTPException(404, f"token {token_id} not found or already revoked")
+    forget_credentials()
     return {"ok": True}
 
 
@@ -183,6 +193,7 @@ async def patch_user(request: Request, user_id: Annotated[int, PathParam(ge=1, l
 
     if not await run_db(request, _do):
         raise HTTPException(404, f"user {user_id} not found")
+    forget_credentials()
     return {"id": user_id, **values}
 
 
