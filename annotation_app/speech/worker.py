@@ -125,6 +125,14 @@ def enqueue_retention(engine: Engine, period_s: float = 3600.0) -> None:
         jobs.enqueue(conn, RETENTION, f"{RETENTION}:{bucket}", {})
 
 
+def _retention_timer(engine: Engine, stop: threading.Event, period_s: float = 3600.0) -> None:
+    while not stop.wait(period_s / 4):
+        try:
+            enqueue_retention(engine, period_s)
+        except Exception as exc:  # noqa: BLE001 - keep the timer alive through a DB hiccup
+            log.warning("could not enqueue the retention job: %s", exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     from annotation_app.settings import Settings
 
@@ -141,6 +149,8 @@ def main(argv: list[str] | None = None) -> int:
     worker = SpeechWorker(engine, MediaStore(args.media_root or s.media_root))
     stop = threading.Event()
     enqueue_retention(engine)
+    if not args.once:  # one retention sweep per hour while the worker runs
+        threading.Thread(target=_retention_timer, args=(engine, stop), daemon=True).start()
     n = jobs.run_worker(engine, worker.handlers(), stop, poll_s=args.poll_s, lease_s=args.lease_s, once=args.once)
     log.info("speech worker done: %d jobs", n)
     return 0

@@ -81,6 +81,9 @@ def test_record_transcribe_clean_review_export(stack):
         assert page.locator(".caption-questions li").count() == 7
         time.sleep(_seconds(wav) + 1.2)
         assert float(page.locator("#task-root").get_attribute("data-level") or -200) < -40  # file ended
+        assert float(page.locator("#task-root").get_attribute("data-level-max") or -200) > -35  # meter saw speech
+        assert page.locator("#caption-timer").inner_text().startswith("0:")
+        assert "0:00" not in page.locator("#caption-timer").inner_text()
         page.click("#caption-stop")
         page.wait_for_function("document.body.dataset.captionState === 'ready'", timeout=60000)
         transcript = page.locator("#caption-transcript").inner_text()

@@ -141,6 +141,7 @@
           const db = 10 * Math.log10(s / data.length + 1e-12);
           bar.style.width = Math.max(0, Math.min(100, (db + 60) * 100 / 60)) + "%";
           root.dataset.level = db.toFixed(1);
+          if (!(Number(root.dataset.levelMax) >= db)) root.dataset.levelMax = db.toFixed(1);
           raf = requestAnimationFrame(loop);
         };
         loop();
