@@ -89,6 +89,12 @@ def test_fact12_attention_mask(tok, img640):
     assert m[c2][:, im].all() and m[c1][:, im].all()  # every text token sees all image tokens
     assert m[c2][:, c2].equal(torch.ones(len(c2), len(c2), dtype=torch.bool).tril())
     assert not m[im][:, c1].any()
+    # the model's mask (engineer B's Molmo) is the same on every valid query
+    from model.molmo import build_attention_mask
+
+    theirs = build_attention_mask(batch["input_tokens"], batch["subsegment_ids"])[0, 0]
+    valid = batch["input_tokens"][0] != -1
+    assert torch.equal(theirs[valid], m[valid])
 
 
 def test_sequence_length_limit_drops_conversations(tok, img640):
