@@ -149,7 +149,10 @@ class MolmoDataset(IterableDataset):
         c, p = self.cfg, self.preprocess_cfg
         seqs, metas = [], []
         for s, exs in items:
-            image = processor(load_image(s.image))
+            try:
+                image = processor(load_image(s.image))
+            except Exception as exc:  # noqa: BLE001 - PIL raises many types; name the sample
+                raise ValueError(f"sample {s.key}: cannot decode or preprocess its image: {exc}") from exc
             seq = build_sequence(image, [e.messages for e in exs], self.tokenizer, seq_len=c.seq_len,
                                  weight=exs[0].weight if len(exs) == 1 else 1.0,
                                  crop_shape=(p.patches_per_crop, p.pixels_per_patch),
