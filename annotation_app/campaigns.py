@@ -174,5 +174,7 @@ def set_gold(conn: Connection, item_id: int, gold: dict[str, Any] | None, user_i
     item = conn.execute(select(Item.__table__).where(Item.id == item_id)).first()
     if item is None:
         raise ImportError_(f"item {item_id} not found")
-    conn.execute(update(Item).where(Item.id == item_id).values(gold=gold, priority=10 if gold else 100))
+    c = get_campaign_row(conn, item.campaign_id)
+    overlap = max(item.overlap, int((c.config or {}).get("gold_overlap", 1000))) if gold else item.overlap
+    conn.execute(update(Item).where(Item.id == item_id).values(gold=gold, priority=10 if gold else 100, overlap=overlap))
     audit(conn, user_id, "item.gold", "item", item_id, {"gold": gold}, ip=ip)

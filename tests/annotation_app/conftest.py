@@ -229,3 +229,8 @@ def appctx_factory(tmp_path: Path) -> Any:
         return make_appctx(d, **settings)
 
     return make
+
+
+@pytest.fixture
+def make_png() -> Any:
+    return png
