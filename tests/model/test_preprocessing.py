@@ -258,3 +258,26 @@ def test_load_image_exif_rotation(tmp_path):
     im.save(path, exif=exif)
     out = load_image(path.read_bytes())
     assert out.shape == (40, 20, 3) and out.dtype == np.uint8
+
+
+def _numpy_reference():
+    """The per-image numpy transcription of the reference processor (benchmarks/bench_preprocess.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_preprocess.py"
+    spec = importlib.util.spec_from_file_location("bench_preprocess", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.np_preprocess
+
+
+@pytest.mark.parametrize("wh", [(640, 480), (300, 250), (800, 180), (220, 700)])
+def test_matches_reference_bookkeeping(wh, proc):
+    """The reference's crop-by-crop numbering + transpose + inversion gives our direct row-major map."""
+    im = image(*wh, seed=wh[0])
+    ref = _numpy_reference()(im)
+    ours = proc.preprocess(im)
+    for k in ("image_tokens", "image_input_idx", "image_masks"):
+        np.testing.assert_array_equal(ours[k], ref[k])
+    np.testing.assert_allclose(ours["images"], ref["images"], atol=2e-3)
