@@ -154,10 +154,14 @@ class Molmo(nn.Module):
         self.vision_backbone.image_vit.grad_checkpointing = on
 
     def flops_per_token(self, seq_len: int) -> float:
-        """Training FLOPs per LLM token of the decoder (6N + attention), ViT counted separately."""
+        """Training FLOPs per LLM token in the blocks (6N + causal attention); head and ViT apart."""
         c = self.cfg.llm
-        n = sum(p.numel() for n_, p in self.transformer.named_parameters() if "wte" not in n_)
-        return 6 * n + 12 * c.n_layers * c.d_model * seq_len / 2  # causal: half the score matrix
+        n = sum(p.numel() for p in self.transformer.blocks.parameters())
+        return 6 * n + 6 * c.n_layers * c.d_model * seq_len  # 12*L*d*T/2: half the score matrix is masked
+
+    def head_flops_per_token(self) -> float:
+        """The LM head runs on loss tokens only (logits are never built elsewhere)."""
+        return 6 * self.cfg.llm.d_model * self.cfg.llm.embedding_size
 
     def vit_flops_per_crop(self) -> float:
         """Training FLOPs of one crop through the ViT, pooling and projector."""

@@ -48,7 +48,7 @@ class TrainConfig:
     stop_after: int | None = None  # stop early (the schedule still spans max_steps)
     optim: OptimConfig = field(default_factory=OptimConfig)
     z_loss: float = 1e-4
-    precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32
+    precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32 | fsdp_bf16 (FSDP2 bf16 params)
     parallel: str = "auto"  # auto (fsdp when world > 1) | fsdp | ddp | none
     activation_checkpointing: bool = False
     compile: bool = False
@@ -153,17 +153,19 @@ def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Modul
     """Activation checkpointing, compile, then FSDP2 (or DDP) from outside the model code."""
     if cfg.activation_checkpointing:
         model.set_grad_checkpointing(True)
-    if cfg.compile:
+    if cfg.compile:  # compile each block's forward; FSDP2 hooks stay outside the compiled code
         for block in [*model.transformer.blocks, *model.vision_backbone.image_vit.blocks]:
-            block.compile()
+            block.forward = torch.compile(block.forward)
     mode = cfg.parallel if cfg.parallel != "auto" else ("fsdp" if d.world > 1 else "none")
     if mode == "fsdp":
-        from torch.distributed.fsdp import fully_shard
+        from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
+            if cfg.precision == "fsdp_bf16" else MixedPrecisionPolicy()  # default: fp32 params + autocast
         for block in [*model.vision_backbone.image_vit.blocks, *model.transformer.blocks]:
-            fully_shard(block)
-        fully_shard(model.vision_backbone)
-        fully_shard(model)
+            fully_shard(block, mp_policy=mp)
+        fully_shard(model.vision_backbone, mp_policy=mp)
+        fully_shard(model, mp_policy=mp)
     elif mode == "ddp":
         model = torch.nn.parallel.DistributedDataParallel(model)
     return model, mode
@@ -256,8 +258,10 @@ def step_flops(core: Molmo, mbs: list[dict]) -> tuple[float, int]:
     for mb in mbs:
         t = mb["input_tokens"].shape[1]
         n_tok = int((mb["input_tokens"] >= 0).sum())
+        n_loss = int(((mb["loss_masks"] > 0) & (mb["target_tokens"] >= 0)).sum())
         n_crops = int(mb["crop_mask"].sum()) if "crop_mask" in mb else 0
-        flops += n_tok * core.flops_per_token(t) + n_crops * core.vit_flops_per_crop()
+        flops += n_tok * core.flops_per_token(t) + n_loss * core.head_flops_per_token()
+        flops += n_crops * core.vit_flops_per_crop()
         tokens += n_tok
     return flops, tokens
 
