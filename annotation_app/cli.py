@@ -174,3 +174,12 @@ def export(campaign: str = typer.Argument(..., help="campaign name"),
         typer.echo(f"wrote {json.loads(manifest.read_text())['num_samples']} samples; manifest {manifest}")
     else:
         raise typer.BadParameter("--format must be shards or coco")
+
+
+def _register_plugins() -> None:
+    from annotation_app.speech.cli import register as speech
+
+    speech(app)
+
+
+_register_plugins()

@@ -21,7 +21,7 @@ from sqlalchemy import Engine, select, update
 
 from annotation_app import jobs
 from annotation_app.audit import audit
-from annotation_app.db import make_engine, now, read_tx, write_tx
+from annotation_app.db import make_engine, migrate, now, read_tx, write_tx
 from annotation_app.media import MediaStore
 from annotation_app.models import Campaign
 from annotation_app.speech import recordings as rs
@@ -145,7 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     s = Settings()
-    engine = make_engine(args.database_url or s.database_url)
+    url = args.database_url or s.database_url
+    migrate(url)
+    engine = make_engine(url)
     worker = SpeechWorker(engine, MediaStore(args.media_root or s.media_root))
     stop = threading.Event()
     enqueue_retention(engine)
