@@ -1,7 +1,8 @@
 """Object detectors behind one interface: ``detect(rgb array) -> [Detection]`` above a strict threshold.
 
 - ``opencv`` (default, offline): the detectors OpenCV 4.x ships. ``face``: the frontal alt2 cascade
-  confirmed by the default frontal cascade (the two disagree on most false positives), plus
+  confirmed by the default frontal cascade around each hit (the two disagree on most false
+  positives), plus
   profile faces (both directions) with many neighbours; ``cat``: the extended cat-face cascade;
   ``person``: HOG + the default people SVM.
 - ``hf:<model name or local path>``: any Hugging Face object detector through transformers.
@@ -85,12 +86,22 @@ class OpenCVDetector:
         self.hog = cv2.HOGDescriptor()
         self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
 
-    def _cascade(self, name: str, gray: np.ndarray, neighbors: int) -> list[tuple[tuple[float, ...], float]]:
-        side = max(20, int(min(gray.shape) * self.cfg.min_face))
+    def _cascade(self, name: str, gray: np.ndarray, neighbors: int, scale: float = 1.1,
+                 side: int = 0) -> list[tuple[tuple[float, ...], float]]:
+        side = side or max(20, int(min(gray.shape) * self.cfg.min_face))
         boxes, _, weights = self.cascades[name].detectMultiScale3(
-            gray, scaleFactor=1.1, minNeighbors=neighbors, minSize=(side, side), outputRejectLevels=True)
+            gray, scaleFactor=scale, minNeighbors=neighbors, minSize=(side, side), outputRejectLevels=True)
         return [((float(x), float(y), float(x + w), float(y + h)), float(s))
                 for (x, y, w, h), s in zip(boxes, np.ravel(weights), strict=True)]
+
+    def _confirmed(self, gray: np.ndarray, box: tuple[float, ...]) -> bool:
+        """Does the default frontal cascade also see a face in a window around ``box``?"""
+        x0, y0, x1, y1 = box
+        m = 0.3 * (x1 - x0)
+        xa, ya = int(max(0, x0 - m)), int(max(0, y0 - m))
+        roi = gray[ya:int(min(gray.shape[0], y1 + m)), xa:int(min(gray.shape[1], x1 + m))]
+        found = self._cascade("frontal", roi, self.cfg.face_neighbors, side=max(20, int(0.6 * (x1 - x0))))
+        return any(iou(box, (fx0 + xa, fy0 + ya, fx1 + xa, fy1 + ya)) > 0.4 for (fx0, fy0, fx1, fy1), _ in found)
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         cv2 = self.cv2
@@ -99,19 +110,18 @@ class OpenCVDetector:
             image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
         dets: list[Detection] = []
-        frontal = self._cascade("frontal", gray, self.cfg.face_neighbors)
         for box, s in self._cascade("alt2", gray, self.cfg.face_neighbors):
-            if any(iou(box, fb) > 0.4 for fb, _ in frontal):
+            if self._confirmed(gray, box):
                 dets.append(Detection("face", s, box))
         w = gray.shape[1]
         for flip in (False, True):
             g = gray[:, ::-1].copy() if flip else gray
-            for (x0, y0, x1, y1), s in self._cascade("profile", g, self.cfg.profile_neighbors):
+            for (x0, y0, x1, y1), s in self._cascade("profile", g, self.cfg.profile_neighbors, scale=1.2):
                 box = (w - x1, y0, w - x0, y1) if flip else (x0, y0, x1, y1)
                 if all(iou(box, d.box) < 0.2 for d in dets):
                     dets.append(Detection("face", s, box))
         dets += [Detection("cat", s, b) for b, s in self._cascade("cat", gray, self.cfg.cat_neighbors) if s >= 0]
-        rects, weights = self.hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.05)
+        rects, weights = self.hog.detectMultiScale(gray, winStride=(8, 8), padding=(8, 8), scale=1.1)
         for (x, y, rw, rh), s in zip(rects, np.ravel(weights), strict=True):
             if s >= self.cfg.person_weight:
                 dets.append(Detection("person", float(s), (float(x), float(y), float(x + rw), float(y + rh))))
