@@ -43,7 +43,7 @@ _EXPIRED = Q("SELECT id, item_id FROM assignments WHERE status = 'active' AND le
 _EXPIRE = Q("UPDATE assignments SET status = 'expired' WHERE id = :id AND status = 'active' AND lease_expires_at < :t")
 _GIVE_BACK = Q("UPDATE items SET taken = taken - 1 WHERE id = :i")
 _CAMPAIGN = Q("SELECT id, task_type, config FROM campaigns WHERE id = :c")
-_MINE = Q("SELECT id, item_id, status, draft, reject_reason, version FROM assignments "
+_MINE = Q("SELECT id, item_id, status, draft, reject_reason, version, submission_id FROM assignments "
              "WHERE campaign_id = :c AND user_id = :u AND (status = 'rejected' OR "
              "(status = 'active' AND lease_expires_at >= :t)) ORDER BY claimed_at, id")
 _EXTEND = Q("UPDATE assignments SET status = 'active', lease_expires_at = :exp WHERE id = :id")
@@ -56,6 +56,7 @@ _UPSERT = Q("INSERT INTO assignments (item_id, campaign_id, user_id, status, lea
                "VALUES (:i, :c, :u, 'active', :exp, :t, 1) ON CONFLICT (item_id, user_id) DO UPDATE SET "
                "status = 'active', lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
                "WHERE assignments.status = 'expired' RETURNING id, draft, version")
+_PAYLOAD = Q("SELECT payload FROM submissions WHERE id = :s")
 _ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FROM items WHERE id = :i")
 _last_expiry = [0.0]
 
@@ -108,6 +109,8 @@ def claim(conn: Connection, campaign_id: int, user_id: int, *, exclude: list[int
         sql.execute(conn, _EXTEND, {"exp": exp, "id": a["id"]})
         if a["status"] == "rejected":
             audit(conn, user_id, "claim.returned", "assignment", a["id"], ip=ip)
+            if a["draft"] is None and a["submission_id"]:  # start the fix from the rejected answer
+                a = dict(a, draft=sql.scalar(conn, _PAYLOAD, {"s": a["submission_id"]}))
         return _view(conn, a, campaign, exp)
     if len(active) >= max_active:
         raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")

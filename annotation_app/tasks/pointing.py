@@ -65,8 +65,8 @@ class PointingTask(TaskType):
     collection_method = "pointing"
 
     def check(self, payload: Any, item: ItemContext) -> None:
-        if not payload.label.strip() and not payload.not_present:
-            raise PayloadError("label is empty: write what you are pointing at")
+        if not payload.label.strip():
+            raise PayloadError("label is empty: write the referring expression (also when it is not present)")
         check_answer(payload)
         check_points(payload.points, item)
 

@@ -163,7 +163,7 @@
         not_present: state.not_present }),
       draft: () => clone(state),
       validate: () => {
-        if (!fixed && !state.label.trim() && !state.not_present) return "Write the referring expression first";
+        if (!fixed && !state.label.trim()) return "Write the referring expression first";
         if (!state.not_present && !state.points.length) return "Click each instance, or mark Not present";
         return null;
       },
