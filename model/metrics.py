@@ -248,10 +248,28 @@ def score_example(output: str, example, task: str | None = None, **opts: Any) ->
         return clock_scores(output, int(m["hour"]), int(m["minute"]), **opts)
     if task == "mc":
         return {"accuracy": multiple_choice_score(output, m["options"], m["options"].index(m["option_answer"]))}
+    if task == "caption":
+        return _caption(output, example, **opts)
     scorer = {"vqa": vqa_score, "anls": anls, "relaxed": relaxed_correctness, "exact": exact_match}.get(task)
     if scorer is None:
-        raise ValueError(f"no per-example scorer for task {task!r} (captions: model.caption_f1)")
+        raise ValueError(f"no per-example scorer for task {task!r}")
     return {task: scorer(output, answers)}
+
+
+def _caption(output: str, example, complete=None) -> dict[str, float]:
+    """Caption F1 against the transcripts (else the caption) with the LLM judge of ``complete``,
+    or ``pixmo.llm`` when an endpoint is configured; without a judge: ``{"judge_unavailable": 1}``."""
+    from model.caption_f1 import caption_f1, llm_complete
+
+    if complete is None:
+        from pixmo.llm import available
+
+        if not available():
+            return {"judge_unavailable": 1.0}
+        complete = llm_complete()
+    refs = example.meta.get("transcripts") or [example.meta.get("caption") or example.answer or ""]
+    s = caption_f1(output, refs, complete)
+    return {k: s[k] for k in ("precision", "recall", "f1")}
 
 
 def evaluate(outputs: Sequence[str], examples: Sequence[Any], task: str | None = None, **opts: Any

@@ -162,3 +162,15 @@ def test_score_examples_from_records():
     assert evaluate([clock.answer], [clock])["overall_exact"] == 1.0
     docs = [e for e in exs if e.style == "pixmo_docs_charts"]
     assert evaluate([e.answer for e in docs], docs)["anls"] == 1.0
+
+
+def test_caption_task_uses_the_judge_or_reports_it_missing(monkeypatch):
+    from pixmo_samples import sample_with
+
+    from model.examples import sample_to_examples
+
+    monkeypatch.delenv("PIXMO_LLM_BASE_URL", raising=False)
+    (cap,) = sample_to_examples(sample_with(["cap"]), np.random.default_rng(0), for_training=False)
+    assert evaluate(["A red square."], [cap]) == {"judge_unavailable": 1.0, "n": 1.0}
+    out = evaluate(["A red square."], [cap], complete=fake_judge)
+    assert out["precision"] == 1.0 and out["recall"] == 0.5  # "a square" is covered, "um a red square" is not
