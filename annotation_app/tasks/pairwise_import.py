@@ -14,8 +14,9 @@ Scheduling:
 - ``pairs_per_prompt`` limits the pairs per prompt to the least-scheduled ones so far (all pairs
   by default);
 - items get ``priority = 100 + round``: round r holds the r-th item of every (category, model pair)
-  queue, so the core's ``ORDER BY priority, id`` hands out items round-robin over pairs and
-  categories, and any prefix of the work is balanced (across later imports too).
+  queue, and within a round the next item is the least-served model pair, then the least-served
+  category; the core's ``ORDER BY priority, id`` hands items out in that order, so any prefix of
+  the work is balanced over pairs and categories (and a later import interleaves by round).
 """
 
 from __future__ import annotations
@@ -101,13 +102,19 @@ def plan_pairs(prompts: list[Prompt], pairs_per_prompt: int | None, seed: int) -
         rng.shuffle(queues[k])
     plan = []
     sides: dict[tuple[str, str], int] = defaultdict(int)
+    pair_n: dict[tuple[str, str], int] = defaultdict(int)
+    cat_n: dict[str, int] = defaultdict(int)
     for rnd in range(max((len(v) for v in queues.values()), default=0)):
-        for k in keys:
-            if rnd < len(queues[k]):
-                a, b = k[1]
-                swap = sides[k[1]] % 2 == 1
-                sides[k[1]] += 1
-                plan.append((queues[k][rnd], *((b, a) if swap else (a, b)), rnd))
+        todo = [k for k in keys if rnd < len(queues[k])]
+        while todo:  # next: the least-served model pair, then the least-served category
+            k = min(todo, key=lambda q: (pair_n[q[1]], cat_n[q[0]]))
+            todo.remove(k)
+            pair_n[k[1]] += 1
+            cat_n[k[0]] += 1
+            a, b = k[1]
+            swap = sides[k[1]] % 2 == 1
+            sides[k[1]] += 1
+            plan.append((queues[k][rnd], *((b, a) if swap else (a, b)), rnd))
     return plan
 
 
