@@ -124,13 +124,23 @@ class Canvas:
                 region = mask[ya:yb, xa:xb]
                 np.maximum(region, m[ya - y0:yb - y0, xa - x0:xb - x0], out=region)
         for color, mask in by_color.items():
-            if not self.identity:
-                mask = cv2.warpPerspective(mask, self.h, (W, H), flags=cv2.INTER_LINEAR)
             x, y, w, h = cv2.boundingRect(mask)
-            if w and h:
-                a = cv2.merge([mask[y:y + h, x:x + w]] * 3)
-                region = self.arr[y:y + h, x:x + w]
-                solid = np.empty_like(region)
-                solid[:] = color
-                region[:] = cv2.add(cv2.multiply(region, 255 - a, scale=1 / 255),
-                                    cv2.multiply(solid, a, scale=1 / 255))
+            if not (w and h):
+                continue
+            if not self.identity:  # warp only the text's bounding box into its image bounding box
+                corners = self.map(np.array([(x, y), (x + w, y), (x + w, y + h), (x, y + h)], float))
+                ox, oy = max(0, int(corners[:, 0].min())), max(0, int(corners[:, 1].min()))
+                ex, ey = min(W, int(corners[:, 0].max()) + 2), min(H, int(corners[:, 1].max()) + 2)
+                if ex <= ox or ey <= oy:
+                    continue
+                m = np.array([[1, 0, -ox], [0, 1, -oy], [0, 0, 1]], float) @ self.h @ \
+                    np.array([[1, 0, x], [0, 1, y], [0, 0, 1]], float)
+                crop = cv2.warpPerspective(mask[y:y + h, x:x + w], m, (ex - ox, ey - oy), flags=cv2.INTER_LINEAR)
+                x, y, w, h = ox, oy, ex - ox, ey - oy
+            else:
+                crop = mask[y:y + h, x:x + w]
+            a = cv2.merge([crop] * 3)
+            region = self.arr[y:y + h, x:x + w]
+            solid = np.empty_like(region)
+            solid[:] = color
+            region[:] = cv2.add(cv2.multiply(region, 255 - a, scale=1 / 255), cv2.multiply(solid, a, scale=1 / 255))

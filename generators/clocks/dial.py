@@ -75,7 +75,9 @@ def background(face: FaceSpec, size: int, rng: np.random.Generator) -> np.ndarra
             return ph.copy()
         kind = "noise"
     if kind == "plain":
-        return np.full((size, size, 3), c1.astype(np.uint8), np.uint8)
+        out = np.empty((size, size, 3), np.uint8)
+        out[:] = c1.astype(np.uint8)
+        return out
     interp = cv2.INTER_LINEAR
     if kind == "gradient":
         t = rng.random((2, 2))
@@ -107,20 +109,22 @@ def strap_and_case(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float)
         cv.fill([poly], face.strap_color)
         kind = face.extras.get("strap_kind")
         edge = _shade(face.strap_color, 0.7 if luminance(face.strap_color) > 0.3 else 1.6)
-        for y in np.arange(r * 1.4, s, r * (0.18 if kind == "bracelet" else 0.4)):
-            for yy in (c[1] - y, c[1] + y):
-                if kind == "bracelet":
-                    cv.line((c[0] - w / 2, yy), (c[0] + w / 2, yy), edge, 1.5)
-                elif kind == "rubber":
-                    cv.disc((c[0], yy), r * 0.04, edge)
-        if kind == "nato":
-            for dx in (-w / 6, w / 6):
-                cv.line((c[0] + dx, 0), (c[0] + dx, s), edge, w / 10)
+        ys = np.arange(r * 1.4, s, r * (0.18 if kind == "bracelet" else 0.4))
+        ys = np.concatenate([c[1] - ys, c[1] + ys])
+        if kind == "bracelet" and len(ys):
+            left, right = np.stack([np.full_like(ys, c[0] - w / 2), ys], 1), np.stack([np.full_like(ys, c[0] + w / 2), ys], 1)
+            cv.fill(geom.quads(left, right, 1.5), edge, disjoint=True)
+        elif kind == "rubber":
+            cv.fill([geom.circle((c[0], y), r * 0.04, 12) for y in ys], edge, disjoint=True)
+        elif kind == "nato":
+            xs = np.array([c[0] - w / 6, c[0] + w / 6])
+            cv.fill(geom.quads(np.stack([xs, [0, 0]], 1), np.stack([xs, [s, s]], 1), w / 10), edge, disjoint=True)
+        lugs = []
         for sx in (-1, 1):
             for sy in (-1, 1):
-                lug = [(c[0] + sx * w * 0.5, c[1] + sy * r * 0.8), (c[0] + sx * w * 0.42, c[1] + sy * r * 1.38),
-                       (c[0] + sx * w * 0.3, c[1] + sy * r * 1.38), (c[0] + sx * w * 0.2, c[1] + sy * r * 0.8)]
-                cv.fill([np.array(lug)], metal)
+                lugs.append(np.array([(c[0] + sx * w * 0.5, c[1] + sy * r * 0.8), (c[0] + sx * w * 0.42, c[1] + sy * r * 1.38),
+                                      (c[0] + sx * w * 0.3, c[1] + sy * r * 1.38), (c[0] + sx * w * 0.2, c[1] + sy * r * 0.8)]))
+        cv.fill(lugs, metal, disjoint=True)
         crown = np.array([(c[0] + r * 1.12, c[1] - r * 0.1), (c[0] + r * 1.26, c[1] - r * 0.1),
                           (c[0] + r * 1.26, c[1] + r * 0.1), (c[0] + r * 1.12, c[1] + r * 0.1)])
         cv.fill([crown], _shade(metal, 0.85))
@@ -173,7 +177,7 @@ def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float],
 
 def _gain(face: FaceSpec, cv: Canvas, c: tuple[float, float], r: float, rng: np.random.Generator) -> np.ndarray:
     """A brightness map of the dial texture, evaluated in image pixels (through the inverse warp)."""
-    n, size = 128, cv.arr.shape[0]
+    n, size = 96, cv.arr.shape[0]
     ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) * (size / n)
     pts = np.stack([xs.ravel(), ys.ravel()], axis=1)
     if not cv.identity:
@@ -305,13 +309,16 @@ def _window(cv: Canvas, box: tuple[float, float, float, float], face: FaceSpec) 
 def windows(cv: Canvas, face: FaceSpec, lay: Layout) -> None:
     c, r = lay.center, lay.radius
     w, h = r * 0.2, r * 0.15
-    if face.date_window in ("3", "day-date"):
+    if face.digital is not None and face.date_window != "none":  # below the display, never over it
+        y = c[1] + r * 0.62
+        lay.boxes["date"] = (c[0] - w / 2, y - h / 2, c[0] + w / 2, y + h / 2)
+    elif face.date_window in ("3", "day-date"):
         x = c[0] + r * 0.62
         lay.boxes["date"] = (x - w / 2, c[1] - h / 2, x + w / 2, c[1] + h / 2)
     elif face.date_window == "6":
         y = c[1] + r * 0.62
         lay.boxes["date"] = (c[0] - w / 2, y - h / 2, c[0] + w / 2, y + h / 2)
-    if face.date_window == "day-date":
+    if face.date_window == "day-date" and face.digital is None:
         x = c[0] + r * 0.32
         lay.boxes["day"] = (x - w * 0.8, c[1] - h / 2, x + w * 0.7, c[1] + h / 2)
     if face.ampm_window and face.digital is None:
@@ -347,7 +354,7 @@ def lighting(arr: np.ndarray, strength: float, rng: np.random.Generator) -> np.n
     a = rng.uniform(0, 2 * math.pi)
     t = np.linspace(-1, 1, 8, dtype=np.float32)
     g = strength * 60 * (1 + np.cos(a) * t[None, :] + np.sin(a) * t[:, None])
-    shade = cv2.resize(g.astype(np.uint8), arr.shape[:2][::-1], interpolation=cv2.INTER_LINEAR)
+    shade = cv2.resize(np.clip(g, 0, 255).astype(np.uint8), arr.shape[:2][::-1], interpolation=cv2.INTER_LINEAR)
     return cv2.subtract(arr, cv2.merge([shade, shade, shade]))
 
 
