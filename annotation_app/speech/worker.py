@@ -15,6 +15,8 @@ import argparse
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Engine, select, update
@@ -36,8 +38,8 @@ log = logging.getLogger(__name__)
 
 class SpeechWorker:
     def __init__(self, engine: Engine, media: MediaStore, stt_config: stt.STTConfig | None = None,
-                 llm_settings: LLMSettings | None = None):
-        self.engine, self.media = engine, media
+                 llm_settings: LLMSettings | None = None, lease_s: float = 300.0):
+        self.engine, self.media, self.lease_s = engine, media, lease_s
         self.stt_config = stt_config or stt.STTConfig.from_env()
         self.llm_settings = llm_settings
         self._transcriber: stt.Transcriber | None = None
@@ -57,6 +59,25 @@ class SpeechWorker:
             campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == rec.campaign_id)).one()
         return rec, speech_config(campaign.config)
 
+    @contextmanager
+    def _leased(self, job: dict[str, Any]) -> Iterator[None]:
+        """Renew the job's lease while long work runs, so no second worker starts it meanwhile."""
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(self.lease_s / 3):
+                try:
+                    jobs.heartbeat_job(self.engine, job["id"], job["worker"], self.lease_s)
+                except Exception as exc:  # noqa: BLE001 - a missed beat only risks a duplicate run
+                    log.warning("lease renewal of job %s failed: %s", job["id"], exc)
+
+        t = threading.Thread(target=beat, daemon=True)
+        t.start()
+        try:
+            yield
+        finally:
+            done.set()
+
     def transcribe(self, job: dict[str, Any]) -> dict[str, Any]:
         rec_id = int(job["payload"]["recording_id"])
         rec, cfg = self._load(rec_id)
@@ -65,7 +86,8 @@ class SpeechWorker:
         if not rec.audio_key:
             return {"recording_id": rec_id, "skipped": "audio deleted"}
         try:
-            res = self.transcriber.transcribe(self.media.get(rec.audio_key))
+            with self._leased(job):
+                res = self.transcriber.transcribe(self.media.get(rec.audio_key))
         except stt.AudioError as exc:  # permanent: retrying cannot help
             with write_tx(self.engine) as conn:
                 conn.execute(update(R).where(R.c.id == rec_id).values(status="failed", error=str(exc)))
@@ -148,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     url = args.database_url or s.database_url
     migrate(url)
     engine = make_engine(url)
-    worker = SpeechWorker(engine, MediaStore(args.media_root or s.media_root))
+    worker = SpeechWorker(engine, MediaStore(args.media_root or s.media_root), lease_s=args.lease_s)
     stop = threading.Event()
     enqueue_retention(engine)
     if not args.once:  # one retention sweep per hour while the worker runs

@@ -163,3 +163,17 @@ def test_consent_withdrawal_blocks_new_recordings(env):
     aid = c.post(f"/api/campaigns/{cid}/claim", headers=h, json={}).json()["assignment"]["assignment_id"]
     r = c.post("/api/tasks/caption/recordings", headers=h, json={"assignment_id": aid, "mime": "audio/webm"})
     assert r.status_code == 403 and "consent" in r.json()["detail"]
+
+
+def test_long_work_keeps_its_job_leased(env):
+    from annotation_app.db import write_tx
+
+    with write_tx(env.engine) as conn:
+        jobs.enqueue(conn, "speech.test_lease", f"lease-{time.monotonic_ns()}", {})
+    job = jobs.claim_job(env.engine, ["speech.test_lease"], "w1", lease_s=0.6)
+    w = SpeechWorker(env.engine, env.media, lease_s=0.6)
+    with w._leased(job):
+        time.sleep(1.5)  # longer than the lease: it must have been renewed
+        assert jobs.claim_job(env.engine, ["speech.test_lease"], "w2", lease_s=0.6) is None
+    time.sleep(0.8)  # no renewal after the work: another worker may take it now
+    assert jobs.claim_job(env.engine, ["speech.test_lease"], "w2", lease_s=0.6)["worker"] == "w2"
