@@ -40,3 +40,16 @@ def test_hf_path_loads_a_saved_tokenizer(tmp_path):
     s = " User: What time is being shown? Assistant: The time shown is 10:15"
     assert hf.encode(s) == tiny.encode(s)
     assert hf.decode(hf.encode(s) + [hf.eos_id]) == s
+
+
+def test_qwen2_tokenizers_pad_to_the_released_vocab(tmp_path):
+    """A Qwen2 tokenizer is padded to 152064, so the Molmo tokens get the released ids (molmo.md 2)."""
+    from transformers import Qwen2TokenizerFast
+
+    tiny = MolmoTokenizer.tiny(cache_dir=tmp_path)
+    Qwen2TokenizerFast(tokenizer_object=tiny.backend, eos_token="<|endoftext|>").save_pretrained(tmp_path / "q")
+    q = MolmoTokenizer.from_pretrained(tmp_path / "q")
+    assert q.vocab_size == 152064
+    assert (q.image_start_id, q.image_end_id, q.image_patch_id, q.image_col_id, q.image_prompt_id) == (
+        152064, 152065, 152066, 152067, 152068)
+    assert q.bos_id == q.eos_id == tiny.eos_id
