@@ -80,7 +80,7 @@ def test_record_transcribe_clean_review_export(stack):
         page.wait_for_function("document.body.dataset.captionState === 'recording'")
         assert page.locator(".caption-questions li").count() == 7
         time.sleep(_seconds(wav) + 1.2)
-        assert float(page.locator("#task-root").get_attribute("data-level") or -200) < -40  # file ended
+        page.wait_for_function("Number(document.getElementById('task-root').dataset.level) < -40")  # file ended
         assert float(page.locator("#task-root").get_attribute("data-level-max") or -200) > -35  # meter saw speech
         assert page.locator("#caption-timer").inner_text().startswith("0:")
         assert "0:00" not in page.locator("#caption-timer").inner_text()
