@@ -8,7 +8,8 @@ Two paths share one implementation:
 - ``MolmoImageProcessor(image)`` / ``.batch(images)``: the fast path used for training batches.
   Crops stay uint8 (the resize runs in float32 on [0,1] as the reference does, then the values are
   rounded to uint8) and the model normalises them on the device (:func:`normalize_crops`).
-  ``batch`` resizes all images of the same size in one call.
+  With ``uint8_resize=True`` torch resizes the uint8 pixels directly (faster, within 1-2 levels)
+  and ``batch`` resizes images of the same size in one call.
 
 Geometry comes from :class:`PreprocessConfig`; everything that depends only on the tiling is
 cached in :mod:`model.tiling`.
@@ -162,7 +163,6 @@ class MolmoImageProcessor:
         from dataclasses import replace
 
         self.uint8_resize = uint8_resize
-
         cfg = config or PreprocessConfig()
         if max_crops is not None:
             overrides["max_crops"] = max_crops
