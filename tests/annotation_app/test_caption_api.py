@@ -132,8 +132,12 @@ def test_bad_audio_is_refused_clearly_and_nothing_is_harmed(env, wav_bytes, case
     n = len(view["segments"].get("0", []))
     seg = 1 if n else 0
     assert _put(client, env, rid, seg, 0, wav_bytes).status_code == 200
-    if n and case != "too_short":
-        return  # a damaged part stays damaged: the annotator restarts (restart=True) instead
+    if n and case != "too_short":  # a damaged part stays damaged: the annotator starts over
+        new = client.post("/api/tasks/caption/recordings", headers=env.headers("ann"),
+                          json={"assignment_id": aid, "mime": "audio/wav", "restart": True}).json()
+        assert new["recording_id"] != rid and new["segments"] == {}
+        rid = new["recording_id"]
+        assert _put(client, env, rid, 0, 0, wav_bytes).status_code == 200
     r = client.post(f"/api/tasks/caption/recordings/{rid}/finalize", headers=env.headers("ann"))
     assert r.status_code == 200, r.text
 

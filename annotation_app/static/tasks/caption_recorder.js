@@ -52,11 +52,12 @@
     const recBtn = btn("caption-record", "Record", () => record());
     const pauseBtn = btn("caption-pause", "Pause", () => pause());
     const stopBtn = btn("caption-stop", "Stop and send", () => stop());
+    const restartBtn = btn("caption-restart", "Start over", () => restart());
     const result = el("div", { id: "caption-result", class: "caption-result" });
     const consentBox = el("div", { id: "caption-consent", class: "card" });
     Object.assign(meter.style, { display: "inline-block", width: "160px", height: "10px", background: "#ddd", verticalAlign: "middle" });
     Object.assign(bar.style, { display: "block", width: "0%", height: "100%", background: "#2a7" });
-    const controls = el("div", { class: "caption-controls" }, recBtn, " ", pauseBtn, " ", stopBtn, " ", meter, " ", timer);
+    const controls = el("div", { class: "caption-controls" }, recBtn, " ", pauseBtn, " ", stopBtn, " ", restartBtn, " ", meter, " ", timer);
     const img = el("img", { src: item.media_url, alt: "image to describe", class: "caption-image" });
     Object.assign(img.style, { maxWidth: "100%", maxHeight: "60vh" });
     root.replaceChildren(el("div", { class: "caption-task" }, img,
@@ -75,6 +76,7 @@
       pauseBtn.disabled = !["recording", "paused"].includes(state);
       pauseBtn.textContent = state === "paused" ? "Continue" : "Pause";
       stopBtn.disabled = !["recording", "paused"].includes(state);
+      restartBtn.disabled = !["resumable", "short"].includes(state);
       setState(state);
     }
     function showTimer() {
@@ -106,6 +108,12 @@
       else buttons("idle");
     }
 
+    async function restart() {
+      if (!confirm("Discard this recording and start again?")) return;
+      rec = await api("POST", `${BASE}/recordings`, { assignment_id: aid, mime: pickMime() || "audio/webm", restart: true });
+      document.body.dataset.recordingId = rec.recording_id;
+      seg = 0; baseMs = 0; showTimer(); status.textContent = "Started over."; buttons("idle");
+    }
     async function record() {
       try {
         stream = await navigator.mediaDevices.getUserMedia({ audio: { channelCount: 1, echoCancellation: !!cfg.echo_cancellation,
