@@ -27,7 +27,7 @@ def font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
         return ImageFont.load_default(max(6, size))
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=8192)
 def text_mask(text: str, font_name: str, size: int, angle: float = 0.0, fit: int = 0) -> np.ndarray:
     """An 8-bit mask of ``text``, tightly cropped (shrunk to ``fit`` px wide if given)."""
     f = font(font_name, size)
@@ -99,7 +99,7 @@ class Canvas:
         """``text`` centred on a dial point (rotated by ``angle`` degrees counter-clockwise)."""
         if not text:
             return
-        mask = text_mask(text, font_name, int(size) // 2 * 2, round(angle), int(fit) // 4 * 4)
+        mask = text_mask(text, font_name, int(size) // 3 * 3, round(angle), int(fit) // 4 * 4)
         x0 = round(center[0] - mask.shape[1] / 2) if self.identity else center[0] - mask.shape[1] / 2
         y0 = round(center[1] - mask.shape[0] / 2) if self.identity else center[1] - mask.shape[0] / 2
         self.blend_mask(mask, x0, y0, color)
@@ -116,7 +116,7 @@ class Canvas:
         for text, center, size, color, font_name, angle in items:
             if not text:
                 continue
-            m = text_mask(text, font_name, int(size) // 2 * 2, round(angle))
+            m = text_mask(text, font_name, int(size) // 3 * 3, round(angle))
             mask = by_color.setdefault(tuple(color), np.zeros((H, W), np.uint8))  # type: ignore[arg-type]
             x0, y0 = round(center[0] - m.shape[1] / 2), round(center[1] - m.shape[0] / 2)
             xa, ya, xb, yb = max(0, x0), max(0, y0), min(W, x0 + m.shape[1]), min(H, y0 + m.shape[0])
