@@ -199,11 +199,11 @@ def test_crops_match_direct_resize():
 
 
 def test_fast_uint8_path_matches_reference():
-    im = image(1000, 700, seed=5)
+    im = image(640, 480, seed=5)
     ref = MolmoImageProcessor().preprocess(im)
     fast = MolmoImageProcessor()(im)
     u8 = MolmoImageProcessor(uint8_resize=True)(im)
-    assert fast["images"].dtype == torch.uint8 and fast["images"].shape == (13, 576, 588)
+    assert fast["images"].dtype == torch.uint8 and fast["images"].shape == (7, 576, 588)
     # rounding to uint8 costs at most half a level: 0.5/255/std < 0.0076
     assert float((normalize_crops(fast["images"]) - torch.from_numpy(ref["images"])).abs().max()) < 0.0076
     assert int((u8["images"].int() - fast["images"].int()).abs().max()) <= 2
@@ -213,11 +213,12 @@ def test_fast_uint8_path_matches_reference():
 
 def test_batch_groups_sizes():
     proc = MolmoImageProcessor()
-    ims = [image(640, 480, 1), image(300, 200, 2), image(640, 480, 3)]
-    outs = proc.batch(ims)
-    assert [o["tiling"] for o in outs] == [(2, 3), (1, 1), (2, 3)]
-    for im, o in zip(ims, outs, strict=True):
-        assert torch.equal(o["images"], proc(im)["images"])
+    ims = [image(500, 350, 1), image(300, 200, 2), image(500, 350, 3)]
+    for p in (proc, MolmoImageProcessor(uint8_resize=True)):
+        outs = p.batch(ims)
+        assert [o["tiling"] for o in outs] == [(2, 2), (1, 1), (2, 2)]
+        for im, o in zip(ims, outs, strict=True):
+            assert torch.equal(o["images"], p(im)["images"])
 
 
 def test_tiny_geometry_and_custom_ids():
