@@ -47,7 +47,8 @@ class PreprocessConfig:
                 raise ValueError(f"only square crops are supported, got base_image_input_size={(h, w)}")
             object.__setattr__(self, "crop_size", int(h))
         object.__setattr__(self, "base_image_input_size", (self.crop_size, self.crop_size))
-        object.__setattr__(self, "overlap_margins", tuple(self.overlap_margins))
+        for name in ("overlap_margins", "mean", "std"):  # hashable: configs key the layout caches
+            object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.crop_size % self.patch_size:
             raise ValueError(f"crop_size {self.crop_size} is not a multiple of patch_size {self.patch_size}")
         lm, rm = self.overlap_margins
