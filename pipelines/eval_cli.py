@@ -114,6 +114,35 @@ def campaign(
     typer.echo(f"campaign {name!r} (id {cid}): {n} new pairwise items from {len(rows)} answers")
 
 
+@app.command()
+def generate(
+    prompts: Annotated[Path, typer.Argument(help="prompts JSONL: image, prompt, optional category / prompt_id")],
+    checkpoint: Annotated[list[str], typer.Option(help="NAME=PATH of a Molmo checkpoint or run dir; repeat (>= 2)")],
+    out: Annotated[Path, typer.Option(help="model outputs JSONL to write")] = Path("outputs.jsonl"),
+    max_new_tokens: Annotated[int, typer.Option(help="answer length limit")] = 128,
+    temperature: Annotated[float, typer.Option(help="0 = greedy")] = 0.0,
+    seed: Annotated[int, typer.Option(help="sampling seed")] = 0,
+) -> None:
+    """Answer every prompt with every checkpoint (model.generate); the output feeds `pixmo eval campaign`."""
+    import json
+
+    from rich.progress import track
+
+    from pipelines.eval_generate import GenerateError, generate_outputs, parse_checkpoints, read_prompts
+
+    try:
+        rows, ckpts = read_prompts(prompts), parse_checkpoints(checkpoint)
+        n = 0
+        with out.open("w", encoding="utf-8") as f:
+            for row in track(generate_outputs(rows, ckpts, max_new_tokens=max_new_tokens, temperature=temperature,
+                                              seed=seed), total=len(rows) * len(ckpts), description="generating"):
+                f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                n += 1
+    except (GenerateError, OSError) as exc:
+        _fail(str(exc))
+    typer.echo(f"{n} answers ({len(ckpts)} checkpoints x {len(rows)} prompts) -> {out}")
+
+
 @app.command("votes")
 def votes_cmd(
     name: Annotated[str, typer.Argument(help="pairwise campaign name")],

@@ -12,7 +12,7 @@
   ];
 
   function answerCard(side, text) {
-    const body = el("div", { class: "pw-text", id: `pw-answer-${side.toLowerCase()}` }, text);
+    const body = el("div", { class: "pw-text", id: `pw-answer-${side.toLowerCase()}` }, text || "(empty answer)");
     Object.assign(body.style, { whiteSpace: "pre-wrap", overflowWrap: "anywhere", maxHeight: "40vh", overflowY: "auto" });
     const card = el("div", { class: "card pw-answer", "data-side": side.toLowerCase() }, el("h3", {}, `Answer ${side}`), body);
     Object.assign(card.style, { margin: "0", border: "3px solid transparent" });

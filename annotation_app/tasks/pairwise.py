@@ -46,7 +46,7 @@ class PairwiseTask(TaskType):
     subsets = ("pairwise-votes",)
 
     def check(self, payload: Any, item: ItemContext) -> None:
-        if not item.spec.get("answer_a") or not item.spec.get("answer_b"):
+        if "answer_a" not in item.spec or "answer_b" not in item.spec:
             raise PayloadError("this item has no pair of answers (import model outputs with pixmo eval campaign)")
 
     def item_view(self, item: ItemContext) -> dict[str, Any]:

@@ -70,9 +70,11 @@ def group_outputs(rows: list[dict[str, Any]], where: str = "output") -> list[Pro
     """Answers grouped by (image, prompt); names the bad line and field."""
     groups: dict[tuple[str, str], Prompt] = {}
     for n, r in enumerate(rows, 1):
-        for k in ("image", "prompt", "model", "answer"):
+        for k in ("image", "prompt", "model"):
             if not isinstance(r.get(k), str) or not r[k].strip():
                 raise ImportError_(f"{where} {n}: {k!r} must be a non-empty string")
+        if not isinstance(r.get("answer"), str):  # an empty answer is a (bad) answer
+            raise ImportError_(f"{where} {n}: 'answer' must be a string")
         g = groups.setdefault((r["image"], r["prompt"]), Prompt(
             r["image"], r["prompt"], str(r.get("category") or ""), str(r.get("prompt_id") or ""),
             str(r.get("image_url") or "")))

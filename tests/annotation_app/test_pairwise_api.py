@@ -123,8 +123,10 @@ def test_bad_votes_are_refused_naming_the_field(env):
 def test_import_errors_name_the_problem(env):
     tmp_path = env.root
     ok = {"image": "i0.png", "prompt": "p", "model": "x", "answer": "y"}
-    with pytest.raises(ImportError_, match="output 1: 'answer' must be a non-empty string"):
-        import_outputs(env.engine, env.media, env.cid, [{**ok, "answer": ""}], base_dir=tmp_path)
+    with pytest.raises(ImportError_, match="output 1: 'prompt' must be a non-empty string"):
+        import_outputs(env.engine, env.media, env.cid, [{**ok, "prompt": " "}], base_dir=tmp_path)
+    with pytest.raises(ImportError_, match="output 1: 'answer' must be a string"):
+        import_outputs(env.engine, env.media, env.cid, [{**ok, "answer": None}], base_dir=tmp_path)
     with pytest.raises(ImportError_, match="output 2: model 'x' answered this image and prompt twice"):
         import_outputs(env.engine, env.media, env.cid, [ok, ok], base_dir=tmp_path)
     with pytest.raises(ImportError_, match="two or more models"):

@@ -91,3 +91,41 @@ def test_bad_votes_file_is_named(tmp_path: Path) -> None:
     assert r.exit_code == 2 and "vote 1: winner must be one of" in r.output
     r = runner.invoke(app, ["elo", str(tmp_path / "missing.jsonl")])
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_generate_answers_with_two_checkpoints_then_import(tmp_path: Path) -> None:
+    """`pixmo eval generate` over tiny (untrained) Molmo checkpoints -> outputs that import as pairs."""
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from model.config import get_config
+    from model.molmo import build_model
+
+    ckpts = []
+    for seed in (0, 1):
+        torch.manual_seed(seed)
+        m = build_model(get_config("tiny"), seed=seed).eval()
+        # the checkpoint-file layout `load_model` reads (what `pixmo model convert` writes)
+        torch.save({"model": m.state_dict(), "model_config": m.cfg.to_dict(), "step": 0,
+                    "train_config": {"tokenizer": "tiny"}}, tmp_path / f"ckpt{seed}.pt")
+        ckpts += ["--checkpoint", f"ckpt{seed}={tmp_path / f'ckpt{seed}.pt'}"]
+    prompts = tmp_path / "prompts" / "prompts.jsonl"
+    prompts.parent.mkdir()
+    for i in range(2):
+        img = np.random.default_rng(i).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+        Image.fromarray(img).save(prompts.parent / f"p{i}.png")
+    prompts.write_text("".join(json.dumps({"image": f"p{i}.png", "prompt": f"What is in image {i}?",
+                                           "category": "chat"}) + "\n" for i in range(2)))
+    out = tmp_path / "outputs.jsonl"
+    r = runner.invoke(app, ["generate", str(prompts), *ckpts, "--out", str(out), "--max-new-tokens", "2"])
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert sorted((x["model"], x["prompt"]) for x in rows) == sorted(
+        (f"ckpt{s}", f"What is in image {i}?") for s in (0, 1) for i in range(2))
+    assert all(isinstance(x["answer"], str) and Path(x["image"]).is_file() for x in rows)
+    db = ["--db", f"sqlite:///{tmp_path}/app.db", "--media", str(tmp_path / "media")]
+    r = runner.invoke(app, ["campaign", "gen", str(out), *db])
+    assert r.exit_code == 0 and "2 new pairwise items" in r.output, r.output
+    bad = runner.invoke(app, ["generate", str(prompts), "--checkpoint", f"only={tmp_path / 'ckpt0.pt'}"])
+    assert bad.exit_code == 2 and "at least two checkpoints" in bad.output
