@@ -13,6 +13,7 @@ from fastapi import Path as PathParam
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from annotation_app.claiming import get_campaign
 from annotation_app.db import read_tx, write_tx
@@ -94,7 +95,7 @@ def router() -> APIRouter:
         data = await request.body()
         sha = rec_svc.check_chunk(rec, data, x_chunk_sha256, cfg)
         key = rec_svc.chunk_key(rec_id, segment, seq, sha)
-        media.put(key, data)
+        await run_in_threadpool(media.put, key, data)
         out = await _tx(request, lambda c: rec_svc.add_chunk(c, rec_id, p.id, segment, seq, len(data), sha, key,
                                                               x_elapsed_ms))
         return {"recording_id": rec_id, "segment": segment, "seq": seq, **out}
@@ -106,13 +107,18 @@ def router() -> APIRouter:
         media = request.app.state.media
         rec, keys, n = await _tx(request, lambda c: rec_svc.chunks_for_finalize(c, rec_id, p.id), write=False)
         cfg = await _tx(request, lambda c: speech_config(get_campaign(c, rec.campaign_id).config), write=False)
-        try:
-            audio = assemble([[media.get(k) for k in seg] for seg in keys], rec.mime, cfg)
-        except AudioRejected as exc:
-            raise SpeechError(422, exc.code, str(exc)) from None
-        sha = hashlib.sha256(audio.data).hexdigest()
-        key = f"audio/rec/r{rec_id}-{sha[:16]}.{audio.ext}"
-        media.put(key, audio.data)
+
+        def build() -> tuple[Any, str, str]:  # CPU and I/O work: off the event loop
+            try:
+                audio = assemble([[media.get(k) for k in seg] for seg in keys], rec.mime, cfg)
+            except AudioRejected as exc:
+                raise SpeechError(422, exc.code, str(exc)) from None
+            sha = hashlib.sha256(audio.data).hexdigest()
+            key = f"audio/rec/r{rec_id}-{sha[:16]}.{audio.ext}"
+            media.put(key, audio.data)
+            return audio, sha, key
+
+        audio, sha, key = await run_in_threadpool(build)
         return await _tx(request, lambda c: rec_svc.commit_finalize(c, rec_id, p.id, n, audio, key, sha,
                                                                      client_ip(request)))
 
@@ -140,15 +146,13 @@ def router() -> APIRouter:
         from annotation_app.speech.worker import SpeechWorker
 
         w = SpeechWorker(request.app.state.engine, request.app.state.media)
-        return await run_db(request, w.retention)
+        return await run_in_threadpool(w.retention)
 
     @r.post("/items/{item_id}/summarise")
     async def summarise(request: Request, item_id: Id, rules: bool = False,
                         p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
         """Summarise the accepted transcripts of an image into one caption (LLM, or rules if asked or
         no endpoint is configured); the export then writes one record with all transcripts."""
-        from starlette.concurrency import run_in_threadpool
-
         from annotation_app.speech.summary import summarise_item
 
         return await run_in_threadpool(summarise_item, request.app.state.engine, item_id, p.id, rules=rules)

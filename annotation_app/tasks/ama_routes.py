@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from annotation_app.claiming import ClaimError
 from annotation_app.db import read_tx, write_tx
@@ -78,9 +79,9 @@ def router(with_points: bool) -> APIRouter:
                 if q.x > item.width or q.y > item.height:
                     raise ClaimError(422, f"point ({q.x}, {q.y}) is outside the {item.width}x{item.height} image")
         cfg = svc.ama_config(campaign.config)
-        ctx = svc.gather_context(item, request.app.state.media.get(item.media_key), cfg)
+        ctx = await run_in_threadpool(svc.gather_context, item, request.app.state.media.get(item.media_key), cfg)
         ctx["points"] = [g.model_dump() for g in body.points]
-        answer, llm = draft(request, a, item, cfg, body.question.strip(), ctx, [])
+        answer, llm = await run_in_threadpool(draft, request, a, item, cfg, body.question.strip(), ctx, [])
         return await tx(request, lambda c: svc.store_draft(c, a, p.id, body.question.strip(), answer, ctx, llm, 1))
 
     @r.post("/drafts/{draft_id}/reject")
@@ -91,7 +92,7 @@ def router(with_points: bool) -> APIRouter:
         cfg = svc.ama_config(campaign.config)
         if len(drafts) >= cfg.max_rounds:
             raise ClaimError(409, f"{cfg.max_rounds} drafts were rejected; write the answer by hand")
-        answer, llm = draft(request, a, item, cfg, d.question, drafts[0].context, drafts)
+        answer, llm = await run_in_threadpool(draft, request, a, item, cfg, d.question, drafts[0].context, drafts)
         return await tx(request, lambda c: svc.store_draft(c, a, p.id, d.question, answer, drafts[0].context, llm,
                                                            len(drafts) + 1))
 
