@@ -68,17 +68,17 @@ class Molmo(nn.Module):
     @torch.no_grad()
     def init_weights(self, seed: int | None = None) -> None:
         """Random init: normal(0, init_std) weights, zero biases and pad_embed, unit norm scales."""
-        gen = torch.Generator().manual_seed(seed) if seed is not None else None
+        dev = next(self.parameters()).device  # values are drawn on the parameters' device
+        gen = torch.Generator(dev).manual_seed(seed) if seed is not None else None
         norms = (nn.LayerNorm, RMSNorm)
         for mod in self.modules():
             for pname, p in mod.named_parameters(recurse=False):
                 if pname == "bias" or pname == "pad_embed":
-                    vals = torch.zeros(p.shape)
+                    p.zero_()
                 elif isinstance(mod, norms):
-                    vals = torch.ones(p.shape)
+                    p.fill_(1.0)
                 else:
-                    vals = torch.randn(p.shape, generator=gen) * self.cfg.init_std
-                p.copy_(vals.to(device=p.device, dtype=p.dtype))
+                    p.normal_(0.0, self.cfg.init_std, generator=gen)
 
     def param_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
         """Trainable parameters by component: connector, vit, llm (molmo.md 7.1)."""

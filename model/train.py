@@ -274,7 +274,7 @@ def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, t
 
         core = load_official(cfg.init_official, mcfg)
     else:
-        core = build_model(mcfg, "cpu", seed=cfg.seed)
+        core = build_model(mcfg, d.device, seed=cfg.seed)  # initialised where it will train
         from model.weights import load_hf_llm, load_hf_vit
 
         if cfg.init_vit:
