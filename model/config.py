@@ -172,11 +172,18 @@ def _preset(name: str) -> MolmoConfig:
 
 
 PRESETS = ("molmo-7b-d", "molmo-7b-o", "molmo-72b", "vitl-1.5b", "tiny")
+VISION_PRESETS = {"clip": VisionConfig, "siglip": lambda: dataclasses.replace(SIGLIP_SO400M),
+                  "metaclip": lambda: dataclasses.replace(METACLIP_L)}
 
 
-def get_config(name: str, **llm_overrides: Any) -> MolmoConfig:
-    """A preset by name; `llm_overrides` patch LLM fields (e.g. vocab_size of a tokenizer)."""
+def get_config(name: str, vision: str | None = None, **llm_overrides: Any) -> MolmoConfig:
+    """A preset by name; `vision` swaps the encoder (clip | siglip | metaclip, the paper's ablations);
+    `llm_overrides` patch LLM fields (e.g. vocab_size of a tokenizer)."""
     cfg = _preset(name)
+    if vision is not None:
+        if vision not in VISION_PRESETS:
+            raise ValueError(f"unknown vision encoder {vision!r}; choose one of {sorted(VISION_PRESETS)}")
+        cfg.vision = VISION_PRESETS[vision]()
     if llm_overrides:
         cfg.llm = dataclasses.replace(cfg.llm, **llm_overrides)
     return cfg

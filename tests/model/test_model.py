@@ -140,3 +140,15 @@ def test_text_only_batch_with_zero_crops_trains():
     out.loss.backward()
     assert torch.isfinite(out.loss)
     assert m.vision_backbone.image_vit.blocks[0].attention.wq.weight.grad is not None
+
+
+def test_siglip_and_metaclip_options_build_and_pool_on_meta():
+    for vision, layers, tokens in (("siglip", 27, 196), ("metaclip", 24, 144)):
+        cfg = get_config("molmo-7b-d", vision=vision)
+        with torch.device("meta"):
+            m = Molmo(cfg)
+            assert len(m.vision_backbone.image_vit.blocks) == layers
+            grid = cfg.vision.grid
+            feats = m.vision_backbone.image_vit.features(torch.zeros(1, grid * grid, 588))
+            assert feats.shape == (1, grid * grid, 2 * cfg.vision.width)  # SigLIP: no CLS to drop
+            assert m.vision_backbone._pool(feats).shape == (1, tokens, cfg.vision.width)  # 27 -> padded to 28
