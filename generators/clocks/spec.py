@@ -31,7 +31,7 @@ STRAPS: list[RGB] = [(30, 28, 26), (90, 56, 30), (140, 90, 50), (20, 30, 60), (1
                      (40, 70, 40), (200, 60, 50), (230, 230, 225), (60, 60, 64)]
 FONTS = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
          "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif-Italic.ttf", "STIXGeneral.ttf",
-         "STIXGeneralBol.ttf", "cmr10.ttf", "cmss10.ttf", "cmb10.ttf", "DejaVuSansDisplay.ttf"]
+         "STIXGeneralBol.ttf", "cmr10.ttf", "cmss10.ttf", "cmb10.ttf"]
 SYLLABLES = ["ar", "ve", "no", "lu", "tra", "mon", "ka", "zen", "ori", "sol", "bel", "vik", "ta",
              "rio", "quo", "len", "dor", "max", "ne", "pha", "cor", "sa", "il", "um"]
 TAGLINES = ["AUTOMATIC", "QUARTZ", "CHRONOMETER", "WATER RESIST", "100M", "200M", "SUBMARINE",

@@ -123,12 +123,27 @@ def test_hands_are_in_the_pixels_where_the_scene_says(examples):
     assert hands_checked > N
 
 
+def test_every_font_draws_every_clock_glyph():
+    from generators.clocks.canvas import font
+    from generators.clocks.spec import FONTS
+
+    for name in FONTS:
+        f = font(name, 24)
+        for ch in "0123456789:-AMPXIVLSUNTHWEDFRO":
+            assert np.asarray(f.getmask(ch)).sum() > 0, (name, ch)  # a font without the glyph draws nothing
+
+
 def test_digital_faces_show_the_labelled_text(examples):
-    _, exs = examples
+    cfg, exs = examples
     seen = 0
-    for ex in exs:
+    for i, ex in enumerate(exs):
         if ex.face.digital is None or not ex.shown:
             continue
+        face, layer = face_and_layer(i // cfg.examples_per_face, cfg, SEED)
+        other = dt.datetime(2021, 1, 1, (ex.time.hour + 5) % 24, (ex.time.minute + 17) % 60, (ex.time.second + 7) % 60)
+        moved, _ = render(face, layer, type(ex.time)(other.hour, other.minute, other.second, ex.time.day,
+                                                     ex.time.weekday))
+        assert np.abs(moved.astype(int) - ex.image).max() > 100  # another time draws other digits
         t = _set_time(ex.record)
         text = ex.scene.digital_text.strip()
         hh, mm = text.split(":")[:2]
