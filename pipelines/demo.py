@@ -19,15 +19,16 @@ from rich.console import Console
 from rich.table import Table
 
 from pipelines.stage_data import stage_samples, stage_stats, stage_validate
-from pipelines.stages import Context, Stage, run_stages
+from pipelines.stages import Context, Skip, Stage, run_stages
 
 
 @dataclass(frozen=True)
 class DemoConfig:
     bundled_images: int = 8
     clocks: int = 48
-    count: int = 32
-    docs: int = 8
+    count_eval_per_count: int = 2
+    docs: int = 7
+    docs_renderers: str = "matplotlib,plotly,vegalite,latex,html,mermaid,graphviz"
     annotate_images: int = 6
     shard_size: int = 64
     mix_samples: int = 200
@@ -35,12 +36,14 @@ class DemoConfig:
     train_minutes: float = 4.0
     eval_samples: int = 24
     seed: int = 0
+    skip: tuple[str, ...] = ()  # stages this preset leaves out
 
 
 PRESETS = {
     "full": DemoConfig(),
-    "tiny": DemoConfig(bundled_images=4, clocks=8, count=8, docs=2, annotate_images=3, shard_size=16,
-                       mix_samples=40, train_steps=6, train_minutes=0.5, eval_samples=4),
+    "tiny": DemoConfig(bundled_images=4, clocks=8, count_eval_per_count=1, docs=2,
+                       docs_renderers="matplotlib,vegalite", annotate_images=3, shard_size=16,
+                       mix_samples=40, train_steps=3, train_minutes=0.5, eval_samples=4, skip=("count", "docs")),
 }
 
 
@@ -58,6 +61,10 @@ def stage_report(ctx: Context) -> str:
     )
     out = build_report(inputs, ctx.out / "report.html", progress=ctx.progress)
     return f"report -> {out}"
+
+
+def _preset_skip(ctx: Context) -> str:
+    raise Skip("not in this preset (run the full demo for it)")
 
 
 def all_stages() -> list[Stage]:
@@ -102,7 +109,8 @@ def run_demo(out: Path, cfg: DemoConfig, only: set[str] | None = None, progress:
     out.mkdir(parents=True, exist_ok=True)
     ctx = Context(out=out, config=cfg, console=console, progress=progress)
     t0 = time.perf_counter()
-    outcomes = run_stages(all_stages(), ctx, only)
+    stages = [st if st.name not in cfg.skip else Stage(st.name, _preset_skip, st.help) for st in all_stages()]
+    outcomes = run_stages(stages, ctx, only)
     table = Table(title=f"demo finished in {time.perf_counter() - t0:.0f} s")
     for c in ("stage", "status", "seconds", "detail"):
         table.add_column(c, overflow="fold")

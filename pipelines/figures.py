@@ -44,6 +44,8 @@ def _points_of(record: Any) -> int | None:
         return None
     if hasattr(pts, "x"):
         return len(pts.x)
+    if isinstance(pts, dict):
+        return len(pts.get("x", []))
     return len(pts)
 
 
@@ -148,19 +150,37 @@ def plot_curve(steps: list[int], series: dict[str, list[float]], title: str = "t
 # --- contact sheets ------------------------------------------------------------------------
 
 
+def _pixel_points(sample: Sample, record: Any) -> list[tuple[float, float]]:
+    """A record's points in pixels of the original image (records may be validated or raw)."""
+    pts = getattr(record, "points", None)
+    if pts is None:
+        return []
+    if hasattr(pts, "model_dump"):
+        pts = pts.model_dump()
+    if isinstance(pts, dict):  # pixmo-count: parallel lists, pixels
+        return list(zip(pts.get("x", []), pts.get("y", []), strict=False))
+    unit = getattr(type(record), "UNIT", "percent")
+    out = []
+    for p in pts:
+        if hasattr(p, "model_dump"):
+            p = p.model_dump()
+        if isinstance(p, dict):
+            x, y = p.get("x"), p.get("y")
+        elif isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(v, int | float) for v in p):
+            x, y = p
+        else:
+            continue  # nested groups (point explanations) are not drawn
+        if unit == "percent":
+            x, y = x / 100 * sample.width, y / 100 * sample.height
+        out.append((x, y))
+    return out
+
+
 def _draw_points(im: Image.Image, sample: Sample, scale: float) -> None:
     d = ImageDraw.Draw(im)
     for a in sample.annotations:
-        pts = getattr(a.record, "points", None)
-        if pts is None:
-            continue
-        if hasattr(pts, "x"):  # pixmo-count: pixels, parallel lists
-            xy = [(x * scale, y * scale) for x, y in zip(pts.x, pts.y, strict=True)]
-        elif pts and hasattr(pts[0], "x"):  # percent
-            xy = [(p.x / 100 * sample.width * scale, p.y / 100 * sample.height * scale) for p in pts]
-        else:
-            continue
-        for x, y in xy:
+        for x, y in _pixel_points(sample, a.record):
+            x, y = x * scale, y * scale
             d.ellipse([x - 3, y - 3, x + 3, y + 3], fill=(255, 40, 40), outline=(255, 255, 255))
 
 

@@ -14,13 +14,17 @@ from pathlib import Path
 from typing import Any
 
 from pixmo.mixture import MixtureConfig, iter_mixture, mixture_rates, source_size
+from pixmo.records import parse_record
 from pixmo.shards import Annotation, Sample, ShardWriter
 
 MIXTURE_JSON = "mixture.json"
 
 
 def _tagged(sample: Sample, source: str, style: str | None) -> Sample:
-    anns = [Annotation(a.subset, a.record, {**a.meta, "mixture_source": source, **({"style": style} if style else {})})
+    """A copy whose annotations (validated again: the mixture stream reads without validation) are
+    tagged with their source and style."""
+    tag = {"mixture_source": source, **({"style": style} if style else {})}
+    anns = [Annotation(a.subset, parse_record(a.subset, dict(a.record.__dict__)), {**a.meta, **tag})
             for a in sample.annotations]
     return Sample(image=sample.image, annotations=anns, image_url=sample.image_url, extras=dict(sample.extras),
                   image_ext=sample.image_ext, width=sample.width, height=sample.height, key=sample.key)

@@ -1,0 +1,77 @@
+"""Demo stages that run the synthetic generators through their CLIs (`pixmo gen clocks|count|docs`).
+
+Each generator runs in its own process with its own progress bar; a generator whose package
+is not there (yet) is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from pathlib import Path
+
+from pipelines.report import find_shard_dirs
+from pipelines.stages import Context, Skip, Stage
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _gen(ctx: Context, name: str, args: list[str], timeout: float) -> Path:
+    try:
+        mod = importlib.import_module(f"generators.{name}.cli")
+    except ImportError as exc:
+        raise Skip(f"generators.{name} is not available ({exc})") from None
+    if not hasattr(mod, "register"):
+        raise Skip(f"generators.{name}.cli has no register(app) yet")
+    out = ctx.out / "shards" / name
+    cmd = [sys.executable, "-m", "pixmo.cli", "gen", name, "--out", str(out), *args]
+    ctx.console.print(" ".join(["pixmo", *cmd[3:]]), style="dim", markup=False)
+    proc = subprocess.run(cmd, cwd=ROOT, timeout=timeout, stdout=sys.stdout, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pixmo gen {name} exited with {proc.returncode}: {proc.stderr[-800:]}")
+    return out
+
+
+def _register(ctx: Context, label: str, out: Path) -> int:
+    dirs = find_shard_dirs(out)
+    if not dirs:
+        raise RuntimeError(f"{out}: no manifest.json was written")
+    n = 0
+    for sub, path in dirs:
+        name = label if sub == out.name else f"{label} {sub}"
+        ctx.datasets[name] = path
+        n += 1
+    return n
+
+
+def stage_clocks(ctx: Context) -> str:
+    c = ctx.config
+    out = _gen(ctx, "clocks", ["--num", str(c.clocks), "--workers", "2", "--per-shard", str(c.shard_size),
+                               "--seed", str(c.seed), "--size", "256"], timeout=300)
+    _register(ctx, "clocks (synthetic)", out)
+    return f"{c.clocks} clocks -> {out}"
+
+
+def stage_count(ctx: Context) -> str:
+    c = ctx.config
+    out = _gen(ctx, "count", ["--eval-per-count", str(c.count_eval_per_count), "--workers", "2",
+                              "--seed", str(c.seed)], timeout=300)
+    n = _register(ctx, "count (bundled images)", out)
+    return f"count sets ({n} shard dirs) -> {out}"
+
+
+def stage_docs(ctx: Context) -> str:
+    c = ctx.config
+    out = _gen(ctx, "docs", ["--num", str(c.docs), "--workers", "1", "--seed", str(c.seed),
+                             "--renderers", c.docs_renderers], timeout=400)
+    _register(ctx, "docs (synthetic)", out)
+    return f"{c.docs} documents ({c.docs_renderers}) -> {out}"
+
+
+def generate_stages() -> list[Stage]:
+    return [
+        Stage("clocks", stage_clocks, "pixmo gen clocks"),
+        Stage("count", stage_count, "pixmo gen count (OpenCV detectors on bundled images)"),
+        Stage("docs", stage_docs, "pixmo gen docs (offline template bank)"),
+    ]

@@ -1,0 +1,147 @@
+"""Demo stages after the data: a mixture of everything made so far, a tiny Molmo trained on it on
+CPU (`pixmo model train`), and its evaluation (`pixmo model eval`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pipelines.stages import Context, Skip, Stage, need
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# Molmo's style per source (molmo.md 6.2); sources not named here use the default formatting.
+STYLES = {"clocks": "clocks", "count": "point_count", "docs": "doc_qa", "bundled": None, "annotation": "pointing"}
+
+
+def _style(name: str) -> str | None:
+    return next((v for k, v in STYLES.items() if name.startswith(k)), None)
+
+
+def stage_mix(ctx: Context) -> str:
+    """Square-root-of-size rates over every training shard set made so far, materialised."""
+    from pipelines.mix import materialise
+    from pixmo.mixture import MixtureConfig, MixtureSource
+    from pixmo.shards import read_manifest
+
+    sources = []
+    for name, path in ctx.datasets.items():
+        if name.startswith("mixture") or "validation" in name or "test" in name or "candidates" in name:
+            continue
+        if read_manifest(path)["num_samples"] > 0:
+            safe = "".join(c if c.isalnum() else "_" for c in name)
+            sources.append(MixtureSource(name=safe, path=path, cap=500, style=_style(name)))
+    if not sources:
+        raise Skip("no shard sets to mix")
+    cfg = MixtureConfig(sources)
+    (ctx.path("mixture_config.json")).write_text(json.dumps(cfg.to_json(), indent=2))
+    out = ctx.out / "shards" / "mixture"
+    summary = materialise(cfg, out, ctx.config.mix_samples, ctx.config.seed, progress=ctx.progress)
+    ctx.results["mixture"] = summary
+    ctx.results["mixture_dir"] = str(out)
+    rows = "".join(f"<tr><td>{s['name']}</td><td>{s['size']}</td><td>{s['rate']:.3f}</td><td>{s['drawn']}</td>"
+                   f"<td>{s['style'] or ''}</td></tr>" for s in summary["sources"])
+    ctx.results.setdefault("report_sections", []).append((
+        "Mixture", f"<p>{summary['num']} draws, {summary['unique_images']} distinct images (rates: square root "
+                   f"of size, capped at 500).</p><table><tr><th>source</th><th>size</th><th>rate</th><th>drawn</th>"
+                   f"<th>style</th></tr>{rows}</table>"))
+    return f"{len(sources)} sources, {summary['num']} draws, {summary['unique_images']} images -> {out}"
+
+
+def _run(ctx: Context, args: list[str], timeout: float) -> list[float]:
+    """Run `pixmo model ...`, echoing its output; returns when each "step" line appeared."""
+    cmd = [sys.executable, "-m", "pixmo.cli", "model", *args]
+    ctx.console.print(" ".join(["pixmo", "model", *args]), style="dim", markup=False)
+    err = open(ctx.path("logs", f"model_{args[0]}.stderr"), "w+")
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=err, text=True, bufsize=1)
+    stamps, t0 = [], time.monotonic()
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        sys.stdout.write(line)
+        if line.startswith("step"):
+            stamps.append(time.monotonic())
+        if time.monotonic() - t0 > timeout:
+            proc.kill()
+    if proc.wait() != 0:
+        err.seek(0)
+        raise RuntimeError(f"pixmo model {args[0]} exited with {proc.returncode}: {err.read()[-1200:]}")
+    return stamps
+
+
+def _steps_for(ctx: Context, cfg: dict[str, Any]) -> int:
+    """Steps that fit the time budget, timed on a 4-step probe run (the schedule then spans them)."""
+    conf = {**cfg, "out_dir": str(ctx.out / "model_probe"), "max_steps": 4, "log_every": 1, "eval_examples": 1}
+    path = ctx.path("model_probe.json")
+    path.write_text(json.dumps(conf))
+    stamps = _run(ctx, ["train", str(path)], timeout=600)
+    per_step = (stamps[-1] - stamps[1]) / (len(stamps) - 2) if len(stamps) >= 3 else 5.0
+    steps = int(ctx.config.train_minutes * 60 / max(per_step, 0.05))
+    ctx.console.print(f"probe: {per_step:.2f} s/step -> {min(steps, ctx.config.train_steps)} steps")
+    return max(4, min(ctx.config.train_steps, steps))
+
+
+def stage_train(ctx: Context) -> str:
+    need("model.train", "train", "TrainConfig")
+    if "mixture_dir" not in ctx.results:
+        raise Skip("no mixture to train on (the mix stage did not run)")
+    base = json.loads((ROOT / "model" / "configs" / "tiny.json").read_text())
+    cfg = {**base, "train_shards": [ctx.results["mixture_dir"]], "out_dir": str(ctx.out / "model"),
+           "eval_examples": 1, "log_every": 10, "save_every": 0, "resume": False,
+           "tensorboard": False, "seed": ctx.config.seed}
+    steps = _steps_for(ctx, cfg) if ctx.config.train_steps > 10 else ctx.config.train_steps
+    warm = max(1, steps // 10)
+    cfg["max_steps"] = steps
+    cfg["log_every"] = max(1, min(10, steps // 20))
+    cfg["optim"] = {**cfg["optim"], "connector_warmup": warm, "vit_warmup": warm, "llm_warmup": warm}
+    path = ctx.path("train_config.json")
+    path.write_text(json.dumps(cfg, indent=2))
+    _run(ctx, ["train", str(path)], timeout=max(600, ctx.config.train_minutes * 60 * 3))
+    hist = json.loads((ctx.out / "model" / "history.json").read_text())
+    steps_l = [int(h["step"]) for h in hist]
+    ctx.results["curve"] = {"steps": steps_l, "series": {"loss": [float(h["loss"]) for h in hist]}}
+    first, last = hist[0]["loss"], hist[-1]["loss"]
+    ctx.results.setdefault("metrics", {}).update({"train steps": len(hist), "train loss (first step)": first,
+                                                  "train loss (last step)": last})
+    return f"{len(hist)} steps on CPU, loss {first:.3f} -> {last:.3f}, checkpoint in {ctx.out / 'model'}"
+
+
+def stage_evaluate(ctx: Context) -> str:
+    need("model.evaluate")
+    model_dir = ctx.out / "model"
+    if not (model_dir / "history.json").exists():
+        raise Skip("no trained model (the train stage did not run)")
+    out = ctx.out / "eval.json"
+    _run(ctx, ["eval", str(model_dir), ctx.results["mixture_dir"], "--split", "val", "--max-examples",
+               str(ctx.config.eval_samples), "--out", str(out)], timeout=600)
+    res = json.loads(out.read_text())
+    flat = {f"eval {k}": v for k, v in _flatten(res).items() if isinstance(v, int | float) and not _nan(v)}
+    ctx.results.setdefault("metrics", {}).update(flat)
+    acc = res.get("accuracy")
+    return f"held-out evaluation: {len(flat)} metrics" + (f", accuracy {acc:.3f}" if isinstance(acc, float) else "")
+
+
+def _nan(v: Any) -> bool:
+    return isinstance(v, float) and math.isnan(v)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        elif not isinstance(v, list):
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def model_stages() -> list[Stage]:
+    return [
+        Stage("mix", stage_mix, "square-root mixture of all shard sets"),
+        Stage("train", stage_train, "tiny Molmo on CPU"),
+        Stage("evaluate", stage_evaluate, "held-out split of the mixture"),
+    ]
