@@ -59,6 +59,10 @@ def test_labels_match_the_set_time_and_formats(examples):
         parsed = parse_clock(clock_answer(rec.hour_visible, rec.minute_visible, rec.second_visible, ampm=ampm))
         assert parsed is not None and parsed[0] % 12 == t.hour % 12 and parsed[1] == t.minute
     assert {f for f, _ in formats} == {"With AM/PM", "Without AM/PM", "Time not shown"}
+    seen: dict[str, str] = {}
+    for ex in exs:  # one image never carries two different times
+        key = hashlib.sha256(ex.image.tobytes()).hexdigest()
+        assert seen.setdefault(key, ex.record.text) == ex.record.text, ex.record.example_id
     assert {s for _, s in formats} == {True, False}
 
 
