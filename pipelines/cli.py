@@ -28,6 +28,7 @@ def download(
     images_per_shard: Annotated[int, typer.Option(help="images per shard (each shard is one task)")] = 1000,
     workers: Annotated[int, typer.Option(help="processes (or Ray tasks) running shards at once")] = 1,
     executor: Annotated[str, typer.Option(help="local or ray")] = "local",
+    ray_address: Annotated[str | None, typer.Option(help="join this Ray cluster (e.g. auto) instead of a local one")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N rows")] = None,
 ) -> None:
     """Download the images of a published PixMo subset into verified shards, with a failure report.
@@ -43,6 +44,11 @@ def download(
     dl = DownloadConfig(threads=threads, per_host=per_host, host_delay=host_delay, retries=retries,
                         backoff=backoff, timeout=timeout)
     console = Console()
+    if ray_address:
+        import ray
+
+        ray.init(address=ray_address, log_to_driver=False)  # the shard runner then uses this cluster
+        executor = "ray"
     try:
         summary = import_subset(subset, parquet, out, dl=dl, images_per_shard=images_per_shard,
                                 workers=workers, executor=executor, limit=limit)

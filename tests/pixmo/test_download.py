@@ -187,6 +187,32 @@ def test_killed_download_resumes(tmp_path: Path) -> None:
         assert len(refetched) <= 4, "only requests in flight at the kill may be repeated"
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(not os.environ.get("PIXMO_SLOW"), reason="Ray takes long to start; `make test-all` runs this")
+@pytest.mark.xdist_group("download")
+def test_download_on_ray_gives_the_same_shards(tmp_path: Path) -> None:
+    with Host("127.0.0.1") as h:
+        rng = np.random.default_rng(3)
+        rows, good = [], set()
+        for i in range(40):
+            img = _jpeg(rng)
+            sha = sha256_hex(img)
+            url = h.add(f"/{i}.jpg", Route(img if i % 8 else b"wrong bytes"))
+            rows.append(_row(url, sha, f"t{i}"))
+            if i % 8:
+                good.add(sha)
+        pq.write_table(pa.Table.from_pylist(rows), tmp_path / "r.parquet")
+        local = import_subset("pixmo-points", str(tmp_path / "r.parquet"), tmp_path / "local", dl=FAST,
+                              images_per_shard=10, progress=False)
+        ray_run = import_subset("pixmo-points", str(tmp_path / "r.parquet"), tmp_path / "ray", dl=FAST,
+                                images_per_shard=10, workers=2, executor="ray", progress=False)
+    assert local["ok"] == ray_run["ok"] == 35 and local["wrong"] == ray_run["wrong"] == 5
+    assert {s.key for s in iter_samples(tmp_path / "ray", verify=True)} == good
+    for i in range(4):  # shards are deterministic: byte-identical whichever executor made them
+        name = f"shard-{i:06d}.tar"
+        assert (tmp_path / "local" / name).read_bytes() == (tmp_path / "ray" / name).read_bytes()
+
+
 def test_host_gate_limits_concurrency_and_spacing() -> None:
     with Host("127.0.0.1", delay=0.05) as h:
         items = []
