@@ -44,7 +44,7 @@ typecheck: setup
 	.venv/bin/mypy
 
 demo: setup
-	$(PY) -m pipelines.demo --out $(OUT)/demo
+	$(PY) -m pipelines.demo --out $(OUT)/demo --preset $(or $(PRESET),full)
 
 serve: setup
 	$(PY) -m annotation_app.serve_demo
