@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -21,6 +22,7 @@ from pixmo.elo import EloConfig, rate
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pairwise_browser"),
               pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")]
 
+ART = Path(__file__).resolve().parents[2] / "out" / "test-artifacts"
 # "strong" always answers correctly, "weak" never, "mid" only on the first image
 MODELS = ("strong-ckpt", "mid-ckpt", "weak-ckpt")
 
@@ -72,11 +74,14 @@ def test_rater_completes_pairwise_items_votes_stored_and_exported(tmp_path):
                 page.wait_for_function(f"document.body.dataset.pairwiseChoice === '{choice}'")
                 reason = ""
                 if k == 0:
-                    reason = "A reads the image correctly"
+                    reason = "judged on correctness first"
                     page.keyboard.press("r")
                     page.keyboard.type(reason)
                     page.keyboard.press("Escape")
                 picks.append((a, bb, choice, reason))
+                if k == 0:  # the page as a rater sees it, kept as a test artifact
+                    ART.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=str(ART / "pairwise_task.png"), full_page=True)
                 page.keyboard.press("Enter")
                 page.wait_for_function(f"document.body.dataset.assignmentId !== '{aid}'")
             page.wait_for_selector("#done", state="visible")
