@@ -55,7 +55,8 @@
       const c = CHOICES.find((x) => x.keys.includes(k));
       if (c) { e.preventDefault(); pick(c.id); }
     }
-    document.addEventListener("keydown", onKey);
+    const withKeys = root.id === "task-root";  // no shortcuts when mounted in the review page (its A/X keys)
+    if (withKeys) document.addEventListener("keydown", onKey);
     paint();
 
     return {

@@ -41,7 +41,7 @@ class PairwiseTask(TaskType):
     name = "pairwise"
     title = "Which answer is better?"
     template = "pairwise.html"
-    script = "pairwise.js"
+    script = "../pairwise.js"  # core pages load /static/tasks/<script>; the widget lives in static/pairwise.js
     Payload = PairwisePayload
     subsets = ("pairwise-votes",)
 

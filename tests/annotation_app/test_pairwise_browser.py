@@ -88,9 +88,14 @@ def test_rater_completes_pairwise_items_votes_stored_and_exported(tmp_path):
             # reviewers download the votes as JSONL; annotators may not
             r = ctx.request.get(f"{server.url}/api/tasks/pairwise/campaigns/{cid}/votes")
             assert r.status == 403
-            rev = b.new_context()
+            rev = b.new_context(bypass_csp=True)
             assert rev.request.post(f"{server.url}/api/auth/login",
                                     data={"username": "rev", "password": "rev-password-123"}).ok
+            rp = rev.new_page()  # the core review page mounts the same widget (read-only keys) on Edit
+            rp.goto(f"{server.url}/campaigns/{cid}/review")
+            rp.wait_for_selector(".review-entry .edit").click()
+            rp.wait_for_selector("#pw-answer-a")
+            assert rp.locator(".pw-choices button.primary").count() == 1
             r = rev.request.get(f"{server.url}/api/tasks/pairwise/campaigns/{cid}/votes")
             assert r.ok and "ndjson" in r.headers["content-type"]
             route_votes = [json.loads(line) for line in r.text().splitlines()]
