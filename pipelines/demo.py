@@ -34,6 +34,7 @@ class DemoConfig:
     mix_samples: int = 200
     train_steps: int = 300
     train_minutes: float = 4.0
+    train_batch: int = 16  # global batch (micro batch 8)
     eval_samples: int = 24
     seed: int = 0
     skip: tuple[str, ...] = ()  # stages this preset leaves out
@@ -43,7 +44,7 @@ PRESETS = {
     "full": DemoConfig(),
     "tiny": DemoConfig(bundled_images=4, clocks=8, count_eval_per_count=1, docs=2,
                        docs_renderers="matplotlib,vegalite", annotate_images=3, shard_size=16,
-                       mix_samples=40, train_steps=3, train_minutes=0.5, eval_samples=4, skip=("count", "docs")),
+                       mix_samples=40, train_steps=3, train_minutes=0.5, train_batch=8, eval_samples=4, skip=("count", "docs")),
 }
 
 

@@ -79,6 +79,16 @@ def collect_stats(name: str, path: str | Path, keep: int = 24) -> tuple[DatasetS
     return st, kept
 
 
+def dataset_summary(path: str | Path) -> dict[str, Any]:
+    """``pixmo.stats.compute_stats`` without the long value lists (or our own summary without it)."""
+    try:
+        from pixmo.stats import compute_stats
+    except ImportError:
+        st, _ = collect_stats(Path(path).name, path, keep=0)
+        return st.summary()
+    return {k: v for k, v in compute_stats(path).items() if not k.endswith("_values")}
+
+
 # --- plots ---------------------------------------------------------------------------------
 
 

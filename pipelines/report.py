@@ -15,7 +15,14 @@ from typing import Any
 
 from rich.progress import Progress
 
-from pipelines.figures import collect_stats, contact_sheet, plot_curve, plot_dataset, plot_overview
+from pipelines.figures import (
+    collect_stats,
+    contact_sheet,
+    dataset_summary,
+    plot_curve,
+    plot_dataset,
+    plot_overview,
+)
 from pixmo.shards import MANIFEST
 
 CSS = """
@@ -74,8 +81,11 @@ def _fmt(v: Any) -> str:
 
 def _dataset_section(name: str, path: str) -> tuple[str, Any]:
     st, kept = collect_stats(name, path)
+    summary = dataset_summary(path)
+    facts = {k: v for k, v in summary.items() if k not in ("source", "annotations", "plots") and v not in ({}, [])}
     parts = [f"<h3>{html.escape(name)}</h3><p class='note'>{html.escape(path)}</p>",
              _table([{"subset": k, "annotations": v} for k, v in sorted(st.annotations.items())]),
+             _table([{"statistic (pixmo stats)": k, "value": v} for k, v in facts.items()]),
              _img(plot_dataset(st), f"statistics of {name}", "plot")]
     if kept:
         parts.append(_img(contact_sheet(kept), f"contact sheet of {name}", "sheet", "image/jpeg"))

@@ -21,23 +21,21 @@ def stage_samples(ctx: Context) -> str:
 
 
 def validate_dir(path: str) -> dict[str, int]:
-    """Checksums against the manifest, then every record against its schema.
+    """Checksums against the manifest and every record against its schema (``pixmo validate``).
 
-    Uses ``pixmo.stats``/``pixmo.cli_data`` validation when the Foundation provides a function for
-    it, else the shard reader's own checks (which raise on the first problem).
+    Uses ``pixmo.validate`` (the Foundation's validator, which lists every problem); falls back
+    to the shard reader's own checks (which stop at the first problem) where it is missing.
     """
     try:
-        from pixmo import stats as pstats  # type: ignore[attr-defined]
-
-        fn = getattr(pstats, "validate_dir", None) or getattr(pstats, "validate", None)
+        from pixmo.validate import validate_dir as pixmo_validate
     except ImportError:
-        fn = None
-    if fn is not None:
-        res = fn(path)
-        if hasattr(res, "model_dump"):
-            res = res.model_dump()
-        if isinstance(res, dict):
-            return {k: v for k, v in res.items() if isinstance(v, int)} or {"checked": 1}
+        pixmo_validate = None
+    if pixmo_validate is not None:
+        rep = pixmo_validate(path)
+        if not rep.ok:
+            first = "; ".join(f"{p.shard} {p.key[:12]} {p.field}: {p.problem}" for p in rep.problems[:3])
+            raise ValueError(f"{path}: {len(rep.problems)} problems, e.g. {first}")
+        return {"samples": rep.samples, "annotations": sum(rep.annotations.values())}
     verify_checksums(path)
     n = a = 0
     for s in iter_samples(path, validate=True):
@@ -61,13 +59,10 @@ def stage_validate(ctx: Context) -> str:
 
 
 def stage_stats(ctx: Context) -> str:
-    """Per-dataset statistics (pixmo.stats when present), saved as JSON."""
-    from pipelines.figures import collect_stats
+    """Per-dataset statistics (``pixmo stats``), saved as JSON."""
+    from pipelines.figures import dataset_summary
 
-    rows = {}
-    for name, path in ctx.datasets.items():
-        st, _ = collect_stats(name, path, keep=0)
-        rows[name] = st.summary()
+    rows = {name: dataset_summary(path) for name, path in ctx.datasets.items()}
     ctx.path("stats.json").write_text(json.dumps(rows, indent=2, sort_keys=True))
     ctx.results["stats"] = rows
     return f"statistics of {len(rows)} shard sets -> {ctx.out / 'stats.json'}"

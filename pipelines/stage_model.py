@@ -92,7 +92,8 @@ def stage_train(ctx: Context) -> str:
     base = json.loads((ROOT / "model" / "configs" / "tiny.json").read_text())
     cfg = {**base, "train_shards": [ctx.results["mixture_dir"]], "out_dir": str(ctx.out / "model"),
            "eval_examples": 1, "log_every": 10, "save_every": 0, "resume": False,
-           "tensorboard": False, "seed": ctx.config.seed}
+           "tensorboard": False, "seed": ctx.config.seed,
+           "global_batch_size": ctx.config.train_batch, "micro_batch_size": min(8, ctx.config.train_batch)}
     steps = _steps_for(ctx, cfg) if ctx.config.train_steps > 10 else ctx.config.train_steps
     warm = max(1, steps // 10)
     cfg["max_steps"] = steps
