@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
 
     from annotation_app.routes import auth, campaigns, media, pages, review, work
 
-    app.state.routers = [("", mod.router) for mod in (auth, campaigns, work, review, media, pages)]
+    app.state.routers = [("", mod.router) for mod in (work, auth, campaigns, review, media, pages)]  # hot first
     for name, task in task_types().items():
         r = task.router()
         if r is not None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection
-
 from annotation_app.db import now
 from annotation_app.sql import Q, execute
 
@@ -14,7 +12,7 @@ _INSERT = Q("INSERT INTO audit_log (at, user_id, action, object_type, object_id,
                "VALUES (:at, :u, :a, :ot, :oid, :d, :ip)")
 
 
-def audit(conn: Connection, user_id: int | None, action: str, object_type: str = "", object_id: Any = "",
+def audit(conn: Any, user_id: int | None, action: str, object_type: str = "", object_id: Any = "",
           detail: dict[str, Any] | None = None, ip: str = "") -> None:
     execute(conn, _INSERT, {"at": now(), "u": user_id, "a": action, "ot": object_type, "oid": str(object_id),
                            "d": json.dumps(detail or {}, default=str), "ip": ip[:64]})

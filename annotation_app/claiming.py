@@ -13,7 +13,6 @@ from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Connection, select, update
-from sqlalchemy.exc import IntegrityError
 
 from annotation_app import sql
 from annotation_app.audit import audit
@@ -61,7 +60,7 @@ _ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FR
 _last_expiry = [0.0]
 
 
-def expire_leases(conn: Connection, t: float) -> int:
+def expire_leases(conn: Any, t: float) -> int:
     """Give back the slots of active leases that ran out (all campaigns)."""
     n = 0
     for r in sql.rows(conn, _EXPIRED, {"t": t}):
@@ -72,7 +71,7 @@ def expire_leases(conn: Connection, t: float) -> int:
     return n
 
 
-def _view(conn: Connection, a: Any, campaign: Any, lease_expires_at: float) -> dict[str, Any]:
+def _view(conn: Any, a: Any, campaign: Any, lease_expires_at: float) -> dict[str, Any]:
     item = sql.first(conn, _ITEM, {"i": a["item_id"]})
     assert item is not None
     ctx = ItemContext(id=item["id"], width=item["width"], height=item["height"], image_sha256=item["image_sha256"],
@@ -85,14 +84,14 @@ def _view(conn: Connection, a: Any, campaign: Any, lease_expires_at: float) -> d
     }
 
 
-def get_campaign(conn: Connection, campaign_id: int) -> Any:
+def get_campaign(conn: Any, campaign_id: int) -> Any:
     c = sql.first(conn, _CAMPAIGN, {"c": campaign_id})
     if c is None:
         raise ClaimError(404, f"campaign {campaign_id} not found")
     return SimpleNamespace(id=c["id"], task_type=c["task_type"], config=jload(c["config"]) or {})
 
 
-def claim(conn: Connection, campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float,
+def claim(conn: Any, campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float,
           max_active: int, postgres: bool, ip: str = "") -> dict[str, Any] | None:
     """The user's next task: a lease they already hold (not in ``exclude``), an item a reviewer
     sent back to them, or a new item with a free slot. None when the campaign has nothing left."""
@@ -159,14 +158,13 @@ def _writable(a: Any) -> None:
         raise ClaimError(409, "you released this item; claim a new one")
 
 
-def _retake(conn: Connection, a: Any, lease_s: float, t: float) -> None:
+def _retake(conn: Any, a: Any, lease_s: float, t: float) -> None:
     """An expired lease becomes active again if the item still has a free slot."""
     if a.status != "expired":
         return
-    if not conn.execute(update(I).where(I.c.id == a.item_id, I.c.taken < I.c.overlap)
-                        .values(taken=I.c.taken + 1)).rowcount:
+    if not sql.execute(conn, _TAKE, {"i": a.item_id}):
         raise ClaimError(409, "your lease expired and the item went to another annotator; your draft is kept")
-    conn.execute(update(A).where(A.c.id == a.id).values(status="active", lease_expires_at=t + lease_s))
+    sql.execute(conn, _EXTEND, {"exp": t + lease_s, "id": a.id})
 
 
 def heartbeat(conn: Connection, assignment_id: int, user_id: int, lease_s: float) -> float:
@@ -211,7 +209,7 @@ _MARK = Q("UPDATE assignments SET status = 'submitted', submitted_at = :t, submi
              "version = version + 1, reject_reason = NULL WHERE id = :id")
 
 
-def submit(conn: Connection, assignment_id: int, user_id: int, client_key: str, payload: Any,
+def submit(conn: Any, assignment_id: int, user_id: int, client_key: str, payload: Any,
            duration_ms: int | None, lease_s: float, ip: str = "") -> dict[str, Any]:
     """Store an answer once per ``client_key``; a repeated key returns the stored submission."""
     prior = sql.first(conn, _PRIOR, {"u": user_id, "k": client_key})
@@ -219,7 +217,7 @@ def submit(conn: Connection, assignment_id: int, user_id: int, client_key: str, 
         if prior["assignment_id"] != assignment_id:
             raise ClaimError(409, f"client_key {client_key!r} was already used for assignment {prior['assignment_id']}")
         return {"submission_id": prior["id"], "assignment_id": assignment_id, "replayed": True}
-    row = sql.first(conn, _LOAD_PG if conn.dialect.name == "postgresql" else _LOAD_LITE, {"id": assignment_id})
+    row = sql.first(conn, _LOAD_LITE if sql.is_sqlite(conn) else _LOAD_PG, {"id": assignment_id})
     if row is None or row["user_id"] != user_id:
         raise ClaimError(404, f"assignment {assignment_id} not found")
     a = SimpleNamespace(**row)
@@ -243,5 +241,6 @@ def new_client_key() -> str:
     return "srv-" + secrets.token_hex(12)
 
 
-def is_duplicate_key(exc: IntegrityError) -> bool:
-    return "client_key" in str(exc.orig) or "uq_submission_client_key" in str(exc.orig)
+def is_duplicate_key(exc: Exception) -> bool:
+    msg = str(getattr(exc, "orig", exc))
+    return "client_key" in msg or "uq_submission_client_key" in msg

@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
@@ -64,6 +65,39 @@ def write_tx(engine: Engine) -> Iterator[Connection]:
         return
     with lock, engine.connect().execution_options(write=True) as conn, conn.begin():
         yield conn
+
+
+@contextmanager
+def raw_tx(engine: Engine, write: bool = True) -> Iterator[Any]:
+    """A transaction on a pooled DB-API connection, without SQLAlchemy's Connection layer (the
+    claim/submit hot path; statements go through ``annotation_app.sql``). Same locking as write_tx."""
+    from annotation_app.sql import Raw
+
+    lock = _write_locks.get(id(engine)) if write else None
+    sqlite = is_sqlite(engine)
+    if lock is not None:
+        lock.acquire()
+    fairy = engine.raw_connection()
+    try:
+        if sqlite:
+            fairy.cursor().execute("BEGIN IMMEDIATE" if write else "BEGIN")
+        yield Raw(fairy, sqlite)
+        if sqlite:
+            fairy.cursor().execute("COMMIT")
+        else:
+            fairy.commit()
+    except BaseException:
+        if sqlite:
+            if not fairy.dbapi_connection.in_transaction:  # type: ignore[union-attr]
+                raise
+            fairy.cursor().execute("ROLLBACK")
+        else:
+            fairy.rollback()
+        raise
+    finally:
+        fairy.close()
+        if lock is not None:
+            lock.release()
 
 
 @contextmanager

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from fastapi import HTTPException, Request
 from starlette.concurrency import run_in_threadpool
 
-from annotation_app.db import read_tx
+from annotation_app.db import raw_tx
 from annotation_app.models import ROLE_RANK
 from annotation_app.security import TOKEN_PREFIX, Principal, principal_from_session, principal_from_token
 
@@ -40,7 +40,7 @@ def client_ip(request: Request) -> str:
 
 
 _CACHE: dict[str, tuple[float, Principal]] = {}
-CACHE_SECONDS = 2.0
+CACHE_SECONDS = 5.0
 """Valid credentials are cached this long per process; revoking a token or session, logging out
 and changing a user clear the cache of the process that did it (other processes follow within
 CACHE_SECONDS)."""
@@ -51,7 +51,7 @@ def forget_credentials() -> None:
 
 
 def _authenticate(engine: Any, auth: str | None, cookie: str | None) -> Principal | None:
-    with read_tx(engine) as conn:
+    with raw_tx(engine, write=False) as conn:
         if auth:
             return principal_from_token(conn, auth)
         if cookie:

@@ -5,6 +5,7 @@ the client costs little CPU next to the server it measures."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import random
 import time
@@ -173,3 +174,55 @@ async def run_load(base_url: str, tokens: list[str], campaign_id: int, **kw: Any
     await asyncio.gather(*(client_loop(base_url, tok, campaign_id, res, seed=i, **kw) for i, tok in enumerate(tokens)))
     res.seconds = time.perf_counter() - t0
     return res
+
+
+@dataclass
+class Seeded:
+    campaign_id: int
+    tokens: list[str]
+    user_ids: list[int]
+    item_ids: list[int]
+
+
+def seed_campaign(url: str, media_root: str, *, items: int, users: int, overlap: int = 1,
+                  task_type: str = "pointing", role: str = "annotator", name: str = "load",
+                  high_overlap: tuple[int, int] = (0, 1), password_hash: str | None = None) -> Seeded:
+    """A campaign of ``items`` items over one small image and ``users`` users with API tokens
+    (bulk inserts, for load tests). ``high_overlap=(n, k)`` gives the first n items overlap k."""
+    import numpy as np
+    from PIL import Image
+    from sqlalchemy import insert, text
+
+    from annotation_app.db import make_engine, migrate, write_tx
+    from annotation_app.media import MediaStore, image_key
+    from annotation_app.models import Campaign, Item, User
+    from annotation_app.security import hash_password, new_token
+    from pixmo.shards import sha256_hex
+
+    migrate(url)
+    engine = make_engine(url)
+    buf = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (48, 64, 3), dtype=np.uint8)).save(buf, "PNG")
+    data = buf.getvalue()
+    sha = sha256_hex(data)
+    key = image_key(sha, "png")
+    MediaStore(media_root).put(key, data)
+    pw = password_hash or hash_password("load-test-password")
+    t = time.time()
+    with write_tx(engine) as conn:
+        cid = conn.execute(insert(Campaign).values(name=name, task_type=task_type, instructions="", overlap=overlap,
+                                                   config={"label": "thing"}, created_at=t)).inserted_primary_key[0]
+        conn.execute(insert(Item), [dict(campaign_id=cid, source_key=f"{sha}:{i}", media_key=key, image_sha256=sha,
+                                         image_url="", width=64, height=48, spec={"label": "thing"}, gold=None,
+                                         priority=100, overlap=high_overlap[1] if i < high_overlap[0] else overlap,
+                                         taken=0) for i in range(items)])
+        item_ids = [r[0] for r in conn.execute(text("SELECT id FROM items WHERE campaign_id = :c ORDER BY id"),
+                                               {"c": cid})]
+        uids, tokens = [], []
+        for i in range(users):
+            uid = conn.execute(insert(User).values(username=f"{name}{i}", password_hash=pw, role=role, active=True,
+                                                   created_at=t)).inserted_primary_key[0]
+            uids.append(uid)
+            tokens.append(new_token(conn, uid, "load")[1])
+    engine.dispose()
+    return Seeded(int(cid), tokens, uids, item_ids)

@@ -125,11 +125,11 @@ _BY_SESSION = Q("SELECT u.id, u.username, u.role, s.id AS sid, s.csrf_token FROM
                    "AND u.active AND s.expires_at > :t")
 
 
-def principal_from_token(conn: Connection, token: str) -> Principal | None:
+def principal_from_token(conn: Any, token: str) -> Principal | None:
     row = first(conn, _BY_TOKEN, {"h": sha256(token), "t": now()})
     return Principal(row["id"], row["username"], row["role"], "token") if row else None
 
 
-def principal_from_session(conn: Connection, secret: str) -> Principal | None:
+def principal_from_session(conn: Any, secret: str) -> Principal | None:
     row = first(conn, _BY_SESSION, {"h": sha256(secret), "t": now()})
     return Principal(row["id"], row["username"], row["role"], "cookie", row["sid"], row["csrf_token"]) if row else None

@@ -25,7 +25,8 @@ class Settings(BaseSettings):
     max_points: int = Field(1000, ge=1)
     allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
     pool_size: int = Field(10, ge=1)
-    inline_db: bool | None = Field(None, description="run DB calls on the event loop (default: True for SQLite)")
+    inline_db: bool | None = Field(None, description="run short DB calls on the event loop instead of the "
+                                                     "threadpool (default: True for SQLite, False for PostgreSQL)")
 
 
 @lru_cache(maxsize=1)

@@ -27,14 +27,30 @@ class Q:
         self.pg = _PARAM.sub(r"%(\1)s", sql)
 
 
-def cursor(conn: Connection, q: Q, params: dict[str, Any] | None = None) -> Any:
-    raw = conn.connection.dbapi_connection
-    cur = raw.cursor()  # type: ignore[union-attr]
+class Raw:
+    """A pooled DB-API connection used without SQLAlchemy's Connection (see ``raw_tx``)."""
+
+    __slots__ = ("dbapi", "sqlite")
+
+    def __init__(self, dbapi: Any, sqlite: bool):
+        self.dbapi, self.sqlite = dbapi, sqlite
+
+
+def is_sqlite(conn: Connection | Raw) -> bool:
+    return conn.sqlite if isinstance(conn, Raw) else conn.dialect.name == "sqlite"
+
+
+def cursor(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> Any:
+    if isinstance(conn, Raw):
+        cur = conn.dbapi.cursor()
+        cur.execute(q.sqlite if conn.sqlite else q.pg, params or {})
+        return cur
+    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     cur.execute(q.sqlite if conn.dialect.name == "sqlite" else q.pg, params or {})
     return cur
 
 
-def first(conn: Connection, q: Q, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def first(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> dict[str, Any] | None:
     cur = cursor(conn, q, params)
     row = cur.fetchone()
     if row is None:
@@ -42,18 +58,18 @@ def first(conn: Connection, q: Q, params: dict[str, Any] | None = None) -> dict[
     return dict(zip([d[0] for d in cur.description], row, strict=True))
 
 
-def rows(conn: Connection, q: Q, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def rows(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     cur = cursor(conn, q, params)
     names = [d[0] for d in cur.description]
     return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
-def scalar(conn: Connection, q: Q, params: dict[str, Any] | None = None) -> Any:
+def scalar(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> Any:
     row = cursor(conn, q, params).fetchone()
     return None if row is None else row[0]
 
 
-def execute(conn: Connection, q: Q, params: dict[str, Any] | None = None) -> int:
+def execute(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> int:
     """Run a write; returns the number of rows changed."""
     return cursor(conn, q, params).rowcount
 

@@ -22,11 +22,10 @@ from PIL import Image
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from annotation_app.db import make_engine, migrate, write_tx
-from annotation_app.media import MediaStore, image_key
-from annotation_app.models import Campaign, Item, User
+from annotation_app.db import write_tx
+from annotation_app.loadgen import Seeded, seed_campaign
+from annotation_app.models import User
 from annotation_app.security import hash_password, new_token
-from pixmo.shards import sha256_hex
 
 ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "correct-horse-1"
@@ -60,42 +59,8 @@ def pg_url(postgres_url: str) -> Iterator[str]:
     admin.dispose()
 
 
-@dataclass
-class Seeded:
-    campaign_id: int
-    tokens: list[str]
-    user_ids: list[int]
-    item_ids: list[int]
-
-
-def seed(url: str, media_root: str, *, items: int, users: int, overlap: int = 1, task_type: str = "pointing",
-         role: str = "annotator", name: str = "load", high_overlap: tuple[int, int] = (0, 1)) -> Seeded:
-    """A campaign with ``items`` items over one small image, and ``users`` annotators with API tokens.
-    ``high_overlap=(n, k)`` gives the first n items an overlap of k."""
-    migrate(url)
-    engine = make_engine(url)
-    data = png(64, 48)
-    sha = sha256_hex(data)
-    key = image_key(sha, "png")
-    MediaStore(media_root).put(key, data)
-    t = time.time()
-    with write_tx(engine) as conn:
-        cid = conn.execute(insert(Campaign).values(name=name, task_type=task_type, instructions="", overlap=overlap,
-                                                   config={"label": "thing"}, created_at=t)).inserted_primary_key[0]
-        conn.execute(insert(Item), [dict(campaign_id=cid, source_key=f"{sha}:{i}", media_key=key, image_sha256=sha,
-                                         image_url="", width=64, height=48, spec={"label": "thing"}, gold=None,
-                                         priority=100, overlap=high_overlap[1] if i < high_overlap[0] else overlap, taken=0)
-                            for i in range(items)])
-        item_ids = [r[0] for r in conn.execute(text("SELECT id FROM items WHERE campaign_id = :c ORDER BY id"),
-                                               {"c": cid})]
-        uids, tokens = [], []
-        for i in range(users):
-            uid = conn.execute(insert(User).values(username=f"{name}{i}", password_hash=_HASH, role=role, active=True,
-                                                   created_at=t)).inserted_primary_key[0]
-            uids.append(uid)
-            tokens.append(new_token(conn, uid, "load")[1])
-    engine.dispose()
-    return Seeded(int(cid), tokens, uids, item_ids)
+def seed(url: str, media_root: str, **kw: Any) -> Seeded:
+    return seed_campaign(url, media_root, password_hash=_HASH, **kw)
 
 
 def free_port() -> int:

@@ -1,0 +1,222 @@
+"""Annotation app: claim+submit cycles per second and p50/p99 cycle latency with 50 concurrent
+clients, on SQLite and on PostgreSQL, against a bare FastAPI endpoint doing one SQLite insert
+per request, measured in the same run with the same client.
+
+Each server is one uvicorn process pinned to CPU 0 and the load generator is pinned to CPU 1
+(when the machine has two CPUs), so "2 cores" means one for the server and one for the clients.
+Besides wall-clock throughput (which depends on what else runs on the machine) it reports the
+server's CPU time per cycle, read from /proc, which does not.
+
+    python benchmarks/bench_app.py --quick      # < 2 minutes
+    python benchmarks/bench_app.py --items 5000
+
+The last line is one JSON object with every figure and the targets (>= 300 cycles/s, p99 < 150 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TARGET_CYCLES, TARGET_P99_MS = 300.0, 150.0
+
+
+def bare_app():  # noqa: ANN201 - uvicorn factory: the baseline endpoint
+    import sqlite3
+
+    from fastapi import FastAPI
+
+    conn = sqlite3.connect(os.environ["BARE_DB"], isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("CREATE TABLE IF NOT EXISTS rows (id INTEGER PRIMARY KEY, body TEXT)")
+    app = FastAPI()
+
+    @app.post("/insert")
+    async def insert(body: dict) -> dict:
+        return {"id": conn.execute("INSERT INTO rows (body) VALUES (?)", (json.dumps(body),)).lastrowid}
+
+    @app.get("/healthz")
+    async def healthz() -> dict:
+        return {"status": "ok"}
+
+    return app
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    def __init__(self, target: str, env: dict[str, str], app_dir: str | None = None):
+        self.port = _free_port()
+        cmd = [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(self.port),
+               "--log-level", "warning", "--no-access-log"]
+        if app_dir:
+            cmd += ["--app-dir", app_dir]
+        pin = ["taskset", "-c", "0"] if (os.cpu_count() or 1) >= 2 and _has("taskset") else []
+        self.proc = subprocess.Popen(pin + cmd, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=ROOT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        import httpx
+
+        for _ in range(900):
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{target} did not start")
+
+    def cpu(self) -> float:
+        return _cpu_seconds(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+
+
+def _has(cmd: str) -> bool:
+    import shutil
+
+    return shutil.which(cmd) is not None
+
+
+async def _bare_load(base: str, clients: int, total: int) -> dict[str, float]:
+    from annotation_app.loadgen import HttpConn
+
+    left, lat = [total], []
+
+    async def one(i: int) -> None:
+        conn = HttpConn(base, "none")
+        while left[0] > 0:
+            left[0] -= 1
+            t0 = time.perf_counter()
+            status, _ = await conn.request("POST", "/insert", {"client": i, "payload": {"points": [[1.5, 2.5]]}})
+            assert status == 200
+            lat.append(time.perf_counter() - t0)
+        await conn.close()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one(i) for i in range(clients)))
+    secs = time.perf_counter() - t0
+    lat.sort()
+    return {"requests": len(lat), "seconds": round(secs, 3), "requests_per_s": round(len(lat) / secs, 1),
+            "p50_ms": round(lat[len(lat) // 2] * 1000, 2), "p99_ms": round(lat[int(0.99 * len(lat))] * 1000, 2)}
+
+
+def bench_bare(tmp: Path, clients: int, total: int) -> dict[str, float]:
+    srv = Server("bench_app:bare_app", {"BARE_DB": str(tmp / "bare.db")}, app_dir=str(Path(__file__).parent))
+    try:
+        c0 = srv.cpu()
+        out = asyncio.run(_bare_load(srv.base, clients, total))
+        out["server_cpu_ms_per_request"] = round((srv.cpu() - c0) * 1000 / out["requests"], 3)
+    finally:
+        srv.stop()
+    return out
+
+
+def bench_app(url: str, media: str, clients: int, items: int) -> dict[str, float]:
+    from annotation_app.loadgen import run_load, seed_campaign
+
+    s = seed_campaign(url, media, items=items, users=clients)
+    srv = Server("annotation_app.serve_demo:asgi_app",
+                 {"PIXMO_APP_DATABASE_URL": url, "PIXMO_APP_MEDIA_ROOT": media})
+    try:
+        c0 = srv.cpu()
+        res = asyncio.run(run_load(srv.base, s.tokens, s.campaign_id))
+        out = res.summary()
+        out["server_cpu_ms_per_cycle"] = round((srv.cpu() - c0) * 1000 / max(1, res.cycles), 3)
+        out["cpu_bound_cycles_per_s_per_core"] = round(1000 / out["server_cpu_ms_per_cycle"], 1)
+    finally:
+        srv.stop()
+    if res.errors or res.cycles != items:
+        raise RuntimeError(f"load run failed: {res.cycles}/{items} cycles, errors {res.errors[:3]}")
+    return out
+
+
+def _pg_database(admin_url: str):  # noqa: ANN202
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"pixmo_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as c:
+        c.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        with admin.connect() as c:
+            c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
+            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+        admin.dispose()
+
+    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="1,500 items per backend (under 2 minutes)")
+    ap.add_argument("--items", type=int, default=5000, help="items (= claim+submit cycles) per backend")
+    ap.add_argument("--clients", type=int, default=50, help="concurrent annotator clients")
+    ap.add_argument("--postgres", default=os.environ.get("PIXMO_TEST_POSTGRES",
+                                                         "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+                    help="an admin URL; a temporary database is created and dropped ('' skips PostgreSQL)")
+    args = ap.parse_args()
+    items = 1500 if args.quick else args.items
+    if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {1})
+    results: dict[str, dict[str, float]] = {}
+    with tempfile.TemporaryDirectory() as d:
+        tmp = Path(d)
+        results["bare_sqlite_insert"] = bench_bare(tmp, args.clients, 2 * items)
+        results["app_sqlite"] = bench_app(f"sqlite:///{tmp}/app.db", str(tmp / "media"), args.clients, items)
+        if args.postgres:
+            try:
+                url, drop = _pg_database(args.postgres)
+            except Exception as exc:  # noqa: BLE001 - report and go on without PostgreSQL
+                print(f"PostgreSQL skipped: {exc}")
+            else:
+                try:
+                    results["app_postgres"] = bench_app(url, str(tmp / "media_pg"), args.clients, items)
+                finally:
+                    drop()
+    bare = results["bare_sqlite_insert"]
+    print(f"{'run':<22}{'cycles/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'srv cpu ms':>12}{'vs bare req/s':>15}")
+    print(f"{'bare insert (1 req)':<22}{bare['requests_per_s']:>10}{bare['p50_ms']:>10}{bare['p99_ms']:>10}"
+          f"{bare['server_cpu_ms_per_request']:>12}{1.0:>15.2f}")
+    ratios = {}
+    for name in ("app_sqlite", "app_postgres"):
+        if name in results:
+            r = results[name]
+            ratios[name] = round(r["cycles_per_s"] / bare["requests_per_s"], 3)
+            print(f"{name:<22}{r['cycles_per_s']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}"
+                  f"{r['server_cpu_ms_per_cycle']:>12}{ratios[name]:>15.2f}")
+    met = {n: bool(results[n]["cycles_per_s"] >= TARGET_CYCLES and results[n]["p99_ms"] < TARGET_P99_MS)
+           for n in ratios}
+    print(json.dumps({"bench": "app", "clients": args.clients, "items": items, "results": results,
+                      "ratio_cycles_vs_bare_requests": ratios,
+                      "targets": {"cycles_per_s": TARGET_CYCLES, "p99_ms": TARGET_P99_MS}, "met": met,
+                      "load_average": os.getloadavg()[0]}))
+
+
+if __name__ == "__main__":
+    main()
