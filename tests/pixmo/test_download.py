@@ -248,3 +248,35 @@ def test_bad_inputs_are_named(tmp_path: Path) -> None:
         import_subset("pixmo-points", str(tmp_path / "missing.parquet"), tmp_path / "o")
     with pytest.raises(DownloadError, match="nothing to download"):
         import_subset("pixmo-clocks", str(tmp_path), tmp_path / "o")
+
+
+def test_plan_groups_rows_by_image_and_rejects_bad_rows() -> None:
+    from pixmo.download import plan_items
+
+    sha = "a" * 64
+    rows = [_row("http://h1/x.jpg", sha, "cat"), _row("http://h2/x.jpg", sha, "dog"),
+            {**_row("http://h1/y.jpg", "b" * 64, "cup"), "__index_level_0__": 7},
+            {**_row("http://h1/z.jpg", "c" * 64, "bad"), "count": 3}]
+    items, rejected = plan_items("pixmo-points", rows)
+    assert [it.key for it in items] == [sha, "b" * 64]
+    assert items[0].urls == ["http://h1/x.jpg", "http://h2/x.jpg"] and items[0].rows == [0, 1]
+    assert [r["row"] for r in rejected] == [3] and "count" in rejected[0]["detail"]
+    caps = [{"image_url": "http://h/a.jpg", "caption": "c", "transcripts": ["t"]},
+            {"image_url": "http://h/a.jpg", "caption": "d", "transcripts": ["u"]}]
+    items, rejected = plan_items("pixmo-cap", caps)  # no published hash: grouped by URL, not checked
+    assert len(items) == 1 and items[0].sha256 is None and items[0].rows == [0, 1] and not rejected
+
+
+def test_header_sniffing_agrees_with_pil(rng: np.random.Generator) -> None:
+    from pixmo.download import sniff_image
+    from pixmo.shards import image_info
+
+    for mode, fmt, kw in (("RGB", "JPEG", {}), ("L", "JPEG", {"progressive": True}), ("CMYK", "JPEG", {}),
+                          ("RGB", "PNG", {}), ("RGBA", "PNG", {}), ("RGB", "WEBP", {})):
+        buf = io.BytesIO()
+        Image.fromarray(rng.integers(0, 255, (37, 53, 3), dtype=np.uint8)).convert(mode).save(buf, fmt, **kw)
+        data = buf.getvalue()
+        got = sniff_image(data)
+        assert got is None or got == image_info(data)
+        assert got is not None or fmt == "WEBP"  # WebP goes to PIL
+    assert sniff_image(b"<html>not an image</html>") is None
