@@ -58,7 +58,8 @@ gen-count: setup
 	for d in candidates train validation test; do .venv/bin/pixmo validate $(OUT)/count/$$d || exit 1; done
 
 gen-docs: setup
-	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs --workers 2
+	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs
+	.venv/bin/pixmo validate $(OUT)/docs
 
 gen-capqa: setup
 	.venv/bin/pixmo gen capqa --shards $(OUT)/cap --out $(OUT)/capqa

@@ -6,7 +6,8 @@ starts in milliseconds instead of seconds. Each child: new session, ``RLIMIT_AS`
 its own temporary directory, stdout/stderr to ``log.txt``, an audit hook that refuses sockets and
 subprocesses, then it runs the job; the parent kills the child's process group at the time limit.
 
-Protocol: one JSON line per job on stdin -> one JSON line on stdout.
+Protocol: one JSON line per job on stdin -> one JSON line on stdout with the job's ``id``; jobs run
+concurrently (one child each), so replies may come out of order.
 Job kinds: ``python`` (exec code.py, call ``generate_plot(df)`` / ``generate_diagram(data)``),
 ``vegalite`` (spec.json -> out.png), ``exec`` (run ``argv`` with the same limits).
 With ``--inline MEM_MB`` the worker instead keeps a warm vl-convert and runs Vega-Lite jobs itself
@@ -19,10 +20,12 @@ from __future__ import annotations
 import json
 import os
 import resource
+import select
 import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 
 NET_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
               "socket.sendto", "socket.sendmsg")
@@ -139,8 +142,7 @@ def _vm_size() -> tuple[int, int]:
     return sizes.get("VmSize", 0), sizes.get("VmData", 0)
 
 
-def _run(job: dict) -> dict:
-    t0 = time.monotonic()
+def _fork(job: dict) -> int:
     base_vm = _vm_size()
     pid = os.fork()
     if pid == 0:
@@ -153,25 +155,58 @@ def _run(job: dict) -> dict:
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-    deadline = t0 + float(job["timeout"])
-    status = None
-    while time.monotonic() < deadline:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.005)
-    else:
-        try:
-            os.killpg(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        os.waitpid(pid, 0)
-        return {"ok": False, "error": f"time limit of {job['timeout']}s exceeded", "seconds": job["timeout"]}
-    secs = round(time.monotonic() - t0, 4)
+    return pid
+
+
+def _status_reply(status: int, secs: float) -> dict:
     if os.WIFSIGNALED(status):
         return {"ok": False, "error": f"killed by signal {os.WTERMSIG(status)}", "seconds": secs}
     rc = os.WEXITSTATUS(status)
     return {"ok": rc == 0, "error": "" if rc == 0 else f"exit status {rc}", "seconds": secs}
+
+
+def _reap(running: dict[int, tuple[dict, float]], reply: Callable[[dict], None]) -> None:
+    """Answer every finished child; kill (whole process group) those past their time limit."""
+    now = time.monotonic()
+    for pid, (job, t0) in list(running.items()):
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            del running[pid]
+            reply({"id": job.get("id"), **_status_reply(status, round(now - t0, 4))})
+        elif now - t0 > float(job["timeout"]):
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            os.waitpid(pid, 0)
+            del running[pid]
+            reply({"id": job.get("id"), "ok": False, "error": f"time limit of {job['timeout']}s exceeded",
+                   "seconds": float(job["timeout"])})
+
+
+def serve_forks(reply: Callable[[dict], None]) -> None:
+    """Fork mode: jobs run concurrently, one child each; replies carry the job id."""
+    fd = sys.stdin.fileno()
+    running: dict[int, tuple[dict, float]] = {}
+    buf, eof = b"", False
+    while not eof or running:
+        ready, _, _ = select.select([] if eof else [fd], [], [], 0.005 if running else None)
+        if ready:
+            chunk = os.read(fd, 1 << 16)
+            eof = not chunk
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if not line.strip():
+                    continue
+                job = json.loads(line)
+                try:
+                    running[_fork(job)] = (job, time.monotonic())
+                except Exception as exc:  # noqa: BLE001 - the zygote must survive any bad job
+                    reply({"id": job.get("id"), "ok": False, "error": f"sandbox error: {exc!r}"})
+        elif eof:
+            time.sleep(0.005)
+        _reap(running, reply)
 
 
 def _run_inline(job: dict) -> dict:
@@ -199,18 +234,25 @@ def main() -> None:
     else:
         _preload()
     out = sys.stdout
-    out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
-    out.flush()
+
+    def reply(msg: dict) -> None:
+        out.write(json.dumps(msg) + "\n")
+        out.flush()
+
+    reply({"ready": True, "pid": os.getpid()})
+    if not inline:
+        serve_forks(reply)
+        return
     for line in sys.stdin:
         if not line.strip():
             continue
+        job: dict = {}
         try:
             job = json.loads(line)
-            reply = _run_inline(job) if inline else _run(job)
-        except Exception as exc:  # noqa: BLE001 - the zygote must survive any bad job
-            reply = {"ok": False, "error": f"sandbox error: {exc!r}"}
-        out.write(json.dumps(reply) + "\n")
-        out.flush()
+            msg = _run_inline(job)
+        except Exception as exc:  # noqa: BLE001 - the worker must survive any bad job
+            msg = {"ok": False, "error": f"sandbox error: {exc!r}"}
+        reply({"id": job.get("id"), **msg})
 
 
 if __name__ == "__main__":

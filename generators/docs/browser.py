@@ -4,7 +4,8 @@ The reference generator started a browser for every page and slept a fixed 2 s. 
 Chromium (Playwright, Debian's ``chromium``) lives as long as the process; each page of the
 ``plotly`` and ``mermaid`` pools loads its library once; a render waits for the page to be ready
 (load event, fonts, the library's promise, two animation frames), never a fixed sleep. Pages get
-no network (every request but ``data:``/``about:`` is aborted). Calls are thread-safe: the browser
+no network: Chromium runs under ``unshare -n`` where that works, and every request but
+``data:``/``about:``/``blob:`` is aborted. Calls are thread-safe: the browser
 runs on its own asyncio loop in a background thread. A page that errors or times out is closed
 and replaced; a browser that dies is restarted.
 """
@@ -13,14 +14,17 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import logging
 import os
+import shlex
 import shutil
+import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from generators.docs.sandbox import RenderError
+from generators.docs.sandbox import RenderError, netns_prefix
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +77,22 @@ def chromium_path() -> str:
     return exe
 
 
+@functools.lru_cache(maxsize=1)
+def browser_executable() -> str:
+    """Chromium, wrapped in ``unshare -n`` when possible: Playwright talks to it over a pipe, so the
+    browser needs no network at all and gets none (request blocking stays as the second guard)."""
+    exe = chromium_path()
+    prefix = netns_prefix()
+    if not prefix:
+        return exe
+    d = tempfile.mkdtemp(prefix="pixmo-chromium-")
+    atexit.register(shutil.rmtree, d, True)
+    wrapper = Path(d, "chromium-netns")
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(prefix)} {shlex.quote(exe)} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
 async def _block_network(route: Any) -> None:
     if route.request.url.startswith(("data:", "about:", "blob:")):
         await route.continue_()
@@ -83,8 +103,13 @@ async def _block_network(route: Any) -> None:
 class BrowserPool:
     """``render(kind, payload, width=...) -> PNG bytes`` on pooled pages of one Chromium."""
 
-    def __init__(self, pages_per_kind: int = 2, timeout: float = 15.0, start_timeout: float = 90.0):
-        self.pages_per_kind = pages_per_kind
+    def __init__(self, pages_per_kind: int | dict[str, int] | None = None, timeout: float = 15.0,
+                 start_timeout: float = 90.0):
+        # plotly.js (4.7 MB) and mermaid (3.5 MB) cost a parse per page: one page each by default
+        default = {"html": 2, "plotly": 1, "mermaid": 1}
+        if isinstance(pages_per_kind, int):
+            default = dict.fromkeys(KINDS, pages_per_kind)
+        self.pages_per_kind = {**default, **(pages_per_kind if isinstance(pages_per_kind, dict) else {})}
         self.timeout = timeout  # per render
         self.start_timeout = start_timeout  # per page creation (plotly.js is 4.7 MB to parse)
         self._loop = asyncio.new_event_loop()
@@ -130,7 +155,7 @@ class BrowserPool:
             from playwright.async_api import async_playwright
 
             self._pw = await async_playwright().start()
-            self._browser = await self._pw.chromium.launch(executable_path=chromium_path(), headless=True,
+            self._browser = await self._pw.chromium.launch(executable_path=browser_executable(), headless=True,
                                                            args=CHROMIUM_ARGS)
             self._pools = {k: asyncio.Queue() for k in KINDS}
             self._made = dict.fromkeys(KINDS, 0)
@@ -154,7 +179,7 @@ class BrowserPool:
     async def _acquire(self, kind: str) -> Any:
         await self._ensure_browser()
         pool = self._pools[kind]
-        if pool.empty() and self._made[kind] < self.pages_per_kind:
+        if pool.empty() and self._made[kind] < self.pages_per_kind[kind]:
             self._made[kind] += 1
             try:
                 return await asyncio.wait_for(self._new_page(kind), self.start_timeout)

@@ -14,7 +14,9 @@ def register(app: typer.Typer) -> None:
         num: int = typer.Option(70, "--num", "-n", help="Documents to make (renderers take turns)."),
         out: Path = typer.Option(..., "--out", "-o", help="Output shard directory."),
         seed: int = typer.Option(0, help="Seed; the same seed gives the same documents."),
-        workers: int = typer.Option(1, help="Worker processes (each has its own Chromium and sandbox)."),
+        workers: int = typer.Option(1, help="Worker processes, each with its own Chromium and sandbox; one "
+                                           "process already renders --threads documents at once."),
+        threads: int = typer.Option(6, help="Documents in flight per worker process."),
         mode: str = typer.Option("offline", help="offline (template bank) or llm (PIXMO_LLM_* endpoint)."),
         renderers: str = typer.Option("", help="Comma-separated subset of: matplotlib,plotly,vegalite,latex,"
                                                "html,mermaid,graphviz (default: all)."),
@@ -31,7 +33,7 @@ def register(app: typer.Typer) -> None:
             chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
             kw = {"renderers": chosen} if chosen else {}
             cfg = DocsConfig(num=num, seed=seed, mode=mode, personas_file=str(personas or ""),
-                             per_shard=per_shard, timeout=timeout, **kw)
+                             per_shard=per_shard, timeout=timeout, threads=threads, **kw)
             if personas:
                 from generators.docs.config import load_personas
 

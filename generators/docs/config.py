@@ -33,7 +33,7 @@ class DocsConfig:
     timeout: float = 20.0  # seconds per render
     mem_mb: int = 1024  # memory a render may add
     attempts: int = 3  # offline: re-sample a document whose image is rejected
-    threads: int = 4  # renders in flight per worker (browser pages, sandbox jobs queue)
+    threads: int = 6  # documents in flight per worker process (sandbox jobs and browser pages overlap)
     prompt_version: str = "docs-v1"
     llm: dict[str, object] = field(default_factory=dict)  # LLMSettings overrides (llm mode)
 

@@ -11,6 +11,7 @@ when ``unshare`` is unavailable). A child that crashes, hangs or runs out of mem
 from __future__ import annotations
 
 import functools
+import itertools
 import json
 import logging
 import os
@@ -20,6 +21,8 @@ import subprocess
 import sys
 import tempfile
 import threading
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,16 +55,20 @@ def netns_prefix() -> tuple[str, ...]:
 
 
 class Sandbox:
-    """A thread-safe handle on one sandbox worker; jobs run one at a time."""
+    """A thread-safe handle on one sandbox worker. Fork-mode jobs run concurrently (the worker
+    enforces each time limit); inline-mode (Vega-Lite) jobs run one at a time."""
 
     def __init__(self, limits: Limits | None = None, inline: bool = False):
         self.limits = limits or Limits()
         self.inline = inline  # a warm in-process vl-convert worker instead of fork-per-job
         self._proc: subprocess.Popen[str] | None = None
-        self._lock = threading.Lock()
+        self._pending: dict[int, Future[dict[str, Any]]] = {}
+        self._ids = itertools.count()
+        self._lock = threading.Lock()  # start/stop and writes
+        self._serial = threading.Lock()  # inline mode: one job at a time
         self.isolation = "netns+audit" if netns_prefix() else "audit-hook"
 
-    def _start(self) -> subprocess.Popen[str]:
+    def _start(self) -> None:
         env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
                    MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
         root = str(Path(__file__).resolve().parents[2])
@@ -71,17 +78,33 @@ class Sandbox:
             argv += ["--inline", str(self.limits.mem_mb)]
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                 text=True, env=env, cwd=root)
-        line = self._readline(proc, self.limits.start_timeout)
+        assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], self.limits.start_timeout)
+        line = proc.stdout.readline() if ready else ""
         if not line or not json.loads(line).get("ready"):
             proc.kill()
+            proc.wait()
             raise RenderError("the sandbox worker did not start")
-        return proc
+        pending: dict[int, Future[dict[str, Any]]] = {}
+        self._proc, self._pending = proc, pending
+        threading.Thread(target=self._read, args=(proc, pending), daemon=True, name="sandbox-reader").start()
 
     @staticmethod
-    def _readline(proc: subprocess.Popen[str], timeout: float) -> str:
+    def _read(proc: subprocess.Popen[str], pending: dict[int, Future[dict[str, Any]]]) -> None:
+        """Hand each reply to the job waiting for it; when the worker dies, fail what is left."""
         assert proc.stdout is not None
-        ready, _, _ = select.select([proc.stdout], [], [], timeout)
-        return proc.stdout.readline() if ready else ""
+        for line in proc.stdout:
+            try:
+                msg = json.loads(line)
+            except ValueError:
+                continue
+            fut = pending.pop(msg.get("id"), None)
+            if fut is not None:
+                fut.set_result(msg)
+        for jid in list(pending):
+            fut = pending.pop(jid, None)
+            if fut is not None and not fut.done():
+                fut.set_result({"ok": False, "error": "the sandbox worker stopped"})
 
     def run(self, kind: str, files: dict[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
         """Write ``files`` to a fresh temp dir, run the job, return the ``outputs`` it wrote."""
@@ -106,31 +129,44 @@ class Sandbox:
             return found
 
     def _send(self, job: dict[str, Any]) -> dict[str, Any]:
-        with self._lock:
-            for attempt in range(2):
-                if self._proc is None or self._proc.poll() is not None:
-                    self._proc = self._start()
-                assert self._proc.stdin is not None
-                try:
-                    self._proc.stdin.write(json.dumps(job) + "\n")
-                    self._proc.stdin.flush()
-                    line = self._readline(self._proc, float(job["timeout"]) + (0 if self.inline else 10))
-                except (BrokenPipeError, OSError):
-                    line = ""
-                if line:
-                    return json.loads(line)
-                if self.inline and self._proc.poll() is None:  # still running: the job hit the time limit
-                    self.close()
-                    return {"ok": False, "error": f"time limit of {job['timeout']}s exceeded"}
-                log.warning("sandbox worker stopped answering (attempt %d); restarting it", attempt + 1)
-                self.close()
-            return {"ok": False, "error": "the sandbox worker failed twice"}
+        if self.inline:
+            with self._serial:
+                return self._send_one(job, float(job["timeout"]))
+        return self._send_one(job, float(job["timeout"]) + 30)
 
-    def close(self) -> None:
+    def _send_one(self, job: dict[str, Any], wait: float) -> dict[str, Any]:
+        fut: Future[dict[str, Any]] = Future()
+        with self._lock:
+            if self._proc is None or self._proc.poll() is not None:
+                self._start()
+            assert self._proc is not None and self._proc.stdin is not None
+            job["id"] = next(self._ids)
+            self._pending[job["id"]] = fut
+            try:
+                self._proc.stdin.write(json.dumps(job) + "\n")
+                self._proc.stdin.flush()
+            except (BrokenPipeError, OSError):
+                self._pending.pop(job["id"], None)
+                self._kill()
+                return {"ok": False, "error": "the sandbox worker stopped"}
+        try:
+            return fut.result(wait)
+        except FutureTimeout:
+            with self._lock:
+                self._pending.pop(job["id"], None)
+                self._kill()  # inline: the job hit its time limit; fork mode: the worker is stuck
+            log.warning("sandbox job %s killed after %.0fs; worker restarts on the next job", job["id"], wait)
+            return {"ok": False, "error": f"time limit of {job['timeout']}s exceeded"}
+
+    def _kill(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
             proc.kill()
             proc.wait()
+
+    def close(self) -> None:
+        with self._lock:
+            self._kill()
 
     def __enter__(self) -> Sandbox:
         return self

@@ -16,8 +16,6 @@ from generators.runner import plan_tasks, run
 from pixmo.shards import iter_samples
 from pixmo.testing import serve
 
-pytestmark = pytest.mark.xdist_group("docs")
-
 GOOD = '''Here is the code:
 ```python
 import io

@@ -14,8 +14,6 @@ from generators.docs.renderers import RENDERERS, ImageRejected, check_image, cro
 from generators.docs.sandbox import Limits, RenderError, Sandbox, netns_prefix
 from tests.conftest import png_bytes
 
-pytestmark = pytest.mark.xdist_group("docs")
-
 
 def _noise(h, w, channels=3):
     return np.random.default_rng(0).integers(0, 255, (h, w, channels), dtype=np.uint8)
@@ -32,8 +30,10 @@ def test_check_image_rules():
         check_image(png_bytes(_noise(100, 300)))
     with pytest.raises(ImageRejected, match="readable"):
         check_image(b"not a png")
-    big = Image.open(io.BytesIO(check_image(png_bytes(_noise(1800, 3000)))))
-    assert big.width * big.height <= 2560 * 1440 and abs(big.width / big.height - 3000 / 1800) < 0.01
+    yy, xx = np.indices((1500, 2600))
+    ramp = np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)  # many colours, fast PNG
+    big = Image.open(io.BytesIO(check_image(png_bytes(ramp))))
+    assert big.width * big.height <= 2560 * 1440 and abs(big.width / big.height - 2600 / 1500) < 0.01
     rgba = _noise(200, 200, 4)
     rgba[..., 3] = 0  # fully transparent -> white after flattening -> one colour
     with pytest.raises(ImageRejected, match="one colour"):
