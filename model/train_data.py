@@ -7,6 +7,7 @@ exactly the sequences one process would see. Resuming at step s skips s*k batche
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from model.config import MolmoConfig
@@ -52,6 +53,9 @@ def build_sources(cfg, rank: int = 0, world: int = 1) -> tuple[LoaderSource, dic
 
     if not cfg.train_shards:
         raise ValueError("train_shards is empty: give shard directories (or data: synthetic)")
+    for d in [*cfg.train_shards, *cfg.eval_shards]:
+        if "://" not in str(d) and not Path(d).exists():
+            raise FileNotFoundError(f"shard directory {d} does not exist (make one first, e.g. `make gen-count`)")
     tok = load_tokenizer(cfg.tokenizer)
     mcfg: MolmoConfig = cfg.model_config()
     if cfg.global_batch_size % (cfg.micro_batch_size * world):
