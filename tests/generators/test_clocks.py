@@ -18,6 +18,8 @@ from pixmo.records import PixmoClocks, clock_text, parse_record
 
 SEED = 20240917
 N = 1000
+# one worker builds the 1,000 examples once for every test of this module
+pytestmark = pytest.mark.xdist_group("clocks-1000")
 
 
 def _set_time(rec: PixmoClocks) -> dt.datetime:
