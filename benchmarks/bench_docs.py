@@ -129,7 +129,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer pages (finishes in under 2 minutes)")
     ap.add_argument("--renderers", default=",".join(RENDERERS))
     args = ap.parse_args()
-    n_pool, n_base = (6, 1) if args.quick else (30, 5)
+    n_pool, n_base = (4, 1) if args.quick else (30, 5)
     ctx = render_context(DocsConfig())
     t0 = time.perf_counter()
     _ = ctx.browser.render("html", "<p>warm</p>")
