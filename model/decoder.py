@@ -141,10 +141,11 @@ class Block(nn.Module):
         return y
 
     def forward(self, x, cos, sin, attn_mask=None, drop_mask=None, cache=None):
+        layer = self.layer if cache is not None else 0  # read only with a cache: compiled blocks stay alike
         if self.norm_after:
-            h = x + self._drop(self.attn_norm(self.attn(x, cos, sin, attn_mask, cache, self.layer)), drop_mask)
+            h = x + self._drop(self.attn_norm(self.attn(x, cos, sin, attn_mask, cache, layer)), drop_mask)
             return h + self._drop(self.ff_norm(self.mlp(h)), drop_mask)
-        h = x + self._drop(self.attn(self.attn_norm(x), cos, sin, attn_mask, cache, self.layer), drop_mask)
+        h = x + self._drop(self.attn(self.attn_norm(x), cos, sin, attn_mask, cache, layer), drop_mask)
         return h + self._drop(self.mlp(self.ff_norm(h)), drop_mask)
 
 

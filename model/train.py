@@ -154,6 +154,9 @@ def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Modul
     if cfg.activation_checkpointing:
         model.set_grad_checkpointing(True)
     if cfg.compile:  # compile each block's forward; FSDP2 hooks stay outside the compiled code
+        import torch._dynamo
+
+        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
         for block in [*model.transformer.blocks, *model.vision_backbone.image_vit.blocks]:
             block.forward = torch.compile(block.forward)
     mode = cfg.parallel if cfg.parallel != "auto" else ("fsdp" if d.world > 1 else "none")
