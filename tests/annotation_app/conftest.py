@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,7 @@ from PIL import Image
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from annotation_app.db import write_tx
+from annotation_app.db import migrate, write_tx
 from annotation_app.loadgen import Seeded, seed_campaign
 from annotation_app.models import User
 from annotation_app.security import hash_password, new_token
@@ -152,6 +154,17 @@ class AppCtx:
         return c, r.json()["csrf_token"]
 
 
+_TEMPLATE: list[Path] = []
+
+
+def _template_db() -> Path:
+    if not _TEMPLATE:
+        path = Path(tempfile.mkdtemp(prefix="pixmo-app-template-")) / "template.db"
+        migrate(f"sqlite:///{path}")
+        _TEMPLATE.append(path)
+    return _TEMPLATE[0]
+
+
 def make_appctx(tmp_path: Path, url: str | None = None, **settings: Any) -> AppCtx:
     """An app on a fresh database with a throwaway user (id 1, token id 1), one user per role
     (username = role, password PASSWORD) and a pointing campaign with three images."""
@@ -159,8 +172,12 @@ def make_appctx(tmp_path: Path, url: str | None = None, **settings: Any) -> AppC
     from annotation_app.campaigns import CampaignIn, add_image, create_campaign, get_campaign_row
     from annotation_app.settings import Settings
 
-    s = Settings(database_url=url or f"sqlite:///{tmp_path}/app.db", media_root=str(tmp_path / "media"), **settings)
-    app = create_app(s)
+    if url is None:  # copy a migrated template database instead of running the migrations again
+        db = tmp_path / "app.db"
+        shutil.copy(_template_db(), db)
+        url = f"sqlite:///{db}"
+    s = Settings(database_url=url, media_root=str(tmp_path / "media"), **settings)
+    app = create_app(s, run_migrations=False)
     engine = app.state.engine
     tokens, ids = {}, {}
     t = time.time()

@@ -182,7 +182,7 @@ def test_schemathesis_finds_no_server_error(appctx):
     ops = [op.ok() for op in schema.get_all_operations()]
     assert len(ops) > 20
     def runner(op):
-        @settings(max_examples=8, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+        @settings(max_examples=6, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=op.as_strategy())
         def run(case):
             calls[0] += 1
