@@ -249,7 +249,7 @@ class LLMClient:
 
     def _request(self, model: str, messages: Messages, params: dict[str, Any]) -> tuple[str, int, int]:
         with self._sem:
-            resp = self._client.chat.completions.create(model=model, messages=messages, **params)
+            resp = self._client.chat.completions.create(model=model, messages=messages, **params)  # type: ignore[arg-type]
         if not resp.choices:
             raise ValueError("the reply has no choices")
         text = resp.choices[0].message.content or ""

@@ -156,3 +156,35 @@ def test_qa_blocks_need_exactly_three_parts():
     assert parse_qa_blocks(text) == [("Q1", "A1", "E1"), ("Q4", "A4", "E4")]
     with pytest.raises(ValueError, match="need 5"):
         validate_qa_text(text)
+
+
+def test_personahub_jsonl(tmp_path):
+    from generators.docs.bank import domain_for
+    from generators.docs.config import load_personas
+
+    f = tmp_path / "p.jsonl"
+    f.write_text('{"persona": "A hospital nurse on night shifts", "id": 1}\n\n'
+                 '{"persona": "一位厨师"}\n{"persona": "Someone who likes knots"}\n', encoding="utf-8")
+    ps = load_personas(f)
+    assert [p.persona for p in ps] == ["A hospital nurse on night shifts", "Someone who likes knots"]
+    assert domain_for(ps[0].persona, ps[0].domain, 0).name == "health"
+    assert domain_for(ps[1].persona, ps[1].domain, 3).name  # no keyword: a seeded pick
+    assert len(load_personas()) >= 30
+    f.write_text('{"name": "no persona field"}\n')
+    with pytest.raises(ValueError, match="persona"):
+        load_personas(f)
+
+
+def test_gen_docs_cli_offline(tmp_path):
+    from typer.testing import CliRunner
+
+    from generators.cli import app
+    from pixmo.validate import validate_dir
+
+    res = CliRunner().invoke(app, ["docs", "--num", "4", "--out", str(tmp_path / "d"), "--renderers",
+                                   "graphviz,latex", "--seed", "2"])
+    assert res.exit_code == 0, res.output
+    assert '"per_renderer": {"graphviz": 2, "latex": 2}' in res.output
+    assert validate_dir(tmp_path / "d", progress=False).ok
+    bad = CliRunner().invoke(app, ["docs", "--num", "1", "--out", str(tmp_path / "e"), "--renderers", "powerpoint"])
+    assert bad.exit_code == 2 and "unknown renderer" in bad.output
