@@ -89,4 +89,5 @@ def evaluate(ckpt: str | Path, shards: list[str], *, split: str | None = None, d
     if "val_fraction" not in kw and tc.get("holdout_fraction"):
         kw["val_fraction"] = tc["holdout_fraction"]
     kw.setdefault("seq_len", tc.get("seq_len", 512))
+    kw.setdefault("style_kind", tc.get("example_style", "demo_or_style"))  # prompts as in training
     return evaluate_model(model, tok, shards, split=split, **kw)

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
+from model.evaluate import evaluate
 from model.train import TrainConfig, train
 from pixmo.records import PixmoAskModelAnything
 from pixmo.shards import Annotation, Sample, write_samples
@@ -73,3 +74,6 @@ def test_tiny_molmo_learns_dots_on_cpu(tmp_path):
     assert ev["accuracy"] > 0.25 + 0.1, ev  # chance: 1/4 for both questions
     assert Path(result["curve"]).stat().st_size > 0
     assert json.loads((tmp_path / "run" / "eval.json").read_text())["accuracy"] == ev["accuracy"]
+    # the saved checkpoint, evaluated from disk the way `pixmo model eval` does, gives the same answers
+    again = evaluate(tmp_path / "run", [str(shards)], split="val", max_examples=48, max_new_tokens=4)
+    assert again["accuracy"] == ev["accuracy"]
