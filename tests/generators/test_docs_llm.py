@@ -127,3 +127,35 @@ def test_llm_mode_without_endpoint_says_unavailable(tmp_path, monkeypatch):
     res = CliRunner().invoke(app, ["docs", "--num", "2", "--out", str(tmp_path / "o"), "--mode", "llm"])
     assert res.exit_code == 3
     assert "unavailable" in res.output and "PIXMO_LLM_BASE_URL" in res.output
+
+
+def test_llm_mode_json_data_renderers(tmp_path):
+    """JSON data + DOT code and CSV data + a Vega-Lite spec (no Python): both render, QA kept."""
+    dot = "```dot\ndigraph G { bgcolor=\"#eef3f8\"; node [style=filled, fillcolor=\"#4C72B0\"];\n" \
+          "  Order -> Pack -> Ship; Pack -> Order [label=\"missing\"]; }\n```"
+    vega = ('```json\n{"data": {"values": [{"d": "Ribs", "n": 95}, {"d": "Brisket", "n": 120}]}, '
+            '"background": "#f7f3ea", "mark": "bar", "width": 300, "height": 200, '
+            '"encoding": {"x": {"field": "d", "type": "nominal"}, "y": {"field": "n", "type": "quantitative"}}}\n```')
+
+    def fn(req):
+        first = req["messages"][0]["content"]
+        if first.startswith("You are"):
+            return "Order flow | Sales"
+        if "Write realistic data" in first and "CSV" in first:
+            return "```csv\nDish,Orders\nRibs,95\nBrisket,120\n```"
+        if "Write realistic data" in first:
+            return '```json\n{"steps": ["Order", "Pack", "Ship"]}\n```'
+        if "Make a" in first:
+            return dot if "with graphviz" in first else vega
+        return QA_GOOD
+
+    with serve(fn) as srv:
+        llm = {"base_url": srv.base_url, "cache_dir": str(tmp_path / "cache"), "backoff": 0.0}
+        cfg = DocsConfig(num=2, seed=1, renderers=("graphviz", "vegalite"), mode="llm", llm=llm)
+        res = make_shard(cfg, plan_tasks([0, 1], 2, 1)[0])
+    assert res.stats["rejected"] == 0, res.stats["rejections"]
+    got = {s.annotations[0].meta["renderer"]: s for s in res.samples}
+    assert set(got) == {"graphviz", "vegalite"}
+    assert got["graphviz"].annotations[0].subset == "pixmo-docs-diagrams"
+    assert got["graphviz"].annotations[0].meta["data"] == '{"steps": ["Order", "Pack", "Ship"]}'
+    assert "digraph" in got["graphviz"].annotations[0].meta["code"]
