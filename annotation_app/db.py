@@ -23,13 +23,18 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
+def _sqlite_dir(url: str) -> None:
+    u = make_url(url)
+    if u.get_backend_name() == "sqlite" and u.database and u.database != ":memory:":
+        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+
+
 def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10) -> Engine:
     """An engine; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGIN handling."""
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
         return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
-    if u.database and u.database != ":memory:":
-        Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+    _sqlite_dir(url)
     if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
         raise ValueError(f"sqlite_synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}")
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
@@ -111,6 +116,7 @@ def migrate(url: str) -> None:
     from alembic import command
     from alembic.config import Config
 
+    _sqlite_dir(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

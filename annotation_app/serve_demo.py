@@ -11,7 +11,7 @@ from annotation_app.settings import get_settings
 DEMO_PASSWORD = "pixmo-demo"
 DEMO_USERS = (("admin", "admin"), ("reviewer", "reviewer"), ("annotator", "annotator"))
 POINTING_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
-                   "motorcycle_left", "cat")
+                   "colorwheel", "camera")
 COUNTING_IMAGES = (("coins", "coin"), ("hubble_deep_field", "galaxy"))
 
 
