@@ -9,6 +9,7 @@ and the QA from the data; LLM mode asks the configured endpoint for each stage.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -61,11 +62,17 @@ class DocJob:
         return bool(self.image) and not self.error
 
 
+@functools.lru_cache(maxsize=4)
+def _persona_order(seed: int, n: int) -> np.ndarray:
+    return np.random.default_rng([seed, 99]).permutation(n)
+
+
 def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) -> DocJob:
+    """Renderer by turns; personas drawn without replacement (a seeded permutation, cycled)."""
     rng = np.random.default_rng([seed, index, 0])
     renderer = cfg.renderers[index % len(cfg.renderers)]
     category = str(rng.choice(RENDERERS[renderer].categories))
-    p = personas[int(rng.integers(len(personas)))]
+    p = personas[int(_persona_order(seed, len(personas))[index % len(personas)])]
     figure_type = str(rng.choice(templates.FIGURES[renderer][category]))
     return DocJob(index, seed, renderer, category, p.persona, p.domain, figure_type)
 

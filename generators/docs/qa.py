@@ -62,6 +62,9 @@ def table_qa(t: TableData, rng: np.random.Generator, what: str = "chart") -> lis
                    f"For {t.labels[i]}, which of {', '.join(t.columns)} has the largest value?", best))
         qa.append((f"What is {t.columns[k]} of {t.labels[i]}?", t.cell(i, k)))
     qa.append((f"What is {col} of {_missing_label(t)}?", UNANSWERABLE))
+    qa.append((f"Summarize what the {what} shows.",
+               f"{t.title}: {col} for {n} {t.label.lower()} entries, highest for {t.labels[hi]} ({t.cell(hi, j)}) "
+               f"and lowest for {t.labels[lo]} ({t.cell(lo, j)})."))
     return qa
 
 
@@ -110,6 +113,9 @@ def graph_qa(g: GraphData, rng: np.random.Generator) -> list[QA]:
     if mc:
         qa.append(mc)
     qa.append((f"How long does {g.nodes[int(rng.integers(len(g.nodes)))]} take?", UNANSWERABLE))
+    qa.append(("Summarize what the diagram shows.",
+               f"{g.title}: {len(g.nodes)} nodes ({', '.join(g.nodes[:3])}{', ...' if len(g.nodes) > 3 else ''}) "
+               f"joined by {len(g.edges)} connections."))
     return qa
 
 
@@ -133,6 +139,8 @@ def doc_qa(d: DocData, rng: np.random.Generator) -> list[QA]:
     a, b = (int(x) for x in rng.choice(len(t.rows), size=2, replace=False))
     qa.append((f"Is {t.labels[a]} more expensive per unit than {t.labels[b]}?", "Yes" if prices[a] > prices[b] else "No"))
     qa.append(("What is the phone number of the issuer?", UNANSWERABLE))
+    qa.append(("Summarize this document.", f"A {d.kind} ({d.fields['Number']}, {d.fields['Date']}) listing "
+               f"{len(t.rows)} items for a total of ${d.total}."))
     return qa
 
 
