@@ -82,7 +82,8 @@ def _fmt(v: Any) -> str:
 def _dataset_section(name: str, path: str) -> tuple[str, Any]:
     st, kept = collect_stats(name, path)
     summary = dataset_summary(path)
-    facts = {k: v for k, v in summary.items() if k not in ("source", "annotations", "plots") and v not in ({}, [])}
+    facts = {k: v for k, v in summary.items() if k not in ("source", "annotations", "plots")
+             and v not in ({}, []) and not (isinstance(v, dict) and v.get("n") == 0)}
     parts = [f"<h3>{html.escape(name)}</h3><p class='note'>{html.escape(path)}</p>",
              _table([{"subset": k, "annotations": v} for k, v in sorted(st.annotations.items())]),
              _table([{"statistic (pixmo stats)": k, "value": v} for k, v in facts.items()]),
