@@ -30,6 +30,10 @@ class CapQAConfig:
     seed: int = 0
     llm: dict[str, Any] = field(default_factory=dict)  # LLMSettings overrides; {} -> environment
 
+    def __post_init__(self) -> None:
+        if "api_key" in self.llm:
+            raise ValueError("set the API key as PIXMO_LLM_API_KEY, not in the config (configs go into the manifest)")
+
 
 def prompt(caption: str, n: int, max_turns: int) -> str:
     return (

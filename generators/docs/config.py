@@ -45,6 +45,8 @@ class DocsConfig:
             raise ValueError(f"mode must be 'offline' or 'llm', got {self.mode!r}")
         if self.num < 0:
             raise ValueError(f"num must be >= 0, got {self.num}")
+        if "api_key" in self.llm:
+            raise ValueError("set the API key as PIXMO_LLM_API_KEY, not in the config (configs go into the manifest)")
 
     @classmethod
     def tiny(cls, **kw: object) -> DocsConfig:
