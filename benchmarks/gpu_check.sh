@@ -13,6 +13,7 @@ mkdir -p "$OUT"
 export PYTHONPATH=$PWD PYTHONUNBUFFERED=1 TORCHINDUCTOR_CACHE_DIR=/tmp/inductor_cache
 export PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 PY=${PY:-python3}
+MODEL=${MODEL:-vitl-1.5b} SEQ=${SEQ:-2304} CROPS=${CROPS:-13}  # overridable for a dry run on CPU
 LOG=$OUT/gpu_check.log
 RES=$OUT/results.jsonl
 START=$(date +%s)
@@ -31,11 +32,11 @@ bench() {  # bench TIMEOUT ARGS...: one configuration in its own process (an OOM
   local l; l=$(left)
   if (( l < 40 )); then echo "skipped (time budget): $*" | tee -a "$LOG"; return 9; fi
   (( t > l )) && t=$l
-  echo "=== bench_train.py $* (limit ${t}s)" | tee -a "$LOG"
-  timeout "$t" $PY benchmarks/bench_train.py --config vitl-1.5b --seq-len 2304 --crops 13 --fsdp \
+  echo "=== bench_train.py $* (limit ${t}s)" >> "$LOG"
+  timeout "$t" $PY benchmarks/bench_train.py --config "$MODEL" --seq-len "$SEQ" --crops "$CROPS" --fsdp \
     --json-out "$RES" "$@" >> "$LOG" 2>&1
   local rc=$?
-  tail -n 7 "$LOG"
+  tail -n 8 "$LOG"
   return $rc
 }
 
@@ -47,7 +48,7 @@ bench 150 --batch 1 --steps 8 --warmup 3 --compile
 bench 120 --batch 2 --steps 8 --warmup 3 --compile --precision fsdp_bf16 --fast-vit-attention \
   || bench 100 --batch 1 --steps 8 --warmup 3 --compile --precision fsdp_bf16 --fast-vit-attention
 
-$PY - "$RES" <<'EOF' 2>&1 | tee "$OUT/summary.txt"
+${PYSUM:-$PY} - "$RES" <<'EOF' 2>&1 | tee "$OUT/summary.txt"
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 print(f"{'precision':<10} {'compile':<8} {'vit-attn':<9} {'batch':>5} {'step ms':>8} {'tok/s':>8} {'TFLOP/s':>8} {'MFU':>6} {'vs matmul':>9} {'mem GB':>7}")
@@ -56,7 +57,7 @@ for r in rows:
         print("error:", r["error"][:120]); continue
     print(f"{r['precision']:<10} {str(r['compile']):<8} {'bf16' if r['fast_vit_attention'] else 'fp32 qk':<9} {r['batch']:>5} "
           f"{r['step_s']*1e3:>8.0f} {r['tokens_per_s']:>8.0f} {r['model_tflops']:>8.1f} {r['mfu']:>6.1%} "
-          f"{r['ratio_vs_matmul']:>9.2f} {r['max_mem_gb']:>7.1f}")
+          f"{r['ratio_vs_matmul']:>9.2f} {r['max_mem_gb'] or 0:>7.1f}")
 ok = [r for r in rows if "error" not in r]
 best = max(ok, key=lambda r: r["mfu"]) if ok else None
 print(json.dumps({"device": ok[0]["device"] if ok else None, "best_mfu": best and best["mfu"],
