@@ -154,21 +154,24 @@ def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Modul
     if cfg.activation_checkpointing:
         model.set_grad_checkpointing(True)
     if cfg.compile:  # compile each block's forward; FSDP2 hooks stay outside the compiled code
-        import torch._dynamo
+        import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would shadow `torch` here)
 
-        torch._dynamo.config.cache_size_limit = max(torch._dynamo.config.cache_size_limit, 64)
+        dynamo.config.cache_size_limit = max(dynamo.config.cache_size_limit, 64)
         for block in [*model.transformer.blocks, *model.vision_backbone.image_vit.blocks]:
             block.forward = torch.compile(block.forward)
     mode = cfg.parallel if cfg.parallel != "auto" else ("fsdp" if d.world > 1 else "none")
     if mode == "fsdp":
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
-        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) \
-            if cfg.precision == "fsdp_bf16" else MixedPrecisionPolicy()  # default: fp32 params + autocast
+        bf16 = cfg.precision == "fsdp_bf16"  # default: fp32 params + autocast
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 \
+            else MixedPrecisionPolicy()
+        outer = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
+                                     cast_forward_inputs=False) if bf16 else mp  # keep loss weights fp32
         for block in [*model.vision_backbone.image_vit.blocks, *model.transformer.blocks]:
             fully_shard(block, mp_policy=mp)
-        fully_shard(model.vision_backbone, mp_policy=mp)
-        fully_shard(model, mp_policy=mp)
+        fully_shard(model.vision_backbone, mp_policy=outer)
+        fully_shard(model, mp_policy=outer)
     elif mode == "ddp":
         model = torch.nn.parallel.DistributedDataParallel(model)
     return model, mode
@@ -241,7 +244,7 @@ def train_step(model, core: Molmo, optimizer, mbs: list[dict], step: int, cfg: T
     stats = torch.zeros(5, dtype=torch.float64, device=d.device)  # ce, z, weight, correct, tokens
     for mb in mbs:
         with autocast_ctx(cfg, d):
-            out = model(**mb, loss_normalizer=norm.float(), z_loss=cfg.z_loss)
+            out = model(**mb, loss_normalizer=float(norm), z_loss=cfg.z_loss)
         out.loss.backward()
         stats += torch.stack([out.ce_sum.detach(), out.z_sum.detach(), out.weight_sum.detach(),
                               out.n_correct.double(), out.n_tokens.double()]).double()
