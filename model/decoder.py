@@ -103,6 +103,9 @@ class Attention(nn.Module):
         if cache is not None:
             k, v = cache.update(layer, k, v)
         gqa = self.cfg.n_heads != self.cfg.n_kv_heads
+        if gqa and q.is_cuda:  # expand K/V so every GPU SDPA kernel (flash too) applies, whatever the torch version
+            rep = self.cfg.n_heads // self.cfg.n_kv_heads
+            k, v, gqa = k.repeat_interleave(rep, dim=1), v.repeat_interleave(rep, dim=1), False
         out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=attn_mask is None and cache is None,
                                              enable_gqa=gqa)
         return self.o_proj(out.transpose(1, 2).reshape(b, t, -1))
