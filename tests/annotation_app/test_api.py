@@ -241,3 +241,40 @@ def test_job_queue_retries_and_is_idempotent(appctx):
         done, failed = jobs.get_job(conn, j1), jobs.get_job(conn, j2)
     assert calls == [1] and done["status"] == "done" and done["result"] == {"n": 1} and done["attempts"] == 2
     assert failed["status"] == "failed" and failed["attempts"] == 2 and "no luck" in failed["error"]
+
+
+def test_folder_and_url_imports_and_private_urls_refused(tmp_path, appctx_factory, make_png):
+    import functools
+    import http.server
+
+    from typer.testing import CliRunner
+
+    from annotation_app.cli import app as cli
+
+    ctx = appctx_factory()
+    url, media = str(ctx.app.state.engine.url), ctx.app.state.settings.media_root
+    folder = tmp_path / "imgs"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a.png").write_bytes(make_png(30, 20, seed=1))
+    (folder / "sub" / "b.png").write_bytes(make_png(30, 20, seed=2))
+    (folder / "notes.txt").write_text("not an image")
+    run = CliRunner().invoke
+    r = run(cli, ["import", "apples", "--folder", str(folder), "--label", "apple", "--db", url, "--media", media])
+    assert r.exit_code == 0 and "created counting campaign 'apples'" in r.output and "2 items" in r.output, r.output
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        base = f"http://127.0.0.1:{httpd.server_address[1]}"
+        (tmp_path / "urls.txt").write_text(f"# two images\n{base}/a.png\n{base}/sub/b.png\n")
+        args = ["import", "web", "--urls", str(tmp_path / "urls.txt"), "--db", url, "--media", media]
+        r = run(cli, args)
+        assert r.exit_code != 0 and "private address 127.0.0.1; refused" in str(r.exception)
+        r = run(cli, args + ["--allow-private"])
+        assert r.exit_code == 0 and "2 items in campaign 'web'" in r.output, r.output
+    finally:
+        httpd.shutdown()
+    with read_tx(ctx.app.state.engine) as conn:
+        urls = sorted(u for (u,) in conn.execute(text(
+            "SELECT image_url FROM items JOIN campaigns c ON c.id = items.campaign_id WHERE c.name = 'web'")))
+    assert urls == [f"{base}/a.png", f"{base}/sub/b.png"]
