@@ -35,7 +35,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     if run_migrations:
         migrate(settings.database_url)
     engine = engine or make_engine(settings.database_url, synchronous=settings.sqlite_synchronous,
-                                   pool_size=settings.pool_size)
+                                   pool_size=settings.pool_size,
+                                   background_checkpoint=settings.sqlite_background_checkpoint)
     app = FastAPI(title="PixMo annotation app", version="1.0",
                   description="Campaigns, task claiming with leases, review, quality metrics and export.")
     app.state.settings = settings

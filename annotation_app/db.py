@@ -29,7 +29,8 @@ def _sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10) -> Engine:
+def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10,
+                background_checkpoint: bool = False) -> Engine:
     """An engine; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGIN handling."""
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
@@ -48,6 +49,8 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10) -
         cur.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cur.execute("PRAGMA foreign_keys=ON")
         cur.execute("PRAGMA busy_timeout=30000")
+        if background_checkpoint:
+            cur.execute("PRAGMA wal_autocheckpoint=0")  # a daemon thread checkpoints instead
         cur.close()
 
     @event.listens_for(engine, "begin")
@@ -56,7 +59,35 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10) -
         conn.exec_driver_sql(f"BEGIN {mode}")
 
     _write_locks[id(engine)] = threading.Lock()
+    if background_checkpoint:
+        _start_checkpointer(url, synchronous)
     return engine
+
+
+_checkpointers: set[str] = set()
+
+
+def _start_checkpointer(url: str, synchronous: str) -> None:
+    """Copy the WAL back into the database file from a daemon thread every 0.2 s, so a
+    checkpoint's fsync never stalls a request on the event loop."""
+    import sqlite3
+
+    path = make_url(url).database
+    if not path or path == ":memory:" or path in _checkpointers:
+        return
+    _checkpointers.add(path)
+
+    def loop() -> None:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        while True:
+            time.sleep(0.2)
+            try:
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            except sqlite3.Error:  # the database may be gone (tests); try again later
+                pass
+
+    threading.Thread(target=loop, name="sqlite-checkpoint", daemon=True).start()
 
 
 @contextmanager

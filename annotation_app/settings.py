@@ -14,6 +14,8 @@ class Settings(BaseSettings):
     database_url: str = Field("sqlite:///var/annotation.db", description="SQLAlchemy URL (SQLite or PostgreSQL)")
     media_root: str = Field("var/media", description="fsspec URL or local folder for images and audio")
     sqlite_synchronous: str = Field("NORMAL", description="SQLite synchronous pragma (NORMAL or FULL)")
+    sqlite_background_checkpoint: bool = Field(True, description="checkpoint the SQLite WAL from a background "
+                                                                 "thread instead of inside requests")
     lease_seconds: float = Field(600.0, gt=0, description="how long a claimed task stays reserved")
     max_active_leases: int = Field(2, ge=1, description="leases one annotator may hold per campaign (current + prefetched)")
     session_hours: float = Field(24.0 * 7, gt=0)
