@@ -163,6 +163,12 @@ def test_pointing_review_fix_export(appctx, tmp_path, make_png):
         rev.goto(f"{srv.url}/campaigns/{cid}/review")
         rev.locator(f".review-entry[data-assignment='{first}'] .accept").click()
         rev.wait_for_selector(f".review-entry[data-assignment='{first}']", state="detached")
+        rev.goto(f"{srv.url}/campaigns/{cid}/quality")
+        row = rev.locator("#annotators tbody tr").first
+        row.wait_for()
+        cells = row.locator("td").all_inner_texts()
+        assert cells[0] == "annotator" and cells[1] == "3" and cells[4] == "3" and cells[5] == "0.333", cells
+        assert "100% done" in rev.inner_text("#percent-done")
         browser.close()
 
     manifest = export_shards(engine, app.state.media, cid, tmp_path / "export")
