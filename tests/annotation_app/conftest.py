@@ -176,6 +176,7 @@ def make_appctx(tmp_path: Path, url: str | None = None, **settings: Any) -> AppC
         db = tmp_path / "app.db"
         shutil.copy(_template_db(), db)
         url = f"sqlite:///{db}"
+    settings.setdefault("sqlite_background_checkpoint", False)  # no checkpoint thread per in-process test app
     s = Settings(database_url=url, media_root=str(tmp_path / "media"), **settings)
     app = create_app(s, run_migrations=False)
     engine = app.state.engine
