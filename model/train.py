@@ -164,8 +164,10 @@ def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Modul
         from torch.distributed.fsdp import MixedPrecisionPolicy, fully_shard
 
         bf16 = cfg.precision == "fsdp_bf16"  # default: fp32 params + autocast
-        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32) if bf16 \
-            else MixedPrecisionPolicy()
+        # Blocks keep their float inputs as given (cast_forward_inputs=False): RoPE cos/sin stay fp32, and
+        # activation-checkpoint recomputation sees the same dtypes as the forward pass.
+        mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
+                                  cast_forward_inputs=False) if bf16 else MixedPrecisionPolicy()
         outer = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
                                      cast_forward_inputs=False) if bf16 else mp  # keep loss weights fp32
         for block in [*model.vision_backbone.image_vit.blocks, *model.transformer.blocks]:
