@@ -41,16 +41,23 @@ from pixmo.shards import sha256_hex  # noqa: E402
 def make_images(directory: Path, n: int, seed: int = 0) -> list[tuple[str, str]]:
     rng = np.random.default_rng(seed)
     photos = [np.asarray(Image.open(bundled_path(b)).convert("RGB")) for b in BUNDLED]
-    out = []
-    for i in range(n):
+    out: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    i = 0
+    while len(out) < n:  # distinct images only (two random crops can coincide)
+        i += 1
         ph = photos[i % len(photos)]
         s = int(rng.integers(128, min(ph.shape[:2]) + 1))
         y, x = int(rng.integers(0, ph.shape[0] - s + 1)), int(rng.integers(0, ph.shape[1] - s + 1))
         buf = io.BytesIO()
         Image.fromarray(ph[y:y + s, x:x + s]).resize((256, 256)).save(buf, "JPEG", quality=85)
-        name = f"{i:06d}.jpg"
+        sha = sha256_hex(buf.getvalue())
+        if sha in seen:
+            continue
+        seen.add(sha)
+        name = f"{len(out):06d}.jpg"
         (directory / name).write_bytes(buf.getvalue())
-        out.append((name, sha256_hex(buf.getvalue())))
+        out.append((name, sha))
     return out
 
 
@@ -69,6 +76,8 @@ def pixmo_download(parquet: Path, out: Path, cfg: DownloadConfig, per_shard: int
     c0, t0 = time.process_time(), time.perf_counter()
     s = import_subset("pixmo-points", str(parquet), out, dl=cfg, images_per_shard=per_shard, progress=False)
     close_shared()  # like the baseline, every run starts with a fresh client and threads
+    if s["ok"] != s["images"]:
+        print("failures:", json.loads((out / "failures.json").read_text())["by_reason"], file=sys.stderr)
     return time.perf_counter() - t0, time.process_time() - c0, int(s["ok"])
 
 

@@ -86,6 +86,7 @@ class Host:
 
 
 class _QuietServer(ThreadingHTTPServer):
+    request_queue_size = 128  # the default listen backlog of 5 refuses bursts of connections
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # clients that time out or are killed reset their connections; that is expected here
 
