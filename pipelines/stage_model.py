@@ -15,8 +15,8 @@ from pipelines.stages import Context, Skip, Stage, need
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Molmo's style per source (molmo.md 6.2); sources not named here use the default formatting.
-STYLES = {"clocks": "clocks", "count": "point_count", "docs": "doc_qa", "bundled": None, "annotation": "pointing"}
+# Molmo's style per source (molmo.md 6.2); None: the model's default style for each subset.
+STYLES = {"clocks": None, "count": "point_count", "docs": None, "bundled": None, "annotation": "pointing"}
 
 
 def _style(name: str) -> str | None:
