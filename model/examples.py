@@ -222,6 +222,7 @@ def annotation_to_examples(ann: Annotation, sample: Sample, rng: np.random.Gener
     handler = HANDLERS.get(ann.subset)
     if handler is None:
         raise ValueError(f"no Molmo formatting for subset {ann.subset!r}")
+    style = style or ann.meta.get("style")  # a mixture source's style tag (pipelines.mix)
     out = handler(ann.record, sample, rng, cfg, style)
     for ex in out:
         ex.meta.setdefault("image_size", (sample.width, sample.height))

@@ -17,14 +17,14 @@ from pipelines.stages import Context, Skip, Stage
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _gen(ctx: Context, name: str, args: list[str], timeout: float) -> Path:
+def _gen(ctx: Context, name: str, args: list[str], timeout: float, out_name: str = "") -> Path:
     try:
         mod = importlib.import_module(f"generators.{name}.cli")
     except ImportError as exc:
         raise Skip(f"generators.{name} is not available ({exc})") from None
     if not hasattr(mod, "register"):
         raise Skip(f"generators.{name}.cli has no register(app) yet")
-    out = ctx.out / "shards" / name
+    out = ctx.out / "shards" / (out_name or name)
     cmd = [sys.executable, "-m", "pixmo.cli", "gen", name, "--out", str(out), *args]
     ctx.console.print(" ".join(["pixmo", *cmd[3:]]), style="dim", markup=False)
     proc = subprocess.run(cmd, cwd=ROOT, timeout=timeout, stdout=sys.stdout, stderr=subprocess.PIPE, text=True)
@@ -61,6 +61,16 @@ def stage_count(ctx: Context) -> str:
     return f"count sets ({n} shard dirs) -> {out}"
 
 
+def stage_count_mosaic(ctx: Context) -> str:
+    """Face mosaics with 1-4 faces, labelled by the Count generator's detector: the training stage's task."""
+    c = ctx.config
+    out = _gen(ctx, "count", ["--mosaic", str(c.count_mosaic), "--mosaic-max", "4", "--eval-per-count",
+                              str(c.count_eval_per_count), "--workers", "2", "--seed", str(c.seed)],
+               timeout=400, out_name="count_mosaic")
+    n = _register(ctx, "count mosaic", out)
+    return f"{c.count_mosaic} face mosaics ({n} shard dirs) -> {out}"
+
+
 def stage_docs(ctx: Context) -> str:
     c = ctx.config
     out = _gen(ctx, "docs", ["--num", str(c.docs), "--workers", "1", "--seed", str(c.seed),
@@ -73,5 +83,6 @@ def generate_stages() -> list[Stage]:
     return [
         Stage("clocks", stage_clocks, "pixmo gen clocks"),
         Stage("count", stage_count, "pixmo gen count (OpenCV detectors on bundled images)"),
+        Stage("count_mosaic", stage_count_mosaic, "pixmo gen count --mosaic (face mosaics, 1-4 faces)"),
         Stage("docs", stage_docs, "pixmo gen docs (offline template bank)"),
     ]

@@ -22,6 +22,8 @@ def count(
     queries: str = typer.Option("", "--queries", help="Comma-separated labels for open-vocabulary detectors."),
     eval_per_count: int = typer.Option(60, "--eval-per-count", min=0, help="Validation/test images per count 2-10."),
     max_per_count: int = typer.Option(0, "--max-per-count", min=0, help="Train cap per count (0: median)."),
+    mosaic: int = typer.Option(0, "--mosaic", min=0, help="Make N synthetic face mosaics as the image source."),
+    mosaic_max: int = typer.Option(4, "--mosaic-max", min=1, max=9, help="Faces per mosaic: 1 to this."),
     seed: int = typer.Option(0, "--seed", help="Seed of the split assignment."),
     workers: int = typer.Option(min(os.cpu_count() or 1, 8), "--workers", min=1, help="Parallel workers."),
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
@@ -31,7 +33,8 @@ def count(
     """Detect objects, keep the most frequent label per image, balance counts, write splits.
 
     Without --images/--urls/--shards it uses the sample images bundled with scikit-image,
-    matplotlib and scikit-learn.
+    matplotlib and scikit-learn. --mosaic N instead makes N images of 1..--mosaic-max bundled
+    face crops (OUT/mosaic_images); images whose detected count differs from the pasted one are dropped.
     """
     from pathlib import Path
 
@@ -40,10 +43,18 @@ def count(
     from generators.count.generate import CountConfig, detect_shard, split_candidates
     from generators.runner import plan_tasks, run
 
-    given = [x for x in (images, urls, shards) if x]
+    given = [x for x in (images, urls, shards, mosaic) if x]
     if len(given) > 1:
-        raise typer.BadParameter("give at most one of --images, --urls, --shards")
+        raise typer.BadParameter("give at most one of --images, --urls, --shards, --mosaic")
+    truth: dict[str, int] = {}
     try:
+        if mosaic:
+            from generators.count.mosaic import MosaicConfig, write_mosaics
+
+            grid = 2 if mosaic_max <= 4 else 3
+            truth = write_mosaics(Path(out) / "mosaic_images", MosaicConfig(num=mosaic, max_k=mosaic_max, grid=grid,
+                                                                            size=112 * grid), seed)
+            images = str(Path(out) / "mosaic_images")
         refs = (sources.folder_refs(images) if images else sources.url_refs(urls) if urls
                 else sources.shard_refs(shards) if shards else sources.bundled_refs())
         if not refs:
@@ -59,6 +70,13 @@ def count(
     per_task = 1 if shards else max(1, min(opts.per_shard, -(-len(refs) // opts.workers)))
     summary = run(detect_shard, cfg, plan_tasks(refs, per_task, opts.seed), cand, dataset="pixmo-count-candidates",
                   split="candidates", seed=opts.seed, workers=opts.workers, executor=opts.executor, progress=not quiet)
-    splits = split_candidates(cand, out, cfg, opts.seed, opts.per_shard)
+    extra: dict[str, object] = {}
+    exclude: set[str] = set()
+    if truth:
+        from generators.count.mosaic import disagreeing
+
+        exclude = disagreeing(cand, truth)
+        extra["mosaic"] = {"images": len(truth), "dropped_disagreeing": len(exclude)}
+    splits = split_candidates(cand, out, cfg, opts.seed, opts.per_shard, exclude=exclude)
     typer.echo(json.dumps({"candidates": summary["samples"], "skipped_shards": summary["skipped"],
-                           **summary["stats"], "splits": splits}))
+                           **summary["stats"], **extra, "splits": splits}))

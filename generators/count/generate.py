@@ -158,14 +158,18 @@ def _eval_form(s: Sample) -> Sample:
                   image_ext=s.image_ext, width=s.width, height=s.height, key=s.key)
 
 
-def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: int, per_shard: int) -> dict[str, Any]:
-    """Write OUT/train, OUT/validation, OUT/test from the candidate shards (deterministic)."""
+def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: int, per_shard: int,
+                     exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+    """Write OUT/train, OUT/validation, OUT/test from the candidate shards (deterministic);
+    candidates whose key is in ``exclude`` go nowhere."""
     import json
 
     from pixmo.shards import decode_sample
 
     counts = {}
     for key, members in iter_raw(cand):
+        if key in exclude:
+            continue
         counts[key] = json.loads(members["json"])["annotations"][0]["record"]["count"]
     plan = _plan(counts, cfg, seed)
     config = dict(read_manifest(cand).get("config", {}), eval_per_count=cfg.eval_per_count)
