@@ -26,7 +26,15 @@ from typing import Any
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from pixmo.shards import Sample, ShardInfo, group_samples, shard_name, write_manifest, write_shard
+from pixmo.shards import (
+    Sample,
+    ShardInfo,
+    group_samples,
+    remove_stale_tmp,
+    shard_name,
+    write_manifest,
+    write_shard,
+)
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +132,7 @@ def run(
     """Run every task not yet done, then write the manifest. Returns a summary."""
     out_dir = Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(out_dir)  # a killed earlier run may have left half-written files
     todo = [t for t in tasks if not is_done(out_dir, t.index, fingerprint(config, t))]
     skipped = len(tasks) - len(todo)
     if executor == "ray":

@@ -205,6 +205,14 @@ def shard_info_of(name: str, samples: Iterable[Sample]) -> ShardInfo:
     return enc.finish(name)
 
 
+def remove_stale_tmp(out_dir: str | Path, prefix: str = "shard") -> int:
+    """Delete temporary files a killed earlier run left in ``out_dir``; they are never shards."""
+    stale = list(Path(out_dir).glob(f"{prefix}-*.tar.*.tmp")) + list(Path(out_dir).glob(f"{prefix}-*.tmp"))
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return len(stale)
+
+
 def shard_name(index: int, prefix: str = "shard") -> str:
     return f"{prefix}-{index:06d}.tar"
 
@@ -241,8 +249,7 @@ class ShardWriter:
         # an old manifest would describe shards this run may replace: drop it until close();
         # temporary files of a killed earlier run are never shards, remove them too
         (self.out_dir / MANIFEST).unlink(missing_ok=True)
-        for stale in self.out_dir.glob(f"{prefix}-*.tar.*.tmp"):
-            stale.unlink(missing_ok=True)
+        remove_stale_tmp(self.out_dir, prefix)
         self._buf: dict[str, Sample] = {}
         self._size = 0
         self._closed = False
