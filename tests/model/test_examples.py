@@ -39,6 +39,16 @@ def test_points_pointing_and_counting_styles():
     assert n.messages[1] == " There are none."
 
 
+def test_annotation_style_tag_picks_the_answer_style():
+    """A mixture source's style tag travels in the annotation meta (pipelines.mix) and wins over the default."""
+    sample = sample_with(["points"])
+    sample.annotations[0].meta["style"] = "point_count"
+    (e,) = sample_to_examples(sample, np.random.default_rng(0))
+    assert e.style == "point_count" and e.messages[1].startswith(" Counting the <points ")
+    (o,) = sample_to_examples(sample, np.random.default_rng(0), style="pointing")  # an explicit style still wins
+    assert o.style == "pointing"
+
+
 def test_points_over_40_skipped_for_training_only():
     assert examples(["points_many"]) == []
     (e,) = examples(["points_many"], for_training=False)
