@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from pixmo.formatting import is_valid_point_format, parse_count, parse_points
+from pixmo.text import levenshtein
 
 
 def select_answer(text: str) -> str:
@@ -149,16 +150,6 @@ def vqa_score(output: str, answers: Sequence[str]) -> float:
     """min(#matching GT answers / 3, 1) after VQA normalisation."""
     pred = normalize_vqa(select_answer(output))
     return min(sum(normalize_vqa(a) == pred for a in answers) / 3.0, 1.0)
-
-
-def levenshtein(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 def anls(output: str, answers: Sequence[str], threshold: float = 0.5) -> float:

@@ -21,7 +21,6 @@ Pure numpy; used by ``pipelines.elo_report`` and the annotation app.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -29,6 +28,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
+
+from pixmo.text import read_jsonl
 
 SCALE = 400.0 / math.log(10.0)
 WIN_A, WIN_B, TIE, BOTH_BAD = "model_a", "model_b", "tie", "both_bad"
@@ -83,19 +84,7 @@ def normalize_winner(value: Any) -> str:
 
 def read_votes(path: str | Path) -> list[dict[str, Any]]:
     """Votes from a JSONL file: one object per line with model_a, model_b, winner (+ category...)."""
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise VoteError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise VoteError(f"{path}:{n}: a vote must be a JSON object")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, error=VoteError, not_object="a vote must be a JSON object")
 
 
 def to_votes(rows: Iterable[dict[str, Any]], both_bad: str = "tie", where: str = "vote") -> Votes:

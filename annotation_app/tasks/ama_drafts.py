@@ -22,6 +22,7 @@ from annotation_app.db import now
 from annotation_app.models import Item
 from annotation_app.speech.models import AmaDraft
 from pixmo.llm import LLMClient, LLMSettings, LLMUnavailable
+from pixmo.text import levenshtein
 
 D, ITEMS = AmaDraft.__table__, Item.__table__
 PROMPT_VERSION = "ama-v1"
@@ -58,15 +59,7 @@ def ama_config(campaign_config: dict[str, Any] | None) -> AmaConfig:
 
 def edit_distance(a: str, b: str) -> int:
     """Levenshtein distance in characters."""
-    if len(a) < len(b):
-        a, b = b, a
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+    return levenshtein(a, b)
 
 
 def llm_client(cfg: AmaConfig) -> LLMClient:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -38,6 +37,7 @@ from annotation_app.db import write_tx
 from annotation_app.media import MediaStore, image_key
 from annotation_app.models import Item
 from pixmo.shards import sha256_hex
+from pixmo.text import read_jsonl
 
 
 @dataclass
@@ -51,19 +51,7 @@ class Prompt:
 
 
 def read_outputs(path: str | Path) -> list[dict[str, Any]]:
-    rows = []
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise ImportError_(f"{path}:{n}: not JSON ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise ImportError_(f"{path}:{n}: each line must be a JSON object")
-            rows.append(row)
-    return rows
+    return read_jsonl(path, error=ImportError_)
 
 
 def group_outputs(rows: list[dict[str, Any]], where: str = "output") -> list[Prompt]:

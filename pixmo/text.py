@@ -1,0 +1,42 @@
+"""Small text helpers shared by every package: JSONL reading with line-numbered errors, edit distance."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def read_jsonl(path: str | Path, *, error: type[Exception] = ValueError,
+               not_object: str = "each line must be a JSON object") -> list[dict[str, Any]]:
+    """The JSON objects of a JSONL file, skipping blank lines.
+
+    A bad line raises ``error`` with ``path:line`` and what is wrong, so callers keep their own
+    exception types.
+    """
+    rows = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise error(f"{path}:{n}: not JSON ({exc.msg})") from None
+            if not isinstance(row, dict):
+                raise error(f"{path}:{n}: {not_object}")
+            rows.append(row)
+    return rows
+
+
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance in characters (insertions, deletions, substitutions)."""
+    if len(a) < len(b):
+        a, b = b, a
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1]
