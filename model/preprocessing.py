@@ -246,7 +246,8 @@ class MolmoImageProcessor:
 
 
 def _round_u8(x: torch.Tensor) -> torch.Tensor:
-    return x.mul(255.0).round_().to(torch.uint8)
+    # in place: resize_and_pad hands ``finish`` tensors it owns (the resized pixels, the pad value)
+    return x.mul_(255.0).round_().to(torch.uint8)
 
 
 def _check_image(image: np.ndarray) -> np.ndarray:
