@@ -53,6 +53,8 @@ class TaskType:
     title: ClassVar[str] = ""
     template: ClassVar[str] = "task.html"  # page under annotation_app/templates
     script: ClassVar[str] = ""  # widget under annotation_app/static/tasks/
+    default_instructions: ClassVar[str] = ""  # shown when the campaign has none
+    keys_help: ClassVar[str] = ""  # trusted HTML listing the page's keyboard shortcuts
     Payload: ClassVar[type[BaseModel]]
     subsets: ClassVar[tuple[str, ...]] = ()  # pixmo subsets it can export, default first
 

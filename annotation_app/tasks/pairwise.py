@@ -40,7 +40,11 @@ class PairwisePayload(BaseModel):
 class PairwiseTask(TaskType):
     name = "pairwise"
     title = "Which answer is better?"
-    template = "pairwise.html"
+    default_instructions = ("Read the prompt and look at the image, then pick the better answer. Answers come from "
+                            "anonymous models in random order; judge correctness first, then helpfulness and clarity.")
+    keys_help = ("Keys: <kbd>1</kbd>/<kbd>A</kbd> A is better, <kbd>2</kbd>/<kbd>B</kbd> B is better, "
+                 "<kbd>3</kbd>/<kbd>T</kbd> tie, <kbd>4</kbd>/<kbd>N</kbd> both bad, <kbd>R</kbd> write a reason, "
+                 "<kbd>Enter</kbd> submit, <kbd>S</kbd> skip.")
     script = "../pairwise.js"  # core pages load /static/tasks/<script>; the widget lives in static/pairwise.js
     Payload = PairwisePayload
     subsets = ("pairwise-votes",)
