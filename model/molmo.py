@@ -149,9 +149,13 @@ class Molmo(nn.Module):
     def num_parameters(self, trainable_only: bool = False) -> int:
         return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
 
-    def set_grad_checkpointing(self, on: bool = True) -> None:
-        self.transformer.grad_checkpointing = on
-        self.vision_backbone.image_vit.grad_checkpointing = on
+    def set_grad_checkpointing(self, on: bool | str = True) -> None:
+        """Activation checkpointing: True/"all" (ViT and LLM blocks), "vit", "llm", or False/"none"."""
+        modes = {True: (True, True), "all": (True, True), "vit": (True, False), "llm": (False, True),
+                 False: (False, False), "none": (False, False)}
+        if on not in modes:
+            raise ValueError(f"activation checkpointing must be one of all|vit|llm|none, got {on!r}")
+        self.vision_backbone.image_vit.grad_checkpointing, self.transformer.grad_checkpointing = modes[on]
 
     def flops_per_token(self, seq_len: int) -> float:
         """Training FLOPs per LLM token in the blocks (6N + causal attention); head and ViT apart."""

@@ -28,6 +28,7 @@ class OptimConfig:
     betas: tuple[float, float] = (0.9, 0.95)
     eps: float = 1e-6
     max_grad_norm: float = 1.0  # per component; 0 disables clipping
+    implementation: str = "auto"  # auto (fused on CUDA, foreach elsewhere) | fused | foreach
 
     def peak(self, component: str) -> float:
         return getattr(self, f"{component}_lr")
@@ -51,8 +52,14 @@ def build_optimizer(groups: dict[str, list[tuple[str, nn.Parameter]]], cfg: Opti
         {"params": [p for _, p in named], "component": name, "lr": 0.0, "weight_decay": cfg.weight_decay}
         for name, named in groups.items() if named
     ]
-    return torch.optim.AdamW(param_groups, lr=0.0, betas=cfg.betas, eps=cfg.eps,
-                             weight_decay=cfg.weight_decay, foreach=True)
+    impl = cfg.implementation
+    if impl == "auto":
+        on_cuda = any(p.is_cuda for g in param_groups for p in g["params"])
+        impl = "fused" if on_cuda else "foreach"
+    if impl not in ("fused", "foreach"):
+        raise ValueError(f"optim.implementation must be auto|fused|foreach, got {impl!r}")
+    return torch.optim.AdamW(param_groups, lr=0.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
+                             **{impl: True})
 
 
 def set_lrs(optimizer: torch.optim.Optimizer, step: int, total: int, cfg: OptimConfig) -> dict[str, float]:
@@ -63,8 +70,15 @@ def set_lrs(optimizer: torch.optim.Optimizer, step: int, total: int, cfg: OptimC
     return lrs
 
 
-def clip_grad_norms(optimizer: torch.optim.Optimizer, max_norm: float) -> dict[str, float]:
-    """Clip each component by its own global norm (works with FSDP2 DTensor grads); returns norms."""
+def norms_to_floats(norms: dict[str, torch.Tensor]) -> dict[str, float]:
+    values = torch.stack([n.float() for n in norms.values()]).tolist() if norms else []  # one host sync
+    return dict(zip(norms, values, strict=True))
+
+
+def clip_grad_norm_tensors(optimizer: torch.optim.Optimizer, max_norm: float) -> dict[str, torch.Tensor]:
+    """Clip each component by its own global norm (works with FSDP2 DTensor grads).
+
+    Returns the norms as device tensors (no host sync); `norms_to_floats` reads them in one sync."""
     norms = {}
     for g in optimizer.param_groups:
         params = [p for p in g["params"] if p.grad is not None]
@@ -72,7 +86,5 @@ def clip_grad_norms(optimizer: torch.optim.Optimizer, max_norm: float) -> dict[s
             continue
         limit = max_norm if max_norm > 0 else float("inf")
         norm = torch.nn.utils.clip_grad_norm_(params, limit, foreach=True)
-        if hasattr(norm, "full_tensor"):
-            norm = norm.full_tensor()
-        norms[g["component"]] = float(norm)
+        norms[g["component"]] = norm.full_tensor() if hasattr(norm, "full_tensor") else norm
     return norms

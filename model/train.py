@@ -29,7 +29,7 @@ import torch.distributed as dist
 from model.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from model.config import MolmoConfig, get_config
 from model.molmo import Molmo, build_model
-from model.optim import OptimConfig, build_optimizer, clip_grad_norms, set_lrs
+from model.optim import OptimConfig, build_optimizer, clip_grad_norm_tensors, norms_to_floats, set_lrs
 
 
 @dataclass
@@ -50,7 +50,7 @@ class TrainConfig:
     z_loss: float = 1e-4
     precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32 | fsdp_bf16 (FSDP2 bf16 params)
     parallel: str = "auto"  # auto (fsdp when world > 1) | fsdp | ddp | none
-    activation_checkpointing: bool = False
+    activation_checkpointing: bool | str = False  # True/"all", "vit" (ViT blocks only), "llm", False
     compile: bool = False
     seed: int = 0
     log_every: int = 10
@@ -152,7 +152,7 @@ def loss_normalizer(local_weight_sum: torch.Tensor) -> torch.Tensor:
 def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, str]:
     """Activation checkpointing, compile, then FSDP2 (or DDP) from outside the model code."""
     if cfg.activation_checkpointing:
-        model.set_grad_checkpointing(True)
+        model.set_grad_checkpointing(cfg.activation_checkpointing)
     if cfg.compile:  # compile each block's forward; FSDP2 hooks stay outside the compiled code
         import torch._dynamo as dynamo  # (a plain `import torch._dynamo` would shadow `torch` here)
 
@@ -242,17 +242,19 @@ def autocast_ctx(cfg: TrainConfig, d: Dist):
 def train_step(model, core: Molmo, optimizer, mbs: list[dict], step: int, cfg: TrainConfig, d: Dist) -> dict:
     lrs = set_lrs(optimizer, step, cfg.max_steps, cfg.optim)
     local_w = sum(torch.where(mb["loss_masks"] > 0, mb["loss_masks"], 0).sum() for mb in mbs)
-    norm = loss_normalizer(torch.as_tensor(local_w, device=d.device, dtype=torch.float32))
+    # kept on the device: no host sync before the forward pass (the GPU never idles waiting for it)
+    norm = loss_normalizer(torch.as_tensor(local_w, device=d.device, dtype=torch.float32)).float()
     stats = torch.zeros(5, dtype=torch.float64, device=d.device)  # ce, z, weight, correct, tokens
     for mb in mbs:
         with autocast_ctx(cfg, d):
-            out = model(**mb, loss_normalizer=float(norm), z_loss=cfg.z_loss)
+            out = model(**mb, loss_normalizer=norm, z_loss=cfg.z_loss)
         out.loss.backward()
         stats += torch.stack([out.ce_sum.detach(), out.z_sum.detach(), out.weight_sum.detach(),
                               out.n_correct.double(), out.n_tokens.double()]).double()
-    grad_norms = clip_grad_norms(optimizer, cfg.optim.max_grad_norm)
+    grad_norms = clip_grad_norm_tensors(optimizer, cfg.optim.max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
+    grad_norms = norms_to_floats(grad_norms)  # the step's only host syncs: here and the stats below
     stats = all_reduce_sum(stats)
     w = max(float(stats[2]), 1e-9)
     return {"loss": float(stats[0]) / w, "z_loss": float(stats[1]) / w,
