@@ -79,3 +79,37 @@ def test_train_config_files_load(tmp_path):
     assert c.seq_len == 128 and c.optim.llm_lr == 0.001 and c.optim.betas == (0.9, 0.99)
     with pytest.raises(ValueError, match="unknown TrainConfig fields"):
         TrainConfig.from_dict({"sequence_length": 3})
+
+
+@pytest.mark.parametrize("mode", ["vit", "llm", "all"])
+def test_activation_checkpointing_modes_give_the_same_gradients(mode):
+    from model.config import get_config
+    from model.molmo import build_model
+    from model.train import synthetic_examples
+    from model.collate import collate
+
+    cfg = get_config("tiny")
+    batch = {k: v for k, v in collate(synthetic_examples(cfg, 3, 64, n_crops=2), 64).items()
+             if isinstance(v, torch.Tensor)}
+    grads = []
+    for ac in (False, mode):
+        model = build_model(cfg, seed=0).train()
+        model.set_grad_checkpointing(ac)
+        model(**batch, loss_normalizer=10.0).loss.backward()
+        grads.append({n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None})
+    vit, llm = model.vision_backbone.image_vit.grad_checkpointing, model.transformer.grad_checkpointing
+    assert (vit, llm) == {"vit": (True, False), "llm": (False, True), "all": (True, True)}[mode]
+    assert grads[0].keys() == grads[1].keys()
+    for n in grads[0]:
+        torch.testing.assert_close(grads[1][n], grads[0][n], msg=n)
+    with pytest.raises(ValueError, match="activation checkpointing must be one of"):
+        model.set_grad_checkpointing("ViT")
+
+
+def test_optimizer_implementation_is_validated():
+    from model.optim import OptimConfig, build_optimizer
+
+    p = torch.nn.Parameter(torch.zeros(3))
+    assert build_optimizer({"llm": [("w", p)]}, OptimConfig()).defaults["foreach"]  # CPU: foreach
+    with pytest.raises(ValueError, match="optim.implementation must be"):
+        build_optimizer({"llm": [("w", p)]}, OptimConfig(implementation="apex"))
