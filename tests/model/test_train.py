@@ -83,10 +83,10 @@ def test_train_config_files_load(tmp_path):
 
 @pytest.mark.parametrize("mode", ["vit", "llm", "all"])
 def test_activation_checkpointing_modes_give_the_same_gradients(mode):
+    from model.collate import collate
     from model.config import get_config
     from model.molmo import build_model
     from model.train import synthetic_examples
-    from model.collate import collate
 
     cfg = get_config("tiny")
     batch = {k: v for k, v in collate(synthetic_examples(cfg, 3, 64, n_crops=2), 64).items()
