@@ -8,6 +8,7 @@ CHECK constraint keeps ``taken <= overlap``, so no item is ever held beyond its 
 
 from __future__ import annotations
 
+import json
 import secrets
 from types import SimpleNamespace
 from typing import Any
@@ -42,14 +43,16 @@ _EXPIRED = Q("SELECT id, item_id FROM assignments WHERE status = 'active' AND le
 _EXPIRE = Q("UPDATE assignments SET status = 'expired' WHERE id = :id AND status = 'active' AND lease_expires_at < :t")
 _GIVE_BACK = Q("UPDATE items SET taken = taken - 1 WHERE id = :i")
 _CAMPAIGN = Q("SELECT id, task_type, config FROM campaigns WHERE id = :c")
-_MINE = Q("SELECT id, item_id, status, draft, reject_reason, version, submission_id FROM assignments "
-             "WHERE campaign_id = :c AND user_id = :u AND (status = 'rejected' OR "
-             "(status = 'active' AND lease_expires_at >= :t)) ORDER BY claimed_at, id")
+_CAMPAIGN_MINE = Q(  # the campaign and the caller's live assignments in it (a NULL id: none)
+    "SELECT c.task_type, c.config, a.id, a.item_id, a.status, a.draft, a.reject_reason, a.version, a.submission_id "
+    "FROM campaigns c LEFT JOIN assignments a ON a.campaign_id = c.id AND a.user_id = :u AND "
+    "(a.status = 'rejected' OR (a.status = 'active' AND a.lease_expires_at >= :t)) WHERE c.id = :c "
+    "ORDER BY a.claimed_at, a.id")
 _EXTEND = Q("UPDATE assignments SET status = 'active', lease_expires_at = :exp WHERE id = :id")
 _CANDIDATE = ("SELECT id FROM items WHERE campaign_id = :c AND taken < overlap AND NOT EXISTS "
               "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
               "ORDER BY priority, id LIMIT 1")
-_CANDIDATE_LITE, _CANDIDATE_PG = Q(_CANDIDATE), Q(_CANDIDATE + " FOR UPDATE SKIP LOCKED")
+_CANDIDATE_LITE = Q(_CANDIDATE)
 _TAKE = Q("UPDATE items SET taken = taken + 1 WHERE id = :i AND taken < overlap")
 _UPSERT = Q("INSERT INTO assignments (item_id, campaign_id, user_id, status, lease_expires_at, claimed_at, version) "
                "VALUES (:i, :c, :u, 'active', :exp, :t, 1) ON CONFLICT (item_id, user_id) DO UPDATE SET "
@@ -57,6 +60,19 @@ _UPSERT = Q("INSERT INTO assignments (item_id, campaign_id, user_id, status, lea
                "WHERE assignments.status = 'expired' RETURNING id, draft, version")
 _PAYLOAD = Q("SELECT payload FROM submissions WHERE id = :s")
 _ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FROM items WHERE id = :i")
+_TAKE_NEW_PG = Q(  # no row: nothing free; a NULL id: the upsert hit a live assignment (the caller rolls back)
+    f"WITH cand AS ({_CANDIDATE} FOR UPDATE SKIP LOCKED), "
+    "took AS (UPDATE items SET taken = taken + 1 FROM cand WHERE items.id = cand.id AND items.taken < items.overlap "
+    "RETURNING items.id, items.media_key, items.width, items.height, items.spec, items.image_sha256, "
+    "items.image_url), "
+    "ins AS (INSERT INTO assignments (item_id, campaign_id, user_id, status, lease_expires_at, claimed_at, version) "
+    "SELECT id, :c, :u, 'active', :exp, :t, 1 FROM took ON CONFLICT (item_id, user_id) DO UPDATE SET "
+    "status = 'active', lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
+    "WHERE assignments.status = 'expired' RETURNING id, item_id, draft, version), "
+    "aud AS (INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
+    "SELECT :t, :u, 'claim', 'assignment', ins.id::text, ('{\"item_id\": ' || ins.item_id || '}')::json, :ip FROM ins) "
+    "SELECT ins.id, ins.draft, ins.version, took.id AS item_id, took.media_key, took.width, took.height, took.spec, "
+    "took.image_sha256, took.image_url FROM took LEFT JOIN ins ON ins.item_id = took.id")
 _last_expiry = [0.0]
 
 
@@ -71,8 +87,8 @@ def expire_leases(conn: Any, t: float) -> int:
     return n
 
 
-def _view(conn: Any, a: Any, campaign: Any, lease_expires_at: float) -> dict[str, Any]:
-    item = sql.first(conn, _ITEM, {"i": a["item_id"]})
+def _view(conn: Any, a: Any, campaign: Any, lease_expires_at: float, item: Any = None) -> dict[str, Any]:
+    item = item or sql.first(conn, _ITEM, {"i": a["item_id"]})
     assert item is not None
     ctx = ItemContext(id=item["id"], width=item["width"], height=item["height"], image_sha256=item["image_sha256"],
                       image_url=item["image_url"] or "", spec=jload(item["spec"]) or {}, campaign_config=campaign.config)
@@ -97,8 +113,11 @@ def claim(conn: Any, campaign_id: int, user_id: int, *, exclude: list[int], leas
     sent back to them, or a new item with a free slot. None when the campaign has nothing left."""
     t = now()
     exp = t + lease_s
-    campaign = get_campaign(conn, campaign_id)
-    mine = sql.rows(conn, _MINE, {"c": campaign_id, "u": user_id, "t": t})
+    found = sql.rows(conn, _CAMPAIGN_MINE, {"c": campaign_id, "u": user_id, "t": t})
+    if not found:
+        raise ClaimError(404, f"campaign {campaign_id} not found")
+    campaign = SimpleNamespace(id=campaign_id, task_type=found[0]["task_type"], config=jload(found[0]["config"]) or {})
+    mine = [r for r in found if r["id"] is not None]
     active = [a for a in mine if a["status"] == "active"]
     for a in active + [a for a in mine if a["status"] == "rejected"]:
         if a["id"] in exclude:
@@ -115,23 +134,35 @@ def claim(conn: Any, campaign_id: int, user_id: int, *, exclude: list[int], leas
         raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")
     if t - _last_expiry[0] > 1.0:
         expire_leases(conn, t)
-    cand = _CANDIDATE_PG if postgres else _CANDIDATE_LITE
-    params = {"c": campaign_id, "u": user_id}
-    for attempt in range(20):
-        item_id = sql.scalar(conn, cand, params)
-        if item_id is None and attempt == 0 and expire_leases(conn, t):
-            item_id = sql.scalar(conn, cand, params)
-        if item_id is None:
-            return None
-        if sql.execute(conn, _TAKE, {"i": item_id}):
-            break
-    else:
-        raise ClaimError(503, "could not claim an item; try again")
-    row = sql.first(conn, _UPSERT, {"i": item_id, "c": campaign_id, "u": user_id, "exp": exp, "t": t})
+    take = _take_new_pg if postgres else _take_new_lite
+    params = {"c": campaign_id, "u": user_id, "exp": exp, "t": t, "ip": ip[:64]}
+    row = take(conn, params)
+    if row is None and expire_leases(conn, t):
+        row = take(conn, params)
     if row is None:
+        return None
+    if row["id"] is None:
         raise ClaimError(503, "could not claim an item; try again")
-    audit(conn, user_id, "claim", "assignment", row["id"], {"item_id": item_id}, ip=ip)
-    return _view(conn, dict(row, item_id=item_id, reject_reason=None), campaign, exp)
+    item = dict(row, id=row["item_id"]) if "media_key" in row else None  # the PG statement returns the item too
+    return _view(conn, dict(row, reject_reason=None), campaign, exp, item=item)
+
+
+def _take_new_lite(conn: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+    """SQLite (one writer at a time): find a free item, take a slot, (re)open the assignment."""
+    item_id = sql.scalar(conn, _CANDIDATE_LITE, p)
+    if item_id is None or not sql.execute(conn, _TAKE, {"i": item_id}):
+        return None
+    row = sql.first(conn, _UPSERT, {**p, "i": item_id})
+    if row is None:
+        return {"id": None}
+    audit(conn, p["u"], "claim", "assignment", row["id"], {"item_id": item_id}, ip=p["ip"])
+    return dict(row, item_id=item_id)
+
+
+def _take_new_pg(conn: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+    """PostgreSQL: the same steps and the audit row as one statement (one round trip); the item
+    row is locked with SKIP LOCKED, so concurrent claims take different items."""
+    return sql.first(conn, _TAKE_NEW_PG, p)
 
 
 def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: bool = False) -> Any:
@@ -200,24 +231,32 @@ def release(conn: Connection, assignment_id: int, user_id: int, ip: str = "") ->
 
 _PRIOR = Q("SELECT id, assignment_id FROM submissions WHERE user_id = :u AND client_key = :k")
 _LOAD = ("SELECT a.id, a.user_id, a.item_id, a.campaign_id, a.status, i.width, i.height, i.spec, i.image_sha256, "
-         "i.image_url, c.task_type, c.config FROM assignments a JOIN items i ON i.id = a.item_id "
-         "JOIN campaigns c ON c.id = a.campaign_id WHERE a.id = :id")
+         "i.image_url, c.task_type, c.config, s.id AS prior_id, s.assignment_id AS prior_assignment "
+         "FROM assignments a JOIN items i ON i.id = a.item_id JOIN campaigns c ON c.id = a.campaign_id "
+         "LEFT JOIN submissions s ON s.user_id = :u AND s.client_key = :k WHERE a.id = :id")
 _LOAD_LITE, _LOAD_PG = Q(_LOAD), Q(_LOAD + " FOR UPDATE OF a")
-_INSERT_SUB = Q("INSERT INTO submissions (assignment_id, item_id, campaign_id, user_id, client_key, payload, "
-                   "duration_ms, kind, created_at) VALUES (:a, :i, :c, :u, :k, :p, :d, 'annotator', :t) RETURNING id")
-_MARK = Q("UPDATE assignments SET status = 'submitted', submitted_at = :t, submission_id = :s, draft = NULL, "
-             "version = version + 1, reject_reason = NULL WHERE id = :id")
+_INSERT_SUB = ("INSERT INTO submissions (assignment_id, item_id, campaign_id, user_id, client_key, payload, "
+               "duration_ms, kind, created_at) VALUES (:a, :i, :c, :u, :k, :p, :d, 'annotator', :t) RETURNING id")
+_MARK = ("UPDATE assignments SET status = 'submitted', submitted_at = :t, submission_id = {sid}, draft = NULL, "
+         "version = version + 1, reject_reason = NULL WHERE id = :a")
+_INSERT_SUB_LITE, _MARK_LITE = Q(_INSERT_SUB), Q(_MARK.format(sid=":s"))
+_STORE_PG = Q(  # PostgreSQL: submission, assignment update and audit row in one statement (one round trip)
+    f"WITH sub AS ({_INSERT_SUB}), mark AS ({_MARK.format(sid='(SELECT id FROM sub)')}), "
+    "aud AS (INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
+    "SELECT :t, :u, 'submit', 'submission', id::text, CAST(:detail AS json), :ip FROM sub) SELECT id FROM sub")
 
 
 def submit(conn: Any, assignment_id: int, user_id: int, client_key: str, payload: Any,
            duration_ms: int | None, lease_s: float, ip: str = "") -> dict[str, Any]:
     """Store an answer once per ``client_key``; a repeated key returns the stored submission."""
-    prior = sql.first(conn, _PRIOR, {"u": user_id, "k": client_key})
-    if prior is not None:
+    lite = sql.is_sqlite(conn)
+    row = sql.first(conn, _LOAD_LITE if lite else _LOAD_PG, {"id": assignment_id, "u": user_id, "k": client_key})
+    prior = ({"id": row["prior_id"], "assignment_id": row["prior_assignment"]} if row is not None
+             else sql.first(conn, _PRIOR, {"u": user_id, "k": client_key}))
+    if prior is not None and prior["id"] is not None:
         if prior["assignment_id"] != assignment_id:
             raise ClaimError(409, f"client_key {client_key!r} was already used for assignment {prior['assignment_id']}")
         return {"submission_id": prior["id"], "assignment_id": assignment_id, "replayed": True}
-    row = sql.first(conn, _LOAD_LITE if sql.is_sqlite(conn) else _LOAD_PG, {"id": assignment_id})
     if row is None or row["user_id"] != user_id:
         raise ClaimError(404, f"assignment {assignment_id} not found")
     a = SimpleNamespace(**row)
@@ -230,10 +269,14 @@ def submit(conn: Any, assignment_id: int, user_id: int, client_key: str, payload
         raise ClaimError(422, str(exc)) from None
     t = now()
     _retake(conn, a, lease_s, t)
-    sid = sql.scalar(conn, _INSERT_SUB, {"a": a.id, "i": a.item_id, "c": a.campaign_id, "u": user_id,
-                                         "k": client_key, "p": clean.model_dump_json(), "d": duration_ms, "t": t})
-    sql.execute(conn, _MARK, {"t": t, "s": sid, "id": a.id})
-    audit(conn, user_id, "submit", "submission", sid, {"assignment_id": a.id}, ip=ip)
+    p = {"a": a.id, "i": a.item_id, "c": a.campaign_id, "u": user_id, "k": client_key, "p": clean.model_dump_json(),
+         "d": duration_ms, "t": t}
+    if lite:
+        sid = sql.scalar(conn, _INSERT_SUB_LITE, p)
+        sql.execute(conn, _MARK_LITE, {**p, "s": sid})
+        audit(conn, user_id, "submit", "submission", sid, {"assignment_id": a.id}, ip=ip)
+    else:
+        sid = sql.scalar(conn, _STORE_PG, {**p, "detail": json.dumps({"assignment_id": a.id}), "ip": ip[:64]})
     return {"submission_id": sid, "assignment_id": a.id, "replayed": False}
 
 

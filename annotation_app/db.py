@@ -29,12 +29,28 @@ def _sqlite_dir(url: str) -> None:
         Path(u.database).parent.mkdir(parents=True, exist_ok=True)
 
 
+def normalize_url(url: str) -> str:
+    """A bare ``postgresql://`` (or ``postgres://``) URL uses psycopg 3, which prepares the hot
+    statements on the server after a few uses; an explicit driver (``+psycopg2``) is kept."""
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            return "postgresql+psycopg://" + url[len(bare):]
+    return url
+
+
+IDLE_PING_S = 10.0
+"""A pooled server connection idle longer than this is pinged before use (a dead one is replaced)."""
+
+
 def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10,
                 background_checkpoint: bool = False) -> Engine:
     """An engine; SQLite gets WAL, a busy timeout, foreign keys and explicit BEGIN handling."""
+    url = normalize_url(url)
     u = make_url(url)
     if u.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size * 2, pool_pre_ping=True)
+        engine = create_engine(url, pool_size=pool_size, max_overflow=pool_size // 2)
+        _ping_when_idle(engine)
+        return engine
     _sqlite_dir(url)
     if synchronous.upper() not in ("NORMAL", "FULL", "EXTRA"):
         raise ValueError(f"sqlite_synchronous must be NORMAL, FULL or EXTRA, got {synchronous!r}")
@@ -62,6 +78,38 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10,
     if background_checkpoint:
         _start_checkpointer(url, synchronous)
     return engine
+
+
+def warm_pool(engine: Engine, n: int) -> None:
+    """Open ``n`` pooled connections now (PostgreSQL): the first requests do not each pay for a new
+    server process and its authentication."""
+    if is_sqlite(engine):
+        return
+    conns = [engine.raw_connection() for _ in range(n)]
+    for c in conns:
+        c.close()
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """Like SQLAlchemy's ``pool_pre_ping``, but only for connections that sat idle: a busy server
+    does not pay one extra round trip per transaction, and a connection dropped while idle (a
+    database restart) is still detected and replaced before a request uses it."""
+    from sqlalchemy import exc
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn, rec) -> None:  # noqa: ANN001
+        rec.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, rec, _proxy) -> None:  # noqa: ANN001
+        if time.monotonic() - rec.info.get("idle_since", time.monotonic()) < IDLE_PING_S:
+            return
+        try:
+            cur = dbapi_conn.cursor()
+            cur.execute("SELECT 1")
+            cur.close()
+        except Exception as e:  # the pool discards this connection and retries with a new one
+            raise exc.DisconnectionError(f"stale pooled connection: {e}") from e
 
 
 _checkpointers: set[str] = set()
@@ -128,12 +176,23 @@ def raw_tx(engine: Engine, write: bool = True) -> Iterator[Any]:
                 raise
             fairy.cursor().execute("ROLLBACK")
         else:
-            fairy.rollback()
+            _rollback_or_invalidate(fairy)
         raise
     finally:
         fairy.close()
         if lock is not None:
             lock.release()
+
+
+def _rollback_or_invalidate(fairy: Any) -> None:
+    """Roll back; a connection the server dropped is discarded instead of going back to the pool."""
+    try:
+        fairy.rollback()
+    except Exception:  # noqa: BLE001 - the original error is what the caller re-raises
+        fairy.invalidate()
+        return
+    if getattr(fairy.dbapi_connection, "closed", 0):
+        fairy.invalidate()
 
 
 @contextmanager

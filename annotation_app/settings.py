@@ -26,7 +26,8 @@ class Settings(BaseSettings):
     max_json_bytes: int = Field(1 * 2**20, gt=0)
     max_points: int = Field(1000, ge=1)
     allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
-    pool_size: int = Field(10, ge=1)
+    pool_size: int = Field(40, ge=1, description="pooled DB connections (40 = the threadpool's size, so "
+                                                 "PostgreSQL connections are not opened and closed under load)")
     inline_db: bool | None = Field(None, description="run short DB calls on the event loop instead of the "
                                                      "threadpool (default: True for SQLite, False for PostgreSQL)")
 

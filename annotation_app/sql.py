@@ -2,7 +2,7 @@
 
 SQLAlchemy's per-statement overhead (~70 us) dominates a claim or submit that runs a handful
 of indexed statements, so those paths use fixed SQL strings written with ``:name`` parameters,
-converted once to the driver's style (sqlite3 takes ``:name``; psycopg2 takes ``%(name)s``).
+converted once to the driver's style (sqlite3 takes ``:name``; psycopg 3 and psycopg2 take ``%(name)s``).
 JSON columns come back as ``str`` on SQLite and decoded on PostgreSQL; ``jload`` handles both.
 """
 
@@ -42,12 +42,21 @@ def is_sqlite(conn: Connection | Raw) -> bool:
 
 def cursor(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> Any:
     if isinstance(conn, Raw):
-        cur = conn.dbapi.cursor()
-        cur.execute(q.sqlite if conn.sqlite else q.pg, params or {})
-        return cur
-    cur = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    cur.execute(q.sqlite if conn.dialect.name == "sqlite" else q.pg, params or {})
+        dbapi, lite = conn.dbapi, conn.sqlite
+    else:
+        dbapi, lite = conn.connection.dbapi_connection, conn.dialect.name == "sqlite"
+    cur = dbapi.cursor()
+    if lite:
+        cur.execute(q.sqlite, params or {})
+    elif _is_psycopg3(cur):  # prepared on the server at first use: later calls skip parsing and planning
+        cur.execute(q.pg, params or {}, prepare=True)
+    else:
+        cur.execute(q.pg, params or {})
     return cur
+
+
+def _is_psycopg3(cur: Any) -> bool:
+    return type(cur).__module__.split(".")[0] == "psycopg"
 
 
 def first(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> dict[str, Any] | None:

@@ -158,8 +158,10 @@ def _pg_database(admin_url: str):  # noqa: ANN202
     from sqlalchemy import create_engine, text
     from sqlalchemy.engine import make_url
 
+    from annotation_app.db import normalize_url
+
     name = f"pixmo_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
 
@@ -178,7 +180,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=5000, help="items (= claim+submit cycles) per backend")
     ap.add_argument("--clients", type=int, default=50, help="concurrent annotator clients")
     ap.add_argument("--postgres", default=os.environ.get("PIXMO_TEST_POSTGRES",
-                                                         "postgresql+psycopg2://postgres@127.0.0.1:5432/test"),
+                                                         "postgresql://postgres@127.0.0.1:5432/test"),
                     help="an admin URL; a temporary database is created and dropped ('' skips PostgreSQL)")
     args = ap.parse_args()
     items = 1500 if args.quick else args.items

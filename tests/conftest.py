@@ -46,7 +46,7 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
-POSTGRES_URL = os.environ.get("PIXMO_TEST_POSTGRES", "postgresql+psycopg2://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get("PIXMO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
 
 
 @pytest.fixture(scope="session")

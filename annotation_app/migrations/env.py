@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import create_engine
 
+from annotation_app.db import normalize_url
 from annotation_app.models import Base
 
 config = context.config
@@ -13,7 +14,7 @@ target_metadata = Base.metadata
 
 def run() -> None:
     url = config.get_main_option("sqlalchemy.url")
-    connectable = config.attributes.get("connection") or create_engine(url)
+    connectable = config.attributes.get("connection") or create_engine(normalize_url(url))
     if hasattr(connectable, "connect"):
         with connectable.connect() as conn:
             context.configure(connection=conn, target_metadata=target_metadata,

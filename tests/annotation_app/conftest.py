@@ -24,7 +24,7 @@ from PIL import Image
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
-from annotation_app.db import migrate, write_tx
+from annotation_app.db import migrate, normalize_url, write_tx
 from annotation_app.loadgen import Seeded, seed_campaign
 from annotation_app.models import User
 from annotation_app.security import hash_password, new_token
@@ -50,7 +50,7 @@ def sqlite_url(tmp_path: Path) -> str:
 def pg_url(postgres_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database for one test, dropped afterwards."""
     name = f"pixmo_app_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    admin = create_engine(normalize_url(postgres_url), isolation_level="AUTOCOMMIT")
     with admin.connect() as c:
         c.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)

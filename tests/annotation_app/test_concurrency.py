@@ -13,6 +13,7 @@ import time
 import pytest
 from sqlalchemy import create_engine, text
 
+from annotation_app.db import normalize_url
 from annotation_app.loadgen import run_load
 
 HOLDING = "('active','submitted','accepted','rejected')"
@@ -20,7 +21,7 @@ ITEMS, HIGH, HIGH_OVERLAP = 2000, 200, 3
 
 
 def _watch_overlap(url: str, stop: threading.Event, seen: list[int]) -> None:
-    engine = create_engine(url)
+    engine = create_engine(normalize_url(url))
     q = text(f"SELECT COUNT(*) FROM (SELECT a.item_id FROM assignments a JOIN items i ON i.id = a.item_id "
              f"WHERE a.status IN {HOLDING} GROUP BY a.item_id, i.overlap HAVING COUNT(*) > i.overlap) x")
     while not stop.is_set():
@@ -32,7 +33,7 @@ def _watch_overlap(url: str, stop: threading.Event, seen: list[int]) -> None:
 
 def _check(url: str, s, res) -> None:
     assert not res.errors, res.errors[:5]
-    engine = create_engine(url)
+    engine = create_engine(normalize_url(url))
     with engine.connect() as c:
         subs = c.execute(text("SELECT client_key, id FROM submissions")).all()
         per_item = dict(c.execute(text("SELECT item_id, COUNT(*) FROM submissions GROUP BY item_id")).all())
