@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from annotation_app.claiming import ClaimError
-from annotation_app.db import is_sqlite, make_engine, migrate, warm_pool
+from annotation_app.db import AsyncPgPool, is_sqlite, make_engine, migrate, warm_pool
 from annotation_app.media import MediaKeyError, MediaStore
 from annotation_app.settings import Settings, get_settings
 from annotation_app.tasks import task_types
@@ -43,7 +43,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.engine = engine
     app.state.media = MediaStore(settings.media_root)
     app.state.inline_db = is_sqlite(engine) if settings.inline_db is None else settings.inline_db
-    warm_pool(engine, settings.pool_size)
+    app.state.pg_pool = AsyncPgPool.for_url(settings.database_url, settings.pool_size // 2) if settings.pg_async else None
+    if app.state.pg_pool is None:
+        warm_pool(engine, settings.pool_size)
 
     from annotation_app.routes import auth, campaigns, media, pages, review, work
 

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from annotation_app.db import now
-from annotation_app.sql import Q, execute
+from annotation_app.sql import Op, Q, execute
 
 _INSERT = Q("INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
                "VALUES (:at, :u, :a, :ot, :oid, :d, :ip)")
@@ -14,5 +14,11 @@ _INSERT = Q("INSERT INTO audit_log (at, user_id, action, object_type, object_id,
 
 def audit(conn: Any, user_id: int | None, action: str, object_type: str = "", object_id: Any = "",
           detail: dict[str, Any] | None = None, ip: str = "") -> None:
-    execute(conn, _INSERT, {"at": now(), "u": user_id, "a": action, "ot": object_type, "oid": str(object_id),
-                           "d": json.dumps(detail or {}, default=str), "ip": ip[:64]})
+    execute(conn, *audit_op(user_id, action, object_type, object_id, detail, ip)[1:])
+
+
+def audit_op(user_id: int | None, action: str, object_type: str = "", object_id: Any = "",
+             detail: dict[str, Any] | None = None, ip: str = "") -> Op:
+    """The audit insert as an ``Op`` for generator-written transactions (``annotation_app.sql``)."""
+    return Op("execute", _INSERT, {"at": now(), "u": user_id, "a": action, "ot": object_type, "oid": str(object_id),
+                                   "d": json.dumps(detail or {}, default=str), "ip": ip[:64]})

@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from annotation_app import sql
-from annotation_app.audit import audit
+from annotation_app.audit import audit, audit_op
 from annotation_app.db import now
 from annotation_app.models import Assignment, Item
-from annotation_app.sql import Q, jload
+from annotation_app.sql import Op, Q, Steps, jload
 from annotation_app.tasks import ItemContext, PayloadError, get_task_type
 
 
@@ -78,17 +78,21 @@ _last_expiry = [0.0]
 
 def expire_leases(conn: Any, t: float) -> int:
     """Give back the slots of active leases that ran out (all campaigns)."""
+    return sql.run(expire_steps(t), conn)
+
+
+def expire_steps(t: float) -> Steps[int]:
     n = 0
-    for r in sql.rows(conn, _EXPIRED, {"t": t}):
-        if sql.execute(conn, _EXPIRE, {"id": r["id"], "t": t}):
-            sql.execute(conn, _GIVE_BACK, {"i": r["item_id"]})
+    for r in (yield Op("rows", _EXPIRED, {"t": t})):
+        if (yield Op("execute", _EXPIRE, {"id": r["id"], "t": t})):
+            yield Op("execute", _GIVE_BACK, {"i": r["item_id"]})
             n += 1
     _last_expiry[0] = t
     return n
 
 
-def _view(conn: Any, a: Any, campaign: Any, lease_expires_at: float, item: Any = None) -> dict[str, Any]:
-    item = item or sql.first(conn, _ITEM, {"i": a["item_id"]})
+def _view_steps(a: Any, campaign: Any, lease_expires_at: float, item: Any = None) -> Steps[dict[str, Any]]:
+    item = item or (yield Op("first", _ITEM, {"i": a["item_id"]}))
     assert item is not None
     ctx = ItemContext(id=item["id"], width=item["width"], height=item["height"], image_sha256=item["image_sha256"],
                       image_url=item["image_url"] or "", spec=jload(item["spec"]) or {}, campaign_config=campaign.config)
@@ -107,13 +111,18 @@ def get_campaign(conn: Any, campaign_id: int) -> Any:
     return SimpleNamespace(id=c["id"], task_type=c["task_type"], config=jload(c["config"]) or {})
 
 
-def claim(conn: Any, campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float,
-          max_active: int, postgres: bool, ip: str = "") -> dict[str, Any] | None:
+def claim(conn: Any, campaign_id: int, user_id: int, **kw: Any) -> dict[str, Any] | None:
+    """``claim_steps`` on a DB-API connection (the sync path; tests and SQLite)."""
+    return sql.run(claim_steps(campaign_id, user_id, **kw), conn)
+
+
+def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float, max_active: int,
+                postgres: bool, ip: str = "") -> Steps[dict[str, Any] | None]:
     """The user's next task: a lease they already hold (not in ``exclude``), an item a reviewer
     sent back to them, or a new item with a free slot. None when the campaign has nothing left."""
     t = now()
     exp = t + lease_s
-    found = sql.rows(conn, _CAMPAIGN_MINE, {"c": campaign_id, "u": user_id, "t": t})
+    found = yield Op("rows", _CAMPAIGN_MINE, {"c": campaign_id, "u": user_id, "t": t})
     if not found:
         raise ClaimError(404, f"campaign {campaign_id} not found")
     campaign = SimpleNamespace(id=campaign_id, task_type=found[0]["task_type"], config=jload(found[0]["config"]) or {})
@@ -124,45 +133,45 @@ def claim(conn: Any, campaign_id: int, user_id: int, *, exclude: list[int], leas
             continue
         if a["status"] == "rejected" and len(active) >= max_active:
             break
-        sql.execute(conn, _EXTEND, {"exp": exp, "id": a["id"]})
+        yield Op("execute", _EXTEND, {"exp": exp, "id": a["id"]})
         if a["status"] == "rejected":
-            audit(conn, user_id, "claim.returned", "assignment", a["id"], ip=ip)
+            yield audit_op(user_id, "claim.returned", "assignment", a["id"], ip=ip)
             if a["draft"] is None and a["submission_id"]:  # start the fix from the rejected answer
-                a = dict(a, draft=sql.scalar(conn, _PAYLOAD, {"s": a["submission_id"]}))
-        return _view(conn, a, campaign, exp)
+                a = dict(a, draft=(yield Op("scalar", _PAYLOAD, {"s": a["submission_id"]})))
+        return (yield from _view_steps(a, campaign, exp))
     if len(active) >= max_active:
         raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")
     if t - _last_expiry[0] > 1.0:
-        expire_leases(conn, t)
+        yield from expire_steps(t)
     take = _take_new_pg if postgres else _take_new_lite
     params = {"c": campaign_id, "u": user_id, "exp": exp, "t": t, "ip": ip[:64]}
-    row = take(conn, params)
-    if row is None and expire_leases(conn, t):
-        row = take(conn, params)
+    row = yield from take(params)
+    if row is None and (yield from expire_steps(t)):
+        row = yield from take(params)
     if row is None:
         return None
     if row["id"] is None:
         raise ClaimError(503, "could not claim an item; try again")
     item = dict(row, id=row["item_id"]) if "media_key" in row else None  # the PG statement returns the item too
-    return _view(conn, dict(row, reject_reason=None), campaign, exp, item=item)
+    return (yield from _view_steps(dict(row, reject_reason=None), campaign, exp, item=item))
 
 
-def _take_new_lite(conn: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+def _take_new_lite(p: dict[str, Any]) -> Steps[dict[str, Any] | None]:
     """SQLite (one writer at a time): find a free item, take a slot, (re)open the assignment."""
-    item_id = sql.scalar(conn, _CANDIDATE_LITE, p)
-    if item_id is None or not sql.execute(conn, _TAKE, {"i": item_id}):
+    item_id = yield Op("scalar", _CANDIDATE_LITE, p)
+    if item_id is None or not (yield Op("execute", _TAKE, {"i": item_id})):
         return None
-    row = sql.first(conn, _UPSERT, {**p, "i": item_id})
+    row = yield Op("first", _UPSERT, {**p, "i": item_id})
     if row is None:
         return {"id": None}
-    audit(conn, p["u"], "claim", "assignment", row["id"], {"item_id": item_id}, ip=p["ip"])
+    yield audit_op(p["u"], "claim", "assignment", row["id"], {"item_id": item_id}, ip=p["ip"])
     return dict(row, item_id=item_id)
 
 
-def _take_new_pg(conn: Any, p: dict[str, Any]) -> dict[str, Any] | None:
+def _take_new_pg(p: dict[str, Any]) -> Steps[dict[str, Any] | None]:
     """PostgreSQL: the same steps and the audit row as one statement (one round trip); the item
     row is locked with SKIP LOCKED, so concurrent claims take different items."""
-    return sql.first(conn, _TAKE_NEW_PG, p)
+    return (yield Op("first", _TAKE_NEW_PG, p))
 
 
 def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: bool = False) -> Any:
@@ -177,7 +186,7 @@ def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: 
 
 def view_assignment(conn: Connection, assignment_id: int, user_id: int) -> dict[str, Any]:
     a = own_assignment(conn, assignment_id, user_id)
-    out = _view(conn, dict(a._mapping), get_campaign(conn, a.campaign_id), a.lease_expires_at)
+    out = sql.run(_view_steps(dict(a._mapping), get_campaign(conn, a.campaign_id), a.lease_expires_at), conn)
     out["status"] = a.status
     return out
 
@@ -190,12 +199,16 @@ def _writable(a: Any) -> None:
 
 
 def _retake(conn: Any, a: Any, lease_s: float, t: float) -> None:
+    sql.run(_retake_steps(a, lease_s, t), conn)
+
+
+def _retake_steps(a: Any, lease_s: float, t: float) -> Steps[None]:
     """An expired lease becomes active again if the item still has a free slot."""
     if a.status != "expired":
         return
-    if not sql.execute(conn, _TAKE, {"i": a.item_id}):
+    if not (yield Op("execute", _TAKE, {"i": a.item_id})):
         raise ClaimError(409, "your lease expired and the item went to another annotator; your draft is kept")
-    sql.execute(conn, _EXTEND, {"exp": t + lease_s, "id": a.id})
+    yield Op("execute", _EXTEND, {"exp": t + lease_s, "id": a.id})
 
 
 def heartbeat(conn: Connection, assignment_id: int, user_id: int, lease_s: float) -> float:
@@ -246,13 +259,17 @@ _STORE_PG = Q(  # PostgreSQL: submission, assignment update and audit row in one
     "SELECT :t, :u, 'submit', 'submission', id::text, CAST(:detail AS json), :ip FROM sub) SELECT id FROM sub")
 
 
-def submit(conn: Any, assignment_id: int, user_id: int, client_key: str, payload: Any,
-           duration_ms: int | None, lease_s: float, ip: str = "") -> dict[str, Any]:
+def submit(conn: Any, assignment_id: int, user_id: int, *args: Any, **kw: Any) -> dict[str, Any]:
+    """``submit_steps`` on a DB-API connection (the sync path; tests and SQLite)."""
+    return sql.run(submit_steps(assignment_id, user_id, *args, postgres=not sql.is_sqlite(conn), **kw), conn)
+
+
+def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any, duration_ms: int | None,
+                 lease_s: float, ip: str = "", *, postgres: bool) -> Steps[dict[str, Any]]:
     """Store an answer once per ``client_key``; a repeated key returns the stored submission."""
-    lite = sql.is_sqlite(conn)
-    row = sql.first(conn, _LOAD_LITE if lite else _LOAD_PG, {"id": assignment_id, "u": user_id, "k": client_key})
+    row = yield Op("first", _LOAD_PG if postgres else _LOAD_LITE, {"id": assignment_id, "u": user_id, "k": client_key})
     prior = ({"id": row["prior_id"], "assignment_id": row["prior_assignment"]} if row is not None
-             else sql.first(conn, _PRIOR, {"u": user_id, "k": client_key}))
+             else (yield Op("first", _PRIOR, {"u": user_id, "k": client_key})))
     if prior is not None and prior["id"] is not None:
         if prior["assignment_id"] != assignment_id:
             raise ClaimError(409, f"client_key {client_key!r} was already used for assignment {prior['assignment_id']}")
@@ -268,15 +285,15 @@ def submit(conn: Any, assignment_id: int, user_id: int, client_key: str, payload
     except PayloadError as exc:
         raise ClaimError(422, str(exc)) from None
     t = now()
-    _retake(conn, a, lease_s, t)
+    yield from _retake_steps(a, lease_s, t)
     p = {"a": a.id, "i": a.item_id, "c": a.campaign_id, "u": user_id, "k": client_key, "p": clean.model_dump_json(),
          "d": duration_ms, "t": t}
-    if lite:
-        sid = sql.scalar(conn, _INSERT_SUB_LITE, p)
-        sql.execute(conn, _MARK_LITE, {**p, "s": sid})
-        audit(conn, user_id, "submit", "submission", sid, {"assignment_id": a.id}, ip=ip)
+    if postgres:
+        sid = yield Op("scalar", _STORE_PG, {**p, "detail": json.dumps({"assignment_id": a.id}), "ip": ip[:64]})
     else:
-        sid = sql.scalar(conn, _STORE_PG, {**p, "detail": json.dumps({"assignment_id": a.id}), "ip": ip[:64]})
+        sid = yield Op("scalar", _INSERT_SUB_LITE, p)
+        yield Op("execute", _MARK_LITE, {**p, "s": sid})
+        yield audit_op(user_id, "submit", "submission", sid, {"assignment_id": a.id}, ip=ip)
     return {"submission_id": sid, "assignment_id": a.id, "replayed": False}
 
 

@@ -80,6 +80,45 @@ def make_engine(url: str, *, synchronous: str = "NORMAL", pool_size: int = 10,
     return engine
 
 
+class AsyncPgPool:
+    """An asyncpg pool for the claim and submit hot paths on PostgreSQL, created on first use in
+    the running event loop (a pool belongs to its loop; tests run apps on several loops)."""
+
+    def __init__(self, dsn: str, size: int):
+        self.dsn, self.size = dsn, size
+        self._loop: Any = None
+        self._pool: Any = None
+
+    @staticmethod
+    def for_url(url: str, size: int) -> AsyncPgPool | None:
+        """None unless ``url`` is PostgreSQL and asyncpg is installed."""
+        u = make_url(normalize_url(url))
+        if u.get_backend_name() != "postgresql":
+            return None
+        try:
+            import asyncpg  # noqa: F401
+        except ImportError:
+            return None
+        return AsyncPgPool(u.set(drivername="postgresql").render_as_string(hide_password=False), size)
+
+    async def get(self) -> Any:
+        import asyncio
+
+        import asyncpg
+
+        async def create() -> Any:
+            return await asyncpg.create_pool(self.dsn, min_size=min(4, self.size), max_size=self.size)
+
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # concurrent first callers share one creation task
+            self._loop, self._pool = loop, loop.create_task(create())
+        try:
+            return await self._pool
+        except Exception:
+            self._loop = None  # the next request tries again (the database may be starting)
+            raise
+
+
 def warm_pool(engine: Engine, n: int) -> None:
     """Open ``n`` pooled connections now (PostgreSQL): the first requests do not each pay for a new
     server process and its authentication."""

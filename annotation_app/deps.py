@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from annotation_app.db import raw_tx
 from annotation_app.models import ROLE_RANK
 from annotation_app.security import TOKEN_PREFIX, Principal, principal_from_session, principal_from_token
+from annotation_app.sql import Steps, run, run_async
 
 SESSION_COOKIE = "pixmo_session"
 CSRF_COOKIE = "pixmo_csrf"
@@ -33,6 +34,22 @@ async def run_db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: A
     if request.app.state.inline_db:
         return fn(*args, **kwargs)
     return await run_in_threadpool(fn, *args, **kwargs)
+
+
+async def run_steps(request: Request, make: Callable[[bool], Steps[T]]) -> T:
+    """Run the transaction ``make(postgres)`` (see ``annotation_app.sql.Op``): on PostgreSQL with
+    asyncpg on the event loop, otherwise on a pooled DB-API connection (``run_db``)."""
+    pool = request.app.state.pg_pool
+    if pool is not None:
+        async with (await pool.get()).acquire() as conn, conn.transaction():
+            return await run_async(make(True), conn)
+    engine = request.app.state.engine
+
+    def _do() -> T:
+        with raw_tx(engine) as conn:
+            return run(make(not conn.sqlite), conn)
+
+    return await run_db(request, _do)
 
 
 def client_ip(request: Request) -> str:

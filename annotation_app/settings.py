@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
     pool_size: int = Field(40, ge=1, description="pooled DB connections (40 = the threadpool's size, so "
                                                  "PostgreSQL connections are not opened and closed under load)")
+    pg_async: bool = Field(True, description="PostgreSQL: run claim and submit on the event loop through "
+                                             "asyncpg (no thread hop) instead of the threadpool")
     inline_db: bool | None = Field(None, description="run short DB calls on the event loop instead of the "
                                                      "threadpool (default: True for SQLite, False for PostgreSQL)")
 

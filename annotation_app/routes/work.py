@@ -12,8 +12,8 @@ from sqlalchemy import select
 
 from annotation_app import claiming
 from annotation_app.claiming import A, I
-from annotation_app.db import raw_tx, read_tx, write_tx
-from annotation_app.deps import MAX_ID, client_ip, require, run_db
+from annotation_app.db import read_tx, write_tx
+from annotation_app.deps import MAX_ID, client_ip, require, run_db, run_steps
 from annotation_app.models import Campaign
 from annotation_app.security import Principal
 
@@ -56,15 +56,12 @@ async def claim(request: Request, campaign_id: Id, body: ClaimIn | None = None,
     back to you, or a new item with a free slot. ``{"assignment": null}`` when nothing is left.
     Call again with the current assignment in ``exclude`` to prefetch the next one."""
     s = _settings(request)
-    engine = request.app.state.engine
 
-    def _do() -> dict[str, Any] | None:
-        with raw_tx(engine) as conn:
-            return claiming.claim(conn, campaign_id, p.id, exclude=(body.exclude if body else []),
-                                  lease_s=s.lease_seconds, max_active=s.max_active_leases,
-                                  postgres=engine.dialect.name == "postgresql", ip=client_ip(request))
+    def steps(postgres: bool) -> Any:
+        return claiming.claim_steps(campaign_id, p.id, exclude=(body.exclude if body else []), lease_s=s.lease_seconds,
+                                    max_active=s.max_active_leases, postgres=postgres, ip=client_ip(request))
 
-    return fast_json({"assignment": await run_db(request, _do)})
+    return fast_json({"assignment": await run_steps(request, steps)})
 
 
 @router.get("/api/assignments/{assignment_id}")
@@ -108,18 +105,16 @@ async def release(request: Request, assignment_id: Id, p: Principal = Depends(re
 @router.post("/api/assignments/{assignment_id}/submit")
 async def submit(request: Request, assignment_id: Id, body: SubmitIn, p: Principal = Depends(require("annotator"))) -> Response:
     """Store the answer. Repeating a submit with the same ``client_key`` returns the stored one."""
-    def _do() -> dict[str, Any]:
-        for attempt in range(2):
-            try:
-                with raw_tx(request.app.state.engine) as conn:
-                    return claiming.submit(conn, assignment_id, p.id, body.client_key, body.payload, body.duration_ms,
-                                           _settings(request).lease_seconds, client_ip(request))
-            except Exception as exc:  # a concurrent submit with the same key won the race
-                if attempt or not claiming.is_duplicate_key(exc):
-                    raise
-        raise AssertionError("unreachable")
+    def steps(postgres: bool) -> Any:
+        return claiming.submit_steps(assignment_id, p.id, body.client_key, body.payload, body.duration_ms,
+                                     _settings(request).lease_seconds, client_ip(request), postgres=postgres)
 
-    return fast_json(await run_db(request, _do))
+    try:
+        return fast_json(await run_steps(request, steps))
+    except Exception as exc:  # a concurrent submit with the same key won the race: this run replays it
+        if not claiming.is_duplicate_key(exc):
+            raise
+    return fast_json(await run_steps(request, steps))
 
 
 @router.get("/api/my/assignments")

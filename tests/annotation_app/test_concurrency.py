@@ -51,10 +51,10 @@ def _check(url: str, s, res) -> None:
     assert bad_taken == 0
 
 
-def _run(url: str, tmp_path, server_factory, seeder) -> None:
+def _run(url: str, tmp_path, server_factory, seeder, **env: str) -> None:
     media = str(tmp_path / "media")
     s = seeder(url, media, items=ITEMS, users=50, overlap=1, high_overlap=(HIGH, HIGH_OVERLAP))
-    srv = server_factory(url, media).start()
+    srv = server_factory(url, media, **env).start()
     stop, seen = threading.Event(), []
     watcher = threading.Thread(target=_watch_overlap, args=(url, stop, seen))
     watcher.start()
@@ -76,5 +76,6 @@ def test_sqlite_50_clients_2000_items(sqlite_url, tmp_path, server_factory, seed
 
 
 @pytest.mark.xdist_group("app_load")
-def test_postgres_50_clients_2000_items(pg_url, tmp_path, server_factory, seeder):
-    _run(pg_url, tmp_path, server_factory, seeder)
+@pytest.mark.parametrize("pg_async", ["true", "false"], ids=["asyncpg", "threadpool-psycopg3"])
+def test_postgres_50_clients_2000_items(pg_url, tmp_path, server_factory, seeder, pg_async):
+    _run(pg_url, tmp_path, server_factory, seeder, PIXMO_APP_PG_ASYNC=pg_async)
