@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import cv2
 import numpy as np
@@ -32,11 +33,15 @@ def _photo(i: int, size: int) -> np.ndarray | None:
     base = package_dir(pkg)
     if base is None or not (base / rel).exists():
         return None
-    with Image.open(base / rel) as im:
-        im = im.convert("RGB")
-        side = min(im.size)
-        im = im.crop((0, 0, side, side)).resize((size, size), Image.Resampling.BILINEAR)
-        return np.asarray(im).copy()
+    with Image.open(base / rel) as im:  # PIL reads the header only, to pick the decoder's scale
+        reduced = im.format == "JPEG" and min(im.size) >= 2 * size
+    # OpenCV decodes faster than PIL, and a large JPEG at half scale (once per process and photo)
+    bgr = cv2.imread(str(base / rel), cv2.IMREAD_REDUCED_COLOR_2 if reduced else cv2.IMREAD_COLOR)
+    if bgr is None:
+        return None
+    side = min(bgr.shape[:2])
+    square = cv2.resize(bgr[:side, :side], (size, size), interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(square, cv2.COLOR_BGR2RGB)
 
 
 @dataclass
@@ -57,13 +62,13 @@ class Layout:
     center: tuple[float, float]
     radius: float
     h: np.ndarray
+    identity: bool = False  # h is the identity (no warp)
+    center_px: tuple[float, float] = (0.0, 0.0)  # the centre in image pixels
+    window_ink: tuple[int, int, int] = (0, 0, 0)  # text colour of the date / day / AM-PM windows
     boxes: dict[str, tuple[float, float, float, float]] = field(default_factory=dict)
     subsec: tuple[float, float, float] | None = None
     texts: list[Text] = field(default_factory=list)
-
-
-def _up(small: np.ndarray, size: int) -> np.ndarray:
-    return cv2.resize(small.astype(np.float32), (size, size), interpolation=cv2.INTER_LINEAR)
+    memo: dict[Any, Any] = field(default_factory=dict)  # per-face things the renderer computes once
 
 
 def background(face: FaceSpec, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -74,9 +79,9 @@ def background(face: FaceSpec, size: int, rng: np.random.Generator) -> np.ndarra
         if ph is not None:
             return ph.copy()
         kind = "noise"
-    if kind == "plain":
+    if kind == "plain":  # cv2 fills far faster than numpy broadcasting a colour
         out = np.empty((size, size, 3), np.uint8)
-        out[:] = c1.astype(np.uint8)
+        cv2.rectangle(out, (0, 0), (size, size), face.bg_colors[0], -1)
         return out
     interp = cv2.INTER_LINEAR
     if kind == "gradient":
@@ -115,7 +120,8 @@ def strap_and_case(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float)
             left, right = np.stack([np.full_like(ys, c[0] - w / 2), ys], 1), np.stack([np.full_like(ys, c[0] + w / 2), ys], 1)
             cv.fill(geom.quads(left, right, 1.5), edge, disjoint=True)
         elif kind == "rubber":
-            cv.fill([geom.circle((c[0], y), r * 0.04, 12) for y in ys], edge, disjoint=True)
+            studs = np.stack([np.full_like(ys, c[0]), ys], 1)[:, None, :]
+            cv.fill(geom.circle((0.0, 0.0), r * 0.04, 12)[None] + studs, edge, disjoint=True)
         elif kind == "nato":
             xs = np.array([c[0] - w / 6, c[0] + w / 6])
             cv.fill(geom.quads(np.stack([xs, [0, 0]], 1), np.stack([xs, [s, s]], 1), w / 10), edge, disjoint=True)
@@ -130,7 +136,7 @@ def strap_and_case(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float)
         cv.fill([crown], _shade(metal, 0.85))
     elif case == "pocket":
         top = polar(c, r * 1.3, 0)
-        cv.outline(geom.circle((top[0], top[1] - r * 0.12), r * 0.18), metal, max(2.0, r * 0.07))
+        cv.ring("round", (top[0], top[1] - r * 0.12), r * 0.18, metal, max(2.0, r * 0.07))
         cv.fill([np.array([(top[0] - r * 0.1, top[1]), (top[0] + r * 0.1, top[1]),
                                   (top[0] + r * 0.1, top[1] + r * 0.2), (top[0] - r * 0.1, top[1] + r * 0.2)])], metal)
     elif case == "alarm":
@@ -143,7 +149,7 @@ def strap_and_case(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float)
         body = geom.shape_points(face.shape, c, r * scale)
         cv.fill([body + r * 0.02], _shade(metal, 0.55))
         cv.fill([body], metal)
-        cv.outline(geom.shape_points(face.shape, c, r * (scale - 0.015)), _shade(metal, 1.3), 2)
+        cv.ring(face.shape, c, r * (scale - 0.015), _shade(metal, 1.3), 2)
 
 
 def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float) -> float:
@@ -153,66 +159,76 @@ def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float],
     cv.fill([geom.shape_points(face.shape, c, r)], face.bezel_color)
     ink = (20, 20, 20) if luminance(face.bezel_color) > 0.6 else face.bezel_ink
     rin = r * 0.86
-    ps, qs = [], []
-    for m in range(0, 60, 1 if face.bezel in ("diver", "knurled") else 5):
-        d = m * 6
-        b = geom.boundary(face.shape, d)
-        if face.bezel == "knurled":
-            ps.append(polar(c, r * b * 0.97, d))
-            qs.append(polar(c, r * b, d))
-        elif face.bezel == "diver" and m and (m % 10 or m > 15):
-            ps.append(polar(c, r * b * 0.93, d))
-            qs.append(polar(c, r * b * 0.98, d))
-        if face.bezel in ("diver", "tachy", "numbers", "hours") and m % 10 == 0 and m:
-            label = {"tachy": str(int(3600 / max(m, 1) * 2)), "hours": str(m // 5)}.get(face.bezel, str(m))
-            texts.append(Text(label, polar(c, r * b * 0.93, d), int(r * 0.08), ink, "DejaVuSans-Bold.ttf", -d))
-    if ps:
+    m = np.arange(60)
+    b = geom.boundaries(face.shape, m * 6.0)
+    if face.bezel in ("diver", "knurled"):
+        sel = np.ones(60, bool) if face.bezel == "knurled" else (m > 0) & ((m % 10 > 0) | (m > 15))
+        lo, hi = (0.97, 1.0) if face.bezel == "knurled" else (0.93, 0.98)
         color = _shade(face.bezel_color, 0.6) if face.bezel == "knurled" else ink
-        cv.fill(geom.quads(np.array(ps), np.array(qs), 2.0 if face.bezel == "knurled" else 1.5), color, disjoint=True)
+        d, rb = m[sel] * 6.0, r * b[sel]
+        cv.fill(geom.quads(geom.polars(c, rb * lo, d), geom.polars(c, rb * hi, d), 2.0 if face.bezel == "knurled" else 1.5),
+                color, disjoint=True)
+    if face.bezel in ("diver", "tachy", "numbers", "hours"):
+        for k in range(10, 60, 10):
+            label = {"tachy": str(int(3600 / k * 2)), "hours": str(k // 5)}.get(face.bezel, str(k))
+            texts.append(Text(label, polar(c, r * b[k] * 0.93, k * 6), int(r * 0.08), ink, "DejaVuSans-Bold.ttf", -k * 6))
     if face.bezel in ("diver", "numbers"):
         tri = [polar(c, r * 0.9, 0), polar(c, r * 0.99, -4), polar(c, r * 0.99, 4)]
         cv.fill([np.array(tri)], ink)
     return rin
 
 
-def _gain(face: FaceSpec, cv: Canvas, c: tuple[float, float], r: float, rng: np.random.Generator) -> np.ndarray:
-    """A brightness map of the dial texture, evaluated in image pixels (through the inverse warp)."""
-    n, size = 96, cv.arr.shape[0]
-    ys, xs = np.mgrid[0:n, 0:n].astype(np.float64) * (size / n)
-    pts = np.stack([xs.ravel(), ys.ravel()], axis=1)
-    if not cv.identity:
-        pts = geom.apply_h(np.linalg.inv(cv.h), pts)
-    dx, dy = (pts[:, 0] - c[0]).reshape(n, n), (pts[:, 1] - c[1]).reshape(n, n)
-    rad = np.sqrt(dx * dx + dy * dy) / r
+def _gain(face: FaceSpec, cv: Canvas, c: tuple[float, float], r: float, rng: np.random.Generator,
+          box: tuple[int, int, int, int]) -> np.ndarray:
+    """A brightness map (float32) of the dial texture on a coarse grid (every 4 px) over the image
+    box (x, y, w, h), evaluated through the inverse warp."""
+    x, y, w, h = box
+    nx, ny = max(2, w // 4), max(2, h // 4)
+    xs = (x + np.arange(nx) * (w / nx)).astype(np.float32)
+    ys = (y + np.arange(ny) * (h / ny)).astype(np.float32)[:, None]
+    if cv.identity:  # (1, nx) and (ny, 1): numpy broadcasts them, no full grids needed
+        dx, dy = xs[None, :] - np.float32(c[0]), ys - np.float32(c[1])
+    else:
+        grid = np.empty((ny, nx, 2), np.float32)
+        grid[..., 0], grid[..., 1] = xs, ys
+        pts = cv2.perspectiveTransform(grid, np.linalg.inv(cv.h))  # image -> dial
+        dx, dy = pts[..., 0] - np.float32(c[0]), pts[..., 1] - np.float32(c[1])
     kind = face.texture
     if kind == "sunburst":
-        g = 1 + 0.1 * np.cos(np.arctan2(dy, dx) * 2 * int(rng.integers(20, 60)))
+        g = 1 + 0.1 * np.cos(np.arctan2(dy, dx) * np.float32(2 * int(rng.integers(20, 60))))
     elif kind == "gradient":
-        g = 1.15 - 0.35 * np.minimum(rad, 1)
+        g = 1.15 - 0.35 * np.minimum(np.hypot(dx, dy) / np.float32(r), 1)
     elif kind == "guilloche":
-        g = 1 + 0.07 * np.sin(rad * rng.uniform(40, 90)) * np.cos(np.arctan2(dy, dx) * 12)
+        g = 1 + 0.07 * np.sin(np.hypot(dx, dy) * np.float32(rng.uniform(40, 90) / r)) * np.cos(np.arctan2(dy, dx) * 12)
     elif kind == "grain":
-        g = 1 + 0.12 * (cv2.resize(rng.random((32, 32)).astype(np.float32), (n, n)) - 0.5)
+        g = 1 + 0.12 * (cv2.resize(rng.random((32, 32)).astype(np.float32), (nx, ny)) - 0.5)
     elif kind == "sector":
+        rad = np.hypot(dx, dy) / np.float32(r)
         g = np.where((rad > 0.62) & (rad < 0.8), 0.82, 1.0)
     elif kind == "two-tone":
         g = np.where(dx > 0, 0.8, 1.0)
     else:  # stripes
-        g = 1 + 0.08 * np.sign(np.sin(dx / r * 14))
-    return _up(g, size)
+        g = 1 + 0.08 * np.sign(np.sin(dx / np.float32(r / 14)))
+    return np.broadcast_to(g, (ny, nx)).astype(np.float32)
 
 
 def dial_fill(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float, rng: np.random.Generator) -> None:
     pts = cv.map(geom.shape_points(face.shape, c, r))
-    if face.texture == "flat":
-        cv2.fillPoly(cv.arr, [geom.fixed(pts)], face.dial, cv2.LINE_AA, geom.SHIFT)
-    else:
-        mask = np.zeros(cv.arr.shape[:2], np.uint8)
-        cv2.fillPoly(mask, [geom.fixed(pts)], 255, cv2.LINE_8, geom.SHIFT)
-        g = _gain(face, cv, c, r, rng)
-        tex = cv2.merge([cv2.convertScaleAbs(g, alpha=float(v)) for v in face.dial])
-        cv2.copyTo(tex, mask, cv.arr)
-    geom.outline(cv.arr, pts, _shade(face.dial, 0.7), 2)
+    if face.texture == "flat":  # no anti-aliasing needed: the ring below covers the edge
+        cv2.fillPoly(cv.arr, [geom.fixed(pts)], face.dial, cv2.LINE_8, geom.SHIFT)
+    else:  # the texture is made and copied only over the dial's bounding box
+        H, W = cv.arr.shape[:2]
+        x0, y0 = max(0, int(pts[:, 0].min())), max(0, int(pts[:, 1].min()))
+        x1, y1 = min(W, int(pts[:, 0].max()) + 2), min(H, int(pts[:, 1].max()) + 2)
+        if x1 > x0 and y1 > y0:
+            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            cv2.fillPoly(mask, [geom.fixed(pts - (x0, y0))], 255, cv2.LINE_8, geom.SHIFT)
+            g = _gain(face, cv, c, r, rng, (x0, y0, x1 - x0, y1 - y0))
+            small = cv2.merge([cv2.convertScaleAbs(g, alpha=float(v)) for v in face.dial])  # gain x colour, 0..255
+            tex = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            region = cv.arr[y0:y1, x0:x1]
+            region[:] = cv2.copyTo(tex, mask, region)
+    cv.ring(face.shape, c, r, _shade(face.dial, 0.7), 2)
 
 
 def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
@@ -223,13 +239,12 @@ def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
     hour = m % 5 == 0
     d = m * 6.0
     b = geom.boundaries(face.shape, d) * r * 0.96
-    polys: list[np.ndarray] = []
     if kind in ("dots", "minute-dots"):
-        keep = hour if kind == "dots" else np.ones(60, bool)
+        keep = np.nonzero(hour if kind == "dots" else np.ones(60, bool))[0]
         rad = np.where(hour, r * (0.035 if kind == "dots" else 0.03), r * 0.012)
         rad = np.where(m % 15 == 0, rad * (1.4 if kind == "dots" else 1.0), rad)
         pos = geom.polars(c, b * (0.9 if kind == "dots" else 0.95), d)
-        polys = [geom.circle(tuple(pos[i]), rad[i], 16) for i in np.nonzero(keep)[0]]
+        polys = geom.circle((0.0, 0.0), 1.0, 16)[None] * rad[keep, None, None] + pos[keep, None, :]
     elif kind in ("12", "batons"):
         sel = np.nonzero(hour)[0]
         inner = 0.78 if kind == "batons" else 0.88
@@ -240,13 +255,13 @@ def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
         polys = geom.quads(p, geom.polars(c, b * 0.99, d), np.where(hour, r * 0.025, r * 0.01))
         if kind == "double":
             sel = np.nonzero(hour)[0]
-            for off in (-2.0, 2.0):
-                polys += geom.quads(geom.polars(c, b[sel] * 0.8, d[sel] + off), geom.polars(c, b[sel] * 0.88, d[sel] + off),
-                                    r * 0.02)
+            polys = np.concatenate([polys] + [geom.quads(geom.polars(c, b[sel] * 0.8, d[sel] + off),
+                                                         geom.polars(c, b[sel] * 0.88, d[sel] + off), r * 0.02)
+                                              for off in (-2.0, 2.0)])
     cv.fill(polys, ink, disjoint=True)
     if kind == "railway":
         for f in (0.95, 0.99):
-            cv.outline(geom.shape_points(face.shape, c, r * 0.96 * f), ink, 1)
+            cv.outline(geom.shape_points(face.shape, c, r * 0.96 * f), ink)
 
 
 def numerals(texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float, rng: np.random.Generator) -> None:
@@ -258,14 +273,14 @@ def numerals(texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float
     size = int(r * (0.3 if kind == "cardinal" else 0.17 if "roman" in kind else 0.2))
     inset = 0.72 if face.ticks in ("batons", "double") else 0.78
     colorful = face.extras.get("colorful")
-    for h in hours:
+    edge = geom.boundaries(face.shape, np.array(hours) * 30.0).tolist()  # one call for every numeral
+    for h, b in zip(hours, edge, strict=True):
         d = h * 30
         label = ROMAN[h] if "roman" in kind else str(h or 12)
         ink = face.ink
         if colorful:
             ink = tuple(int(v) for v in rng.integers(0, 200, 3)) if luminance(face.dial) > 0.5 else ink
-        pos = polar(c, r * geom.boundary(face.shape, d) * inset, d)
-        texts.append(Text(label, pos, size, ink, face.font, -d if face.radial_numerals else 0.0))
+        texts.append(Text(label, polar(c, r * b * inset, d), size, ink, face.font, -d if face.radial_numerals else 0.0))
         if kind == "military":
             texts.append(Text(str(h + 12 if h else 24), polar(c, r * 0.52, d), int(size * 0.5), face.ink, face.font))
 
@@ -279,9 +294,9 @@ def subdials(cv: Canvas, face: FaceSpec, lay: Layout, rng: np.random.Generator) 
     for i, (d, dist) in enumerate(spots):
         sc, sr = polar(c, r * dist, d), r * 0.22
         cv.fill([geom.circle(sc, sr)], _shade(face.dial, 0.85 if luminance(face.dial) > 0.4 else 1.5))
-        cv.outline(geom.circle(sc, sr), ring, 1)
-        for m in range(12):
-            cv.line(polar(sc, sr * 0.8, m * 30), polar(sc, sr * 0.95, m * 30), ring, 1.2)
+        cv.outline(geom.circle(sc, sr), ring)
+        d12 = np.arange(12) * 30.0
+        cv.fill(geom.quads(geom.polars(sc, sr * 0.8, d12), geom.polars(sc, sr * 0.95, d12), 1.2), ring, disjoint=True)
         if face.second_subdial and i == len(spots) - 1:
             lay.subsec = (sc[0], sc[1], sr)
         else:
@@ -303,7 +318,7 @@ def _window(cv: Canvas, box: tuple[float, float, float, float], face: FaceSpec) 
     x0, y0, x1, y1 = box
     quad = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
     cv.fill([quad], window_colors(face)[0] if face.digital is None else face.digital.panel)
-    cv.outline(quad, _shade(face.dial, 0.5), 1)
+    cv.outline(quad, _shade(face.dial, 0.5))
 
 
 def windows(cv: Canvas, face: FaceSpec, lay: Layout) -> None:
@@ -355,14 +370,21 @@ def lighting(arr: np.ndarray, strength: float, rng: np.random.Generator) -> np.n
     t = np.linspace(-1, 1, 8, dtype=np.float32)
     g = strength * 60 * (1 + np.cos(a) * t[None, :] + np.sin(a) * t[:, None])
     shade = cv2.resize(np.clip(g, 0, 255).astype(np.uint8), arr.shape[:2][::-1], interpolation=cv2.INTER_LINEAR)
-    return cv2.subtract(arr, cv2.merge([shade, shade, shade]))
+    return cv2.subtract(arr, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dst=arr)  # one channel resized: cheaper
 
 
 def glare(arr: np.ndarray, lay: Layout, rng: np.random.Generator) -> None:
+    """A faint white reflection on the glass, blended over its own bounding box only."""
     c, r = lay.center, lay.radius
     d = rng.uniform(0, 360)
     pts = [polar(c, r * 0.95, d - 40), polar(c, r * 0.95, d + 40), polar(c, r * 0.55, d + 25), polar(c, r * 0.55, d - 25)]
     poly = geom.apply_h(lay.h, np.array(pts))
-    overlay = arr.copy()
-    geom.fill(overlay, [poly], (255, 255, 255))
-    cv2.addWeighted(overlay, 0.12, arr, 0.88, 0, dst=arr)
+    H, W = arr.shape[:2]
+    x0, y0 = max(0, int(poly[:, 0].min()) - 1), max(0, int(poly[:, 1].min()) - 1)
+    x1, y1 = min(W, int(poly[:, 0].max()) + 2), min(H, int(poly[:, 1].max()) + 2)
+    if x1 <= x0 or y1 <= y0:
+        return
+    region = arr[y0:y1, x0:x1]
+    overlay = region.copy()
+    geom.fill(overlay, [poly - (x0, y0)], (255, 255, 255))
+    region[:] = cv2.addWeighted(overlay, 0.12, region, 0.88, 0)

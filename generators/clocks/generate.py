@@ -9,6 +9,7 @@ last faces, so each example only draws its hands and window texts.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +18,7 @@ import numpy as np
 
 from generators.clocks import augment as aug
 from generators.clocks.render import ClockTime, Scene, build_layer, render
-from generators.clocks.spec import FAMILY_NAMES, FaceSpec, sample_face
+from generators.clocks.spec import FAMILY_NAMES, Draws, FaceSpec, sample_face
 from generators.common import encode_jpeg
 from generators.runner import ShardResult, ShardTask
 from pixmo.formatting import CLOCK_PROMPT, clock_answer
@@ -55,7 +56,7 @@ class ClockConfig:
             raise ValueError(f"size must be at least 96 px, got {self.size}")
 
 
-def _family(rng: np.random.Generator, cfg: ClockConfig) -> str:
+def _family(rng: Draws, cfg: ClockConfig) -> str:
     if cfg.families:
         return cfg.families[int(rng.integers(len(cfg.families)))]
     digital = [f for f in FAMILY_NAMES if f.startswith("digital")]
@@ -64,7 +65,7 @@ def _family(rng: np.random.Generator, cfg: ClockConfig) -> str:
 
 
 def face_for(face_index: int, cfg: ClockConfig, seed: int) -> FaceSpec:
-    rng = np.random.default_rng([seed, SPLITS.index(cfg.split), 0xFACE, face_index])
+    rng = Draws(np.random.default_rng([seed, SPLITS.index(cfg.split), 0xFACE, face_index]))
     return sample_face(rng, _family(rng, cfg))
 
 
@@ -112,7 +113,7 @@ class Example:
 def _map_scene(scene: Scene, m: np.ndarray) -> None:
     from generators.clocks.geom import apply_h
 
-    def mp(p: tuple[float, float]) -> tuple[float, float]:
+    def mp(p: Any) -> tuple[float, float]:
         q = apply_h(m, np.array([p]))[0]
         return float(q[0]), float(q[1])
 
@@ -120,22 +121,31 @@ def _map_scene(scene: Scene, m: np.ndarray) -> None:
     scene.homography = (m @ np.array(scene.homography)).tolist()
     for h in scene.hands:
         h.center, h.tip = mp(h.center), mp(h.tip)
-        h.polygons = [[mp(p) for p in poly] for poly in h.polygons]
+        h.polygons = [[list(mp(p)) for p in poly] for poly in h.polygons]
+
+
+def _draws(seed: int, split: int, index: int) -> tuple[int, int, float]:
+    """An example's time (seconds into the span, microseconds 1..999999) and a uniform [0, 1) number
+    for 'not shown', from a hash of its key: the same on every machine and far cheaper than a
+    seeded numpy generator per example."""
+    d = hashlib.blake2b(b"%d/%d/%d" % (seed, split, index), digest_size=24, person=b"pixmo-clocks").digest()
+    a, b, c = (int.from_bytes(d[i:i + 8], "little") for i in (0, 8, 16))
+    return a % _SPAN_S, 1 + b % 999_999, c / 2**64
 
 
 def make_example(index: int, cfg: ClockConfig, seed: int, *, hands: bool = True) -> Example:
     """Example ``index``: image array, scene and record. ``hands=False`` leaves the hands out (tests)."""
     face_index, k = divmod(index, cfg.examples_per_face)
     face, layer = face_and_layer(face_index, cfg, seed)
-    rng = np.random.default_rng([seed, SPLITS.index(cfg.split), 0xC10C, index])
-    when = _START + dt.timedelta(seconds=float(rng.integers(_SPAN_S)), microseconds=int(rng.integers(1, 1_000_000)))
+    seconds, micros, u = _draws(seed, SPLITS.index(cfg.split), index)
+    when = _START + dt.timedelta(seconds=seconds, microseconds=micros)
     t = ClockTime(when.hour, when.minute, when.second, when.day, when.weekday())
-    shown = bool(rng.random() >= cfg.p_not_shown)
+    shown = u >= cfg.p_not_shown
     arr, scene = render(face, layer, t, shown=shown, hands=hands)
     if cfg.augment:
-        arr, m = aug.augment(arr, rng, cfg.augment_cfg)
+        arr, m = aug.augment(arr, np.random.default_rng([seed, SPLITS.index(cfg.split), 0xC10C, index]), cfg.augment_cfg)
         _map_scene(scene, m)
-    watch_time = f"{k:03d}_{when.strftime('%Y-%m-%dT%H:%M:%S')}"
+    watch_time = f"{k:03d}_{when.year:04d}-{when.month:02d}-{when.day:02d}T{when.hour:02d}:{when.minute:02d}:{when.second:02d}"
     record = PixmoClocks(
         example_id=f"{face.face_id}/{k:03d}_{when.isoformat(timespec='microseconds')}_{face.name}",
         watchface_id=face.face_id, watchface_name=face.name, watch_time=watch_time, **labels(face, t, shown))

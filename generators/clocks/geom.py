@@ -56,25 +56,43 @@ def inner(shape: str) -> float:
     return float(boundaries(shape, np.arange(0.0, 360.0, 2.5)).min())
 
 
+@functools.lru_cache(maxsize=64)
+def _unit_shape(shape: str, n: int) -> np.ndarray:
+    degs = np.linspace(0.0, 360.0, n, endpoint=False)
+    return polars((0.0, 0.0), boundaries(shape, degs), degs)
+
+
 def shape_points(shape: str, c: tuple[float, float], r: float, n: int = 96) -> np.ndarray:
     """An (n, 2) float polygon outlining the dial shape."""
-    degs = np.linspace(0.0, 360.0, n, endpoint=False)
-    return polars(c, r * boundaries(shape, degs), degs)
+    return _unit_shape(shape, n) * r + c
 
 
 def fixed(pts: np.ndarray) -> np.ndarray:
-    """Float points to OpenCV's fixed-point int32 (used with ``shift=SHIFT``)."""
-    return np.round(np.asarray(pts, dtype=np.float64) * ONE).astype(np.int32).reshape(-1, 1, 2)
+    """Float points to OpenCV's fixed-point int32 (used with ``shift=SHIFT``), shape (n, 1, 2)."""
+    return np.rint(np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2) * ONE).astype(np.int32)
+
+
+def split(flat: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
+    """``flat`` cut into consecutive pieces of these lengths (views; cheaper than ``np.split``)."""
+    out, a = [], 0
+    for n in sizes:
+        out.append(flat[a:a + n])
+        a += n
+    return out
+
+
+def fixed_all(polys: list[np.ndarray]) -> list[np.ndarray]:
+    """``fixed`` for many polygons at once (one rounding pass instead of one per polygon)."""
+    if len(polys) == 1:
+        return [fixed(polys[0])]
+    flat = fixed(np.concatenate([np.asarray(p, dtype=np.float64).reshape(-1, 2) for p in polys]))
+    return split(flat, [len(p) for p in polys])
 
 
 def fill(arr: np.ndarray, polys: list[np.ndarray], color: tuple[int, ...]) -> None:
     """Fill polygons; each on its own, since one fillPoly call un-fills where contours overlap."""
-    for p in polys:
-        cv2.fillPoly(arr, [fixed(p)], color, cv2.LINE_AA, SHIFT)
-
-
-def outline(arr: np.ndarray, pts: np.ndarray, color: tuple[int, ...], width: int) -> None:
-    cv2.polylines(arr, [fixed(pts)], True, color, max(1, int(width)), cv2.LINE_AA, SHIFT)
+    for p in fixed_all(polys):
+        cv2.fillPoly(arr, [p], color, cv2.LINE_AA, SHIFT)
 
 
 def line(arr: np.ndarray, p: tuple[float, float], q: tuple[float, float], color: tuple[int, ...],
@@ -118,15 +136,15 @@ def warp_matrix(rng: np.random.Generator, size: int, strength: float) -> np.ndar
 
 def apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Map (n, 2) points through a homography."""
-    p = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-    q = p @ h[:2, :2].T + h[:2, 2]
-    w = p @ h[2, :2] + h[2, 2]
-    return q / w[:, None]
+    p = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
+    if not len(p):
+        return np.zeros((0, 2))
+    return cv2.perspectiveTransform(p, np.asarray(h, dtype=np.float64)).reshape(-1, 2)
 
 
-def quads(p: np.ndarray, q: np.ndarray, width: np.ndarray | float) -> list[np.ndarray]:
-    """Thick segments p[i]-q[i] as quads (vectorised ``line``)."""
+def quads(p: np.ndarray, q: np.ndarray, width: np.ndarray | float) -> np.ndarray:
+    """Thick segments p[i]-q[i] as an (n, 4, 2) array of quads (vectorised ``line``)."""
     d = q - p
     n = np.maximum(np.hypot(d[:, 0], d[:, 1]), 1e-9)[:, None]
     o = np.stack([-d[:, 1], d[:, 0]], axis=1) / n * (np.asarray(width, dtype=np.float64).reshape(-1, 1) / 2)
-    return list(np.stack([p + o, q + o, q - o, p - o], axis=1))
+    return np.stack([p + o, q + o, q - o, p - o], axis=1)

@@ -11,6 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import cv2
 import numpy as np
 
 from generators.clocks import dial, geom
@@ -22,7 +23,6 @@ WEEKDAYS = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 SEGMENTS = {"0": "abcdef", "1": "bc", "2": "abged", "3": "abgcd", "4": "fgbc", "5": "afgcd", "6": "afgedc",
             "7": "abc", "8": "abcdefg", "9": "abcdfg", " ": "", "-": "g"}
 MIN_SHAFT = 2.4  # px: every hand is at least this wide along its centre line
-_EYE = np.eye(3)
 
 
 @dataclass
@@ -42,7 +42,7 @@ class HandScene:
     center_dial: tuple[float, float]
     center: tuple[float, float]  # image pixels
     tip: tuple[float, float]  # image pixels
-    polygons: list[list[tuple[float, float]]]  # image pixels
+    polygons: list[list[list[float]]]  # image pixels, [x, y] per point
     color: tuple[int, int, int]
 
 
@@ -72,7 +72,7 @@ def hand_angles(t: ClockTime) -> dict[str, float]:
 
 
 def _leaf(w: float, length: float) -> list[tuple[float, float]]:
-    vs = np.linspace(0, length, 10)
+    vs = [length * i / 9 for i in range(10)]
     half = [max(MIN_SHAFT / 2, w * 0.6 * max(0.0, math.sin(math.pi * v / length)) ** 0.7) for v in vs]
     return [(h, v) for h, v in zip(half, vs, strict=True)] + [(-h, v) for h, v in reversed(list(zip(half, vs, strict=True)))]
 
@@ -101,7 +101,7 @@ def hand_shape(style: str, w: float, length: float, tail: float) -> list[list[tu
                 else [(0, head * length - 2 * h), (1.6 * h, 0.82 * length), (0, length), (-1.6 * h, 0.82 * length)]]
     if style == "lollipop":
         c = 0.72 * length
-        disc = [(1.8 * h * math.cos(a), c + 1.8 * h * math.sin(a)) for a in np.linspace(0, 2 * math.pi, 20, endpoint=False)]
+        disc = [(1.8 * h * math.cos(a), c + 1.8 * h * math.sin(a)) for a in (math.pi * k / 10 for k in range(20))]
         return [[(-s, -tail), (s, -tail), (s, length), (-s, length)], disc]
     if style == "syringe":
         return [[(-s, -tail), (s, -tail), (s, length), (-s, length)],
@@ -112,56 +112,110 @@ def hand_shape(style: str, w: float, length: float, tail: float) -> list[list[tu
     raise ValueError(f"unknown hand style {style!r}")
 
 
-def _to_dial(polys: list[list[tuple[float, float]]], c: tuple[float, float], deg: float) -> list[np.ndarray]:
-    a = math.radians(deg)
-    rot = np.array([[math.cos(a), math.sin(a)], [math.sin(a), -math.cos(a)]])
-    return [np.asarray(poly, dtype=np.float64) @ rot + np.array(c) for poly in polys]
+@functools.lru_cache(maxsize=256)
+def _hand_points(style: str, w: float, length: float, tail: float) -> tuple[np.ndarray, tuple[tuple[int, int], ...]]:
+    """The hand's polygons as one (n, 1, 2) local array, then its tip and centre; and each polygon's rows."""
+    pts: list[tuple[float, float]] = []
+    rows = []
+    for poly in hand_shape(style, w, length, tail):
+        rows.append((len(pts), len(pts) + len(poly)))
+        pts += poly
+    return np.array(pts + [(0.0, length), (0.0, 0.0)], dtype=np.float64).reshape(-1, 1, 2), tuple(rows)
 
 
-def _draw_hand(arr: np.ndarray, lay: dial.Layout, name: str, hs: HandSpec, c: tuple[float, float], r: float,
-               deg: float, dial_rgb: tuple[int, int, int], shadow: bool) -> HandScene:
+_SHADOW = np.array([24, 40], dtype=np.int32)  # the (1.5, 2.5) px offset of a hand's shadow, in fixed point
+
+
+# hand styles whose polygons only touch (never overlap), so one fillPoly call can draw them all
+_DISJOINT = {"baton", "pencil", "sword", "dauphine", "leaf", "plongeur", "arrow"}
+
+
+def _fill_parts(arr: np.ndarray, pts: np.ndarray, rows: tuple[tuple[int, int], ...], color: tuple[int, ...],
+                together: bool) -> None:
+    if together:
+        cv2.fillPoly(arr, [pts[a:b] for a, b in rows], color, cv2.LINE_AA, geom.SHIFT)
+        return
+    for a, b in rows:  # one call each: one call un-fills where polygons overlap
+        cv2.fillPoly(arr, [pts[a:b]], color, cv2.LINE_AA, geom.SHIFT)
+
+
+@dataclass
+class _HandPlan:
+    """What a face's hand needs for every example: its local polygons, where, and its colours."""
+
+    name: str
+    local: np.ndarray  # (n, 1, 2): polygons, then tip and centre, in (across, along) coordinates
+    rows: tuple[tuple[int, int], ...]
+    center: tuple[float, float]  # dial coordinates
+    length: float
+    color: tuple[int, int, int]
+    shadow: tuple[int, int, int] | None
+    together: bool  # the polygons never overlap: draw them in one call
+
+
+def _plan(name: str, hs: HandSpec, c: tuple[float, float], r: float, shadow: tuple[int, int, int] | None) -> _HandPlan:
     length, width = hs.length * r, hs.width * r
     style = hs.style if name != "second" else ("lollipop" if hs.style == "lollipop" else "baton")
-    polys = _to_dial(hand_shape(style, width, length, hs.tail * r), c, deg)
-    mapped = geom.apply_h(lay.h, np.concatenate(polys + [np.array([geom.polar(c, length, deg), c])]))
-    out, k = [], 0
-    for p in polys:
-        out.append(mapped[k:k + len(p)])
-        k += len(p)
-    tip, cen = mapped[-2], mapped[-1]
-    if shadow:
-        geom.fill(arr, [p + (1.5, 2.5) for p in out], tuple(int(v * 0.55) for v in dial_rgb))
-    geom.fill(arr, out, hs.color)
-    return HandScene(name, deg, length, c, (float(cen[0]), float(cen[1])), (float(tip[0]), float(tip[1])),
-                     [[tuple(q) for q in p.tolist()] for p in out], hs.color)
+    local, rows = _hand_points(style, width, length, hs.tail * r)
+    return _HandPlan(name, local, rows, c, length, hs.color, shadow, style in _DISJOINT)
+
+
+def _draw_hand(arr: np.ndarray, h: list[list[float]], p: _HandPlan, deg: float) -> HandScene:
+    """Draw one hand (and its shadow) in one mapping and one fixed-point rounding."""
+    ca, sa = math.cos(math.radians(deg)), math.sin(math.radians(deg))
+    cx, cy = p.center
+    # local (across, along) -> dial (tip at clock angle deg) -> image: h times the rotation, in floats
+    m = np.array([[r0 * ca + r1 * sa, r0 * sa - r1 * ca, r0 * cx + r1 * cy + r2] for r0, r1, r2 in h])
+    mapped = cv2.perspectiveTransform(p.local, m)
+    fx = np.rint(mapped * geom.ONE).astype(np.int32)
+    if p.shadow is not None:
+        _fill_parts(arr, fx + _SHADOW, p.rows, p.shadow, p.together)
+    _fill_parts(arr, fx, p.rows, p.color, p.together)
+    flat = mapped.reshape(-1, 2).tolist()
+    return HandScene(p.name, deg, p.length, p.center, tuple(flat[-1]), tuple(flat[-2]),  # type: ignore[arg-type]
+                     [flat[a:b] for a, b in p.rows], p.color)
+
+
+def _cap(arr: np.ndarray, lay: dial.Layout, c: tuple[float, float], r: float, n: int, color: tuple[int, int, int],
+         caps: list[list[tuple[float, float]]]) -> None:
+    """The centre cap over the hands (its polygon is the same for every example of the face)."""
+    key = ("cap", c, r, n)
+    if key not in lay.memo:
+        cap = geom.apply_h(lay.h, geom.circle(c, r, n))
+        lay.memo[key] = geom.fixed(cap), list(map(tuple, cap.tolist()))
+    fx, pts = lay.memo[key]
+    cv2.fillPoly(arr, [fx], color, cv2.LINE_AA, geom.SHIFT)
+    caps.append(list(pts))
+
+
+def _hand_plans(face: FaceSpec, lay: dial.Layout) -> tuple[list[_HandPlan], list[tuple[Any, ...]]]:
+    """The face's hands (in drawing order) and centre caps (drawn after the hands listed before them)."""
+    c, r = lay.center, lay.radius * geom.inner(face.shape) * (0.95 if face.ticks != "none" else 1.0)
+    shadow = tuple(int(v * 0.55) for v in face.dial) if luminance(face.dial) > 0.3 else None
+    plans = [_plan("hour", face.hour, c, r, shadow), _plan("minute", face.minute, c, r, shadow)]  # type: ignore[arg-type]
+    if face.second is not None and not face.second_subdial:
+        plans.append(_plan("second", face.second, c, r, shadow))  # type: ignore[arg-type]
+    caps = [(len(plans), c, max(MIN_SHAFT, face.hour.width * r * 0.6), 24, face.cap_color)]
+    if face.second is not None and face.second_subdial and lay.subsec:
+        sx, sy, sr = lay.subsec
+        sub = HandSpec("baton", face.second.color, 0.85, max(MIN_SHAFT, face.second.width * r) / sr, 0.15)
+        plans.append(_plan("second", sub, (sx, sy), sr, None))
+        caps.append((len(plans), (sx, sy), MIN_SHAFT * 1.2, 16, face.second.color))
+    return plans, caps
 
 
 def draw_hands(arr: np.ndarray, face: FaceSpec, lay: dial.Layout, t: ClockTime,
                caps: list[list[tuple[float, float]]]) -> list[HandScene]:
-    ang = hand_angles(t)
-    c, r = lay.center, lay.radius * geom.inner(face.shape) * (0.95 if face.ticks != "none" else 1.0)
-    shadow = luminance(face.dial) > 0.3
-    scenes = [_draw_hand(arr, lay, "hour", face.hour, c, r, ang["hour"], face.dial, shadow),
-              _draw_hand(arr, lay, "minute", face.minute, c, r, ang["minute"], face.dial, shadow)]
-    if face.second is not None and not face.second_subdial:
-        scenes.append(_draw_hand(arr, lay, "second", face.second, c, r, ang["second"], face.dial, shadow))
-    cap = geom.apply_h(lay.h, geom.circle(c, max(MIN_SHAFT, face.hour.width * r * 0.6), 24))
-    geom.fill(arr, [cap], face.cap_color)
-    caps.append([tuple(q) for q in cap.tolist()])
-    if face.second is not None and face.second_subdial and lay.subsec:
-        sx, sy, sr = lay.subsec
-        sub = HandSpec("baton", face.second.color, 0.85, max(MIN_SHAFT, face.second.width * r) / sr, 0.15)
-        scenes.append(_draw_hand(arr, lay, "second", sub, (sx, sy), sr, ang["second"], face.dial, False))
-        cap = geom.apply_h(lay.h, geom.circle((sx, sy), MIN_SHAFT * 1.2, 16))
-        geom.fill(arr, [cap], face.second.color)
-        caps.append([tuple(q) for q in cap.tolist()])
+    if "hands" not in lay.memo:
+        lay.memo["hands"] = _hand_plans(face, lay)
+    plans, cap_specs = lay.memo["hands"]
+    ang, h = hand_angles(t), lay.h.tolist()
+    scenes, done = [], 0
+    for after, c, r, n, color in cap_specs:
+        scenes += [_draw_hand(arr, h, p, ang[p.name]) for p in plans[done:after]]
+        _cap(arr, lay, c, r, n, color, caps)
+        done = after
     return scenes
-
-
-def blit_text(arr: np.ndarray, text: str, box: tuple[float, float, float, float], color: tuple[int, int, int],
-              font_name: str, h: np.ndarray) -> None:
-    """Draw ``text`` centred in a dial-space box, warped into the image by ``h``."""
-    Canvas(arr, h, identity=bool(np.array_equal(h, _EYE))).text_in_box(text, box, color, font_name)
 
 
 def _segment_polys(ch: str, x: float, y: float, w: float, h: float) -> list[np.ndarray]:
@@ -181,24 +235,43 @@ def _segment_polys(ch: str, x: float, y: float, w: float, h: float) -> list[np.n
     return out
 
 
-def seven_segment(arr: np.ndarray, text: str, box: tuple[float, float, float, float], color: tuple[int, int, int],
-                  h: np.ndarray) -> None:
-    """``text`` of digits, spaces, '-' and ':' as 7-segment glyphs filling a dial-space box."""
+def _seven_segment_parts(pattern: str, box: tuple[float, float, float, float],
+                         h: np.ndarray) -> dict[tuple[int, str], np.ndarray]:
+    """Every segment ('a'-'g') of every digit and both dots ('0', '1') of every colon of a display laid
+    out like ``pattern`` in a dial-space box: image polygons in fixed point, by (position, part)."""
     x0, y0, x1, y1 = box
-    n_dig, n_col = sum(ch != ":" for ch in text), text.count(":")
+    n_dig, n_col = sum(ch != ":" for ch in pattern), pattern.count(":")
     unit = (x1 - x0) / (n_dig * 1.35 + n_col * 0.5 + 0.4)
     dh = min((y1 - y0) * 0.72, unit * 2.0)
     y = (y0 + y1) / 2 - dh / 2
-    x, polys = x0 + unit * 0.35, []
-    for ch in text:
+    x, keys, polys = x0 + unit * 0.35, [], []
+    for i, ch in enumerate(pattern):
         if ch == ":":
-            for fy in (0.3, 0.7):
+            for k, fy in enumerate((0.3, 0.7)):
+                keys.append((i, str(k)))
                 polys.append(geom.circle((x + unit * 0.2, y + dh * fy), max(1.2, unit * 0.1), 8))
             x += unit * 0.5
             continue
-        polys += _segment_polys(ch, x, y, unit, dh)
+        keys += [(i, seg) for seg in SEGMENTS["8"]]
+        polys += _segment_polys("8", x, y, unit, dh)
         x += unit * 1.35
-    Canvas(arr, h, identity=False).fill(polys, color, disjoint=True)
+    flat = geom.fixed(geom.apply_h(h, np.concatenate(polys)))
+    return dict(zip(keys, geom.split(flat, [len(p) for p in polys]), strict=True))
+
+
+def seven_segment(arr: np.ndarray, text: str, box: tuple[float, float, float, float], color: tuple[int, int, int],
+                  h: np.ndarray, memo: dict[Any, Any] | None = None) -> None:
+    """``text`` of digits, spaces, '-' and ':' as 7-segment glyphs filling a dial-space box (the
+    segments' polygons are kept in ``memo``, the face's, for the next time)."""
+    pattern = "".join(":" if ch == ":" else "8" for ch in text)
+    memo = {} if memo is None else memo
+    key = ("7seg", pattern, box)
+    if key not in memo:
+        memo[key] = _seven_segment_parts(pattern, box, h)
+    parts = memo[key]
+    lit = [parts[(i, p)] for i, ch in enumerate(text) for p in ("01" if ch == ":" else SEGMENTS.get(ch, ""))]
+    if lit:
+        cv2.fillPoly(arr, lit, color, cv2.LINE_AA, geom.SHIFT)
 
 
 def digital_string(face: FaceSpec, t: ClockTime, shown: bool) -> tuple[str, str | None]:
@@ -218,32 +291,31 @@ def render(face: FaceSpec, layer: tuple[np.ndarray, dial.Layout], t: ClockTime, 
     """Draw the time-dependent parts on a copy of the face's static layer."""
     base, lay = layer
     arr = base.copy()
-    cen = geom.apply_h(lay.h, np.array([lay.center]))[0]
-    scene = Scene(face.family, (arr.shape[1], arr.shape[0]), (float(cen[0]), float(cen[1])), lay.radius,
-                  lay.h.tolist(), shows_time=shown)
-    ink = dial.window_colors(face)[1]
+    cv = Canvas(arr, lay.h, identity=lay.identity)
+    scene = Scene(face.family, (arr.shape[1], arr.shape[0]), lay.center_px, lay.radius, lay.h.tolist(), shows_time=shown)
+    bold, ink = "DejaVuSans-Bold.ttf", lay.window_ink
     if "date" in lay.boxes:
-        blit_text(arr, str(t.day), lay.boxes["date"], ink if face.digital is None else face.digital.ink, "DejaVuSans-Bold.ttf", lay.h)
+        cv.text_in_box(str(t.day), lay.boxes["date"], ink if face.digital is None else face.digital.ink, bold)
     if "day" in lay.boxes:
-        blit_text(arr, WEEKDAYS[t.weekday], lay.boxes["day"], ink, "DejaVuSans-Bold.ttf", lay.h)
+        cv.text_in_box(WEEKDAYS[t.weekday], lay.boxes["day"], ink, bold)
     if face.digital is not None:
         text, ampm = digital_string(face, t, shown)
         scene.digital_text, scene.ampm_text = text, ampm
         box = lay.boxes["digital"]
         if face.digital.kind == "7seg":
-            seven_segment(arr, text, box, face.digital.ink, lay.h)
+            seven_segment(arr, text, box, face.digital.ink, lay.h, lay.memo)
         else:
-            blit_text(arr, text.strip(), box, face.digital.ink, face.digital.font, lay.h)
+            cv.text_in_box(text.strip(), box, face.digital.ink, face.digital.font)
         if ampm:
             x0, y0, x1, y1 = box
-            blit_text(arr, ampm, (x0, y0 - (y1 - y0) * 0.4, x0 + (x1 - x0) * 0.3, y0), face.digital.ink, "DejaVuSans-Bold.ttf", lay.h)
+            cv.text_in_box(ampm, (x0, y0 - (y1 - y0) * 0.4, x0 + (x1 - x0) * 0.3, y0), face.digital.ink, bold)
         return arr, scene
     if shown and "ampm" in lay.boxes:
         scene.ampm_text = "AM" if t.hour < 12 else "PM"
-        blit_text(arr, scene.ampm_text, lay.boxes["ampm"], ink, "DejaVuSans-Bold.ttf", lay.h)
+        cv.text_in_box(scene.ampm_text, lay.boxes["ampm"], ink, bold)
     if shown and face.hybrid_digital:
         scene.digital_text = f"{t.hour:02d}:{t.minute:02d}"
-        blit_text(arr, scene.digital_text, lay.boxes["digital"], (120, 240, 255), "DejaVuSansMono-Bold.ttf", lay.h)
+        cv.text_in_box(scene.digital_text, lay.boxes["digital"], (120, 240, 255), "DejaVuSansMono-Bold.ttf")
     if shown and hands:
         scene.hands = draw_hands(arr, face, lay, t, scene.caps)
     return arr, scene
@@ -254,11 +326,13 @@ def build_layer(face: FaceSpec, size: int, rng: np.random.Generator, warp: bool 
     c = (face.center[0] * size, face.center[1] * size)
     r = face.radius * size
     h = geom.warp_matrix(rng, size, face.warp) if warp else np.eye(3)
-    cv = Canvas(dial.background(face, size, rng), h)
+    cv = Canvas(dial.background(face, size, rng), h, identity=not (warp and face.warp > 0))
     dial.strap_and_case(cv, face, c, r)
     texts: list[dial.Text] = []
     rd = dial.bezel(cv, texts, face, c, r)
-    lay = dial.Layout(size, c, rd, h)
+    cen = cv.map(np.array([c]))[0]
+    lay = dial.Layout(size, c, rd, h, identity=cv.identity, center_px=(float(cen[0]), float(cen[1])),
+                      window_ink=dial.window_colors(face)[1])
     dial.dial_fill(cv, face, c, rd, rng)
     if face.digital is None:
         dial.ticks(cv, face, c, rd)
@@ -268,7 +342,7 @@ def build_layer(face: FaceSpec, size: int, rng: np.random.Generator, warp: bool 
     if face.digital is not None and face.digital.ghost and face.digital.kind == "7seg":
         ghost = tuple(int(0.82 * p + 0.18 * k) for p, k in zip(face.digital.panel, face.digital.ink, strict=True))
         pattern = "88:88" + (":88" if face.digital.seconds else "")
-        seven_segment(cv.arr, pattern, lay.boxes["digital"], ghost, h)
+        seven_segment(cv.arr, pattern, lay.boxes["digital"], ghost, h, lay.memo)
     dial.brand(texts, face, lay)
     dial.draw_texts(cv, texts)
     arr = dial.lighting(cv.arr, face.lighting, rng)

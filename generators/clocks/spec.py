@@ -157,7 +157,31 @@ FAMILIES: dict[str, dict[str, Any]] = {
 FAMILY_NAMES = tuple(FAMILIES)
 
 
-def _pick(rng: np.random.Generator, seq: Any) -> Any:
+class Draws:
+    """Uniform numbers from a numpy generator, drawn in blocks: a face takes some 70 small random
+    choices, and one numpy call each costs more than everything else the face's spec does."""
+
+    def __init__(self, rng: np.random.Generator, block: int = 128):
+        self.rng, self.block = rng, block
+        self._buf: list[float] = []
+
+    def random(self) -> float:
+        if not self._buf:
+            self._buf = self.rng.random(self.block).tolist()[::-1]
+        return self._buf.pop()
+
+    def uniform(self, lo: float, hi: float) -> float:
+        return lo + (hi - lo) * self.random()
+
+    def integers(self, lo: int, hi: int | None = None, size: int | None = None) -> Any:
+        """An int in [lo, hi) ([0, lo) without hi); a list of ``size`` of them if given."""
+        lo, hi = (0, lo) if hi is None else (lo, hi)
+        if size is not None:
+            return [lo + int(self.random() * (hi - lo)) for _ in range(size)]
+        return lo + int(self.random() * (hi - lo))
+
+
+def _pick(rng: Draws, seq: Any) -> Any:
     return seq[int(rng.integers(len(seq)))]
 
 
@@ -169,26 +193,26 @@ def contrasts(a: RGB, b: RGB, min_lum: float = 0.35) -> bool:
     return abs(luminance(a) - luminance(b)) >= min_lum
 
 
-def _ink_for(rng: np.random.Generator, dial: RGB, pool: list[RGB] | None = None) -> RGB:
+def _ink_for(rng: Draws, dial: RGB, pool: list[RGB] | None = None) -> RGB:
     options = [c for c in (pool or DARK_INKS + LIGHT_INKS + ACCENTS) if contrasts(c, dial)]
     return _pick(rng, options or [(0, 0, 0) if luminance(dial) > 0.5 else (255, 255, 255)])
 
 
-def _jitter(rng: np.random.Generator, c: RGB, amount: int = 12) -> RGB:
+def _jitter(rng: Draws, c: RGB, amount: int = 12) -> RGB:
     d = rng.integers(-amount, amount + 1, 3)
     return tuple(min(255, max(0, int(v + e))) for v, e in zip(c, d, strict=True))  # type: ignore[return-value]
 
 
-def brand_name(rng: np.random.Generator) -> str:
+def brand_name(rng: Draws) -> str:
     return "".join(_pick(rng, SYLLABLES) for _ in range(int(rng.integers(2, 4)))).upper()
 
 
-def face_id(rng: np.random.Generator) -> str:
+def face_id(rng: Draws) -> str:
     chars = string.ascii_letters + string.digits
     return "".join(chars[int(i)] for i in rng.integers(0, len(chars), 10))
 
 
-def _hands(rng: np.random.Generator, fam: dict[str, Any], ink: RGB, dial: RGB) -> tuple[HandSpec, HandSpec]:
+def _hands(rng: Draws, fam: dict[str, Any], ink: RGB, dial: RGB) -> tuple[HandSpec, HandSpec]:
     styles = fam.get("hands") or (_pick(rng, HANDS), _pick(rng, HANDS))
     hour_color = ink
     if fam.get("colorful") or rng.random() < 0.15:
@@ -201,7 +225,7 @@ def _hands(rng: np.random.Generator, fam: dict[str, Any], ink: RGB, dial: RGB) -
     return hour, minute
 
 
-def _second(rng: np.random.Generator, fam: dict[str, Any], dial: RGB, ink: RGB) -> HandSpec | None:
+def _second(rng: Draws, fam: dict[str, Any], dial: RGB, ink: RGB) -> HandSpec | None:
     show = fam.get("seconds", rng.random() < 0.6)
     if not show:
         return None
@@ -210,7 +234,7 @@ def _second(rng: np.random.Generator, fam: dict[str, Any], dial: RGB, ink: RGB) 
     return HandSpec(style, color, rng.uniform(0.86, 0.95), rng.uniform(0.018, 0.03), rng.uniform(0.12, 0.25))
 
 
-def _digital(rng: np.random.Generator, fam: dict[str, Any], dark: bool) -> DigitalSpec | None:
+def _digital(rng: Draws, fam: dict[str, Any], dark: bool) -> DigitalSpec | None:
     kind = fam.get("digital")
     if kind is None:
         return None
@@ -226,8 +250,9 @@ def _digital(rng: np.random.Generator, fam: dict[str, Any], dark: bool) -> Digit
                        bool(kind == "7seg" and rng.random() < 0.7), _pick(rng, FONTS), bool(rng.random() < 0.5))
 
 
-def sample_face(rng: np.random.Generator, family: str | None = None) -> FaceSpec:
+def sample_face(rng: Draws | np.random.Generator, family: str | None = None) -> FaceSpec:
     """A random face of ``family`` (a random family if None)."""
+    rng = rng if isinstance(rng, Draws) else Draws(rng)
     family = family or _pick(rng, FAMILY_NAMES)
     fam = FAMILIES[family]
     dark = fam.get("dark", rng.random() < 0.4)
