@@ -41,8 +41,7 @@ async def run_steps(request: Request, make: Callable[[bool], Steps[T]]) -> T:
     asyncpg on the event loop, otherwise on a pooled DB-API connection (``run_db``)."""
     pool = request.app.state.pg_pool
     if pool is not None:
-        async with (await pool.get()).acquire() as conn, conn.transaction():
-            return await run_async(make(True), conn)
+        return await _asyncpg_tx(await pool.get(), make)
     engine = request.app.state.engine
 
     def _do() -> T:
@@ -50,6 +49,19 @@ async def run_steps(request: Request, make: Callable[[bool], Steps[T]]) -> T:
             return run(make(not conn.sqlite), conn)
 
     return await run_db(request, _do)
+
+
+async def _asyncpg_tx(pool: Any, make: Callable[[bool], Steps[T]]) -> T:
+    import asyncpg
+
+    dropped = (asyncpg.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError, asyncpg.InterfaceError)
+    try:
+        async with pool.acquire() as conn, conn.transaction():
+            return await run_async(make(True), conn)
+    except dropped:  # the server closed pooled connections (a restart): renew them all, try once more
+        await pool.expire_connections()  # (safe: a claim returns the lease it made, a submit replays its key)
+    async with pool.acquire() as conn, conn.transaction():
+        return await run_async(make(True), conn)
 
 
 def client_ip(request: Request) -> str:

@@ -46,3 +46,27 @@ def test_postgres_pool_survives_a_server_side_disconnect(pg_url, monkeypatch):
     with raw_tx(engine) as conn:  # the idle ping finds the dead connection and replaces it
         assert scalar(conn, one) == 1
     engine.dispose()
+
+
+def test_claim_and_submit_survive_a_database_restart(pg_url, tmp_path, server_factory, seeder):
+    """Every pooled connection is dropped by the server (as in a restart) between two cycles: the
+    asyncpg path renews its pool and retries once (the threadpool path pings connections idle for
+    more than ``IDLE_PING_S``; see the test above)."""
+    import httpx
+
+    s = seeder(pg_url, str(tmp_path / "media"), items=5, users=1)
+    srv = server_factory(pg_url, str(tmp_path / "media")).start()
+    headers = {"Authorization": f"Bearer {s.tokens[0]}"}
+
+    def cycle(key: str) -> int:
+        r = httpx.post(f"{srv.base}/api/campaigns/{s.campaign_id}/claim", json={}, headers=headers, timeout=10)
+        assert r.status_code == 200, r.text
+        aid = r.json()["assignment"]["assignment_id"]
+        body = {"client_key": key, "payload": {"label": "thing", "points": [{"x": 1, "y": 2}], "not_present": False}}
+        r = httpx.post(f"{srv.base}/api/assignments/{aid}/submit", json=body, headers=headers, timeout=10)
+        assert r.status_code == 200, r.text
+        return r.json()["submission_id"]
+
+    first = cycle("key-before-restart")
+    assert _kill_backends(pg_url) >= 1
+    assert cycle("key-after-restart") != first
