@@ -7,7 +7,6 @@ each example then only adds its hands and window texts (see ``render.py``).
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from generators.clocks import geom
+from generators.clocks.body import shade
 from generators.clocks.canvas import Canvas
 from generators.clocks.geom import polar
 from generators.clocks.spec import FaceSpec, luminance
@@ -101,57 +101,6 @@ def background(face: FaceSpec, size: int, rng: np.random.Generator) -> np.ndarra
     return cv2.resize(small, (size, size), interpolation=interp)
 
 
-def _shade(c: tuple[int, int, int], f: float) -> tuple[int, int, int]:
-    return tuple(min(255, max(0, int(v * f))) for v in c)  # type: ignore[return-value]
-
-
-def strap_and_case(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
-    case, metal = face.case, face.case_color
-    if case in ("watch", "smart"):
-        w = r * (1.05 if case == "watch" else 1.25)
-        s = cv.arr.shape[0]
-        poly = np.array([(c[0] - w / 2, -5), (c[0] + w / 2, -5), (c[0] + w / 2, s + 5), (c[0] - w / 2, s + 5)])
-        cv.fill([poly], face.strap_color)
-        kind = face.extras.get("strap_kind")
-        edge = _shade(face.strap_color, 0.7 if luminance(face.strap_color) > 0.3 else 1.6)
-        ys = np.arange(r * 1.4, s, r * (0.18 if kind == "bracelet" else 0.4))
-        ys = np.concatenate([c[1] - ys, c[1] + ys])
-        if kind == "bracelet" and len(ys):
-            left, right = np.stack([np.full_like(ys, c[0] - w / 2), ys], 1), np.stack([np.full_like(ys, c[0] + w / 2), ys], 1)
-            cv.fill(geom.quads(left, right, 1.5), edge, disjoint=True)
-        elif kind == "rubber":
-            studs = np.stack([np.full_like(ys, c[0]), ys], 1)[:, None, :]
-            cv.fill(geom.circle((0.0, 0.0), r * 0.04, 12)[None] + studs, edge, disjoint=True)
-        elif kind == "nato":
-            xs = np.array([c[0] - w / 6, c[0] + w / 6])
-            cv.fill(geom.quads(np.stack([xs, [0, 0]], 1), np.stack([xs, [s, s]], 1), w / 10), edge, disjoint=True)
-        lugs = []
-        for sx in (-1, 1):
-            for sy in (-1, 1):
-                lugs.append(np.array([(c[0] + sx * w * 0.5, c[1] + sy * r * 0.8), (c[0] + sx * w * 0.42, c[1] + sy * r * 1.38),
-                                      (c[0] + sx * w * 0.3, c[1] + sy * r * 1.38), (c[0] + sx * w * 0.2, c[1] + sy * r * 0.8)]))
-        cv.fill(lugs, metal, disjoint=True)
-        crown = np.array([(c[0] + r * 1.12, c[1] - r * 0.1), (c[0] + r * 1.26, c[1] - r * 0.1),
-                          (c[0] + r * 1.26, c[1] + r * 0.1), (c[0] + r * 1.12, c[1] + r * 0.1)])
-        cv.fill([crown], _shade(metal, 0.85))
-    elif case == "pocket":
-        top = polar(c, r * 1.3, 0)
-        cv.ring("round", (top[0], top[1] - r * 0.12), r * 0.18, metal, max(2.0, r * 0.07))
-        cv.fill([np.array([(top[0] - r * 0.1, top[1]), (top[0] + r * 0.1, top[1]),
-                                  (top[0] + r * 0.1, top[1] + r * 0.2), (top[0] - r * 0.1, top[1] + r * 0.2)])], metal)
-    elif case == "alarm":
-        for d in (-38, 38):
-            cv.disc(polar(c, r * 1.22, d), r * 0.32, metal)
-        for d in (-145, 145):
-            cv.line(polar(c, r * 1.0, d), polar(c, r * 1.35, d), _shade(metal, 0.6), r * 0.08)
-    scale = {"none": 1.0, "wall": 1.16, "pocket": 1.12, "alarm": 1.12}.get(case, 1.14)
-    if scale > 1.0:
-        body = geom.shape_points(face.shape, c, r * scale)
-        cv.fill([body + r * 0.02], _shade(metal, 0.55))
-        cv.fill([body], metal)
-        cv.ring(face.shape, c, r * (scale - 0.015), _shade(metal, 1.3), 2)
-
-
 def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float) -> float:
     """Draw the bezel ring; returns the radius the dial itself may use."""
     if face.bezel == "none":
@@ -164,7 +113,7 @@ def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float],
     if face.bezel in ("diver", "knurled"):
         sel = np.ones(60, bool) if face.bezel == "knurled" else (m > 0) & ((m % 10 > 0) | (m > 15))
         lo, hi = (0.97, 1.0) if face.bezel == "knurled" else (0.93, 0.98)
-        color = _shade(face.bezel_color, 0.6) if face.bezel == "knurled" else ink
+        color = shade(face.bezel_color, 0.6) if face.bezel == "knurled" else ink
         d, rb = m[sel] * 6.0, r * b[sel]
         cv.fill(geom.quads(geom.polars(c, rb * lo, d), geom.polars(c, rb * hi, d), 2.0 if face.bezel == "knurled" else 1.5),
                 color, disjoint=True)
@@ -227,8 +176,8 @@ def dial_fill(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float, rng:
             small = cv2.merge([cv2.convertScaleAbs(g, alpha=float(v)) for v in face.dial])  # gain x colour, 0..255
             tex = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
             region = cv.arr[y0:y1, x0:x1]
-            region[:] = cv2.copyTo(tex, mask, region)
-    cv.ring(face.shape, c, r, _shade(face.dial, 0.7), 2)
+            cv2.copyTo(tex, mask, region)  # in place: region is a view of the image
+    cv.ring(face.shape, c, r, shade(face.dial, 0.7), 2)
 
 
 def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
@@ -293,7 +242,7 @@ def subdials(cv: Canvas, face: FaceSpec, lay: Layout, rng: np.random.Generator) 
     ring = face.ink
     for i, (d, dist) in enumerate(spots):
         sc, sr = polar(c, r * dist, d), r * 0.22
-        cv.fill([geom.circle(sc, sr)], _shade(face.dial, 0.85 if luminance(face.dial) > 0.4 else 1.5))
+        cv.fill([geom.circle(sc, sr)], shade(face.dial, 0.85 if luminance(face.dial) > 0.4 else 1.5))
         cv.outline(geom.circle(sc, sr), ring)
         d12 = np.arange(12) * 30.0
         cv.fill(geom.quads(geom.polars(sc, sr * 0.8, d12), geom.polars(sc, sr * 0.95, d12), 1.2), ring, disjoint=True)
@@ -318,7 +267,7 @@ def _window(cv: Canvas, box: tuple[float, float, float, float], face: FaceSpec) 
     x0, y0, x1, y1 = box
     quad = np.array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)])
     cv.fill([quad], window_colors(face)[0] if face.digital is None else face.digital.panel)
-    cv.outline(quad, _shade(face.dial, 0.5))
+    cv.outline(quad, shade(face.dial, 0.5))
 
 
 def windows(cv: Canvas, face: FaceSpec, lay: Layout) -> None:
@@ -361,16 +310,6 @@ def brand(texts: list[Text], face: FaceSpec, lay: Layout) -> None:
 
 def draw_texts(cv: Canvas, texts: list[Text]) -> None:
     cv.texts([(t.text, t.xy, t.size, t.color, t.font, t.angle) for t in texts])
-
-
-def lighting(arr: np.ndarray, strength: float, rng: np.random.Generator) -> np.ndarray:
-    if strength < 0.05:
-        return arr
-    a = rng.uniform(0, 2 * math.pi)
-    t = np.linspace(-1, 1, 8, dtype=np.float32)
-    g = strength * 60 * (1 + np.cos(a) * t[None, :] + np.sin(a) * t[:, None])
-    shade = cv2.resize(np.clip(g, 0, 255).astype(np.uint8), arr.shape[:2][::-1], interpolation=cv2.INTER_LINEAR)
-    return cv2.subtract(arr, cv2.cvtColor(shade, cv2.COLOR_GRAY2RGB), dst=arr)  # one channel resized: cheaper
 
 
 def glare(arr: np.ndarray, lay: Layout, rng: np.random.Generator) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from generators.clocks import body as bodies
 from generators.clocks import dial, geom
 from generators.clocks.canvas import Canvas
 from generators.clocks.spec import FaceSpec, HandSpec, luminance
@@ -325,9 +326,10 @@ def build_layer(face: FaceSpec, size: int, rng: np.random.Generator, warp: bool 
     """The static layer of a face, drawn straight into image pixels through its homography."""
     c = (face.center[0] * size, face.center[1] * size)
     r = face.radius * size
-    h = geom.warp_matrix(rng, size, face.warp) if warp else np.eye(3)
-    cv = Canvas(dial.background(face, size, rng), h, identity=not (warp and face.warp > 0))
-    dial.strap_and_case(cv, face, c, r)
+    h = bodies.homography(face.body, size, warp)
+    bg = dial.background(face, size, rng)
+    bodies.composite(bg, face.body, warp)  # the body's cached pixels: strap, lugs, case
+    cv = Canvas(bg, h, identity=not (warp and face.warp > 0))
     texts: list[dial.Text] = []
     rd = dial.bezel(cv, texts, face, c, r)
     cen = cv.map(np.array([c]))[0]
@@ -345,7 +347,9 @@ def build_layer(face: FaceSpec, size: int, rng: np.random.Generator, warp: bool 
         seven_segment(cv.arr, pattern, lay.boxes["digital"], ghost, h, lay.memo)
     dial.brand(texts, face, lay)
     dial.draw_texts(cv, texts)
-    arr = dial.lighting(cv.arr, face.lighting, rng)
+    arr, shade_map = cv.arr, bodies.light(face.body, size)
+    if shade_map is not None:  # the body's light, the same for all its faces
+        cv2.subtract(arr, shade_map, dst=arr)
     if face.glare:
         dial.glare(arr, lay, rng)
     return arr, lay

@@ -15,6 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from generators.clocks import body as bodies
+from generators.clocks.body import METALS, STRAPS, candidates, luminance
+
 RGB = tuple[int, int, int]
 
 LIGHT_DIALS: list[RGB] = [(250, 250, 246), (240, 234, 214), (214, 216, 220), (236, 220, 180),
@@ -25,10 +28,6 @@ DARK_INKS: list[RGB] = [(10, 10, 12), (20, 30, 90), (40, 40, 46), (110, 70, 20),
 LIGHT_INKS: list[RGB] = [(245, 245, 245), (214, 214, 220), (230, 200, 120), (200, 250, 210), (250, 180, 80)]
 ACCENTS: list[RGB] = [(220, 30, 30), (250, 120, 0), (240, 210, 0), (120, 220, 40), (0, 150, 240),
                       (230, 40, 160), (0, 200, 190)]
-METALS: list[RGB] = [(192, 194, 198), (150, 152, 158), (212, 175, 90), (190, 120, 90), (40, 40, 44),
-                     (230, 230, 232), (110, 112, 118)]
-STRAPS: list[RGB] = [(30, 28, 26), (90, 56, 30), (140, 90, 50), (20, 30, 60), (160, 160, 166),
-                     (40, 70, 40), (200, 60, 50), (230, 230, 225), (60, 60, 64)]
 FONTS = ["DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf",
          "DejaVuSansMono.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSerif-Italic.ttf", "STIXGeneral.ttf",
          "STIXGeneralBol.ttf", "cmr10.ttf", "cmss10.ttf", "cmb10.ttf"]
@@ -109,6 +108,7 @@ class FaceSpec:
     digital: DigitalSpec | None = None
     hybrid_digital: bool = False
     extras: dict[str, Any] = field(default_factory=dict)
+    body: int = 0  # index into body.LIBRARY: strap, case, size, position and perspective come from it
 
 
 # Each family fixes a few choices; any key not given is drawn at random from the pools above.
@@ -185,10 +185,6 @@ def _pick(rng: Draws, seq: Any) -> Any:
     return seq[int(rng.integers(len(seq)))]
 
 
-def luminance(c: RGB) -> float:
-    return (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2]) / 255.0
-
-
 def contrasts(a: RGB, b: RGB, min_lum: float = 0.35) -> bool:
     return abs(luminance(a) - luminance(b)) >= min_lum
 
@@ -259,7 +255,7 @@ def sample_face(rng: Draws | np.random.Generator, family: str | None = None) -> 
     dial = _jitter(rng, _pick(rng, DARK_DIALS if dark else LIGHT_DIALS))
     ink = _ink_for(rng, dial, LIGHT_INKS if dark else DARK_INKS)
     hour, minute = _hands(rng, fam, ink, dial)
-    case = fam.get("case") or _pick(rng, ("none", "watch", "watch", "watch", "smart", "wall"))
+    body = bodies.body(_pick(rng, candidates(fam.get("shape"), fam.get("case"), fam.get("strap_kind") == "nato")))
     digital = _digital(rng, fam, dark)
     sub_seconds = bool(fam.get("second_subdial", False))
     brand = brand_name(rng)
@@ -267,14 +263,14 @@ def sample_face(rng: Draws | np.random.Generator, family: str | None = None) -> 
         family=family,
         name=f"{brand.lower()}{family.replace('-', '')}",
         face_id=face_id(rng),
-        shape=fam.get("shape") or _pick(rng, SHAPES),
-        radius=rng.uniform(0.36, 0.43) if case == "wall" else rng.uniform(0.27, 0.36),
-        center=(rng.uniform(0.46, 0.54), rng.uniform(0.46, 0.54)),
+        shape=body.shape,
+        radius=body.radius,
+        center=body.center,
         background=_pick(rng, BACKGROUNDS),
         bg_colors=(_jitter(rng, _pick(rng, LIGHT_DIALS + DARK_DIALS), 30), _jitter(rng, _pick(rng, STRAPS), 30)),
-        case=case,
-        case_color=_pick(rng, METALS),
-        strap_color=_jitter(rng, _pick(rng, STRAPS)),
+        case=body.case,
+        case_color=body.case_color,
+        strap_color=body.strap_color,
         bezel=fam.get("bezel") or _pick(rng, BEZELS),
         bezel_color=_pick(rng, METALS + [(20, 20, 24), (20, 40, 110), (120, 20, 20)]),
         bezel_ink=(250, 250, 250),
@@ -296,11 +292,12 @@ def sample_face(rng: Draws | np.random.Generator, family: str | None = None) -> 
         ampm_window=bool(rng.random() < 0.3),
         brand=brand,
         tagline=_pick(rng, TAGLINES),
-        lighting=float(rng.uniform(0.0, 0.35)),
+        lighting=body.lighting,
         glare=bool(rng.random() < 0.4),
-        warp=float(rng.uniform(0.0, 1.0)) if rng.random() < 0.6 else 0.0,
+        warp=body.warp,
         digital=digital,
         hybrid_digital=bool(fam.get("hybrid_digital", False)),
         extras={"colorful": bool(fam.get("colorful")), "station": bool(fam.get("station")),
-                "strap_kind": fam.get("strap_kind", _pick(rng, ("leather", "bracelet", "rubber")))},
+                "strap_kind": body.strap_kind},
+        body=body.index,
     )
