@@ -76,12 +76,8 @@ _TAKE_NEW_PG = Q(  # no row: nothing free; a NULL id: the upsert hit a live assi
 _last_expiry = [0.0]
 
 
-def expire_leases(conn: Any, t: float) -> int:
-    """Give back the slots of active leases that ran out (all campaigns)."""
-    return sql.run(expire_steps(t), conn)
-
-
 def expire_steps(t: float) -> Steps[int]:
+    """Give back the slots of active leases that ran out (all campaigns)."""
     n = 0
     for r in (yield Op("rows", _EXPIRED, {"t": t})):
         if (yield Op("execute", _EXPIRE, {"id": r["id"], "t": t})):
@@ -109,11 +105,6 @@ def get_campaign(conn: Any, campaign_id: int) -> Any:
     if c is None:
         raise ClaimError(404, f"campaign {campaign_id} not found")
     return SimpleNamespace(id=c["id"], task_type=c["task_type"], config=jload(c["config"]) or {})
-
-
-def claim(conn: Any, campaign_id: int, user_id: int, **kw: Any) -> dict[str, Any] | None:
-    """``claim_steps`` on a DB-API connection (the sync path; tests and SQLite)."""
-    return sql.run(claim_steps(campaign_id, user_id, **kw), conn)
 
 
 def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float, max_active: int,
@@ -257,11 +248,6 @@ _STORE_PG = Q(  # PostgreSQL: submission, assignment update and audit row in one
     f"WITH sub AS ({_INSERT_SUB}), mark AS ({_MARK.format(sid='(SELECT id FROM sub)')}), "
     "aud AS (INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
     "SELECT :t, :u, 'submit', 'submission', id::text, CAST(:detail AS json), :ip FROM sub) SELECT id FROM sub")
-
-
-def submit(conn: Any, assignment_id: int, user_id: int, *args: Any, **kw: Any) -> dict[str, Any]:
-    """``submit_steps`` on a DB-API connection (the sync path; tests and SQLite)."""
-    return sql.run(submit_steps(assignment_id, user_id, *args, postgres=not sql.is_sqlite(conn), **kw), conn)
 
 
 def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any, duration_ms: int | None,
