@@ -49,10 +49,6 @@ class Raw:
         self.dbapi, self.sqlite = dbapi, sqlite
 
 
-def is_sqlite(conn: Connection | Raw) -> bool:
-    return conn.sqlite if isinstance(conn, Raw) else conn.dialect.name == "sqlite"
-
-
 def cursor(conn: Connection | Raw, q: Q, params: dict[str, Any] | None = None) -> Any:
     if isinstance(conn, Raw):
         dbapi, lite = conn.dbapi, conn.sqlite

@@ -15,7 +15,6 @@ the target (RTF <= 0.15 on 2 cores). The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import statistics
 import subprocess
@@ -36,28 +35,14 @@ TARGET_RTF = 0.15
 
 def make_webm(seconds: float) -> tuple[bytes, str]:
     """espeak-ng speech repeated to about ``seconds``, encoded as webm/opus at 48 kHz."""
-    import av
+    from annotation_app.speech.audio import encode_webm
 
     with tempfile.TemporaryDirectory() as d:
         wav = Path(d) / "say.wav"
         subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(wav), TEXT], check=True)
         one = stt.decode_audio(wav.read_bytes(), 48000)
     reps = max(1, round(seconds * 48000 / len(one)))
-    pcm = np.tile(one, reps)
-    buf = io.BytesIO()
-    with av.open(buf, "w", format="webm") as out:
-        s = out.add_stream("libopus", rate=48000)
-        s.layout = "mono"
-        step = 48000
-        for i in range(0, len(pcm), step):
-            fr = av.AudioFrame.from_ndarray((pcm[i:i + step] * 32767).astype("int16").reshape(1, -1),
-                                            format="s16", layout="mono")
-            fr.sample_rate = 48000
-            for p in s.encode(fr):
-                out.mux(p)
-        for p in s.encode(None):
-            out.mux(p)
-    return buf.getvalue(), " ".join([TEXT] * reps)
+    return encode_webm(np.tile(one, reps), rate=48000), " ".join([TEXT] * reps)
 
 
 def measure(audio: bytes, text: str, threads: int, repeats: int, beam: int) -> dict[str, float]:
