@@ -19,7 +19,7 @@ def train(
     synthetic: bool = typer.Option(False, help="Train on random synthetic batches (smoke test)."),
 ) -> None:
     """Train (or resume) a Molmo; run under `torchrun --nproc_per_node N` for several processes."""
-    from model.train import TrainConfig
+    from model.train import TrainConfig, shutdown_distributed
     from model.train import train as run
 
     cfg = TrainConfig.from_file(config)
@@ -27,6 +27,7 @@ def train(
                  "data": "synthetic" if synthetic else None}
     cfg = TrainConfig.from_dict(cfg.to_dict() | {k: v for k, v in overrides.items() if v is not None})
     result = run(cfg)
+    shutdown_distributed()  # only after success: a failed rank must not wait in a barrier its peers never reach
     summary = {k: result[k] for k in ("final_loss", "checkpoint", "parallel", "world") if k in result}
     if "eval" in result:
         summary["eval"] = result["eval"]

@@ -136,6 +136,17 @@ def setup_distributed(need_group: bool = False) -> Dist:
     return Dist(rank, world, device)
 
 
+def shutdown_distributed() -> None:
+    """Every rank reaches this point before the group is destroyed, so none exits mid-collective.
+
+    Without the barrier a fast rank tears down its gloo pairs while a slow one (rank 0 writing the
+    loss curve) still holds them, which on a busy CPU can abort the fast rank at exit.
+    """
+    if dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
+
+
 def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
     if dist.is_initialized():
         x = x.clone()

@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 
 from model.optim import OptimConfig
-from model.train import TrainConfig, loss_normalizer, train
+from model.train import TrainConfig, loss_normalizer, shutdown_distributed, train
 
 
 def make_config(out_dir: str, parallel: str) -> TrainConfig:
@@ -30,5 +30,4 @@ if __name__ == "__main__":
         with open(f"{out_dir}/result.json", "w") as f:
             json.dump({"losses": [h["loss"] for h in result["history"]], "parallel": result["parallel"],
                        "world": result["world"], "normalizer": norm}, f)
-    if dist.is_initialized():
-        dist.destroy_process_group()
+    shutdown_distributed()
