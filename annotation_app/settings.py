@@ -30,6 +30,8 @@ class Settings(BaseSettings):
                                                  "PostgreSQL connections are not opened and closed under load)")
     pg_async: bool = Field(True, description="PostgreSQL: run claim and submit on the event loop through "
                                              "asyncpg (no thread hop) instead of the threadpool")
+    pg_async_pool_size: int | None = Field(None, ge=1, description="asyncpg connections for claim and submit "
+                                           "(default: 2 per CPU core; more only queue inside PostgreSQL)")
     inline_db: bool | None = Field(None, description="run short DB calls on the event loop instead of the "
                                                      "threadpool (default: True for SQLite, False for PostgreSQL)")
 
