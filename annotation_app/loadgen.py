@@ -102,16 +102,26 @@ def _payload(assignment: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 
 async def client_loop(base_url: str, token: str, campaign_id: int, res: LoadResult, *, seed: int,
                       max_cycles: int | None = None, retry_submit: float = 0.0, stop: asyncio.Event | None = None,
-                      tolerate_errors: bool = False) -> None:
+                      tolerate_errors: bool = False, interval: float = 0.0, phase: float = 0.0) -> None:
     """Claim and submit until the campaign is empty. ``retry_submit`` is the share of submits sent
     twice with the same client key (they must be stored once). Connection errors are retried with
-    the same client key when ``tolerate_errors`` (the crash test)."""
+    the same client key when ``tolerate_errors`` (the crash test).
+
+    ``interval`` > 0 paces the client: cycle n is due at start + ``phase`` + n * ``interval``, and its
+    latency counts from when it was due, not from when it was sent, so a slow server cannot hide
+    its queue by delaying the next request (no coordinated omission)."""
     rng = random.Random(seed)
     conn = HttpConn(base_url, token)
     n = 0
+    start = time.perf_counter() + phase
     try:
         while (max_cycles is None or n < max_cycles) and not (stop and stop.is_set()):
             t0 = time.perf_counter()
+            if interval:
+                due = start + n * interval
+                if due > t0:
+                    await asyncio.sleep(due - t0)
+                t0 = due
             try:
                 status, body = await conn.request("POST", f"/api/campaigns/{campaign_id}/claim", {})
             except ConnectionError as exc:
@@ -167,11 +177,16 @@ async def _submit(conn: HttpConn, aid: int, req: dict[str, Any], res: LoadResult
         await asyncio.sleep(0.05)
 
 
-async def run_load(base_url: str, tokens: list[str], campaign_id: int, **kw: Any) -> LoadResult:
-    """Run one client per token concurrently until the campaign is done; returns what was acknowledged."""
+async def run_load(base_url: str, tokens: list[str], campaign_id: int, *, rate: float = 0.0, **kw: Any) -> LoadResult:
+    """Run one client per token concurrently until the campaign is done; returns what was acknowledged.
+
+    ``rate`` > 0 offers that many cycles per second in all (each client paced at rate / clients,
+    their schedules evenly staggered); 0 runs every client flat out (a closed loop at saturation)."""
     res = LoadResult()
+    interval = len(tokens) / rate if rate else 0.0
     t0 = time.perf_counter()
-    await asyncio.gather(*(client_loop(base_url, tok, campaign_id, res, seed=i, **kw) for i, tok in enumerate(tokens)))
+    await asyncio.gather(*(client_loop(base_url, tok, campaign_id, res, seed=i, interval=interval,
+                                       phase=interval * i / len(tokens), **kw) for i, tok in enumerate(tokens)))
     res.seconds = time.perf_counter() - t0
     return res
 

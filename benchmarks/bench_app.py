@@ -11,6 +11,12 @@ unmeasured warm-up (``WARMUP_PER_CLIENT`` cycles per client) before the timed ru
     python benchmarks/bench_app.py --quick      # < 2 minutes
     python benchmarks/bench_app.py --items 5000
 
+Each app backend is timed twice on fresh campaigns: at saturation (every client back to back: the
+throughput; its latency is 50 / throughput by Little's law) and with the 50 clients offering the
+target rate of 300 cycles/s in all, latency counted from when each cycle was due (no coordinated
+omission): the latency at the target load. ``met`` asks >= 300 cycles/s at saturation and p99 < 150
+ms at the target rate; ``met_at_saturation`` also asks p99 < 150 ms of the saturated loop.
+
 The last line is one JSON object with every figure and the targets (>= 300 cycles/s, p99 < 150 ms).
 """
 
@@ -146,22 +152,27 @@ def bench_app(url: str, media: str, clients: int, items: int) -> dict[str, float
 
     warm = seed_campaign(url, media, items=WARMUP_PER_CLIENT * clients, users=clients, name="warmup")
     s = seed_campaign(url, media, items=items, users=clients)
+    paced = seed_campaign(url, media, items=items, users=clients, name="paced")
     srv = Server("annotation_app.serve_demo:asgi_app",
                  {"PIXMO_APP_DATABASE_URL": url, "PIXMO_APP_MEDIA_ROOT": media})
     try:
-        warm_res = asyncio.run(run_load(srv.base, warm.tokens, warm.campaign_id))  # warm-up, not measured
-        if warm_res.errors:
-            raise RuntimeError(f"warm-up failed: {warm_res.errors[:3]}")
+        _checked(asyncio.run(run_load(srv.base, warm.tokens, warm.campaign_id)), len(warm.item_ids))  # not measured
         c0 = srv.cpu()
-        res = asyncio.run(run_load(srv.base, s.tokens, s.campaign_id))
+        res = _checked(asyncio.run(run_load(srv.base, s.tokens, s.campaign_id)), items)
         out = res.summary()
         out["server_cpu_ms_per_cycle"] = round((srv.cpu() - c0) * 1000 / max(1, res.cycles), 3)
         out["cpu_bound_cycles_per_s_per_core"] = round(1000 / out["server_cpu_ms_per_cycle"], 1)
+        at = _checked(asyncio.run(run_load(srv.base, paced.tokens, paced.campaign_id, rate=TARGET_CYCLES)), items)
+        out["at_target_rate"] = {"offered_cycles_per_s": TARGET_CYCLES, **at.summary()}
     finally:
         srv.stop()
-    if res.errors or res.cycles != items:
-        raise RuntimeError(f"load run failed: {res.cycles}/{items} cycles, errors {res.errors[:3]}")
     return out
+
+
+def _checked(res, expected: int):  # noqa: ANN001, ANN202
+    if res.errors or res.cycles != expected:
+        raise RuntimeError(f"load run failed: {res.cycles}/{expected} cycles, errors {res.errors[:3]}")
+    return res
 
 
 def _pg_database(admin_url: str):  # noqa: ANN202
@@ -212,22 +223,31 @@ def main() -> None:
                 finally:
                     drop()
     bare = results["bare_sqlite_insert"]
-    print(f"{'run':<22}{'cycles/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'srv cpu ms':>12}{'vs bare req/s':>15}")
+    at = f"@{TARGET_CYCLES:g}/s"
+    print(f"{'run':<22}{'cycles/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'p50 ' + at:>14}{'p99 ' + at:>14}"
+          f"{'srv cpu ms':>12}{'vs bare req/s':>15}")
     print(f"{'bare insert (1 req)':<22}{bare['requests_per_s']:>10}{bare['p50_ms']:>10}{bare['p99_ms']:>10}"
-          f"{bare['server_cpu_ms_per_request']:>12}{1.0:>15.2f}")
+          f"{'':>14}{'':>14}{bare['server_cpu_ms_per_request']:>12}{1.0:>15.2f}")
     ratios = {}
     for name in ("app_sqlite", "app_postgres"):
         if name in results:
-            r = results[name]
+            r, p = results[name], results[name]["at_target_rate"]
             ratios[name] = round(r["cycles_per_s"] / bare["requests_per_s"], 3)
-            print(f"{name:<22}{r['cycles_per_s']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}"
+            print(f"{name:<22}{r['cycles_per_s']:>10}{r['p50_ms']:>10}{r['p99_ms']:>10}{p['p50_ms']:>14}{p['p99_ms']:>14}"
                   f"{r['server_cpu_ms_per_cycle']:>12}{ratios[name]:>15.2f}")
-    met = {n: bool(results[n]["cycles_per_s"] >= TARGET_CYCLES and results[n]["p99_ms"] < TARGET_P99_MS)
-           for n in ratios}
     print(json.dumps({"bench": "app", "clients": args.clients, "items": items, "results": results,
                       "ratio_cycles_vs_bare_requests": ratios,
-                      "targets": {"cycles_per_s": TARGET_CYCLES, "p99_ms": TARGET_P99_MS}, "met": met,
+                      "targets": {"cycles_per_s": TARGET_CYCLES, "p99_ms": TARGET_P99_MS}, **_verdicts(results, ratios),
                       "load_average": os.getloadavg()[0]}))
+
+
+def _verdicts(results: dict, names: dict) -> dict:
+    """``met``: the throughput at saturation and the p99 when the 50 clients offer the target rate;
+    ``met_at_saturation``: also the p99 of the closed loop at saturation (where it is 50 / throughput
+    by Little's law, a restatement of the throughput rather than a latency of the server)."""
+    ok = {n: results[n]["cycles_per_s"] >= TARGET_CYCLES for n in names}
+    return {"met": {n: bool(ok[n] and results[n]["at_target_rate"]["p99_ms"] < TARGET_P99_MS) for n in names},
+            "met_at_saturation": {n: bool(ok[n] and results[n]["p99_ms"] < TARGET_P99_MS) for n in names}}
 
 
 if __name__ == "__main__":
