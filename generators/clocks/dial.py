@@ -17,6 +17,7 @@ from PIL import Image
 from generators.clocks import geom
 from generators.clocks.body import shade
 from generators.clocks.canvas import Canvas
+from generators.clocks.dial_geom import DialArea, bezel_parts, dial_area, h_key, tick_parts
 from generators.clocks.geom import polar
 from generators.clocks.spec import FaceSpec, luminance
 from generators.common import package_dir
@@ -105,112 +106,67 @@ def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float],
     """Draw the bezel ring; returns the radius the dial itself may use."""
     if face.bezel == "none":
         return r
-    cv.fill([geom.shape_points(face.shape, c, r)], face.bezel_color)
+    disc, marks, tri, edge = bezel_parts(face.bezel, face.shape, (float(c[0]), float(c[1])), float(r),
+                                          h_key(cv.h), cv.identity)
+    cv2.fillPoly(cv.arr, [disc], face.bezel_color, cv2.LINE_AA, geom.SHIFT)
     ink = (20, 20, 20) if luminance(face.bezel_color) > 0.6 else face.bezel_ink
-    rin = r * 0.86
-    m = np.arange(60)
-    b = geom.boundaries(face.shape, m * 6.0)
-    if face.bezel in ("diver", "knurled"):
-        sel = np.ones(60, bool) if face.bezel == "knurled" else (m > 0) & ((m % 10 > 0) | (m > 15))
-        lo, hi = (0.97, 1.0) if face.bezel == "knurled" else (0.93, 0.98)
+    if marks:
         color = shade(face.bezel_color, 0.6) if face.bezel == "knurled" else ink
-        d, rb = m[sel] * 6.0, r * b[sel]
-        cv.fill(geom.quads(geom.polars(c, rb * lo, d), geom.polars(c, rb * hi, d), 2.0 if face.bezel == "knurled" else 1.5),
-                color, disjoint=True)
+        cv2.fillPoly(cv.arr, marks, color, cv2.LINE_AA, geom.SHIFT)  # disjoint: one call
     if face.bezel in ("diver", "tachy", "numbers", "hours"):
         for k in range(10, 60, 10):
             label = {"tachy": str(int(3600 / k * 2)), "hours": str(k // 5)}.get(face.bezel, str(k))
-            texts.append(Text(label, polar(c, r * b[k] * 0.93, k * 6), int(r * 0.08), ink, "DejaVuSans-Bold.ttf", -k * 6))
-    if face.bezel in ("diver", "numbers"):
-        tri = [polar(c, r * 0.9, 0), polar(c, r * 0.99, -4), polar(c, r * 0.99, 4)]
-        cv.fill([np.array(tri)], ink)
-    return rin
+            texts.append(Text(label, polar(c, r * edge[k] * 0.93, k * 6), int(r * 0.08), ink, "DejaVuSans-Bold.ttf", -k * 6))
+    if tri is not None:
+        cv2.fillPoly(cv.arr, [tri], ink, cv2.LINE_AA, geom.SHIFT)
+    return r * 0.86
 
 
-def _gain(face: FaceSpec, cv: Canvas, c: tuple[float, float], r: float, rng: np.random.Generator,
-          box: tuple[int, int, int, int]) -> np.ndarray:
-    """A brightness map (float32) of the dial texture on a coarse grid (every 4 px) over the image
-    box (x, y, w, h), evaluated through the inverse warp."""
-    x, y, w, h = box
-    nx, ny = max(2, w // 4), max(2, h // 4)
-    xs = (x + np.arange(nx) * (w / nx)).astype(np.float32)
-    ys = (y + np.arange(ny) * (h / ny)).astype(np.float32)[:, None]
-    if cv.identity:  # (1, nx) and (ny, 1): numpy broadcasts them, no full grids needed
-        dx, dy = xs[None, :] - np.float32(c[0]), ys - np.float32(c[1])
-    else:
-        grid = np.empty((ny, nx, 2), np.float32)
-        grid[..., 0], grid[..., 1] = xs, ys
-        pts = cv2.perspectiveTransform(grid, np.linalg.inv(cv.h))  # image -> dial
-        dx, dy = pts[..., 0] - np.float32(c[0]), pts[..., 1] - np.float32(c[1])
+def _gain(face: FaceSpec, area: DialArea, r: float, rng: np.random.Generator) -> np.ndarray:
+    """A brightness map (float32) of the dial texture on the area's coarse grid."""
+    dx, ang, rad = area.dx, area.ang, area.rad
     kind = face.texture
     if kind == "sunburst":
-        g = 1 + 0.1 * np.cos(np.arctan2(dy, dx) * np.float32(2 * int(rng.integers(20, 60))))
+        g = 1 + 0.1 * np.cos(ang * np.float32(2 * int(rng.integers(20, 60))))
     elif kind == "gradient":
-        g = 1.15 - 0.35 * np.minimum(np.hypot(dx, dy) / np.float32(r), 1)
+        g = 1.15 - 0.35 * np.minimum(rad / np.float32(r), 1)
     elif kind == "guilloche":
-        g = 1 + 0.07 * np.sin(np.hypot(dx, dy) * np.float32(rng.uniform(40, 90) / r)) * np.cos(np.arctan2(dy, dx) * 12)
+        g = 1 + 0.07 * np.sin(rad * np.float32(rng.uniform(40, 90) / r)) * np.cos(ang * 12)
     elif kind == "grain":
-        g = 1 + 0.12 * (cv2.resize(rng.random((32, 32)).astype(np.float32), (nx, ny)) - 0.5)
+        g = 1 + 0.12 * (cv2.resize(rng.random((32, 32)).astype(np.float32), area.grid) - 0.5)
     elif kind == "sector":
-        rad = np.hypot(dx, dy) / np.float32(r)
-        g = np.where((rad > 0.62) & (rad < 0.8), 0.82, 1.0)
+        rr = rad / np.float32(r)
+        g = np.where((rr > 0.62) & (rr < 0.8), 0.82, 1.0)
     elif kind == "two-tone":
         g = np.where(dx > 0, 0.8, 1.0)
     else:  # stripes
         g = 1 + 0.08 * np.sign(np.sin(dx / np.float32(r / 14)))
-    return np.broadcast_to(g, (ny, nx)).astype(np.float32)
+    return np.broadcast_to(g, area.grid[::-1]).astype(np.float32)
 
 
 def dial_fill(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float, rng: np.random.Generator) -> None:
-    pts = cv.map(geom.shape_points(face.shape, c, r))
     if face.texture == "flat":  # no anti-aliasing needed: the ring below covers the edge
-        cv2.fillPoly(cv.arr, [geom.fixed(pts)], face.dial, cv2.LINE_8, geom.SHIFT)
-    else:  # the texture is made and copied only over the dial's bounding box
-        H, W = cv.arr.shape[:2]
-        x0, y0 = max(0, int(pts[:, 0].min())), max(0, int(pts[:, 1].min()))
-        x1, y1 = min(W, int(pts[:, 0].max()) + 2), min(H, int(pts[:, 1].max()) + 2)
+        cv2.fillPoly(cv.arr, [geom.fixed(cv.map(geom.shape_points(face.shape, c, r)))], face.dial, cv2.LINE_8,
+                     geom.SHIFT)
+    else:  # the texture is made and copied only over the dial's box, through the body's cached mask
+        area = dial_area(face.shape, (float(c[0]), float(c[1])), float(r), h_key(cv.h), cv.identity, cv.arr.shape[0])
+        x0, y0, x1, y1 = area.box
         if x1 > x0 and y1 > y0:
-            mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-            cv2.fillPoly(mask, [geom.fixed(pts - (x0, y0))], 255, cv2.LINE_8, geom.SHIFT)
-            g = _gain(face, cv, c, r, rng, (x0, y0, x1 - x0, y1 - y0))
+            g = _gain(face, area, r, rng)
             small = cv2.merge([cv2.convertScaleAbs(g, alpha=float(v)) for v in face.dial])  # gain x colour, 0..255
             tex = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
-            region = cv.arr[y0:y1, x0:x1]
-            cv2.copyTo(tex, mask, region)  # in place: region is a view of the image
+            cv2.copyTo(tex, area.mask, cv.arr[y0:y1, x0:x1])  # in place: a view of the image
     cv.ring(face.shape, c, r, shade(face.dial, 0.7), 2)
 
 
 def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
-    kind, ink = face.ticks, face.ink
-    if kind == "none":
+    if face.ticks == "none":
         return
-    m = np.arange(60)
-    hour = m % 5 == 0
-    d = m * 6.0
-    b = geom.boundaries(face.shape, d) * r * 0.96
-    if kind in ("dots", "minute-dots"):
-        keep = np.nonzero(hour if kind == "dots" else np.ones(60, bool))[0]
-        rad = np.where(hour, r * (0.035 if kind == "dots" else 0.03), r * 0.012)
-        rad = np.where(m % 15 == 0, rad * (1.4 if kind == "dots" else 1.0), rad)
-        pos = geom.polars(c, b * (0.9 if kind == "dots" else 0.95), d)
-        polys = geom.circle((0.0, 0.0), 1.0, 16)[None] * rad[keep, None, None] + pos[keep, None, :]
-    elif kind in ("12", "batons"):
-        sel = np.nonzero(hour)[0]
-        inner = 0.78 if kind == "batons" else 0.88
-        polys = geom.quads(geom.polars(c, b[sel] * inner, d[sel]), geom.polars(c, b[sel] * 0.98, d[sel]),
-                           r * (0.06 if kind == "batons" else 0.025))
-    else:  # 60, railway, double
-        p = geom.polars(c, b * np.where(hour, 0.9, 0.95), d)
-        polys = geom.quads(p, geom.polars(c, b * 0.99, d), np.where(hour, r * 0.025, r * 0.01))
-        if kind == "double":
-            sel = np.nonzero(hour)[0]
-            polys = np.concatenate([polys] + [geom.quads(geom.polars(c, b[sel] * 0.8, d[sel] + off),
-                                                         geom.polars(c, b[sel] * 0.88, d[sel] + off), r * 0.02)
-                                              for off in (-2.0, 2.0)])
-    cv.fill(polys, ink, disjoint=True)
-    if kind == "railway":
-        for f in (0.95, 0.99):
-            cv.outline(geom.shape_points(face.shape, c, r * 0.96 * f), ink)
+    parts, outlines = tick_parts(face.ticks, face.shape, (float(c[0]), float(c[1])), float(r),
+                                  h_key(cv.h), cv.identity)
+    cv2.fillPoly(cv.arr, parts, face.ink, cv2.LINE_AA, geom.SHIFT)  # disjoint: one call for all of them
+    for o in outlines:
+        cv2.polylines(cv.arr, [o], True, face.ink, 1, cv2.LINE_AA, geom.SHIFT)
 
 
 def numerals(texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float, rng: np.random.Generator) -> None:

@@ -59,9 +59,12 @@ class ClockConfig:
 def _family(rng: Draws, cfg: ClockConfig) -> str:
     if cfg.families:
         return cfg.families[int(rng.integers(len(cfg.families)))]
-    digital = [f for f in FAMILY_NAMES if f.startswith("digital")]
-    pool = digital if rng.random() < cfg.p_digital else [f for f in FAMILY_NAMES if f not in digital]
+    pool = _DIGITAL if rng.random() < cfg.p_digital else _ANALOG
     return pool[int(rng.integers(len(pool)))]
+
+
+_DIGITAL = tuple(f for f in FAMILY_NAMES if f.startswith("digital"))
+_ANALOG = tuple(f for f in FAMILY_NAMES if f not in _DIGITAL)
 
 
 def face_for(face_index: int, cfg: ClockConfig, seed: int) -> FaceSpec:
