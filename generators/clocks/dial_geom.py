@@ -40,8 +40,7 @@ class DialArea:
     box: tuple[int, int, int, int]  # x0, y0, x1, y1 (empty if the dial is off the image)
     mask: np.ndarray  # uint8 (y1 - y0, x1 - x0), 255 on the dial
     grid: tuple[int, int]  # nx, ny
-    dx: np.ndarray  # float32 (ny, nx) or broadcastable to it
-    dy: np.ndarray
+    dx: np.ndarray  # float32 (ny, nx) or broadcastable to it: dial x relative to the centre
     ang: np.ndarray  # float32 (ny, nx): atan2(dy, dx)
     rad: np.ndarray  # float32 (ny, nx): hypot(dx, dy)
 
@@ -66,11 +65,11 @@ def dial_area(shape: str, c: tuple[float, float], r: float, h_bytes: bytes, iden
         grid[..., 0], grid[..., 1] = xs, ys
         d = cv2.perspectiveTransform(grid, np.linalg.inv(h))  # image -> dial
         dx, dy = d[..., 0] - np.float32(c[0]), d[..., 1] - np.float32(c[1])
-    for a in (mask, dx, dy):
+    for a in (mask, dx):
         a.flags.writeable = False
     ang, rad = np.arctan2(dy, dx), np.hypot(dx, dy)
     ang.flags.writeable = rad.flags.writeable = False
-    return DialArea((x0, y0, x1, y1), mask, (nx, ny), dx, dy, ang, rad)
+    return DialArea((x0, y0, x1, y1), mask, (nx, ny), dx, ang, rad)
 
 
 @functools.lru_cache(maxsize=512)
