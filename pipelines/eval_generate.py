@@ -8,10 +8,11 @@ is loaded once and answers every prompt (greedy by default) through ``model.gene
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from pixmo.text import numbered_jsonl
 
 
 class GenerateError(ValueError):
@@ -21,21 +22,14 @@ class GenerateError(ValueError):
 def read_prompts(path: str | Path) -> list[dict[str, Any]]:
     rows = []
     base = Path(path).parent
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                r = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise GenerateError(f"{path}:{n}: not JSON ({exc.msg})") from None
-            for k in ("image", "prompt"):
-                if not isinstance(r, dict) or not isinstance(r.get(k), str) or not r[k].strip():
-                    raise GenerateError(f"{path}:{n}: {k!r} must be a non-empty string")
-            img = Path(r["image"]) if Path(r["image"]).is_absolute() else base / r["image"]
-            if not img.is_file():
-                raise GenerateError(f"{path}:{n}: image {r['image']!r} not found (looked at {img})")
-            rows.append({**r, "_path": str(img)})
+    for n, r in numbered_jsonl(path, error=GenerateError, not_object="each line must be a JSON object with 'image' and 'prompt'"):
+        for k in ("image", "prompt"):
+            if not isinstance(r.get(k), str) or not r[k].strip():
+                raise GenerateError(f"{path}:{n}: {k!r} must be a non-empty string")
+        img = Path(r["image"]) if Path(r["image"]).is_absolute() else base / r["image"]
+        if not img.is_file():
+            raise GenerateError(f"{path}:{n}: image {r['image']!r} not found (looked at {img})")
+        rows.append({**r, "_path": str(img)})
     return rows
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,12 @@ def read_jsonl(path: str | Path, *, error: type[Exception] = ValueError,
     A bad line raises ``error`` with ``path:line`` and what is wrong, so callers keep their own
     exception types.
     """
-    rows = []
+    return [row for _, row in numbered_jsonl(path, error=error, not_object=not_object)]
+
+
+def numbered_jsonl(path: str | Path, *, error: type[Exception] = ValueError,
+                   not_object: str = "each line must be a JSON object") -> Iterator[tuple[int, dict[str, Any]]]:
+    """``read_jsonl`` with each object's line number, for callers that check fields themselves."""
     with open(path, encoding="utf-8") as f:
         for n, line in enumerate(f, 1):
             if not line.strip():
@@ -25,8 +31,7 @@ def read_jsonl(path: str | Path, *, error: type[Exception] = ValueError,
                 raise error(f"{path}:{n}: not JSON ({exc.msg})") from None
             if not isinstance(row, dict):
                 raise error(f"{path}:{n}: {not_object}")
-            rows.append(row)
-    return rows
+            yield n, row
 
 
 def levenshtein(a: str, b: str) -> int:
