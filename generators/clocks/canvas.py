@@ -114,7 +114,7 @@ class Canvas:
         self._h = h.tolist()
 
     def map(self, pts: np.ndarray) -> np.ndarray:
-        return np.asarray(pts, dtype=np.float64).reshape(-1, 2) if self.identity else geom.apply_h(self.h, pts)
+        return geom.to_image(self.h, self.identity, pts)
 
     def fill(self, polys: list[np.ndarray] | np.ndarray, color: Color, disjoint: bool = False) -> None:
         """Fill polygons (a list, or an (n, k, 2) array of same-size ones) in one mapping and one

@@ -17,7 +17,7 @@ from PIL import Image
 from generators.clocks import geom
 from generators.clocks.body import shade
 from generators.clocks.canvas import Canvas
-from generators.clocks.dial_geom import DialArea, bezel_parts, dial_area, h_key, tick_parts
+from generators.clocks.dial_geom import DialArea, bezel_parts, dial_area, tick_parts, where
 from generators.clocks.geom import polar
 from generators.clocks.spec import FaceSpec, luminance
 from generators.common import package_dir
@@ -106,8 +106,7 @@ def bezel(cv: Canvas, texts: list[Text], face: FaceSpec, c: tuple[float, float],
     """Draw the bezel ring; returns the radius the dial itself may use."""
     if face.bezel == "none":
         return r
-    disc, marks, tri, edge = bezel_parts(face.bezel, face.shape, (float(c[0]), float(c[1])), float(r),
-                                          h_key(cv.h), cv.identity)
+    disc, marks, tri, edge = bezel_parts(face.bezel, face.shape, *where(cv, c, r))
     cv2.fillPoly(cv.arr, [disc], face.bezel_color, cv2.LINE_AA, geom.SHIFT)
     ink = (20, 20, 20) if luminance(face.bezel_color) > 0.6 else face.bezel_ink
     if marks:
@@ -149,7 +148,7 @@ def dial_fill(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float, rng:
         cv2.fillPoly(cv.arr, [geom.fixed(cv.map(geom.shape_points(face.shape, c, r)))], face.dial, cv2.LINE_8,
                      geom.SHIFT)
     else:  # the texture is made and copied only over the dial's box, through the body's cached mask
-        area = dial_area(face.shape, (float(c[0]), float(c[1])), float(r), h_key(cv.h), cv.identity, cv.arr.shape[0])
+        area = dial_area(face.shape, *where(cv, c, r), cv.arr.shape[0])
         x0, y0, x1, y1 = area.box
         if x1 > x0 and y1 > y0:
             g = _gain(face, area, r, rng)
@@ -162,8 +161,7 @@ def dial_fill(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float, rng:
 def ticks(cv: Canvas, face: FaceSpec, c: tuple[float, float], r: float) -> None:
     if face.ticks == "none":
         return
-    parts, outlines = tick_parts(face.ticks, face.shape, (float(c[0]), float(c[1])), float(r),
-                                  h_key(cv.h), cv.identity)
+    parts, outlines = tick_parts(face.ticks, face.shape, *where(cv, c, r))
     cv2.fillPoly(cv.arr, parts, face.ink, cv2.LINE_AA, geom.SHIFT)  # disjoint: one call for all of them
     for o in outlines:
         cv2.polylines(cv.arr, [o], True, face.ink, 1, cv2.LINE_AA, geom.SHIFT)

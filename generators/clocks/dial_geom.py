@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -16,16 +17,18 @@ from generators.clocks.geom import polar
 
 def _to_image(h_bytes: bytes, identity: bool):  # noqa: ANN202
     h = np.frombuffer(h_bytes, np.float64).reshape(3, 3)
-
-    def to_image(pts: np.ndarray) -> np.ndarray:
-        return geom.fixed(pts.reshape(-1, 2) if identity else geom.apply_h(h, pts.reshape(-1, 2)))
-
-    return to_image
+    return lambda pts: geom.fixed(geom.to_image(h, identity, pts))
 
 
 def h_key(h: np.ndarray) -> bytes:
     """A homography as a cache key."""
     return np.ascontiguousarray(h, np.float64).tobytes()
+
+
+def where(cv: Any, c: tuple[float, float], r: float) -> tuple[tuple[float, float], float, bytes, bool]:
+    """The arguments every function here takes after its style and shape, for a Canvas: centre,
+    radius, homography (as a key) and whether it is the identity."""
+    return (float(c[0]), float(c[1])), float(r), h_key(cv.h), cv.identity
 
 
 @dataclass(frozen=True)
@@ -48,7 +51,7 @@ class DialArea:
 @functools.lru_cache(maxsize=256)
 def dial_area(shape: str, c: tuple[float, float], r: float, h_bytes: bytes, identity: bool, size: int) -> DialArea:
     h = np.frombuffer(h_bytes, np.float64).reshape(3, 3)
-    pts = geom.shape_points(shape, c, r).reshape(-1, 2) if identity else geom.apply_h(h, geom.shape_points(shape, c, r))
+    pts = geom.to_image(h, identity, geom.shape_points(shape, c, r))
     x0, y0 = max(0, int(pts[:, 0].min())), max(0, int(pts[:, 1].min()))
     x1, y1 = min(size, int(pts[:, 0].max()) + 2), min(size, int(pts[:, 1].max()) + 2)
     x1, y1 = max(x0, x1), max(y0, y1)

@@ -134,6 +134,11 @@ def warp_matrix(rng: np.random.Generator, size: int, strength: float) -> np.ndar
     return cv2.getPerspectiveTransform(src, dst.astype(np.float32)).astype(np.float64)
 
 
+def to_image(h: np.ndarray, identity: bool, pts: np.ndarray) -> np.ndarray:
+    """(n, 2) image points of dial points: through the homography ``h`` unless it is the identity."""
+    return np.asarray(pts, dtype=np.float64).reshape(-1, 2) if identity else apply_h(h, pts)
+
+
 def apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
     """Map (n, 2) points through a homography."""
     p = np.asarray(pts, dtype=np.float64).reshape(-1, 1, 2)
