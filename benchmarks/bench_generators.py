@@ -65,8 +65,7 @@ def bench_clocks(chunks: int, chunk: int = CHUNK, per_face: int = 5) -> dict:
     from generators.common import encode_jpeg
 
     cfg = g.ClockConfig(examples_per_face=per_face)
-    for i in range(WARM_UP):  # steady state of a long run: photos and common glyphs seen once
-        g.make_sample(i, cfg, SEED)
+    g.make_samples(range(WARM_UP), cfg, SEED)  # steady state of a long run: photos and common glyphs seen once
     for b in range(len(bodies.LIBRARY)):  # and every watch body (3,000 examples leave a few unseen)
         bodies.pixels(b, cfg.size, True)
         bodies.light(b, cfg.size)
@@ -74,8 +73,7 @@ def bench_clocks(chunks: int, chunk: int = CHUNK, per_face: int = 5) -> dict:
     for c in range(chunks):
         idx = range(WARM_UP + c * chunk, WARM_UP + (c + 1) * chunk)  # new faces, never seen before
         t0 = time.process_time()
-        for i in idx:
-            g.make_sample(i, cfg, SEED)
+        g.make_samples(idx, cfg, SEED)  # what the shard function runs: draw a few, then encode them
         tg = time.process_time() - t0
         images = [g.make_example(i, cfg, SEED).image for i in idx]
         t0 = time.process_time()
@@ -97,7 +95,7 @@ def bench_runner(n: int, repeats: int) -> dict:
 
     cfg = g.ClockConfig()
     seeds = iter(range(2000, 2100))
-    bare = _best(lambda: [g.make_sample(i, cfg, s) for s in [next(seeds)] for i in range(n)], repeats)
+    bare = _best(lambda: g.make_samples(range(n), cfg, next(seeds)), repeats)
     with tempfile.TemporaryDirectory() as d:
         def via_runner() -> None:
             seed = next(seeds)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,12 +161,32 @@ def answer_for(rec: PixmoClocks) -> str:
                         ampm=rec.time_format == "With AM/PM")
 
 
-def make_sample(index: int, cfg: ClockConfig, seed: int) -> Sample:
-    ex = make_example(index, cfg, seed)
+def _sample(index: int, ex: Example, cfg: ClockConfig) -> Sample:
     meta = {"family": ex.face.family, "index": index, "question": CLOCK_PROMPT, "answer": answer_for(ex.record),
             "scene": ex.scene.compact()}
     return Sample(image=encode_jpeg(ex.image, cfg.jpeg_quality), annotations=[Annotation.of(ex.record, **meta)],
                   image_ext="jpg", width=ex.image.shape[1], height=ex.image.shape[0])
+
+
+def make_sample(index: int, cfg: ClockConfig, seed: int) -> Sample:
+    return _sample(index, make_example(index, cfg, seed), cfg)
+
+
+RENDER_BATCH_BYTES = 24 << 20  # pixels drawn before they are encoded (50 images at 384 px)
+
+
+def make_samples(indices: Iterable[int], cfg: ClockConfig, seed: int, batch: int = 0) -> list[Sample]:
+    """The samples of these example indices, the same as ``make_sample`` of each. Draws a batch of
+    examples (``batch``, or as many as fit ``RENDER_BATCH_BYTES``), then JPEG-encodes them: the
+    drawing code and its caches, then the encoder, each stay warm in the core's cache instead of
+    evicting each other on every example (~7% more clocks per second, see benchmarks/README.md)."""
+    idx, out = [int(i) for i in indices], []
+    batch = batch or max(1, RENDER_BATCH_BYTES // (3 * cfg.size * cfg.size))
+    for start in range(0, len(idx), batch):
+        part = idx[start:start + batch]
+        examples = [make_example(i, cfg, seed) for i in part]
+        out += [_sample(i, ex, cfg) for i, ex in zip(part, examples, strict=True)]
+    return out
 
 
 def clock_shard(cfg: ClockConfig, task: ShardTask) -> ShardResult:
@@ -173,7 +194,7 @@ def clock_shard(cfg: ClockConfig, task: ShardTask) -> ShardResult:
     import cv2
 
     cv2.setNumThreads(1)  # one worker per core; OpenCV's own threads would only compete
-    samples = [make_sample(int(i), cfg, task.seed) for i in task.items]
+    samples = make_samples(task.items, cfg, task.seed)
     fams: dict[str, int] = {}
     for s in samples:
         fam = s.annotations[0].meta["family"]

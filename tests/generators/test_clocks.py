@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from generators.clocks import geom
-from generators.clocks.generate import ClockConfig, face_and_layer, make_example, make_sample
+from generators.clocks.generate import ClockConfig, face_and_layer, make_example, make_sample, make_samples
 from generators.clocks.render import render
 from generators.clocks.spec import FAMILY_NAMES
 from pixmo.formatting import CLOCK_PROMPT, clock_answer, parse_clock
@@ -203,3 +203,16 @@ def test_same_seed_same_bytes_other_seed_other_bytes():
     b = [make_sample(i, cfg, 11).image for i in range(6)]
     c = [make_sample(i, cfg, 12).image for i in range(6)]
     assert a == b and a != c
+
+
+def test_batched_samples_equal_one_by_one():
+    """The shard path draws a batch, then encodes it: the same bytes and records as one at a time,
+    whatever the batch size and wherever it cuts a face's examples."""
+    cfg = ClockConfig(size=128)
+    one = [make_sample(i, cfg, 4) for i in range(3, 17)]
+    for batch in (1, 4, 0):
+        got = make_samples(range(3, 17), cfg, 4, batch=batch)
+        assert [s.image for s in got] == [s.image for s in one]
+        assert [s.key for s in got] == [s.key for s in one]
+        assert [s.annotations[0].record for s in got] == [s.annotations[0].record for s in one]
+        assert [s.annotations[0].meta for s in got] == [s.annotations[0].meta for s in one]
