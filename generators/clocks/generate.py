@@ -179,7 +179,7 @@ def make_samples(indices: Iterable[int], cfg: ClockConfig, seed: int, batch: int
     """The samples of these example indices, the same as ``make_sample`` of each. Draws a batch of
     examples (``batch``, or as many as fit ``RENDER_BATCH_BYTES``), then JPEG-encodes them: the
     drawing code and its caches, then the encoder, each stay warm in the core's cache instead of
-    evicting each other on every example (~7% more clocks per second, see benchmarks/README.md)."""
+    evicting each other on every example (3-9% more clocks per second here, see benchmarks/README.md)."""
     idx, out = [int(i) for i in indices], []
     batch = batch or max(1, RENDER_BATCH_BYTES // (3 * cfg.size * cfg.size))
     for start in range(0, len(idx), batch):
