@@ -172,7 +172,7 @@ def make_sample(index: int, cfg: ClockConfig, seed: int) -> Sample:
     return _sample(index, make_example(index, cfg, seed), cfg)
 
 
-RENDER_BATCH_BYTES = 24 << 20  # pixels drawn before they are encoded (50 images at 384 px)
+RENDER_BATCH_BYTES = 24 << 20  # pixels drawn before they are encoded (56 images at 384 px)
 
 
 def make_samples(indices: Iterable[int], cfg: ClockConfig, seed: int, batch: int = 0) -> list[Sample]:
