@@ -1,10 +1,12 @@
 """The sandbox worker: a long-lived process that forks one child per job.
 
-Started by :class:`generators.docs.sandbox.Sandbox` (under ``unshare -n`` when that works, so it
-and every child have no network at all). It imports pandas/matplotlib/plotly once, so a child
-starts in milliseconds instead of seconds. Each child: new session, ``RLIMIT_AS`` memory limit,
-its own temporary directory, stdout/stderr to ``log.txt``, an audit hook that refuses sockets and
-subprocesses, then it runs the job; the parent kills the child's process group at the time limit.
+Started by :class:`generators.docs.sandbox.Sandbox` inside its bubblewrap jail (``jail.py``: no
+network, no host files, unprivileged, cleared environment) as a standalone script: it imports
+nothing from the repository. It imports pandas/matplotlib/plotly once, so a child starts in
+milliseconds instead of seconds. Each child: new session, ``RLIMIT_AS`` memory limit, a file-size
+limit, its own directory, stdout/stderr to ``log.txt``, an audit hook that refuses sockets and
+subprocesses, then it runs the job. The worker is the subreaper of everything below it: when a job
+ends (or hits its time limit) its process group and every orphan it left are killed.
 
 Protocol: one JSON line per job on stdin -> one JSON line on stdout with the job's ``id``; jobs run
 concurrently (one child each), so replies may come out of order.
@@ -27,6 +29,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+NPROC = 64  # processes (threads included) a job may have, counted per user inside the jail
 NET_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
               "socket.sendto", "socket.sendmsg")
 PROC_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
@@ -122,6 +125,8 @@ def _child(job: dict, base_vm: tuple[int, int]) -> None:
     limit = base_vm[which == resource.RLIMIT_DATA] + int(job["mem_mb"]) * 2**20
     resource.setrlimit(which, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))  # per user in the jail's namespace
     if job["kind"] == "exec":
         os.execvp(job["argv"][0], job["argv"])
     elif job["kind"] == "python":
@@ -165,13 +170,58 @@ def _status_reply(status: int, secs: float) -> dict:
     return {"ok": rc == 0, "error": "" if rc == 0 else f"exit status {rc}", "seconds": secs}
 
 
+def _subreaper() -> None:
+    """Become the parent of every orphan below us (PR_SET_CHILD_SUBREAPER), so what a job leaves
+    behind (a daemon, ``system("sleep 1000 &")`` through ctypes) can be found and killed."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def _kill_leftovers(running: dict[int, tuple[dict, float]]) -> None:
+    """Kill every child of this worker that is not a running job (orphans adopted as subreaper)."""
+    me = str(os.getpid())
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) in running:
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = f.read().rsplit(")", 1)[1].split()[1]
+        except (OSError, IndexError):
+            continue
+        if ppid == me:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    while True:  # reap them (and any job child already answered)
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if not pid:
+            return
+        running.pop(pid, None)
+
+
+def _end_job(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the job's process group, whatever it left running
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _reap(running: dict[int, tuple[dict, float]], reply: Callable[[dict], None]) -> None:
-    """Answer every finished child; kill (whole process group) those past their time limit."""
+    """Answer every finished child; kill (whole process group) those past their time limit; kill
+    whatever a finished job left behind."""
     now = time.monotonic()
+    ended = False
     for pid, (job, t0) in list(running.items()):
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             del running[pid]
+            _end_job(pid)
+            ended = True
             reply({"id": job.get("id"), **_status_reply(status, round(now - t0, 4))})
         elif now - t0 > float(job["timeout"]):
             try:
@@ -180,8 +230,11 @@ def _reap(running: dict[int, tuple[dict, float]], reply: Callable[[dict], None])
                 pass
             os.waitpid(pid, 0)
             del running[pid]
+            ended = True
             reply({"id": job.get("id"), "ok": False, "error": f"time limit of {job['timeout']}s exceeded",
                    "seconds": float(job["timeout"])})
+    if ended:
+        _kill_leftovers(running)
 
 
 def serve_forks(reply: Callable[[dict], None]) -> None:
@@ -233,6 +286,7 @@ def main() -> None:
         sys.addaudithook(_audit)
     else:
         _preload()
+        _subreaper()
     out = sys.stdout
 
     def reply(msg: dict) -> None:

@@ -3,9 +3,10 @@
 The reference generator started a browser for every page and slept a fixed 2 s. Here one
 Chromium (Playwright, Debian's ``chromium``) lives as long as the process; each page of the
 ``plotly`` and ``mermaid`` pools loads its library once; a render waits for the page to be ready
-(load event, fonts, the library's promise, two animation frames), never a fixed sleep. Pages get
-no network: Chromium runs under ``unshare -n`` where that works, and every request but
-``data:``/``about:``/``blob:`` is aborted. Calls are thread-safe: the browser
+(load event, fonts, the library's promise, two animation frames), never a fixed sleep. Chromium
+itself runs inside the bubblewrap jail (``jail.py``: no network, no host files, unprivileged,
+cleared environment; Playwright drives it over a pipe), and every request but
+``data:``/``about:``/``blob:`` is aborted, ``file:`` included. Calls are thread-safe: the browser
 runs on its own asyncio loop in a background thread. A page that errors or times out is closed
 and replaced; a browser that dies is restarted.
 """
@@ -17,14 +18,14 @@ import atexit
 import functools
 import logging
 import os
-import shlex
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from generators.docs.sandbox import RenderError, netns_prefix
+from generators.docs import jail
+from generators.docs.sandbox import RenderError
 
 log = logging.getLogger(__name__)
 
@@ -79,18 +80,18 @@ def chromium_path() -> str:
 
 @functools.lru_cache(maxsize=1)
 def browser_executable() -> str:
-    """Chromium, wrapped in ``unshare -n`` when possible: Playwright talks to it over a pipe, so the
-    browser needs no network at all and gets none (request blocking stays as the second guard)."""
-    exe = chromium_path()
-    prefix = netns_prefix()
-    if not prefix:
-        return exe
-    d = tempfile.mkdtemp(prefix="pixmo-chromium-")
+    """A script that starts Chromium inside the jail. Playwright talks to it over a pipe (fds 3
+    and 4, inherited through bwrap), so the browser needs no network and gets none; its profile
+    goes to the jail's private /tmp. The pages' scripts come in as text, so no host file is bound."""
+    exe = os.path.realpath(chromium_path())
+    if Path(exe).read_bytes()[:2] == b"#!":  # Debian's launcher script: start the binary itself
+        exe = next((p for p in ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
+                    if os.path.exists(p)), exe)
+    d = jail.make_scratch("pixmo-chromium-")
     atexit.register(shutil.rmtree, d, True)
-    wrapper = Path(d, "chromium-netns")
-    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(prefix)} {shlex.quote(exe)} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+    host = tempfile.mkdtemp(prefix="pixmo-chromium-wrap-")
+    atexit.register(shutil.rmtree, host, True)
+    return jail.Jail(d, env={"HOME": "/tmp"}).wrapper_script([exe], os.path.join(host, "chromium-jail"))
 
 
 async def _block_network(route: Any) -> None:
@@ -104,7 +105,7 @@ class BrowserPool:
     """``render(kind, payload, width=...) -> PNG bytes`` on pooled pages of one Chromium."""
 
     def __init__(self, pages_per_kind: int | dict[str, int] | None = None, timeout: float = 15.0,
-                 start_timeout: float = 90.0):
+                 start_timeout: float = 90.0, executable: str | None = None):
         # plotly.js (4.7 MB) and mermaid (3.5 MB) cost a parse per page: one page each by default
         default = {"html": 2, "plotly": 1, "mermaid": 1}
         if isinstance(pages_per_kind, int):
@@ -121,6 +122,7 @@ class BrowserPool:
         self._made: dict[str, int] = {}
         self._start_lock: asyncio.Lock | None = None
         self.launches = 0
+        self.executable = executable  # None: Chromium in the jail (benchmarks pass the bare binary)
 
     # -- public, thread-safe -------------------------------------------------------------------
     def render(self, kind: str, payload: Any, width: int = 1000, height: int = 700) -> bytes:
@@ -155,7 +157,7 @@ class BrowserPool:
             from playwright.async_api import async_playwright
 
             self._pw = await async_playwright().start()
-            self._browser = await self._pw.chromium.launch(executable_path=browser_executable(), headless=True,
+            self._browser = await self._pw.chromium.launch(executable_path=self.executable or browser_executable(), headless=True,
                                                            args=CHROMIUM_ARGS)
             self._pools = {k: asyncio.Queue() for k in KINDS}
             self._made = dict.fromkeys(KINDS, 0)
