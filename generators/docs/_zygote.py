@@ -100,6 +100,43 @@ def _run_python(job: dict) -> None:
             f.write(text)
     else:
         _save_image(out, "out.png")
+        _write_drawn(out)
+
+
+def _write_drawn(image: object) -> None:
+    """The text matplotlib drew in the open figures, with its size in pixels of the returned image:
+    [[text, px], ...] in drawn.json (the generator checks QA answers against it)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    width = getattr(image, "size", (0, 0))[0] or getattr(image, "width", 0)
+    drawn = []
+    for num in plt.get_fignums():
+        fig = plt.figure(num)
+        px_per_pt = (width / fig.get_figwidth() if width else fig.dpi) / 72
+        renderer = fig.canvas.get_renderer()
+        fw, fh = fig.bbox.width, fig.bbox.height
+        texts = dict.fromkeys(fig.findobj(lambda a: isinstance(a, Text)))
+        for ax in fig.axes:
+            if not ax.axison:  # axis("off"): its tick labels are not drawn
+                for axis in (ax.xaxis, ax.yaxis):
+                    for t in axis.findobj(lambda a: isinstance(a, Text)):
+                        texts.pop(t, None)
+            for table in ax.tables:  # table cells hold their text outside the artist tree
+                texts.update(dict.fromkeys(c.get_text() for c in table.get_celld().values()))
+        for t in texts:
+            text = t.get_text()
+            if not text.strip() or not t.get_visible() or (t.get_alpha() is not None and t.get_alpha() == 0):
+                continue
+            try:
+                bb = t.get_window_extent(renderer)
+            except Exception:  # noqa: BLE001 - a text that cannot be laid out was not drawn
+                continue
+            if bb.x1 <= 0 or bb.y1 <= 0 or bb.x0 >= fw or bb.y0 >= fh:
+                continue
+            drawn.append([text, float(t.get_fontsize()) * px_per_pt])
+    with open("drawn.json", "w") as f:
+        json.dump(drawn, f)
 
 
 def _run_vegalite(job: dict) -> None:
@@ -111,6 +148,8 @@ def _run_vegalite(job: dict) -> None:
     png = vlc.vegalite_to_png(spec, scale=job.get("scale", 2.0), allowed_base_urls=[])
     with open("out.png", "wb") as f:
         f.write(png)
+    with open("out.svg", "w") as f:  # the same spec as SVG: the text it draws, with font sizes
+        f.write(vlc.vegalite_to_svg(spec, allowed_base_urls=[]))
 
 
 def _child(job: dict, base_vm: tuple[int, int]) -> None:
@@ -179,29 +218,29 @@ def _subreaper() -> None:
 
 
 def _kill_leftovers(running: dict[int, tuple[dict, float]]) -> None:
-    """Kill every child of this worker that is not a running job (orphans adopted as subreaper)."""
+    """Kill and reap every child of this worker that is not a running job (orphans adopted as
+    subreaper); repeated, since a killed orphan's own children are adopted in turn."""
     me = str(os.getpid())
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit() or int(entry) in running:
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = f.read().rsplit(")", 1)[1].split()[1]
-        except (OSError, IndexError):
-            continue
-        if ppid == me:
+    for _ in range(20):
+        strays = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in running:
+                continue
             try:
-                os.kill(int(entry), signal.SIGKILL)
-            except ProcessLookupError:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = f.read().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            if ppid == me:
+                strays.append(int(entry))
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
                 pass
-    while True:  # reap them (and any job child already answered)
-        try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if not pid:
-            return
-        running.pop(pid, None)
 
 
 def _end_job(pid: int) -> None:

@@ -57,6 +57,34 @@ _MERMAID_JS = """async (code) => {
   if (mw) { s.style.maxWidth = 'none'; s.style.width = mw + 'px'; s.removeAttribute('height'); }
 }"""
 
+# What the page drew: every visible text node with its font size in device pixels (the smaller of
+# the CSS font size and the line box height, so text shrunk by an SVG transform counts as small).
+_TEXT_JS = """(sel) => {
+  const root = sel ? document.querySelector(sel) : document.body;
+  if (!root) { return []; }
+  const box = root.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  const out = [];
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  let n;
+  while ((n = walk.nextNode())) {
+    const s = n.textContent.replace(/\\s+/g, ' ').trim();
+    const el = n.parentElement;
+    if (!s || !el || ['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE'].includes(el.tagName.toUpperCase())) { continue; }
+    if (el.checkVisibility && !el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) { continue; }
+    const cs = getComputedStyle(el);
+    if (parseFloat(cs.fillOpacity) === 0 && el instanceof SVGElement) { continue; }
+    const r = document.createRange();
+    r.selectNodeContents(n);
+    let h = 0;
+    for (const rc of r.getClientRects()) { if (rc.width > 0) { h = Math.max(h, rc.height); } }
+    const b = r.getBoundingClientRect();
+    if (!h || (sel && (b.right <= box.left || b.left >= box.right || b.bottom <= box.top || b.top >= box.bottom))) { continue; }
+    out.push([s, Math.min(parseFloat(cs.fontSize) || h, h) * dpr]);
+  }
+  return out;
+}"""
+
 
 def mermaid_js_path() -> Path:
     p = Path(os.environ.get("PIXMO_MERMAID_JS", ROOT / "node_modules/mermaid/dist/mermaid.min.js"))
@@ -125,12 +153,17 @@ class BrowserPool:
         self.executable = executable  # None: Chromium in the jail (benchmarks pass the bare binary)
 
     # -- public, thread-safe -------------------------------------------------------------------
-    def render(self, kind: str, payload: Any, width: int = 1000, height: int = 700) -> bytes:
+    def render(self, kind: str, payload: Any, width: int = 1000, height: int = 700,
+               texts: list[tuple[str, float]] | None = None) -> bytes:
+        """PNG bytes; ``texts``, when given, gets the text the page drew with its size in pixels."""
         if kind not in KINDS:
             raise ValueError(f"unknown browser render kind {kind!r}; expected one of {KINDS}")
         fut = asyncio.run_coroutine_threadsafe(self._render(kind, payload, width, height), self._loop)
         try:
-            return fut.result(self.timeout + self.start_timeout + 60)
+            png, drawn = fut.result(self.timeout + self.start_timeout + 60)
+            if texts is not None:
+                texts.extend((str(t), float(px)) for t, px in drawn)
+            return png
         except TimeoutError as exc:
             fut.cancel()
             raise RenderError(f"{kind} render did not finish in {self.timeout}s") from exc
@@ -190,19 +223,20 @@ class BrowserPool:
                 raise
         return await pool.get()
 
-    async def _render(self, kind: str, payload: Any, width: int, height: int) -> bytes:
+    async def _render(self, kind: str, payload: Any, width: int, height: int) -> tuple[bytes, list]:
         try:
             page = await self._acquire(kind)
         except Exception as exc:  # noqa: BLE001
             raise RenderError(f"could not get a {kind} page: {exc!r}") from exc
         try:
             png = await asyncio.wait_for(self._draw(page, kind, payload, width, height), self.timeout)
+            drawn = await asyncio.wait_for(page.evaluate(_TEXT_JS, None if kind == "html" else "#plot"), self.timeout)
         except Exception as exc:  # noqa: BLE001 - the page may be broken: replace it
             await self._discard(page, kind)
             msg = "time limit exceeded" if isinstance(exc, TimeoutError) else str(exc).splitlines()[0][:300]
             raise RenderError(f"{kind}: {msg}") from exc
         self._pools[kind].put_nowait(page)
-        return png
+        return png, drawn
 
     async def _draw(self, page: Any, kind: str, payload: Any, width: int, height: int) -> bytes:
         await page.set_viewport_size({"width": width, "height": height})

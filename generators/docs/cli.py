@@ -58,4 +58,5 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
                                "qa_pairs": stats.get("qa_pairs", 0),
+                               "qa_dropped_not_drawn": stats.get("qa_dropped_not_drawn", 0),
                                "per_renderer": {k[3:]: v for k, v in stats.items() if k.startswith("ok_")}}))

@@ -23,8 +23,9 @@ from generators.docs import templates
 from generators.docs.bank import Domain, domain_for
 from generators.docs.config import DocsConfig, Persona, load_personas
 from generators.docs.data import GraphData, TableData, sample_doc, sample_graph, sample_table
-from generators.docs.qa import make_qa
-from generators.docs.renderers import RENDERERS, RenderContext, check_image
+from generators.docs.evidence import filter_qa
+from generators.docs.qa import MIN_QA, make_qa
+from generators.docs.renderers import RENDERERS, ImageRejected, RenderContext, check_image
 from generators.docs.sandbox import Limits
 from generators.runner import ShardResult, ShardTask
 from pixmo.records import DocsQuestions, docs_record_type
@@ -46,6 +47,9 @@ class DocJob:
     data: str = ""
     code: str = ""
     qa: list[tuple[str, str, str]] = field(default_factory=list)
+    evidence: list[tuple[str, ...]] = field(default_factory=list)  # offline: parallel to qa
+    drawn: list[tuple[str, float]] = field(default_factory=list)  # text the renderer drew, px in the image
+    qa_dropped: list[str] = field(default_factory=list)  # pairs whose evidence the image does not show
     image: bytes = b""
     error: str = ""
     stage: str = ""
@@ -112,7 +116,8 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     fmt = RENDERERS[job.renderer].data_format
     job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
     job.code = templates.write(job.renderer, job.figure_type, data, rng)
-    job.qa = [(q, a, "") for q, a in make_qa(data, job.category, rng)]
+    pairs = make_qa(data, job.category, rng)
+    job.qa, job.evidence = [(q, a, "") for q, a, _ in pairs], [ev for _, _, ev in pairs]
     return data
 
 
@@ -121,11 +126,34 @@ def _render(job: DocJob, ctx: RenderContext) -> None:
     job.stage = "render"
     t0 = time.perf_counter()
     try:
+        ctx = replace(ctx, drawn=[])
         png = RENDERERS[job.renderer].render(job.code, job.data, ctx)
         job.stage = "validate"
         job.image = check_image(png)
+        scale = _width(job.image) / max(1, _width(png))  # the checks may have downscaled it
+        job.drawn = [(t, round(px * scale, 2)) for t, px in ctx.drawn]
     finally:
         job.seconds += time.perf_counter() - t0
+
+
+def _width(png: bytes) -> int:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).size[0]
+
+
+def check_answers(job: DocJob) -> None:
+    """Keep the QA pairs whose evidence the image shows legibly (``evidence.py``); an image with too
+    few left is rejected (and re-sampled)."""
+    job.stage = "qa-image-check"
+    kept, job.qa_dropped = filter_qa(list(zip([q for q, _, _ in job.qa], [a for _, a, _ in job.qa],
+                                              job.evidence, strict=True)), job.drawn)
+    job.qa = [(q, a, "") for q, a, _ in kept]
+    job.evidence = [ev for _, _, ev in kept]
+    if len(job.qa) < MIN_QA:
+        raise ImageRejected(f"only {len(job.qa)} QA pairs are readable from the image: {job.qa_dropped[:2]}")
 
 
 def run_offline(cfg: DocsConfig, job: DocJob, ctx: RenderContext) -> DocJob:
@@ -136,6 +164,7 @@ def run_offline(cfg: DocsConfig, job: DocJob, ctx: RenderContext) -> DocJob:
         try:
             offline_content(job, rng)
             _render(job, replace(ctx, rng=rng))
+            check_answers(job)
             return job
         except Exception as exc:  # noqa: BLE001 - any failure: log it and re-sample
             job.error = f"{type(exc).__name__}: {exc}"
@@ -171,6 +200,10 @@ def to_sample(job: DocJob, mode: str) -> Sample:
         meta["explanations"] = [e for _, _, e in job.qa]
     if job.provenance:
         meta["provenance"] = job.provenance
+    if job.evidence:
+        meta["evidence"] = [list(ev) for ev in job.evidence]
+    if job.drawn:
+        meta["drawn_text"] = [[t, px] for t, px in job.drawn]
     return Sample(image=job.image, annotations=[Annotation.of(rec, **meta)])
 
 
@@ -207,7 +240,8 @@ def run_jobs(cfg: DocsConfig, jobs: list[DocJob], client: Any = None) -> list[Do
 
 def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
     stats: dict[str, Any] = {"documents": sum(j.ok for j in jobs), "rejected": sum(not j.ok for j in jobs),
-                             "qa_pairs": sum(len(j.qa) for j in jobs if j.ok)}
+                             "qa_pairs": sum(len(j.qa) for j in jobs if j.ok),
+                            "qa_dropped_not_drawn": sum(len(j.qa_dropped) for j in jobs if j.ok)}
     for j in jobs:
         key = f"ok_{j.renderer}" if j.ok else f"rejected_{j.stage}"
         stats[key] = stats.get(key, 0) + 1

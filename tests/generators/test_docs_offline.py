@@ -7,6 +7,7 @@ import csv
 import io
 import json
 import re
+import unicodedata
 from collections import Counter
 
 import numpy as np
@@ -31,6 +32,31 @@ def test_offline_run_of_70(tmp_path):
     check_pixmo_validate_passes(docs70)
     check_offline_answers_match_the_data(docs70)
     check_multiple_choice_answers(docs70)
+    check_every_answer_is_readable_from_the_image(docs70)
+
+
+def check_every_answer_is_readable_from_the_image(docs70):
+    """Every stored answer's evidence is among the text the renderer drew, at >= 8 px in the stored
+    image (an independent matcher over meta.drawn_text); the filter's drops are counted in the stats."""
+    _, summary, samples = docs70
+    checked = 0
+    for s in samples:
+        (ann,) = s.annotations
+        drawn = [" ".join(unicodedata.normalize("NFKC", t).split()).casefold()
+                 for t, px in ann.meta["drawn_text"] if px >= 8]
+        blob = " | ".join(drawn)
+        evidence = ann.meta["evidence"]
+        assert len(evidence) == len(ann.record.questions.answer)
+        for ev in evidence:
+            for piece in ev:
+                p = " ".join(unicodedata.normalize("NFKC", piece).split()).casefold()
+                assert re.search(rf"(?<![0-9a-z.]){re.escape(p)}(?![0-9a-z])", blob.replace(" | ", " ")), \
+                    (ann.meta["renderer"], ann.meta["figure_type"], piece)
+                checked += 1
+    assert checked > 500
+    stats = summary["stats"]
+    assert "qa_dropped_not_drawn" in stats
+    assert stats["qa_pairs"] >= 5 * len(samples)
 
 
 def check_ten_valid_images_per_renderer_with_five_qa(docs70):
