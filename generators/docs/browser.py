@@ -35,6 +35,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("html", "plotly", "mermaid")
 
+MERMAID_CONFIG = ("{startOnLoad: false, securityLevel: 'strict', deterministicIds: true, "
+                  "deterministicIDSeed: 'pixmo', handDrawnSeed: 1}")
+# Math.random, seeded afresh before each render (rough.js draws some Mermaid shapes with it)
+_SEED_RANDOM_JS = """() => {
+  let a = 20240601;
+  Math.random = () => { a |= 0; a = a + 0x6D2B79F5 | 0; let t = Math.imul(a ^ a >>> 15, 1 | a);
+    t = t + Math.imul(t ^ t >>> 7, 61 | t) ^ t; return ((t ^ t >>> 14) >>> 0) / 4294967296; };
+}"""
 _READY_JS = """async () => {
   if (document.fonts) { await document.fonts.ready; }
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
@@ -46,11 +54,14 @@ _PLOTLY_JS = """async (fig) => {
   el.style.width = r.width + 'px';
   el.style.height = r.height + 'px';
 }"""
+# Mermaid keeps state between renders (its config, id counters): reset both before each one, with a
+# fixed element id and deterministic ids, so a diagram's pixels do not depend on what the page drew before.
 _MERMAID_JS = """async (code) => {
   const el = document.getElementById('plot');
   el.innerHTML = '';
-  window.__n = (window.__n || 0) + 1;
-  const {svg} = await mermaid.render('m' + window.__n, code);
+  mermaid.mermaidAPI.reset && mermaid.mermaidAPI.reset();
+  mermaid.initialize(""" + MERMAID_CONFIG + """);
+  const {svg} = await mermaid.render('pixmo-mermaid', code);
   el.innerHTML = svg;
   const s = el.querySelector('svg');
   const mw = s ? parseFloat(s.style.maxWidth) : 0;
@@ -208,7 +219,7 @@ class BrowserPool:
                 await page.add_script_tag(path=str(plotly_js_path()))
             else:
                 await page.add_script_tag(path=str(mermaid_js_path()))
-                await page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+                await page.evaluate(f"mermaid.initialize({MERMAID_CONFIG})")
         return page
 
     async def _acquire(self, kind: str) -> Any:
@@ -244,6 +255,7 @@ class BrowserPool:
             await page.set_content(payload, wait_until="load")
             await page.evaluate(_READY_JS)
             return await page.screenshot(full_page=True, type="png")
+        await page.evaluate(_SEED_RANDOM_JS)
         await page.evaluate(_PLOTLY_JS if kind == "plotly" else _MERMAID_JS, payload)
         await page.evaluate(_READY_JS)
         el = await page.query_selector("#plot")
