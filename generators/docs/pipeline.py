@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs import templates
-from generators.docs.bank import Domain, domain_for
+from generators.docs import templates, titles
+from generators.docs.bank import domain_for
 from generators.docs.config import DocsConfig, Persona, load_personas
-from generators.docs.data import GraphData, TableData, sample_doc, sample_graph, sample_table
+from generators.docs.data import TableData, sample_doc, sample_graph, sample_table
 from generators.docs.evidence import filter_qa
 from generators.docs.qa import MIN_QA, make_qa
 from generators.docs.renderers import RENDERERS, ImageRejected, RenderContext, check_image
@@ -82,37 +82,23 @@ def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) ->
 
 
 # -- offline ----------------------------------------------------------------------------------------
-def _table_topic(rng: np.random.Generator, d: Domain, t: TableData) -> str:
-    measure = t.columns[0] if not t.temporal or len(t.columns) == 1 else f"{t.measure} trends"
-    title = str(rng.choice(d.topics)).format(measure=measure, kind=d.entity_kind.lower())
-    return title[0].upper() + title[1:]
-
-
-def _graph_topic(d: Domain, g: GraphData) -> str:
-    return {"flowchart": f"{g.nodes[0]} to {g.nodes[-1]}: process overview",
-            "tree": f"Team structure under the {g.nodes[0]}",
-            "state": f"Status lifecycle of a {d.entity_kind.lower()} record",
-            "network": f"How {d.entity_kind.lower()} entries are linked"}[g.kind]
-
-
 def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     """Sample data for the job's figure type, write its code and its QA; returns the data object."""
     d = domain_for(job.persona, job.domain, job.index)
+    org = titles.org_name(rng, d)
     if job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
         if job.category == "tables":
             needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
         data: Any = sample_table(rng, d, "", **needs)
-        data.title = job.topic = _table_topic(rng, d, data)
+        data.title = job.topic = titles.table_title(rng, d, data, job.persona, org)
     elif job.category == "diagrams":
         data = sample_graph(rng, d, "", job.figure_type)
-        data.title = job.topic = _graph_topic(d, data)
+        data.title = job.topic = titles.graph_title(rng, d, data, job.persona, org)
     else:
-        data = sample_doc(rng, d, "", str(rng.choice(d.documents)))
-        job.topic, job.figure_type = f"{d.entity_kind} {data.kind}", data.kind
-        data.title = f"{data.kind.title()}: {job.persona.split(' who ')[0].split(' in ')[0].removeprefix('A ').removeprefix('An ')}"
-        data.title = data.title if len(data.title) < 70 else data.kind.title()
-        data.items.title = data.title
+        data = sample_doc(rng, d, "", org=org)
+        job.figure_type = data.kind
+        data.title = data.items.title = job.topic = titles.doc_title(data.kind, org)
     fmt = RENDERERS[job.renderer].data_format
     job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
     job.code = templates.write(job.renderer, job.figure_type, data, rng)

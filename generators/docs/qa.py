@@ -41,12 +41,12 @@ def table_qa(t: TableData, rng: np.random.Generator, what: str = "chart") -> lis
     unit = f" ({t.units[j]})" if t.units[j] else ""
     i = int(rng.integers(n))
     lab = t.labels
-    of = f"the {col.lower()}" if len(t.columns) == 1 or not t.temporal else col
-    qa.append((f"What is {of}{unit} of {lab[i]}?" if not t.temporal else
+    name = _name(t, j)
+    qa.append((f"What is the {name}{unit} of {lab[i]}?" if not t.temporal else
                f"What is the value of {col}{unit} in {lab[i]}?", t.cell(i, j), (lab[i], t.cell(i, j))))
     hi, lo = int(np.argmax(vals)), int(np.argmin(vals))
-    qa.append((f"Which {t.label.lower()} has the highest {col.lower() if not t.temporal else col}?", lab[hi], (lab[hi],)))
-    qa.append((f"Which {t.label.lower()} has the lowest {col.lower() if not t.temporal else col}?", lab[lo], (lab[lo],)))
+    qa.append((f"Which {t.label.lower()} has the highest {name}?", lab[hi], (lab[hi], col) if t.measure else (lab[hi],)))
+    qa.append((f"Which {t.label.lower()} has the lowest {name}?", lab[lo], (lab[lo], col) if t.measure else (lab[lo],)))
     a, b = (int(x) for x in rng.choice(n, size=2, replace=False))
     bigger = lab[a] if vals[a] > vals[b] else lab[b]
     qa.append((f"Which is higher for {col}: {lab[a]} or {lab[b]}?", bigger, (lab[a], lab[b])))
@@ -56,7 +56,7 @@ def table_qa(t: TableData, rng: np.random.Generator, what: str = "chart") -> lis
     diff = round(abs(vals[a] - vals[b]), t.decimals[j])
     qa.append((f"What is the difference in {col} between {lab[a]} and {lab[b]}?", fmt(diff, t.decimals[j]),
                (lab[a], lab[b], t.cell(a, j), t.cell(b, j))))
-    mc = _mc(rng, f"Which {t.label.lower()} has the highest {col}?", lab[hi], lab, (lab[hi],))
+    mc = _mc(rng, f"Which {t.label.lower()} has the highest {name}?", lab[hi], lab, (lab[hi],))
     if mc:
         qa.append(mc)
     if len(t.columns) > 1:
@@ -73,6 +73,17 @@ def table_qa(t: TableData, rng: np.random.Generator, what: str = "chart") -> lis
                f"{t.title}: {col} for {n} {t.label.lower()} entries, highest for {lab[hi]} ({t.cell(hi, j)}) "
                f"and lowest for {lab[lo]} ({t.cell(lo, j)}).", (t.title, lab[hi], lab[lo], t.cell(hi, j), t.cell(lo, j))))
     return qa
+
+
+def _name(t: TableData, j: int) -> str:
+    """How a question names column ``j``: its series ("Kyoto") for a temporal table, "revenue in
+    2023" when the columns are periods of one measure, else the column ("calories")."""
+    col = t.columns[j]
+    if t.temporal:
+        return col
+    if t.measure and len(t.columns) > 1:
+        return f"{t.measure.lower()} in {col}"
+    return col.lower()
 
 
 def _missing_label(t: TableData) -> str:
@@ -128,31 +139,39 @@ def graph_qa(g: GraphData, rng: np.random.Generator) -> list[QA]:
 
 
 def doc_qa(d: DocData, rng: np.random.Generator) -> list[QA]:
-    t = d.items
-    qa: list[QA] = [("What kind of document is this?", d.kind.title(), (d.title,)),
-                    ("What is the document number?", d.fields["Number"], (d.fields["Number"],)),
-                    (f"What is the date on the {d.kind}?", d.fields["Date"], (d.fields["Date"],)),
-                    (f"Who prepared the {d.kind}?", d.fields["Prepared by"], (d.fields["Prepared by"],)),
-                    ("How many items are listed?", str(len(t.rows)), tuple(t.labels))]
+    t, x, kind = d.items, d.extra, d.kind
+    qa: list[QA] = [("What kind of document is this?", kind.title(), (kind.title(),)),
+                    (f"What is the date on the {kind}?", d.fields["Date"], (d.fields["Date"],))]
+    if x.get("number"):
+        num = d.fields[x["number"]]
+        qa.append((f"What is the {x['number'].rstrip('.').lower()} of this {kind}?", num, (num,)))
+    who = d.fields[x["person"]]
+    qa.append((f"Who is named as {x['person'].lower()} on the {kind}?", who, (who,)))
+    party = d.fields[x["party"]]
+    qa.append((f"What is the {x['party'].lower()} entry of the {kind}?", party, (party,)))
+    qa.append((f"How many {t.label.lower() or 'row'} entries are listed?" if t.label else "How many rows are listed?",
+               str(len(t.rows)), tuple(t.labels)))
     i = int(rng.integers(len(t.rows)))
-    qa.append((f"What is the {t.columns[1].lower()} of {t.labels[i]}?", t.cell(i, 1), (t.labels[i], t.cell(i, 1))))
-    qa.append((f"What {t.columns[0].lower()} of {t.labels[i]} is listed?", t.cell(i, 0), (t.labels[i], t.cell(i, 0))))
-    prices = t.column(1)
-    hi = int(np.argmax(prices))
-    qa.append((f"Which item has the highest {t.columns[1].lower()}?", t.labels[hi], tuple(t.labels)))
+    last = len(t.columns) - 1
+    for j in sorted({0, last}):
+        unit = f" ({t.units[j]})" if t.units[j] else ""
+        qa.append((f"What is the {t.columns[j].lower()}{unit} of {t.labels[i]}?", t.cell(i, j), (t.labels[i], t.cell(i, j))))
+    vals = t.column(last)
+    col = t.columns[last].lower()
+    qa.append((f"Which entry has the highest {col}?", t.labels[int(np.argmax(vals))], tuple(t.labels)))
     if d.total:
-        qa.append((f"What is the {d.extra.get('total_label', 'total amount').lower()}?", d.total, (d.total,)))
-    lo = t.labels[int(np.argmin(prices))]
-    mc = _mc(rng, f"Which item has the lowest {t.columns[1].lower()}?", lo, t.labels, tuple(t.labels))
+        qa.append((f"What is the {x['total_label'].lower()}?", d.total, (d.total,)))
+    lo = t.labels[int(np.argmin(vals))]
+    mc = _mc(rng, f"Which entry has the lowest {col}?", lo, t.labels, tuple(t.labels))
     if mc:
         qa.append(mc)
-    a, b = (int(x) for x in rng.choice(len(t.rows), size=2, replace=False))
-    qa.append((f"Is the {t.columns[1].lower()} of {t.labels[a]} higher than that of {t.labels[b]}?",
-               "Yes" if prices[a] > prices[b] else "No", (t.labels[a], t.labels[b], t.cell(a, 1), t.cell(b, 1))))
-    qa.append(("What is the phone number of the issuer?", UNANSWERABLE, ()))
-    total = f" with a total of {d.total}" if d.total else ""
-    qa.append(("Summarize this document.", f"A {d.kind} ({d.fields['Number']}, {d.fields['Date']}) listing "
-               f"{len(t.rows)} items{total}.", (d.fields["Number"], d.fields["Date"])))
+    a, b = (int(v) for v in rng.choice(len(t.rows), size=2, replace=False))
+    qa.append((f"Is the {col} of {t.labels[a]} higher than that of {t.labels[b]}?",
+               "Yes" if vals[a] > vals[b] else "No", (t.labels[a], t.labels[b], t.cell(a, last), t.cell(b, last))))
+    qa.append((f"What is the phone number on the {kind}?", UNANSWERABLE, ()))
+    total = f", {x['total_label'].lower()} {d.total}" if d.total else ""
+    qa.append(("Summarize this document.", f"A {kind} from {party} dated {d.fields['Date']} listing "
+               f"{len(t.rows)} entries{total}.", (party, d.fields["Date"])))
     return qa
 
 
