@@ -114,7 +114,7 @@ def _write_drawn(image: object) -> None:
     for num in plt.get_fignums():
         fig = plt.figure(num)
         px_per_pt = (width / fig.get_figwidth() if width else fig.dpi) / 72
-        renderer = fig.canvas.get_renderer()
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
         fw, fh = fig.bbox.width, fig.bbox.height
         texts = dict.fromkeys(fig.findobj(lambda a: isinstance(a, Text)))
         for ax in fig.axes:
@@ -124,7 +124,8 @@ def _write_drawn(image: object) -> None:
                         texts.pop(t, None)
             for table in ax.tables:  # table cells hold their text outside the artist tree
                 texts.update(dict.fromkeys(c.get_text() for c in table.get_celld().values()))
-        for t in texts:
+        for t in texts:  # matplotlib Text artists
+            assert isinstance(t, Text)
             text = t.get_text()
             if not text.strip() or not t.get_visible() or (t.get_alpha() is not None and t.get_alpha() == 0):
                 continue

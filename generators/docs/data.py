@@ -200,7 +200,8 @@ def sample_doc(rng: np.random.Generator, d: Domain, topic: str, kind: str | None
     if k.items_from == "entities":  # a report page: the domain's entities and two of its measures
         t = sample_table(rng, d, topic, temporal=False, n_cols=2, n_rows=n)
     else:
-        pool = {"goods": documents.GOODS, "events": documents.EVENTS}.get(k.items_from, {}).get(d.name, d.entities)
+        vocab: dict[str, tuple[str, ...]] = {"goods": documents.GOODS[d.name], "events": documents.EVENTS[d.name]}
+        pool = vocab.get(k.items_from, d.entities)  # a menu lists the domain's dishes
         names = [str(x) for x in rng.choice(pool, size=min(n, len(pool)), replace=False)]
         cols = [documents.distinct_values(rng, c.lo, c.hi, c.decimals, len(names)) for c in k.columns]
         t = TableData(topic, k.item, [c.name for c in k.columns], [c.unit for c in k.columns],

@@ -30,7 +30,8 @@ def qa_type(question: str, answer: str) -> str:
 def diversity(samples: Iterable[Any]) -> dict[str, Any]:
     """Distinct titles per document, and counts of categories, renderers, figure types, document
     kinds, personas and QA types."""
-    titles, cats, renderers, figures, kinds, personas, qa = (Counter() for _ in range(7))
+    counters: list[Counter[str]] = [Counter() for _ in range(7)]
+    titles, cats, renderers, figures, kinds, personas, qa = counters
     n = 0
     for s in samples:
         for ann in s.annotations:
