@@ -61,6 +61,15 @@ def filter_qa(qa: list[tuple[str, str, tuple[str, ...]]], drawn: Drawn,
     return kept, dropped
 
 
+def llm_evidence(answer: str, data: str) -> tuple[str, ...]:
+    """An LLM answer's evidence: the answer itself when it is a short value or label of the data
+    (so the image must show it), else nothing (computed answers, yes/no, "Cannot be determined")."""
+    a = answer.strip()
+    if not a or len(a) > 60 or normalize(a) in ("yes", "no", "cannot be determined") or len(a) == 1 and a.isalpha():
+        return ()
+    return (a,) if _pattern(a).search(normalize(data)) else ()
+
+
 # -- parsers for what renderers write --------------------------------------------------------------
 _SVG_TEXT = re.compile(r"<text\b([^>]*)>(.*?)</text>", re.S)
 _FONT_SIZE = re.compile(r"font-size[=:]\s*\"?([\d.]+)(px|pt)?")

@@ -23,7 +23,7 @@ from generators.docs import templates, titles
 from generators.docs.bank import domain_for
 from generators.docs.config import DocsConfig, Persona, load_personas
 from generators.docs.data import TableData, sample_doc, sample_graph, sample_table
-from generators.docs.evidence import filter_qa
+from generators.docs.evidence import filter_qa, llm_evidence
 from generators.docs.qa import MIN_QA, make_qa
 from generators.docs.renderers import RENDERERS, ImageRejected, RenderContext, check_image
 from generators.docs.sandbox import Limits
@@ -130,6 +130,17 @@ def _width(png: bytes) -> int:
     return Image.open(io.BytesIO(png)).size[0]
 
 
+def check_llm_answers(job: DocJob) -> None:
+    """LLM answers carry no evidence list: an answer that is a value or label of the data (not
+    computed, not yes/no) is its own evidence and must be drawn legibly; the others are kept."""
+    job.evidence = [llm_evidence(a, job.data) for _, a, _ in job.qa]
+    kept, job.qa_dropped = filter_qa([(q, a, ev) for (q, a, _), ev in zip(job.qa, job.evidence, strict=True)],
+                                     job.drawn)
+    expl = {(q, a): e for q, a, e in job.qa}
+    job.qa = [(q, a, expl[(q, a)]) for q, a, _ in kept]
+    job.evidence = [ev for _, _, ev in kept]
+
+
 def check_answers(job: DocJob) -> None:
     """Keep the QA pairs whose evidence the image shows legibly (``evidence.py``); an image with too
     few left is rejected (and re-sampled)."""
@@ -170,6 +181,7 @@ def run_llm(cfg: DocsConfig, job: DocJob, ctx: RenderContext, client: Any) -> Do
         _render(job, replace(ctx, rng=rng))
         job.stage = "qa"
         job.provenance["qa"] = run_llm_qa(client, job, cfg.prompt_version)
+        check_llm_answers(job)
     except Exception as exc:  # noqa: BLE001 - rejected and logged; the run goes on
         job.error = f"{type(exc).__name__}: {exc}"
     return job

@@ -101,3 +101,20 @@ def test_every_renderer_reports_the_text_it_drew(ctx, renderer, figure):
     title = json.loads(job.data)["title"] if job.data.lstrip().startswith("{") else job.topic
     assert is_drawn(title, texts), (title, ctx.drawn[:5])
     assert len(ctx.drawn) >= 4
+
+
+def test_llm_answers_that_are_data_values_must_be_drawn():
+    from generators.docs.evidence import llm_evidence
+    from generators.docs.pipeline import DocJob, check_llm_answers
+
+    data = "Dish,Orders\nBrisket,120\nRibs,95\nCornbread,60\n"
+    assert llm_evidence("Brisket", data) == ("Brisket",)
+    assert llm_evidence("95", data) == ("95",)
+    assert llm_evidence("No", data) == () and llm_evidence("215", data) == () and llm_evidence("B", data) == ()
+    job = DocJob(0, 0, "matplotlib", "charts", "p", None, data=data)
+    job.qa = [("Which dish sells most?", "Brisket", "e1"), ("Ribs orders?", "95", "e2"),
+              ("Total of two?", "215", "e3"), ("Is Ribs above 100?", "No", "e4")]
+    job.drawn = [("Brisket", 12.0), ("Ribs", 12.0), ("Cornbread", 12.0), ("120", 11.0), ("95", 4.0)]
+    check_llm_answers(job)
+    assert [a for _, a, _ in job.qa] == ["Brisket", "215", "No"]  # "95" is drawn at 4 px only
+    assert [e for _, _, e in job.qa] == ["e1", "e3", "e4"] and len(job.qa_dropped) == 1
