@@ -22,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -70,8 +71,7 @@ class Sandbox:
 
     def _start(self) -> None:
         jail.check()
-        if not self._scratch:
-            self._scratch = jail.make_scratch()
+        self._ensure_scratch()
         box = jail.Jail(self._scratch, ro_at=((str(ZYGOTE), "/sandbox/_zygote.py"),), env=RENDER_ENV, python=True)
         argv = [sys.executable, "-I", "/sandbox/_zygote.py"]
         if self.inline:
@@ -109,8 +109,7 @@ class Sandbox:
     def run(self, kind: str, files: dict[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
         """Write ``files`` to a fresh temp dir, run the job, return the ``outputs`` it wrote."""
         with self._lock:
-            if not self._scratch:
-                self._scratch = jail.make_scratch()
+            self._ensure_scratch()
         tmp = tempfile.mkdtemp(prefix="job-", dir=self._scratch)
         # every host-side file operation goes through this fd with O_NOFOLLOW: the sandbox user
         # owns the dir and could plant links, and the host has more rights than the sandbox
@@ -138,6 +137,12 @@ class Sandbox:
         finally:
             os.close(dfd)
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _ensure_scratch(self) -> None:
+        """The worker's scratch dir, removed by close() or, at the latest, when this process exits."""
+        if not self._scratch:
+            self._scratch = jail.make_scratch()
+            weakref.finalize(self, shutil.rmtree, self._scratch, True)
 
     def _send(self, job: dict[str, Any]) -> dict[str, Any]:
         if self.inline:
