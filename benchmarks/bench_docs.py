@@ -124,6 +124,24 @@ def time_baseline(renderer: str, jobs: list[DocJob], ctx) -> float:
     return len(jobs) / (time.perf_counter() - t0)
 
 
+def sandbox_overhead(n: int) -> tuple[float, float]:
+    """HTML pages/s through a pool whose Chromium runs in the jail, and one whose Chromium does not
+    (same pages, same pool code): the difference is the sandbox's cost per page."""
+    from generators.docs.browser import BrowserPool
+
+    jobs = make_pages("html", n)
+    rates = []
+    for exe in (None, chromium_path()):
+        pool = BrowserPool(executable=exe)
+        pool.render("html", jobs[0].code, width=1000, height=600)
+        t0 = time.perf_counter()
+        for j in jobs:
+            pool.render("html", j.code, width=1000, height=600)
+        rates.append(n / (time.perf_counter() - t0))
+        pool.close()
+    return rates[0], rates[1]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer pages (finishes in under 2 minutes)")
@@ -145,6 +163,11 @@ def main() -> None:
         figures[f"{r}_speedup"] = round(pool / base, 1)
     ctx.close()
     ctx.browser.close()
+    if "html" in args.renderers.split(","):
+        jailed, bare = sandbox_overhead(n_pool * 2)
+        figures["html_jailed_pages_s"], figures["html_unjailed_pages_s"] = round(jailed, 2), round(bare, 2)
+        figures["html_sandbox_overhead_ms_per_page"] = round(1000 / jailed - 1000 / bare, 1)
+        print(f"html sandbox overhead: {1000 / jailed:.1f} ms/page jailed vs {1000 / bare:.1f} ms/page unjailed")
     print(f"one-off Chromium + first page: {startup:.2f} s (paid once per worker process)")
     print(f"{'renderer':<11} {'pool pages/s':>12} {'baseline pages/s':>17} {'ratio':>7}  baseline")
     for r, pool, base, ratio in rows:

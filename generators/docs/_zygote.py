@@ -1,10 +1,12 @@
 """The sandbox worker: a long-lived process that forks one child per job.
 
-Started by :class:`generators.docs.sandbox.Sandbox` (under ``unshare -n`` when that works, so it
-and every child have no network at all). It imports pandas/matplotlib/plotly once, so a child
-starts in milliseconds instead of seconds. Each child: new session, ``RLIMIT_AS`` memory limit,
-its own temporary directory, stdout/stderr to ``log.txt``, an audit hook that refuses sockets and
-subprocesses, then it runs the job; the parent kills the child's process group at the time limit.
+Started by :class:`generators.docs.sandbox.Sandbox` inside its bubblewrap jail (``jail.py``: no
+network, no host files, unprivileged, cleared environment) as a standalone script: it imports
+nothing from the repository. It imports pandas/matplotlib/plotly once, so a child starts in
+milliseconds instead of seconds. Each child: new session, ``RLIMIT_AS`` memory limit, a file-size
+limit, its own directory, stdout/stderr to ``log.txt``, an audit hook that refuses sockets and
+subprocesses, then it runs the job. The worker is the subreaper of everything below it: when a job
+ends (or hits its time limit) its process group and every orphan it left are killed.
 
 Protocol: one JSON line per job on stdin -> one JSON line on stdout with the job's ``id``; jobs run
 concurrently (one child each), so replies may come out of order.
@@ -27,6 +29,7 @@ import time
 import traceback
 from collections.abc import Callable
 
+NPROC = 64  # processes (threads included) a job may have, counted per user inside the jail
 NET_EVENTS = ("socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname",
               "socket.sendto", "socket.sendmsg")
 PROC_EVENTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork")
@@ -97,6 +100,44 @@ def _run_python(job: dict) -> None:
             f.write(text)
     else:
         _save_image(out, "out.png")
+        _write_drawn(out)
+
+
+def _write_drawn(image: object) -> None:
+    """The text matplotlib drew in the open figures, with its size in pixels of the returned image:
+    [[text, px], ...] in drawn.json (the generator checks QA answers against it)."""
+    import matplotlib.pyplot as plt
+    from matplotlib.text import Text
+
+    width = getattr(image, "size", (0, 0))[0] or getattr(image, "width", 0)
+    drawn = []
+    for num in plt.get_fignums():
+        fig = plt.figure(num)
+        px_per_pt = (width / fig.get_figwidth() if width else fig.dpi) / 72
+        renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]
+        fw, fh = fig.bbox.width, fig.bbox.height
+        texts = dict.fromkeys(fig.findobj(lambda a: isinstance(a, Text)))
+        for ax in fig.axes:
+            if not ax.axison:  # axis("off"): its tick labels are not drawn
+                for axis in (ax.xaxis, ax.yaxis):
+                    for t in axis.findobj(lambda a: isinstance(a, Text)):
+                        texts.pop(t, None)
+            for table in ax.tables:  # table cells hold their text outside the artist tree
+                texts.update(dict.fromkeys(c.get_text() for c in table.get_celld().values()))
+        for t in texts:  # matplotlib Text artists
+            assert isinstance(t, Text)
+            text = t.get_text()
+            if not text.strip() or not t.get_visible() or (t.get_alpha() is not None and t.get_alpha() == 0):
+                continue
+            try:
+                bb = t.get_window_extent(renderer)
+            except Exception:  # noqa: BLE001 - a text that cannot be laid out was not drawn
+                continue
+            if bb.x1 <= 0 or bb.y1 <= 0 or bb.x0 >= fw or bb.y0 >= fh:
+                continue
+            drawn.append([text, float(t.get_fontsize()) * px_per_pt])
+    with open("drawn.json", "w") as f:
+        json.dump(drawn, f)
 
 
 def _run_vegalite(job: dict) -> None:
@@ -108,6 +149,8 @@ def _run_vegalite(job: dict) -> None:
     png = vlc.vegalite_to_png(spec, scale=job.get("scale", 2.0), allowed_base_urls=[])
     with open("out.png", "wb") as f:
         f.write(png)
+    with open("out.svg", "w") as f:  # the same spec as SVG: the text it draws, with font sizes
+        f.write(vlc.vegalite_to_svg(spec, allowed_base_urls=[]))
 
 
 def _child(job: dict, base_vm: tuple[int, int]) -> None:
@@ -122,6 +165,8 @@ def _child(job: dict, base_vm: tuple[int, int]) -> None:
     limit = base_vm[which == resource.RLIMIT_DATA] + int(job["mem_mb"]) * 2**20
     resource.setrlimit(which, (limit, limit))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    resource.setrlimit(resource.RLIMIT_NPROC, (NPROC, NPROC))  # per user in the jail's namespace
     if job["kind"] == "exec":
         os.execvp(job["argv"][0], job["argv"])
     elif job["kind"] == "python":
@@ -165,13 +210,58 @@ def _status_reply(status: int, secs: float) -> dict:
     return {"ok": rc == 0, "error": "" if rc == 0 else f"exit status {rc}", "seconds": secs}
 
 
+def _subreaper() -> None:
+    """Become the parent of every orphan below us (PR_SET_CHILD_SUBREAPER), so what a job leaves
+    behind (a daemon, ``system("sleep 1000 &")`` through ctypes) can be found and killed."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)
+
+
+def _kill_leftovers(running: dict[int, tuple[dict, float]]) -> None:
+    """Kill and reap every child of this worker that is not a running job (orphans adopted as
+    subreaper); repeated, since a killed orphan's own children are adopted in turn."""
+    me = str(os.getpid())
+    for _ in range(20):
+        strays = []
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit() or int(entry) in running:
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    ppid = f.read().rsplit(")", 1)[1].split()[1]
+            except (OSError, IndexError):
+                continue
+            if ppid == me:
+                strays.append(int(entry))
+        if not strays:
+            return
+        for pid in strays:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+
+
+def _end_job(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)  # the job's process group, whatever it left running
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
 def _reap(running: dict[int, tuple[dict, float]], reply: Callable[[dict], None]) -> None:
-    """Answer every finished child; kill (whole process group) those past their time limit."""
+    """Answer every finished child; kill (whole process group) those past their time limit; kill
+    whatever a finished job left behind."""
     now = time.monotonic()
+    ended = False
     for pid, (job, t0) in list(running.items()):
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
             del running[pid]
+            _end_job(pid)
+            ended = True
             reply({"id": job.get("id"), **_status_reply(status, round(now - t0, 4))})
         elif now - t0 > float(job["timeout"]):
             try:
@@ -180,8 +270,11 @@ def _reap(running: dict[int, tuple[dict, float]], reply: Callable[[dict], None])
                 pass
             os.waitpid(pid, 0)
             del running[pid]
+            ended = True
             reply({"id": job.get("id"), "ok": False, "error": f"time limit of {job['timeout']}s exceeded",
                    "seconds": float(job["timeout"])})
+    if ended:
+        _kill_leftovers(running)
 
 
 def serve_forks(reply: Callable[[dict], None]) -> None:
@@ -233,6 +326,7 @@ def main() -> None:
         sys.addaudithook(_audit)
     else:
         _preload()
+        _subreaper()
     out = sys.stdout
 
     def reply(msg: dict) -> None:

@@ -3,9 +3,10 @@
 The reference generator started a browser for every page and slept a fixed 2 s. Here one
 Chromium (Playwright, Debian's ``chromium``) lives as long as the process; each page of the
 ``plotly`` and ``mermaid`` pools loads its library once; a render waits for the page to be ready
-(load event, fonts, the library's promise, two animation frames), never a fixed sleep. Pages get
-no network: Chromium runs under ``unshare -n`` where that works, and every request but
-``data:``/``about:``/``blob:`` is aborted. Calls are thread-safe: the browser
+(load event, fonts, the library's promise, two animation frames), never a fixed sleep. Chromium
+itself runs inside the bubblewrap jail (``jail.py``: no network, no host files, unprivileged,
+cleared environment; Playwright drives it over a pipe), and every request but
+``data:``/``about:``/``blob:`` is aborted, ``file:`` included. Calls are thread-safe: the browser
 runs on its own asyncio loop in a background thread. A page that errors or times out is closed
 and replaced; a browser that dies is restarted.
 """
@@ -17,14 +18,14 @@ import atexit
 import functools
 import logging
 import os
-import shlex
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-from generators.docs.sandbox import RenderError, netns_prefix
+from generators.docs import jail
+from generators.docs.sandbox import RenderError
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,14 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 ROOT = Path(__file__).resolve().parents[2]
 KINDS = ("html", "plotly", "mermaid")
 
+MERMAID_CONFIG = ("{startOnLoad: false, securityLevel: 'strict', deterministicIds: true, "
+                  "deterministicIDSeed: 'pixmo', handDrawnSeed: 1}")
+# Math.random, seeded afresh before each render (rough.js draws some Mermaid shapes with it)
+_SEED_RANDOM_JS = """() => {
+  let a = 20240601;
+  Math.random = () => { a |= 0; a = a + 0x6D2B79F5 | 0; let t = Math.imul(a ^ a >>> 15, 1 | a);
+    t = t + Math.imul(t ^ t >>> 7, 61 | t) ^ t; return ((t ^ t >>> 14) >>> 0) / 4294967296; };
+}"""
 _READY_JS = """async () => {
   if (document.fonts) { await document.fonts.ready; }
   await new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)));
@@ -45,15 +54,46 @@ _PLOTLY_JS = """async (fig) => {
   el.style.width = r.width + 'px';
   el.style.height = r.height + 'px';
 }"""
+# Mermaid keeps state between renders (its config, id counters): reset both before each one, with a
+# fixed element id and deterministic ids, so a diagram's pixels do not depend on what the page drew before.
 _MERMAID_JS = """async (code) => {
   const el = document.getElementById('plot');
   el.innerHTML = '';
-  window.__n = (window.__n || 0) + 1;
-  const {svg} = await mermaid.render('m' + window.__n, code);
+  mermaid.mermaidAPI.reset && mermaid.mermaidAPI.reset();
+  mermaid.initialize(""" + MERMAID_CONFIG + """);
+  const {svg} = await mermaid.render('pixmo-mermaid', code);
   el.innerHTML = svg;
   const s = el.querySelector('svg');
   const mw = s ? parseFloat(s.style.maxWidth) : 0;
   if (mw) { s.style.maxWidth = 'none'; s.style.width = mw + 'px'; s.removeAttribute('height'); }
+}"""
+
+# What the page drew: every visible text node with its font size in device pixels (the smaller of
+# the CSS font size and the line box height, so text shrunk by an SVG transform counts as small).
+_TEXT_JS = """(sel) => {
+  const root = sel ? document.querySelector(sel) : document.body;
+  if (!root) { return []; }
+  const box = root.getBoundingClientRect();
+  const dpr = window.devicePixelRatio || 1;
+  const out = [];
+  const walk = document.createTreeWalker(root, NodeFilter.SHOW_TEXT);
+  let n;
+  while ((n = walk.nextNode())) {
+    const s = n.textContent.replace(/\\s+/g, ' ').trim();
+    const el = n.parentElement;
+    if (!s || !el || ['SCRIPT', 'STYLE', 'NOSCRIPT', 'TEMPLATE'].includes(el.tagName.toUpperCase())) { continue; }
+    if (el.checkVisibility && !el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) { continue; }
+    const cs = getComputedStyle(el);
+    if (parseFloat(cs.fillOpacity) === 0 && el instanceof SVGElement) { continue; }
+    const r = document.createRange();
+    r.selectNodeContents(n);
+    let h = 0;
+    for (const rc of r.getClientRects()) { if (rc.width > 0) { h = Math.max(h, rc.height); } }
+    const b = r.getBoundingClientRect();
+    if (!h || (sel && (b.right <= box.left || b.left >= box.right || b.bottom <= box.top || b.top >= box.bottom))) { continue; }
+    out.push([s, Math.min(parseFloat(cs.fontSize) || h, h) * dpr]);
+  }
+  return out;
 }"""
 
 
@@ -79,18 +119,18 @@ def chromium_path() -> str:
 
 @functools.lru_cache(maxsize=1)
 def browser_executable() -> str:
-    """Chromium, wrapped in ``unshare -n`` when possible: Playwright talks to it over a pipe, so the
-    browser needs no network at all and gets none (request blocking stays as the second guard)."""
-    exe = chromium_path()
-    prefix = netns_prefix()
-    if not prefix:
-        return exe
-    d = tempfile.mkdtemp(prefix="pixmo-chromium-")
+    """A script that starts Chromium inside the jail. Playwright talks to it over a pipe (fds 3
+    and 4, inherited through bwrap), so the browser needs no network and gets none; its profile
+    goes to the jail's private /tmp. The pages' scripts come in as text, so no host file is bound."""
+    exe = os.path.realpath(chromium_path())
+    if Path(exe).read_bytes()[:2] == b"#!":  # Debian's launcher script: start the binary itself
+        exe = next((p for p in ("/usr/lib/chromium/chromium", "/usr/lib/chromium-browser/chromium-browser")
+                    if os.path.exists(p)), exe)
+    d = jail.make_scratch("pixmo-chromium-")
     atexit.register(shutil.rmtree, d, True)
-    wrapper = Path(d, "chromium-netns")
-    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(prefix)} {shlex.quote(exe)} "$@"\n')
-    wrapper.chmod(0o755)
-    return str(wrapper)
+    host = tempfile.mkdtemp(prefix="pixmo-chromium-wrap-")
+    atexit.register(shutil.rmtree, host, True)
+    return jail.Jail(d, env={"HOME": "/tmp"}).wrapper_script([exe], os.path.join(host, "chromium-jail"))
 
 
 async def _block_network(route: Any) -> None:
@@ -104,7 +144,7 @@ class BrowserPool:
     """``render(kind, payload, width=...) -> PNG bytes`` on pooled pages of one Chromium."""
 
     def __init__(self, pages_per_kind: int | dict[str, int] | None = None, timeout: float = 15.0,
-                 start_timeout: float = 90.0):
+                 start_timeout: float = 90.0, executable: str | None = None):
         # plotly.js (4.7 MB) and mermaid (3.5 MB) cost a parse per page: one page each by default
         default = {"html": 2, "plotly": 1, "mermaid": 1}
         if isinstance(pages_per_kind, int):
@@ -121,14 +161,20 @@ class BrowserPool:
         self._made: dict[str, int] = {}
         self._start_lock: asyncio.Lock | None = None
         self.launches = 0
+        self.executable = executable  # None: Chromium in the jail (benchmarks pass the bare binary)
 
     # -- public, thread-safe -------------------------------------------------------------------
-    def render(self, kind: str, payload: Any, width: int = 1000, height: int = 700) -> bytes:
+    def render(self, kind: str, payload: Any, width: int = 1000, height: int = 700,
+               texts: list[tuple[str, float]] | None = None) -> bytes:
+        """PNG bytes; ``texts``, when given, gets the text the page drew with its size in pixels."""
         if kind not in KINDS:
             raise ValueError(f"unknown browser render kind {kind!r}; expected one of {KINDS}")
         fut = asyncio.run_coroutine_threadsafe(self._render(kind, payload, width, height), self._loop)
         try:
-            return fut.result(self.timeout + self.start_timeout + 60)
+            png, drawn = fut.result(self.timeout + self.start_timeout + 60)
+            if texts is not None:
+                texts.extend((str(t), float(px)) for t, px in drawn)
+            return png
         except TimeoutError as exc:
             fut.cancel()
             raise RenderError(f"{kind} render did not finish in {self.timeout}s") from exc
@@ -155,7 +201,7 @@ class BrowserPool:
             from playwright.async_api import async_playwright
 
             self._pw = await async_playwright().start()
-            self._browser = await self._pw.chromium.launch(executable_path=browser_executable(), headless=True,
+            self._browser = await self._pw.chromium.launch(executable_path=self.executable or browser_executable(), headless=True,
                                                            args=CHROMIUM_ARGS)
             self._pools = {k: asyncio.Queue() for k in KINDS}
             self._made = dict.fromkeys(KINDS, 0)
@@ -173,7 +219,7 @@ class BrowserPool:
                 await page.add_script_tag(path=str(plotly_js_path()))
             else:
                 await page.add_script_tag(path=str(mermaid_js_path()))
-                await page.evaluate("mermaid.initialize({startOnLoad: false, securityLevel: 'strict'})")
+                await page.evaluate(f"mermaid.initialize({MERMAID_CONFIG})")
         return page
 
     async def _acquire(self, kind: str) -> Any:
@@ -188,19 +234,20 @@ class BrowserPool:
                 raise
         return await pool.get()
 
-    async def _render(self, kind: str, payload: Any, width: int, height: int) -> bytes:
+    async def _render(self, kind: str, payload: Any, width: int, height: int) -> tuple[bytes, list]:
         try:
             page = await self._acquire(kind)
         except Exception as exc:  # noqa: BLE001
             raise RenderError(f"could not get a {kind} page: {exc!r}") from exc
         try:
             png = await asyncio.wait_for(self._draw(page, kind, payload, width, height), self.timeout)
+            drawn = await asyncio.wait_for(page.evaluate(_TEXT_JS, None if kind == "html" else "#plot"), self.timeout)
         except Exception as exc:  # noqa: BLE001 - the page may be broken: replace it
             await self._discard(page, kind)
             msg = "time limit exceeded" if isinstance(exc, TimeoutError) else str(exc).splitlines()[0][:300]
             raise RenderError(f"{kind}: {msg}") from exc
         self._pools[kind].put_nowait(page)
-        return png
+        return png, drawn
 
     async def _draw(self, page: Any, kind: str, payload: Any, width: int, height: int) -> bytes:
         await page.set_viewport_size({"width": width, "height": height})
@@ -208,6 +255,7 @@ class BrowserPool:
             await page.set_content(payload, wait_until="load")
             await page.evaluate(_READY_JS)
             return await page.screenshot(full_page=True, type="png")
+        await page.evaluate(_SEED_RANDOM_JS)
         await page.evaluate(_PLOTLY_JS if kind == "plotly" else _MERMAID_JS, payload)
         await page.evaluate(_READY_JS)
         el = await page.query_selector("#plot")

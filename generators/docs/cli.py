@@ -24,6 +24,8 @@ def register(app: typer.Typer) -> None:
         per_shard: int = typer.Option(35, help="Documents per shard."),
         timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
         executor: str = typer.Option("local", help="local (process pool) or ray."),
+        report: bool = typer.Option(False, "--report", help="Also print a diversity summary of the shards in "
+                                                           "--out: distinct titles, kinds, renderers, QA types."),
     ) -> None:
         """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
         from generators.docs.config import DocsConfig
@@ -58,4 +60,10 @@ def register(app: typer.Typer) -> None:
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
                                "qa_pairs": stats.get("qa_pairs", 0),
+                               "qa_dropped_not_drawn": stats.get("qa_dropped_not_drawn", 0),
                                "per_renderer": {k[3:]: v for k, v in stats.items() if k.startswith("ok_")}}))
+        if report:
+            from generators.docs.report import diversity
+            from pixmo.shards import iter_samples
+
+            typer.echo(json.dumps({"report": diversity(iter_samples(out))}))

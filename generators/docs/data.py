@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs.bank import PEOPLE, PERIODS, STREETS, Domain, Measure
+from generators.docs.bank import PERIODS, Domain, Measure
 
 
 def fmt(v: float, decimals: int) -> str:
@@ -104,10 +104,30 @@ def _values(rng: np.random.Generator, m: Measure, n: int) -> list[float]:
     return [round(m.lo + (m.hi - m.lo) * (i + 1) / (n + 1), m.decimals) for i in range(n)]
 
 
+def _measure(rng: np.random.Generator, d: Domain, additive: bool) -> Measure:
+    pool = [m for m in d.measures if m.additive] if additive else list(d.measures)
+    return pool[int(rng.integers(len(pool)))]
+
+
 def sample_table(rng: np.random.Generator, d: Domain, topic: str, *, temporal: bool | None = None,
-                 n_cols: int | None = None, n_rows: int | None = None) -> TableData:
+                 n_cols: int | None = None, n_rows: int | None = None, same_measure: bool = False,
+                 additive: bool = False) -> TableData:
+    """A table; ``same_measure``: all numeric columns are series of one measure (one unit, one
+    magnitude: stacked, grouped and heatmap charts); ``additive``: a measure whose parts add up to
+    a whole (pies, funnels, stacks)."""
     temporal = bool(rng.random() < 0.35) if temporal is None else temporal
     n_cols = n_cols or int(rng.choice([1, 1, 2, 3]))
+    if not temporal and n_cols > 1 and same_measure:
+        n = n_rows or int(rng.integers(3, 7))
+        labels = [str(x) for x in rng.choice(d.entities, size=n, replace=False)]
+        m = _measure(rng, d, additive)
+        period = str(rng.choice(["years", "quarters"]))
+        start = int(rng.integers(0, len(PERIODS[period]) - n_cols + 1))
+        series = list(PERIODS[period][start:start + n_cols])
+        colvals = [_values(rng, m, n) for _ in range(n_cols)]
+        rows = [[labels[i], *[colvals[j][i] for j in range(n_cols)]] for i in range(n)]
+        return TableData(topic, d.entity_kind, series, [m.unit] * n_cols, [m.decimals] * n_cols, rows,
+                         False, measure=m.name)
     if temporal:
         period = str(rng.choice(list(PERIODS)))
         labels = list(PERIODS[period])
@@ -115,7 +135,7 @@ def sample_table(rng: np.random.Generator, d: Domain, topic: str, *, temporal: b
         start = int(rng.integers(0, len(labels) - n + 1))
         labels = labels[start:start + n]
         label = {"years": "Year", "quarters": "Quarter", "months": "Month", "weekdays": "Day"}[period]
-        measures = [d.measures[int(rng.integers(len(d.measures)))]]
+        measures = [_measure(rng, d, additive)]
         series = list(rng.choice(d.entities, size=n_cols, replace=False)) if n_cols > 1 else [measures[0].name]
         m = measures[0]
         cols, units, decs = series, [m.unit] * n_cols, [m.decimals] * n_cols
@@ -124,8 +144,11 @@ def sample_table(rng: np.random.Generator, d: Domain, topic: str, *, temporal: b
         n = n_rows or int(rng.integers(3, 8))
         labels = [str(x) for x in rng.choice(d.entities, size=n, replace=False)]
         label = d.entity_kind
-        idx = rng.choice(len(d.measures), size=min(n_cols, len(d.measures)), replace=False)
-        ms = [d.measures[int(i)] for i in idx]
+        if additive and n_cols == 1:
+            ms = [_measure(rng, d, True)]
+        else:
+            idx = rng.choice(len(d.measures), size=min(n_cols, len(d.measures)), replace=False)
+            ms = [d.measures[int(i)] for i in idx]
         cols, units, decs = [m.name for m in ms], [m.unit for m in ms], [m.decimals for m in ms]
         colvals = [_values(rng, m, n) for m in ms]
     rows = [[labels[i], *[colvals[j][i] for j in range(len(cols))]] for i in range(n)]
@@ -168,19 +191,28 @@ def sample_graph(rng: np.random.Generator, d: Domain, topic: str, kind: str | No
     return GraphData(topic, kind, nodes, edges)
 
 
-def sample_doc(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None) -> DocData:
-    kind = kind or str(rng.choice(d.documents))
+def sample_doc(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None, org: str = "") -> DocData:
+    """One of the eight document kinds (``documents.py``), with the domain's own items."""
+    from generators.docs import documents
+
+    k = documents.kind(kind or str(rng.choice(documents.kinds_for(d))))
     n = int(rng.integers(3, 7))
-    names = [str(x) for x in rng.choice(d.entities, size=n, replace=False)]
-    qty = [int(q) for q in rng.integers(1, 13, n)]
-    price = [round(float(p), 2) for p in rng.uniform(2, 120, n)]
-    items = TableData(topic, "Item", ["Quantity", "Unit price"], ["", "$"], [0, 2],
-                      [[names[i], qty[i], price[i]] for i in range(n)])
-    total = round(sum(q * p for q, p in zip(qty, price, strict=True)), 2)
-    num = f"{kind[:3].upper()}-{int(rng.integers(1000, 9999))}"
-    month = str(rng.choice(PERIODS["months"]))
-    fields = {"Number": num, "Date": f"{int(rng.integers(1, 29))} {month} {int(rng.integers(2019, 2025))}",
-              "Prepared by": str(rng.choice(PEOPLE)), "Address": str(rng.choice(STREETS))}
-    note = str(rng.choice(["Thank you for your business.", "All prices include tax.",
-                           "Please keep this document for your records.", "Questions? Ask at the front desk."]))
-    return DocData(f"{kind.title()}: {topic}", kind, fields, items, note, f"{total:.2f}")
+    if k.items_from == "entities":  # a report page: the domain's entities and two of its measures
+        t = sample_table(rng, d, topic, temporal=False, n_cols=2, n_rows=n)
+    else:
+        vocab: dict[str, tuple[str, ...]] = {"goods": documents.GOODS[d.name], "events": documents.EVENTS[d.name]}
+        pool = vocab.get(k.items_from, d.entities)  # a menu lists the domain's dishes
+        names = [str(x) for x in rng.choice(pool, size=min(n, len(pool)), replace=False)]
+        cols = [documents.distinct_values(rng, c.lo, c.hi, c.decimals, len(names)) for c in k.columns]
+        t = TableData(topic, k.item, [c.name for c in k.columns], [c.unit for c in k.columns],
+                      [c.decimals for c in k.columns], [[nm, *[col[i] for col in cols]] for i, nm in enumerate(names)])
+    total = ""
+    if k.total_kind == "product":
+        total = f"{sum(r[1] * r[2] for r in t.rows):.2f}"
+    elif k.total_kind == "sum":
+        total = fmt(sum(r[1] for r in t.rows), t.decimals[0])
+    fields = documents.sample_fields(rng, k, org or d.entity_kind)
+    extra = {"number": k.number, "person": k.person, "party": k.party, "total_label": k.total,
+             "total_unit": t.units[0] if k.total_kind == "sum" else "$" if k.total_kind else "",
+             "total_kind": k.total_kind}
+    return DocData(topic, k.name, fields, t, str(rng.choice(k.notes)), total, extra)

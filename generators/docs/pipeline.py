@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs import templates
-from generators.docs.bank import Domain, domain_for
+from generators.docs import templates, titles
+from generators.docs.bank import domain_for
 from generators.docs.config import DocsConfig, Persona, load_personas
-from generators.docs.data import GraphData, TableData, sample_doc, sample_graph, sample_table
-from generators.docs.qa import make_qa
-from generators.docs.renderers import RENDERERS, RenderContext, check_image
+from generators.docs.data import TableData, sample_doc, sample_graph, sample_table
+from generators.docs.evidence import filter_qa, llm_evidence
+from generators.docs.qa import MIN_QA, make_qa
+from generators.docs.renderers import RENDERERS, ImageRejected, RenderContext, check_image
 from generators.docs.sandbox import Limits
 from generators.runner import ShardResult, ShardTask
 from pixmo.records import DocsQuestions, docs_record_type
@@ -46,6 +47,9 @@ class DocJob:
     data: str = ""
     code: str = ""
     qa: list[tuple[str, str, str]] = field(default_factory=list)
+    evidence: list[tuple[str, ...]] = field(default_factory=list)  # offline: parallel to qa
+    drawn: list[tuple[str, float]] = field(default_factory=list)  # text the renderer drew, px in the image
+    qa_dropped: list[str] = field(default_factory=list)  # pairs whose evidence the image does not show
     image: bytes = b""
     error: str = ""
     stage: str = ""
@@ -78,41 +82,28 @@ def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) ->
 
 
 # -- offline ----------------------------------------------------------------------------------------
-def _table_topic(rng: np.random.Generator, d: Domain, t: TableData) -> str:
-    measure = t.columns[0] if not t.temporal or len(t.columns) == 1 else f"{t.measure} trends"
-    title = str(rng.choice(d.topics)).format(measure=measure, kind=d.entity_kind.lower())
-    return title[0].upper() + title[1:]
-
-
-def _graph_topic(d: Domain, g: GraphData) -> str:
-    return {"flowchart": f"{g.nodes[0]} to {g.nodes[-1]}: process overview",
-            "tree": f"Team structure under the {g.nodes[0]}",
-            "state": f"Status lifecycle of a {d.entity_kind.lower()} record",
-            "network": f"How {d.entity_kind.lower()} entries are linked"}[g.kind]
-
-
 def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     """Sample data for the job's figure type, write its code and its QA; returns the data object."""
     d = domain_for(job.persona, job.domain, job.index)
+    org = titles.org_name(rng, d)
     if job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
         if job.category == "tables":
             needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
         data: Any = sample_table(rng, d, "", **needs)
-        data.title = job.topic = _table_topic(rng, d, data)
+        data.title = job.topic = titles.table_title(rng, d, data, job.persona, org)
     elif job.category == "diagrams":
         data = sample_graph(rng, d, "", job.figure_type)
-        data.title = job.topic = _graph_topic(d, data)
+        data.title = job.topic = titles.graph_title(rng, d, data, job.persona, org)
     else:
-        data = sample_doc(rng, d, "", str(rng.choice(d.documents)))
-        job.topic, job.figure_type = f"{d.entity_kind} {data.kind}", data.kind
-        data.title = f"{data.kind.title()}: {job.persona.split(' who ')[0].split(' in ')[0].removeprefix('A ').removeprefix('An ')}"
-        data.title = data.title if len(data.title) < 70 else data.kind.title()
-        data.items.title = data.title
+        data = sample_doc(rng, d, "", org=org)
+        job.figure_type = data.kind
+        data.title = data.items.title = job.topic = titles.doc_title(data.kind, org)
     fmt = RENDERERS[job.renderer].data_format
     job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
     job.code = templates.write(job.renderer, job.figure_type, data, rng)
-    job.qa = [(q, a, "") for q, a in make_qa(data, job.category, rng)]
+    pairs = make_qa(data, job.category, rng)
+    job.qa, job.evidence = [(q, a, "") for q, a, _ in pairs], [ev for _, _, ev in pairs]
     return data
 
 
@@ -121,11 +112,45 @@ def _render(job: DocJob, ctx: RenderContext) -> None:
     job.stage = "render"
     t0 = time.perf_counter()
     try:
+        ctx = replace(ctx, drawn=[])
         png = RENDERERS[job.renderer].render(job.code, job.data, ctx)
         job.stage = "validate"
         job.image = check_image(png)
+        scale = _width(job.image) / max(1, _width(png))  # the checks may have downscaled it
+        job.drawn = [(t, round(px * scale, 2)) for t, px in ctx.drawn]
     finally:
         job.seconds += time.perf_counter() - t0
+
+
+def _width(png: bytes) -> int:
+    import io
+
+    from PIL import Image
+
+    return Image.open(io.BytesIO(png)).size[0]
+
+
+def check_llm_answers(job: DocJob) -> None:
+    """LLM answers carry no evidence list: an answer that is a value or label of the data (not
+    computed, not yes/no) is its own evidence and must be drawn legibly; the others are kept."""
+    job.evidence = [llm_evidence(a, job.data) for _, a, _ in job.qa]
+    kept, job.qa_dropped = filter_qa([(q, a, ev) for (q, a, _), ev in zip(job.qa, job.evidence, strict=True)],
+                                     job.drawn)
+    expl = {(q, a): e for q, a, e in job.qa}
+    job.qa = [(q, a, expl[(q, a)]) for q, a, _ in kept]
+    job.evidence = [ev for _, _, ev in kept]
+
+
+def check_answers(job: DocJob) -> None:
+    """Keep the QA pairs whose evidence the image shows legibly (``evidence.py``); an image with too
+    few left is rejected (and re-sampled)."""
+    job.stage = "qa-image-check"
+    kept, job.qa_dropped = filter_qa(list(zip([q for q, _, _ in job.qa], [a for _, a, _ in job.qa],
+                                              job.evidence, strict=True)), job.drawn)
+    job.qa = [(q, a, "") for q, a, _ in kept]
+    job.evidence = [ev for _, _, ev in kept]
+    if len(job.qa) < MIN_QA:
+        raise ImageRejected(f"only {len(job.qa)} QA pairs are readable from the image: {job.qa_dropped[:2]}")
 
 
 def run_offline(cfg: DocsConfig, job: DocJob, ctx: RenderContext) -> DocJob:
@@ -136,6 +161,7 @@ def run_offline(cfg: DocsConfig, job: DocJob, ctx: RenderContext) -> DocJob:
         try:
             offline_content(job, rng)
             _render(job, replace(ctx, rng=rng))
+            check_answers(job)
             return job
         except Exception as exc:  # noqa: BLE001 - any failure: log it and re-sample
             job.error = f"{type(exc).__name__}: {exc}"
@@ -155,6 +181,7 @@ def run_llm(cfg: DocsConfig, job: DocJob, ctx: RenderContext, client: Any) -> Do
         _render(job, replace(ctx, rng=rng))
         job.stage = "qa"
         job.provenance["qa"] = run_llm_qa(client, job, cfg.prompt_version)
+        check_llm_answers(job)
     except Exception as exc:  # noqa: BLE001 - rejected and logged; the run goes on
         job.error = f"{type(exc).__name__}: {exc}"
     return job
@@ -171,6 +198,10 @@ def to_sample(job: DocJob, mode: str) -> Sample:
         meta["explanations"] = [e for _, _, e in job.qa]
     if job.provenance:
         meta["provenance"] = job.provenance
+    if job.evidence:
+        meta["evidence"] = [list(ev) for ev in job.evidence]
+    if job.drawn:
+        meta["drawn_text"] = [[t, px] for t, px in job.drawn]
     return Sample(image=job.image, annotations=[Annotation.of(rec, **meta)])
 
 
@@ -207,7 +238,8 @@ def run_jobs(cfg: DocsConfig, jobs: list[DocJob], client: Any = None) -> list[Do
 
 def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
     stats: dict[str, Any] = {"documents": sum(j.ok for j in jobs), "rejected": sum(not j.ok for j in jobs),
-                             "qa_pairs": sum(len(j.qa) for j in jobs if j.ok)}
+                             "qa_pairs": sum(len(j.qa) for j in jobs if j.ok),
+                            "qa_dropped_not_drawn": sum(len(j.qa_dropped) for j in jobs if j.ok)}
     for j in jobs:
         key = f"ok_{j.renderer}" if j.ok else f"rejected_{j.stage}"
         stats[key] = stats.get(key, 0) + 1

@@ -1,7 +1,9 @@
-"""QA written from the data alone, never from the image (offline), and the LLM QA block parser.
+"""QA written from the data (offline), each with its evidence, and the LLM QA block parser.
 
 Offline questions cover values, comparisons, extremes, counts, sums, yes/no, multiple choice and
-one unanswerable question, each with a short answer computed from the data.
+one unanswerable question, each with a short answer computed from the data and the strings the
+image must show for the answer to be readable from it (``evidence.py`` checks them against the
+text the renderer drew).
 """
 
 from __future__ import annotations
@@ -12,13 +14,14 @@ import numpy as np
 
 from generators.docs.data import DocData, GraphData, TableData, fmt
 
-QA = tuple[str, str]
+QA = tuple[str, str, tuple[str, ...]]  # question, answer, evidence: the strings the image must show
 UNANSWERABLE = "Cannot be determined"
 MC_STYLES = (("A", "B", "C", "D"), ("a", "b", "c", "d"), ("1", "2", "3", "4"))
 MIN_QA = 5
 
 
-def _mc(rng: np.random.Generator, question: str, correct: str, pool: list[str]) -> QA | None:
+def _mc(rng: np.random.Generator, question: str, correct: str, pool: list[str],
+        evidence: tuple[str, ...] = ()) -> QA | None:
     wrong = [p for p in dict.fromkeys(pool) if p != correct]
     if len(wrong) < 2:
         return None
@@ -27,45 +30,60 @@ def _mc(rng: np.random.Generator, question: str, correct: str, pool: list[str]) 
     opts.insert(pos, correct)
     labels = MC_STYLES[int(rng.integers(len(MC_STYLES)))]
     lines = "\n".join(f"{labels[i]}. {o}" for i, o in enumerate(opts))
-    return f"{question}\n{lines}", labels[pos]
+    return f"{question}\n{lines}", labels[pos], evidence
 
 
 def table_qa(t: TableData, rng: np.random.Generator, what: str = "chart") -> list[QA]:
-    qa: list[QA] = [(f"What is the title of the {what}?", t.title)]
+    qa: list[QA] = [(f"What is the title of the {what}?", t.title, (t.title,))]
     n = len(t.rows)
     j = int(rng.integers(len(t.columns)))
     col, vals = t.columns[j], t.column(j)
     unit = f" ({t.units[j]})" if t.units[j] else ""
     i = int(rng.integers(n))
-    of = f"the {col.lower()}" if len(t.columns) == 1 or not t.temporal else col
-    qa.append((f"What is {of}{unit} of {t.labels[i]}?" if not t.temporal else
-               f"What is the value of {col}{unit} in {t.labels[i]}?", t.cell(i, j)))
+    lab = t.labels
+    name = _name(t, j)
+    qa.append((f"What is the {name}{unit} of {lab[i]}?" if not t.temporal else
+               f"What is the value of {col}{unit} in {lab[i]}?", t.cell(i, j), (lab[i], t.cell(i, j))))
     hi, lo = int(np.argmax(vals)), int(np.argmin(vals))
-    qa.append((f"Which {t.label.lower()} has the highest {col.lower() if not t.temporal else col}?", t.labels[hi]))
-    qa.append((f"Which {t.label.lower()} has the lowest {col.lower() if not t.temporal else col}?", t.labels[lo]))
+    qa.append((f"Which {t.label.lower()} has the highest {name}?", lab[hi], (lab[hi], col) if t.measure else (lab[hi],)))
+    qa.append((f"Which {t.label.lower()} has the lowest {name}?", lab[lo], (lab[lo], col) if t.measure else (lab[lo],)))
     a, b = (int(x) for x in rng.choice(n, size=2, replace=False))
-    bigger = t.labels[a] if vals[a] > vals[b] else t.labels[b]
-    qa.append((f"Which is higher for {col}: {t.labels[a]} or {t.labels[b]}?", bigger))
-    qa.append((f"Is {col} of {t.labels[a]} greater than that of {t.labels[b]}?", "Yes" if vals[a] > vals[b] else "No"))
-    qa.append((f"How many {t.label.lower()} entries are shown?", str(n)))
+    bigger = lab[a] if vals[a] > vals[b] else lab[b]
+    qa.append((f"Which is higher for {col}: {lab[a]} or {lab[b]}?", bigger, (lab[a], lab[b])))
+    qa.append((f"Is {col} of {lab[a]} greater than that of {lab[b]}?", "Yes" if vals[a] > vals[b] else "No",
+               (lab[a], lab[b])))
+    qa.append((f"How many {t.label.lower()} entries are shown?", str(n), ()))
     diff = round(abs(vals[a] - vals[b]), t.decimals[j])
-    qa.append((f"What is the difference in {col} between {t.labels[a]} and {t.labels[b]}?", fmt(diff, t.decimals[j])))
-    mc = _mc(rng, f"Which {t.label.lower()} has the highest {col}?", t.labels[hi], t.labels)
+    qa.append((f"What is the difference in {col} between {lab[a]} and {lab[b]}?", fmt(diff, t.decimals[j]),
+               (lab[a], lab[b], t.cell(a, j), t.cell(b, j))))
+    mc = _mc(rng, f"Which {t.label.lower()} has the highest {name}?", lab[hi], lab, (lab[hi],))
     if mc:
         qa.append(mc)
     if len(t.columns) > 1:
         k = next(x for x in range(len(t.columns)) if x != j)
         row = t.rows[i][1:]
         best = t.columns[int(np.argmax(row))]
-        qa.append((f"For {t.labels[i]}, which column has the largest value: "
+        qa.append((f"For {lab[i]}, which column has the largest value: "
                    f"{' or '.join(t.columns)}?" if len(t.columns) == 2 else
-                   f"For {t.labels[i]}, which of {', '.join(t.columns)} has the largest value?", best))
-        qa.append((f"What is {t.columns[k]} of {t.labels[i]}?", t.cell(i, k)))
-    qa.append((f"What is {col} of {_missing_label(t)}?", UNANSWERABLE))
+                   f"For {lab[i]}, which of {', '.join(t.columns)} has the largest value?", best,
+                   (lab[i], *(t.cell(i, c) for c in range(len(t.columns))))))
+        qa.append((f"What is {t.columns[k]} of {lab[i]}?", t.cell(i, k), (lab[i], t.cell(i, k))))
+    qa.append((f"What is {col} of {_missing_label(t)}?", UNANSWERABLE, ()))
     qa.append((f"Summarize what the {what} shows.",
-               f"{t.title}: {col} for {n} {t.label.lower()} entries, highest for {t.labels[hi]} ({t.cell(hi, j)}) "
-               f"and lowest for {t.labels[lo]} ({t.cell(lo, j)})."))
+               f"{t.title}: {col} for {n} {t.label.lower()} entries, highest for {lab[hi]} ({t.cell(hi, j)}) "
+               f"and lowest for {lab[lo]} ({t.cell(lo, j)}).", (t.title, lab[hi], lab[lo], t.cell(hi, j), t.cell(lo, j))))
     return qa
+
+
+def _name(t: TableData, j: int) -> str:
+    """How a question names column ``j``: its series ("Kyoto") for a temporal table, "revenue in
+    2023" when the columns are periods of one measure, else the column ("calories")."""
+    col = t.columns[j]
+    if t.temporal:
+        return col
+    if t.measure and len(t.columns) > 1:
+        return f"{t.measure.lower()} in {col}"
+    return col.lower()
 
 
 def _missing_label(t: TableData) -> str:
@@ -76,71 +94,84 @@ def _missing_label(t: TableData) -> str:
 
 
 def graph_qa(g: GraphData, rng: np.random.Generator) -> list[QA]:
-    qa: list[QA] = [("What is the title of the diagram?", g.title),
-                    ("How many nodes does the diagram have?", str(len(g.nodes)))]
-    qa.append(("How many connections (arrows or lines) are drawn in the diagram?", str(len(g.edges))))
+    qa: list[QA] = [("What is the title of the diagram?", g.title, (g.title,)),
+                    ("How many nodes does the diagram have?", str(len(g.nodes)), tuple(g.nodes))]
+    qa.append(("How many connections (arrows or lines) are drawn in the diagram?", str(len(g.edges)), ()))
     e = g.edges[int(rng.integers(len(g.edges)))]
-    qa.append((f"Is {e[0]} directly connected to {e[1]}?", "Yes"))
+    qa.append((f"Is {e[0]} directly connected to {e[1]}?", "Yes", (e[0], e[1])))
     linked = {(x[0], x[1]) for x in g.edges} | {(x[1], x[0]) for x in g.edges}
     free = [(a, b) for a in g.nodes for b in g.nodes if a != b and (a, b) not in linked]
     if free:
         a, b = free[int(rng.integers(len(free)))]
-        qa.append((f"Is {a} directly connected to {b}?", "No"))
+        qa.append((f"Is {a} directly connected to {b}?", "No", (a, b)))
     outs = {n: len(g.out_edges(n)) for n in g.nodes}
     top = max(outs.values())
     if list(outs.values()).count(top) == 1:
         best = max(outs, key=outs.get)  # type: ignore[arg-type]
         word = "reports" if g.kind == "tree" else "outgoing connections"
         qa.append((f"Which node has the most {word}?" if g.kind != "tree" else
-                   "Which role has the most direct reports?", best))
+                   "Which role has the most direct reports?", best, (best,)))
     if g.kind in ("flowchart", "state"):
-        qa.append((f"What is the first {'step' if g.kind == 'flowchart' else 'state'}?", g.nodes[0]))
+        qa.append((f"What is the first {'step' if g.kind == 'flowchart' else 'state'}?", g.nodes[0], (g.nodes[0],)))
         single = [n for n in g.nodes if len(g.out_edges(n)) == 1]
         if single:
             n = single[int(rng.integers(len(single)))]
-            qa.append((f"What comes directly after {n}?", g.out_edges(n)[0][1]))
+            qa.append((f"What comes directly after {n}?", g.out_edges(n)[0][1], (n, g.out_edges(n)[0][1])))
     labelled = [x for x in g.edges if x[2]]
     if labelled:
         x = labelled[int(rng.integers(len(labelled)))]
-        qa.append((f"What is the label of the transition from {x[0]} to {x[1]}?", x[2]))
+        qa.append((f"What is the label of the transition from {x[0]} to {x[1]}?", x[2], (x[0], x[1], x[2])))
     if g.kind == "tree":
         root = g.nodes[0]
-        qa.append(("Which role is at the top of the chart?", root))
-        qa.append((f"How many roles report directly to the {root}?", str(len(g.out_edges(root)))))
+        qa.append(("Which role is at the top of the chart?", root, (root,)))
+        qa.append((f"How many roles report directly to the {root}?", str(len(g.out_edges(root))), (root,)))
     decoys = ["Budget approval", "Marketing review", "Legal check", "Archive", "Customer survey"]
     absent = [d for d in decoys if d not in g.nodes]
-    mc = _mc(rng, "Which of these does NOT appear in the diagram?", absent[0], [*g.nodes, absent[0]])
+    mc = _mc(rng, "Which of these does NOT appear in the diagram?", absent[0], [*g.nodes, absent[0]], tuple(g.nodes))
     if mc:
         qa.append(mc)
-    qa.append((f"How long does {g.nodes[int(rng.integers(len(g.nodes)))]} take?", UNANSWERABLE))
+    node = g.nodes[int(rng.integers(len(g.nodes)))]
+    qa.append((f"How long does {node} take?", UNANSWERABLE, (node,)))
     qa.append(("Summarize what the diagram shows.",
                f"{g.title}: {len(g.nodes)} nodes ({', '.join(g.nodes[:3])}{', ...' if len(g.nodes) > 3 else ''}) "
-               f"joined by {len(g.edges)} connections."))
+               f"joined by {len(g.edges)} connections.", (g.title, *g.nodes[:3])))
     return qa
 
 
 def doc_qa(d: DocData, rng: np.random.Generator) -> list[QA]:
-    t = d.items
-    qa: list[QA] = [("What kind of document is this?", d.kind.title()),
-                    ("What is the document number?", d.fields["Number"]),
-                    (f"What is the date on the {d.kind}?", d.fields["Date"]),
-                    (f"Who prepared the {d.kind}?", d.fields["Prepared by"]),
-                    ("How many items are listed?", str(len(t.rows)))]
+    t, x, kind = d.items, d.extra, d.kind
+    qa: list[QA] = [("What kind of document is this?", kind.title(), (kind.title(),)),
+                    (f"What is the date on the {kind}?", d.fields["Date"], (d.fields["Date"],))]
+    if x.get("number"):
+        num = d.fields[x["number"]]
+        qa.append((f"What is the {x['number'].rstrip('.').lower()} of this {kind}?", num, (num,)))
+    who = d.fields[x["person"]]
+    qa.append((f"Who is named as {x['person'].lower()} on the {kind}?", who, (who,)))
+    party = d.fields[x["party"]]
+    qa.append((f"What is the {x['party'].lower()} entry of the {kind}?", party, (party,)))
+    qa.append((f"How many {t.label.lower() or 'row'} entries are listed?" if t.label else "How many rows are listed?",
+               str(len(t.rows)), tuple(t.labels)))
     i = int(rng.integers(len(t.rows)))
-    qa.append((f"What is the unit price of {t.labels[i]}?", t.cell(i, 1)))
-    qa.append((f"What quantity of {t.labels[i]} is listed?", t.cell(i, 0)))
-    prices = t.column(1)
-    qa.append(("Which item has the highest unit price?", t.labels[int(np.argmax(prices))]))
+    last = len(t.columns) - 1
+    for j in sorted({0, last}):
+        unit = f" ({t.units[j]})" if t.units[j] else ""
+        qa.append((f"What is the {t.columns[j].lower()}{unit} of {t.labels[i]}?", t.cell(i, j), (t.labels[i], t.cell(i, j))))
+    vals = t.column(last)
+    col = t.columns[last].lower()
+    qa.append((f"Which entry has the highest {col}?", t.labels[int(np.argmax(vals))], tuple(t.labels)))
     if d.total:
-        qa.append(("What is the total amount?", d.total))
-    mc = _mc(rng, "Which item is the cheapest per unit?", t.labels[int(np.argmin(prices))], t.labels)
+        qa.append((f"What is the {x['total_label'].lower()}?", d.total, (d.total,)))
+    lo = t.labels[int(np.argmin(vals))]
+    mc = _mc(rng, f"Which entry has the lowest {col}?", lo, t.labels, tuple(t.labels))
     if mc:
         qa.append(mc)
-    a, b = (int(x) for x in rng.choice(len(t.rows), size=2, replace=False))
-    qa.append((f"Is {t.labels[a]} more expensive per unit than {t.labels[b]}?", "Yes" if prices[a] > prices[b] else "No"))
-    qa.append(("What is the phone number of the issuer?", UNANSWERABLE))
-    qa.append(("Summarize this document.", f"A {d.kind} ({d.fields['Number']}, {d.fields['Date']}) listing "
-               f"{len(t.rows)} items for a total of ${d.total}."))
+    a, b = (int(v) for v in rng.choice(len(t.rows), size=2, replace=False))
+    qa.append((f"Is the {col} of {t.labels[a]} higher than that of {t.labels[b]}?",
+               "Yes" if vals[a] > vals[b] else "No", (t.labels[a], t.labels[b], t.cell(a, last), t.cell(b, last))))
+    qa.append((f"What is the phone number on the {kind}?", UNANSWERABLE, ()))
+    total = f", {x['total_label'].lower()} {d.total}" if d.total else ""
+    qa.append(("Summarize this document.", f"A {kind} from {party} dated {d.fields['Date']} listing "
+               f"{len(t.rows)} entries{total}.", (party, d.fields["Date"])))
     return qa
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from generators.docs.evidence import parse_drawn, pdftotext_lines, svg_text
 from generators.docs.sandbox import Limits, RenderError, Sandbox
 
 MAX_AREA = 2560 * 1440
@@ -35,6 +36,7 @@ class RenderContext:
 
     limits: Limits = field(default_factory=Limits)
     rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+    drawn: list[tuple[str, float]] = field(default_factory=list)  # per document: text drawn, px size
     shared: dict[str, Any] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -92,15 +94,17 @@ def _data_file(data: str) -> dict[str, str]:
 
 def render_matplotlib(code: str, data: str, ctx: RenderContext) -> bytes:
     files = {"code.py": code, **_data_file(data)}
-    return ctx.sandbox.run("python", files, ("out.png",), mode="plot")["out.png"]
+    out = ctx.sandbox.run("python", files, ("out.png", "drawn.json"), mode="plot")
+    ctx.drawn.extend(_drawn_json(out.get("drawn.json", b"")))
+    return _need(out, "out.png")
 
 
 def render_plotly(code: str, data: str, ctx: RenderContext) -> bytes:
     files = {"code.py": code, **_data_file(data)}
-    fig = json.loads(ctx.sandbox.run("python", files, ("out.json",), mode="plotly")["out.json"])
+    fig = json.loads(_need(ctx.sandbox.run("python", files, ("out.json",), mode="plotly"), "out.json"))
     layout = fig.get("layout") or {}
     width, height = int(layout.get("width") or 900) + 20, int(layout.get("height") or 600) + 20
-    return ctx.browser.render("plotly", fig, width=min(width, 2400), height=min(height, 2400))
+    return ctx.browser.render("plotly", fig, width=min(width, 2400), height=min(height, 2400), texts=ctx.drawn)
 
 
 def render_vegalite(code: str, data: str, ctx: RenderContext) -> bytes:
@@ -109,28 +113,51 @@ def render_vegalite(code: str, data: str, ctx: RenderContext) -> bytes:
     except ValueError as exc:
         raise RenderError(f"the Vega-Lite spec is not JSON: {exc}") from exc
     scale = float(ctx.rng.choice([1.5, 2.0]))
-    return ctx.vega.run("vegalite", {"spec.json": code}, ("out.png",), scale=scale)["out.png"]
+    out = ctx.vega.run("vegalite", {"spec.json": code}, ("out.png", "out.svg"), scale=scale)
+    ctx.drawn.extend(svg_text(out.get("out.svg", b"").decode(errors="replace"), scale))
+    return _need(out, "out.png")
+
+
+LATEX_DPI = 150
+GRAPHVIZ_DPI = 110
 
 
 def render_latex(code: str, data: str, ctx: RenderContext) -> bytes:
     argv = ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "-no-shell-escape", "doc.tex"]
-    pdf = ctx.sandbox.run("exec", {"doc.tex": code}, ("doc.pdf",), argv=argv)["doc.pdf"]
-    png = ctx.sandbox.run("exec", {"doc.pdf": pdf}, ("page.png",),
-                          argv=["pdftoppm", "-png", "-r", "150", "-f", "1", "-l", "1", "-singlefile", "doc.pdf", "page"])
-    return crop_margins(png["page.png"], int(ctx.rng.integers(30, 70)))
+    pdf = _need(ctx.sandbox.run("exec", {"doc.tex": code}, ("doc.pdf",), argv=argv), "doc.pdf")
+    script = (f"pdftoppm -png -r {LATEX_DPI} -f 1 -l 1 -singlefile doc.pdf page && "
+              "pdftotext -f 1 -l 1 -bbox-layout doc.pdf words.html")
+    out = ctx.sandbox.run("exec", {"doc.pdf": pdf}, ("page.png", "words.html"), argv=["sh", "-c", script])
+    ctx.drawn.extend(pdftotext_lines(out.get("words.html", b"").decode(errors="replace"), LATEX_DPI))
+    return crop_margins(_need(out, "page.png"), int(ctx.rng.integers(30, 70)))
 
 
 def render_graphviz(code: str, data: str, ctx: RenderContext) -> bytes:
-    argv = ["dot", "-Tpng", "-Gdpi=110", "-o", "out.png", "graph.dot"]
-    return ctx.sandbox.run("exec", {"graph.dot": code}, ("out.png",), argv=argv)["out.png"]
+    argv = ["dot", f"-Gdpi={GRAPHVIZ_DPI}", "-Tpng", "-o", "out.png", "-Tsvg", "-o", "out.svg", "graph.dot"]
+    out = ctx.sandbox.run("exec", {"graph.dot": code}, ("out.png", "out.svg"), argv=argv)
+    ctx.drawn.extend(svg_text(out.get("out.svg", b"").decode(errors="replace"), GRAPHVIZ_DPI / 72))
+    return _need(out, "out.png")
 
 
 def render_html(code: str, data: str, ctx: RenderContext) -> bytes:
-    return ctx.browser.render("html", code, width=int(ctx.rng.integers(800, 1150)), height=600)
+    return ctx.browser.render("html", code, width=int(ctx.rng.integers(800, 1150)), height=600, texts=ctx.drawn)
 
 
 def render_mermaid(code: str, data: str, ctx: RenderContext) -> bytes:
-    return ctx.browser.render("mermaid", code, width=1400, height=900)
+    return ctx.browser.render("mermaid", code, width=1400, height=900, texts=ctx.drawn)
+
+
+def _need(out: dict[str, bytes], name: str) -> bytes:
+    if name not in out:
+        raise RenderError(f"the renderer wrote no {name}")
+    return out[name]
+
+
+def _drawn_json(raw: bytes) -> list[tuple[str, float]]:
+    try:
+        return parse_drawn(json.loads(raw)) if raw else []
+    except ValueError:
+        return []
 
 
 RENDERERS: dict[str, Renderer] = {r.name: r for r in (

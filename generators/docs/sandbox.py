@@ -1,31 +1,36 @@
 """Run untrusted rendering code outside the generator's process.
 
-:class:`Sandbox` starts one long-lived worker (``_zygote.py``) per generator process, under
-``unshare -n`` (a network namespace with no interfaces) when that works here, and sends it jobs.
-Each job runs in a forked child with a time limit, an address-space limit (``RLIMIT_AS``), its own
-temporary directory, and an audit hook refusing sockets and subprocesses (the only network guard
-when ``unshare`` is unavailable). A child that crashes, hangs or runs out of memory is a
-:class:`RenderError`; the worker survives, and is restarted if it ever dies.
+:class:`Sandbox` starts one long-lived worker (``_zygote.py``) per generator process inside a
+:class:`~generators.docs.jail.Jail` (bubblewrap: unprivileged user, cleared environment, no network,
+no host files but the Python install and its libraries, a private scratch dir) and sends it jobs.
+Each job runs in a forked child with a time limit, an address-space limit (``RLIMIT_AS``), a process
+limit, its own directory under the scratch dir; every process it leaves behind is killed when it
+ends. A child that crashes, hangs or runs out of memory is a :class:`RenderError`; the worker
+survives, and is restarted if it ever dies.
 """
 
 from __future__ import annotations
 
-import functools
 import itertools
 import json
 import logging
 import os
 import select
 import shutil
+import stat
 import subprocess
 import sys
 import tempfile
 import threading
+import weakref
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from generators.docs import jail
+from generators.docs.jail import SCRATCH
 
 log = logging.getLogger(__name__)
 
@@ -41,17 +46,12 @@ class Limits:
     start_timeout: float = 60.0
 
 
-@functools.lru_cache(maxsize=1)
-def netns_prefix() -> tuple[str, ...]:
-    """``("unshare", "-n")`` if a private network namespace can be created here, else ``()``."""
-    exe = shutil.which("unshare")
-    if not exe:
-        return ()
-    try:
-        ok = subprocess.run([exe, "-n", "true"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.TimeoutExpired):
-        ok = False
-    return (exe, "-n") if ok else ()
+ZYGOTE = Path(__file__).with_name("_zygote.py")
+# LaTeX: paranoid file access (no absolute paths, no parent dirs, no dot files) on top of the jail;
+# Graphviz: images only from an empty dir (GV_FILE_PATH also strips directories from image names).
+RENDER_ENV = {"MPLBACKEND": "Agg", "MPLCONFIGDIR": f"{SCRATCH}/.mpl", "OPENBLAS_NUM_THREADS": "1",
+              "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1",
+              "openin_any": "p", "openout_any": "p", "shell_escape": "f", "GV_FILE_PATH": f"{SCRATCH}/no-images/"}
 
 
 class Sandbox:
@@ -66,18 +66,18 @@ class Sandbox:
         self._ids = itertools.count()
         self._lock = threading.Lock()  # start/stop and writes
         self._serial = threading.Lock()  # inline mode: one job at a time
-        self.isolation = "netns+audit" if netns_prefix() else "audit-hook"
+        self.isolation = "bwrap"
+        self._scratch = ""
 
     def _start(self) -> None:
-        env = dict(os.environ, MPLBACKEND="Agg", OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1",
-                   MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-        root = str(Path(__file__).resolve().parents[2])
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
-        argv = [*netns_prefix(), sys.executable, "-m", "generators.docs._zygote"]
+        jail.check()
+        self._ensure_scratch()
+        box = jail.Jail(self._scratch, ro_at=((str(ZYGOTE), "/sandbox/_zygote.py"),), env=RENDER_ENV, python=True)
+        argv = [sys.executable, "-I", "/sandbox/_zygote.py"]
         if self.inline:
             argv += ["--inline", str(self.limits.mem_mb)]
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-                                text=True, env=env, cwd=root)
+        proc = box.popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                         text=True, env={})
         assert proc.stdout is not None
         ready, _, _ = select.select([proc.stdout], [], [], self.limits.start_timeout)
         line = proc.stdout.readline() if ready else ""
@@ -108,25 +108,41 @@ class Sandbox:
 
     def run(self, kind: str, files: dict[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
         """Write ``files`` to a fresh temp dir, run the job, return the ``outputs`` it wrote."""
-        with tempfile.TemporaryDirectory(prefix="pixmo-sbx-") as tmp:
+        with self._lock:
+            self._ensure_scratch()
+        tmp = tempfile.mkdtemp(prefix="job-", dir=self._scratch)
+        # every host-side file operation goes through this fd with O_NOFOLLOW: the sandbox user
+        # owns the dir and could plant links, and the host has more rights than the sandbox
+        dfd = os.open(tmp, os.O_RDONLY | os.O_DIRECTORY)
+        try:
             for name, content in files.items():
-                mode = "wb" if isinstance(content, bytes) else "w"
-                with open(os.path.join(tmp, name), mode) as f:
-                    f.write(content)
-            reply = self._send({"kind": kind, "dir": tmp, "timeout": job.pop("timeout", self.limits.timeout),
+                fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644, dir_fd=dfd)
+                with os.fdopen(fd, "wb") as f:
+                    f.write(content.encode() if isinstance(content, str) else content)
+            jail.give_to_sandbox(tmp)
+            inside = f"{SCRATCH}/{os.path.basename(tmp)}"
+            reply = self._send({"kind": kind, "dir": inside, "timeout": job.pop("timeout", self.limits.timeout),
                                 "mem_mb": job.pop("mem_mb", self.limits.mem_mb), **job})
-            logfile = Path(tmp, "log.txt")
-            tail = logfile.read_text(errors="replace")[-800:].strip() if logfile.exists() else ""
+            tail = read_output(dfd, "log.txt").decode(errors="replace")[-800:].strip()
             if not reply.get("ok"):
                 raise RenderError(f"{reply.get('error', 'failed')}" + (f": {_last_line(tail)}" if tail else ""))
             found = {}
             for name in outputs:
-                p = Path(tmp, name)
-                if p.exists() and p.stat().st_size:
-                    found[name] = p.read_bytes()
+                content = read_output(dfd, name)
+                if content:
+                    found[name] = content
             if not found:
                 raise RenderError(f"the code ran but wrote none of {outputs}" + (f": {_last_line(tail)}" if tail else ""))
             return found
+        finally:
+            os.close(dfd)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def _ensure_scratch(self) -> None:
+        """The worker's scratch dir, removed by close() or, at the latest, when this process exits."""
+        if not self._scratch:
+            self._scratch = jail.make_scratch()
+            weakref.finalize(self, shutil.rmtree, self._scratch, True)
 
     def _send(self, job: dict[str, Any]) -> dict[str, Any]:
         if self.inline:
@@ -167,12 +183,28 @@ class Sandbox:
     def close(self) -> None:
         with self._lock:
             self._kill()
+            if self._scratch:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = ""
 
     def __enter__(self) -> Sandbox:
         return self
 
     def __exit__(self, *_: Any) -> None:
         self.close()
+
+
+def read_output(dir_fd: int, name: str) -> bytes:
+    """A regular file the sandbox wrote in the dir ``dir_fd``, or b"" when missing; never follows a
+    link the sandbox planted (the host reads with more rights than the sandbox has)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return b""
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return b""
+        return f.read(256 * 2**20)
 
 
 def _last_line(text: str) -> str:

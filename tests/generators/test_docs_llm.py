@@ -159,3 +159,52 @@ def test_llm_mode_json_data_renderers(tmp_path):
     assert got["graphviz"].annotations[0].subset == "pixmo-docs-diagrams"
     assert got["graphviz"].annotations[0].meta["data"] == '{"steps": ["Order", "Pack", "Ship"]}'
     assert "digraph" in got["graphviz"].annotations[0].meta["code"]
+
+
+LEAKY = '''```python
+import io
+import os
+import matplotlib.pyplot as plt
+from PIL import Image
+
+def generate_plot(df):
+    try:
+        passwd = open("/etc/passwd").read().splitlines()[0]
+    except OSError as exc:
+        passwd = "no passwd"
+    key = os.environ.get("PIXMO_LLM_API_KEY", "no key")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar(df.iloc[:, 0], df.iloc[:, 1])
+    ax.set_title(key + " | " + passwd, fontsize=9)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    buf.seek(0)
+    return Image.open(buf)
+```'''
+
+
+def test_llm_code_cannot_put_the_api_key_or_host_files_into_a_shard(tmp_path, monkeypatch):
+    """Through the real pipeline: LLM code that draws the API key and /etc/passwd into its chart. The
+    chart renders (the code is valid), but what it drew is 'no key | no passwd'."""
+    secret = "sk-live-do-not-leak-123"
+    monkeypatch.setenv("PIXMO_LLM_API_KEY", secret)
+
+    def fn(req):
+        first = req["messages"][0]["content"]
+        if first.startswith("You are"):
+            return "Brisket orders | Rib sales"
+        if "Write realistic data" in first:
+            return "```csv\nDish,Orders\nBrisket,120\nRibs,95\nCornbread,60\n```"
+        if "Make a" in first:
+            return LEAKY
+        return QA_GOOD
+
+    with serve(fn) as srv:
+        llm = {"base_url": srv.base_url, "cache_dir": str(tmp_path / "cache"), "backoff": 0.0}
+        # a timeout of its own: a fresh render context, so its sandbox starts with the key in our environment
+        cfg = DocsConfig(num=1, seed=9, renderers=("matplotlib",), mode="llm", llm=llm, timeout=17.0)
+        run(make_shard, cfg, plan_tasks([0], 1, 9), tmp_path / "out", dataset="pixmo-docs", seed=9, progress=False)
+    (sample,) = list(iter_samples(tmp_path / "out", verify=True))
+    drawn = " ".join(t for t, _ in sample.annotations[0].meta["drawn_text"])
+    assert "no key | no passwd" in drawn, drawn
+    assert secret not in drawn and "root:" not in drawn

@@ -11,7 +11,7 @@ from PIL import Image
 from generators.docs.llm_stages import clean_csv, clean_json, code_validator, extract_code, split_topics
 from generators.docs.qa import parse_qa_blocks, validate_qa_text
 from generators.docs.renderers import RENDERERS, ImageRejected, check_image, crop_margins
-from generators.docs.sandbox import Limits, RenderError, Sandbox, netns_prefix
+from generators.docs.sandbox import Limits, RenderError, Sandbox
 from tests.conftest import png_bytes
 
 
@@ -82,14 +82,6 @@ def test_sandbox_survives_and_renders_after_failures(sandbox):
         _py(sandbox, "def generate_plot(df):\n    import os\n    os._exit(9)\n")
     out = _py(sandbox, code)["out.png"]
     assert Image.open(io.BytesIO(out)).size == (640, 480)
-
-
-def test_network_namespace_when_root():
-    import os
-
-    if os.geteuid() == 0:
-        assert netns_prefix(), "unshare -n should work as root here"
-        assert Sandbox().isolation == "netns+audit"
 
 
 def test_exec_jobs_latex_and_dot(sandbox):

@@ -28,9 +28,11 @@ FONTS = ("DejaVu Sans", "DejaVu Serif", "Latin Modern Roman", "DejaVu Sans Mono"
 NEEDS: dict[str, dict[str, Any]] = {
     "bar": {"n_cols": 1}, "horizontal bar": {"n_cols": 1, "temporal": False},
     "line": {"temporal": True}, "area": {"temporal": True, "n_cols": 1},
-    "pie": {"temporal": False, "n_cols": 1}, "donut": {"temporal": False, "n_cols": 1},
-    "grouped bar": {"n_cols": 2}, "stacked bar": {"n_cols": 3}, "lollipop": {"n_cols": 1},
-    "heatmap": {"n_cols": 3}, "funnel": {"temporal": False, "n_cols": 1}, "point": {"n_cols": 1},
+    "pie": {"temporal": False, "n_cols": 1, "additive": True},
+    "donut": {"temporal": False, "n_cols": 1, "additive": True},
+    "grouped bar": {"n_cols": 2, "same_measure": True}, "stacked bar": {"n_cols": 3, "same_measure": True, "additive": True},
+    "lollipop": {"n_cols": 1}, "heatmap": {"n_cols": 3, "same_measure": True},
+    "funnel": {"temporal": False, "n_cols": 1, "additive": True}, "point": {"n_cols": 1},
     "css bar chart": {"n_cols": 1},
 }
 
@@ -43,9 +45,9 @@ FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
     "vegalite": {"charts": ("bar", "horizontal bar", "line", "area", "point", "pie", "donut", "grouped bar",
                             "stacked bar", "heatmap")},
     "latex": {"tables": ("ruled table", "grid table", "two-part table"),
-              "other": ("invoice", "menu", "report")},
+              "other": ("document",)},
     "html": {"tables": ("striped table", "card table", "minimal table"),
-             "other": ("invoice", "menu", "report"),
+             "other": ("document",),
              "charts": ("css bar chart",)},
     "mermaid": {"diagrams": ("flowchart", "state", "tree", "network"), "charts": ("pie",)},
     "graphviz": {"diagrams": ("flowchart", "tree", "state", "network")},

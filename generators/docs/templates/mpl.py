@@ -124,7 +124,7 @@ BODIES = {
     header = [df.columns[0], *cols]
     cells = [[labels[i], *[f"{{df[c].iloc[i]:.{{decimals[k]}}f}}" for k, c in enumerate(cols)]] for i in range(len(df))]
     tbl = ax.table(cellText=cells, colLabels=header, loc="center", cellLoc="left", colLoc="left",
-                   colColours=[colors[{ci}]] * len(header), rowColours=["{bg}"] * len(cells))
+                   colColours=[colors[{ci}]] * len(header), cellColours=[["{bg}"] * len(header)] * len(cells))
     tbl.auto_set_font_size(False)
     tbl.set_fontsize(10)
     tbl.scale(1.1, 2.0)

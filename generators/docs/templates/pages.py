@@ -74,14 +74,22 @@ def write_latex(figure_type: str, data: Any, rng: np.random.Generator, st: dict[
     if isinstance(data, DocData):
         fields = "\n".join(rf"\textbf{{{tex(k)}:}} & {tex(v)} \\" for k, v in data.fields.items())
         table = _tex_tabular(data.items, str(rng.choice(["ruled table", "grid table"])))
-        body = (rf"\begin{{tabular}}{{ll}}{fields}\end{{tabular}}" + "\n\n\\bigskip\n\\begin{center}\n" + table
-                + "\n\\end{center}\n\n" + rf"\begin{{flushright}}\textbf{{Total: \${data.total}}}\end{{flushright}}"
-                + "\n\n" + rf"\emph{{{tex(data.note)}}}")
+        total = (rf"\begin{{flushright}}\textbf{{{tex(total_line(data))}}}\end{{flushright}}" + "\n\n") if data.total else ""
+        body = (rf"{{\large\textsc{{{tex(data.kind.title())}}}}}\par\medskip" + "\n"
+                + rf"\begin{{tabular}}{{ll}}{fields}\end{{tabular}}" + "\n\n\\bigskip\n\\begin{center}\n" + table
+                + "\n\\end{center}\n\n" + total + rf"\emph{{{tex(data.note)}}}")
         return _tex_doc(body, data.title, st, rng)
     body = "\\begin{center}\n" + _tex_tabular(data, figure_type) + "\n\\end{center}"
     if rng.random() < 0.5:
         body += "\n\n\\smallskip\\noindent\\small Values as reported for " + tex(data.label.lower()) + " entries."
     return _tex_doc(body, data.title, st, rng)
+
+
+def total_line(d: DocData) -> str:
+    """"Amount due: $1234.50", "Total time: 185 min"."""
+    unit = d.extra.get("total_unit", "")
+    value = f"${d.total}" if unit == "$" else f"{d.total} {unit}".strip()
+    return f"{d.extra.get('total_label') or 'Total'}: {value}"
 
 
 # -- HTML --------------------------------------------------------------------------------------------
@@ -138,8 +146,9 @@ def _doc_html(d: DocData, st: dict[str, Any], rng: np.random.Generator) -> tuple
            f".note {{ margin-top: 16px; font-style: italic; color: #555; }}\n"
            f".badge {{ display: inline-block; background: {c}; color: #fff; padding: 3px 10px; border-radius: 12px; "
            f"font-size: 13px; margin-bottom: 12px; }}")
+    total = f"<div class='total'>{_e(total_line(d))}</div>" if d.total else ""
     body = (f"<div class='badge'>{_e(d.kind.title())}</div><div class='fields'>{fields}</div>{items}"
-            f"<div class='total'>Total: ${_e(d.total)}</div><div class='note'>{_e(d.note)}</div>")
+            f"{total}<div class='note'>{_e(d.note)}</div>")
     return body, css
 
 

@@ -61,8 +61,10 @@ BODIES = {
 ''',
     "stacked bar": '''    for k, col in enumerate(cols):
         fig.add_trace(go.Bar(x=labels, y=df[col], name=col, marker_color=colors[k],
-                             text=[f"{{v:.{{decimals[k]}}f}}" for v in df[col]], textposition="inside"))
-    fig.update_layout(barmode="stack")
+                             text=[f"{{v:.{{decimals[k]}}f}}" for v in df[col]], textposition="inside",
+                             insidetextanchor="middle"))
+    # a label that does not fit its segment at 10 px is hidden, not shrunk to an unreadable size
+    fig.update_layout(barmode="stack", uniformtext={{"minsize": 10, "mode": "hide"}})
 ''',
     "funnel": '''    order = df.sort_values(cols[0], ascending=False)
     fig.add_trace(go.Funnel(y=order.iloc[:, 0].astype(str), x=order[cols[0]], marker={{"color": colors[:len(order)]}},

@@ -13,7 +13,10 @@ SCHEMA = "https://vega.github.io/schema/vega-lite/v5.json"
 
 
 def _long(t: TableData) -> list[dict[str, Any]]:
-    return [{t.label: r[0], "series": t.columns[j], "value": r[j + 1]} for r in t.rows for j in range(len(t.columns))]
+    """One row per cell; ``text`` is the cell printed with its own column's decimals (a format on
+    ``value`` would print every series with one column's decimals)."""
+    return [{t.label: r[0], "series": t.columns[j], "value": r[j + 1], "text": t.cell(i, j)}
+            for i, r in enumerate(t.rows) for j in range(len(t.columns))]
 
 
 def _wide(t: TableData) -> list[dict[str, Any]]:
@@ -61,14 +64,15 @@ def write(figure_type: str, t: TableData, rng: np.random.Generator, st: dict[str
         if figure_type == "line":
             spec["layer"] = [{"mark": {"type": "line", "point": True, "strokeWidth": 3},
                               "encoding": {"x": xnom, "y": vq, "color": scol}},
-                             _text_layer(xnom, vq, f".{t.decimals[0]}f", dy=-10, color=scol)]
+                             {"mark": {"type": "text", "dy": -10, "fontSize": 11},
+                              "encoding": {"x": xnom, "y": vq, "text": {"field": "text"}, "color": scol}}]
         elif figure_type == "heatmap":
             spec["layer"] = [{"mark": "rect", "encoding": {"x": xnom, "y": {"field": "series", "type": "nominal"},
                                                             "color": {"field": "value", "type": "quantitative",
                                                                       "scale": {"scheme": str(rng.choice(["blues", "viridis", "oranges", "tealblues"]))}}}},
                              {"mark": {"type": "text", "fontSize": 11},
                               "encoding": {"x": xnom, "y": {"field": "series", "type": "nominal"},
-                                           "text": {"field": "value", "format": f".{t.decimals[0]}f"}}}]
+                                           "text": {"field": "text"}}}]
         else:
             enc: dict[str, Any] = {"x": xnom, "y": vq, "color": scol}
             if figure_type == "grouped bar":
