@@ -35,11 +35,12 @@ def score_items(bench: Benchmark, items: Sequence[BenchItem], outputs: Sequence[
 
 
 def run_benchmark(backend, name: str, data: str | Path, *, mode: str = "official", max_examples: int | None = None,
-                  n_failures: int = 4, fig_dir: Path | None = None) -> dict[str, Any]:
+                  n_failures: int = 4, fig_dir: Path | None = None, max_new_tokens: int | None = None
+                  ) -> dict[str, Any]:
     bench = get_benchmark(name)
     items = load_benchmark(name, data, max_examples=max_examples)
     t0 = time.time()
-    outputs = backend.generate(items, bench.max_new_tokens)
+    outputs = backend.generate(items, max_new_tokens or bench.max_new_tokens)
     metrics, rows = score_items(bench, items, outputs, mode=mode)
     failures = []
     for i, (it, out, r) in enumerate(zip(items, outputs, rows, strict=True)):
@@ -70,7 +71,8 @@ def _save_thumb(item: BenchItem, path: Path) -> str | None:
 
 
 def run_suite(backend, data: dict[str, str | Path], *, out_dir: str | Path, names: Sequence[str] | None = None,
-              mode: str = "official", max_examples: int | None = None, n_failures: int = 4) -> dict[str, Any]:
+              mode: str = "official", max_examples: int | None = None, n_failures: int = 4,
+              max_new_tokens: int | None = None) -> dict[str, Any]:
     """Every benchmark of ``names`` (default: those in ``data``) with data; write results.json and
     report.html under ``out_dir`` (failure thumbnails in ``out_dir/failures``). A benchmark whose
     data is missing is listed as skipped with the reason."""
@@ -86,7 +88,7 @@ def run_suite(backend, data: dict[str, str | Path], *, out_dir: str | Path, name
         try:
             results["benchmarks"][bench.name] = run_benchmark(backend, bench.name, data[bench.name], mode=mode,
                                                               max_examples=max_examples, n_failures=n_failures,
-                                                              fig_dir=fig_dir)
+                                                              fig_dir=fig_dir, max_new_tokens=max_new_tokens)
         except BenchmarkDataError as exc:
             results["skipped"][bench.name] = str(exc)
     results.update(average(results["benchmarks"]))

@@ -86,7 +86,7 @@ def _chartqa(row, base):
 def _ai2d(row, base):
     options = row.get("options") or row.get("answer_texts")
     answer = row.get("answer", row.get("correct_answer"))
-    return _mc(row["question"], list(options), int(answer))
+    return _mc(row["question"], list(options), int(answer), style="ai2_diagram")
 
 
 def _realworldqa(row, base):
@@ -217,8 +217,22 @@ def _item(bench: Benchmark, row: dict[str, Any], base: Path, i: int, cfg: Exampl
     if image is None and bench.name != "mmmu":
         raise BenchmarkDataError(f"{bench.title} row {i}: no image found (embedded, by path or by sha256)")
     meta["task"] = bench.task
+    if image is not None:
+        meta["image_size"] = _image_size(image)
     ex = Example(conversation(style, [(prompt, None)], rng, cfg), style, bench.name, _answer_of(meta), meta)
     return BenchItem(ex, image, str(row.get("question_id", row.get("questionId", row.get("id", i)))))
+
+
+def _image_size(image: bytes | str) -> tuple[int, int]:
+    import io
+
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(image) if isinstance(image, bytes) else image) as im:
+            return im.size
+    except (OSError, ValueError) as exc:
+        raise BenchmarkDataError(f"unreadable image ({exc})") from exc
 
 
 def _answer_of(meta: dict[str, Any]) -> str | None:

@@ -54,7 +54,8 @@ def eval_cmd(
     batch_size: int = typer.Option(8),
     split: str | None = typer.Option(None, help="'val' to use the held-out split of training shards."),
     max_examples: int | None = typer.Option(None, help="Evaluate at most this many examples (per benchmark)."),
-    max_new_tokens: int = typer.Option(24, help="For shards (benchmarks use the paper's per-task values)."),
+    max_new_tokens: int | None = typer.Option(None, help="Override the new-token limit (shards: 24; benchmarks: "
+                                              "the paper's per-task values)."),
     out: Path | None = typer.Option(None, help="Shards: write the metrics (and outputs) as JSON here."),
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
 ) -> None:
@@ -62,14 +63,14 @@ def eval_cmd(
     try:
         if benchmark or suite:
             _eval_benchmarks(ckpt, list(benchmark or []), suite, list(data or []), metrics, out_dir, endpoint_model,
-                             device, batch_size, max_examples)
+                             device, batch_size, max_examples, max_new_tokens)
             return
         if not shards:
             raise ValueError("give shard directories, or --benchmark NAME / --suite paper with --data")
         from model.evaluate import evaluate
 
         result = evaluate(ckpt, list(shards), split=split, max_examples=max_examples or 64,
-                          max_new_tokens=max_new_tokens, return_outputs=out is not None, metrics_mode=metrics)
+                          max_new_tokens=max_new_tokens or 24, return_outputs=out is not None, metrics_mode=metrics)
         if out is not None:
             out.write_text(json.dumps(result, indent=2))
         typer.echo(json.dumps({k: v for k, v in result.items() if k != "outputs"}, indent=2))
@@ -80,7 +81,8 @@ def eval_cmd(
         raise typer.Exit(code=2) from None
 
 
-def _eval_benchmarks(ckpt, names, suite, data, mode, out_dir, endpoint_model, device, batch_size, max_examples):
+def _eval_benchmarks(ckpt, names, suite, data, mode, out_dir, endpoint_model, device, batch_size, max_examples,
+                     max_new_tokens):
     from model.bench_backends import open_backend
     from model.bench_run import data_map, run_suite, table_rows
     from model.benchmarks import PAPER_SUITE, get_benchmark
@@ -96,7 +98,7 @@ def _eval_benchmarks(ckpt, names, suite, data, mode, out_dir, endpoint_model, de
     out_dir = out_dir or Path("out/eval")
     backend = open_backend(ckpt, device=device, endpoint_model=endpoint_model, batch_size=batch_size)
     res = run_suite(backend, paths, out_dir=out_dir, names=names if not suite else None, mode=mode,
-                    max_examples=max_examples)
+                    max_examples=max_examples, max_new_tokens=max_new_tokens)
     if not suite:
         for n in names:
             if n not in res["benchmarks"] and n in res["skipped"]:

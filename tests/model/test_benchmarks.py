@@ -1,0 +1,112 @@
+"""The paper's benchmarks from tiny files in their published layouts: loaders, prompts, the
+suite on a tiny model (CLI), any model through an OpenAI-compatible endpoint (local test server)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from bench_fixtures import perfect_answer, write_benchmarks
+from typer.testing import CliRunner
+
+from model.bench_backends import EndpointBackend
+from model.bench_run import run_suite
+from model.benchmarks import BENCHMARKS, ELEVEN, load_benchmark
+
+
+@pytest.fixture(scope="module")
+def bench_root(tmp_path_factory):
+    root = tmp_path_factory.mktemp("benchmarks")
+    return root, write_benchmarks(root)
+
+
+def test_every_benchmark_loads_from_its_published_layout(bench_root):
+    _, paths = bench_root
+    assert set(paths) == set(BENCHMARKS) and len(ELEVEN) == 11
+    for name, path in paths.items():
+        items = load_benchmark(name, path)
+        assert len(items) == 2, name
+        assert all(it.image is not None and it.example.messages[-1].endswith(" Assistant:") for it in items)
+
+
+def test_prompts_carry_style_prefix_and_choices(bench_root):
+    _, paths = bench_root
+    (ai2d, _) = load_benchmark("ai2d", paths["ai2d"])
+    assert ai2d.prompt == "ai2_diagram: Which label is the leaf 0?\nA: stem\nB: leaf\nC: root\nD: flower\n"
+    assert ai2d.example.answer == "B"
+    chart = load_benchmark("chartqa", paths["chartqa"])[0]
+    assert chart.example.messages == [" User: chart_qa: What is the peak value? Assistant:"]
+    vqa = load_benchmark("vqav2", paths["vqav2"])[0]
+    assert vqa.prompt == "vqa2: What color is the bus?" and vqa.example.meta["answers"] == ["red"] * 10
+    mc, short = load_benchmark("realworldqa", paths["realworldqa"])
+    assert mc.prompt.startswith("a_okvqa_mc: Which way") and mc.prompt.endswith("nothing else.")
+    assert short.prompt == "vqa2: How many lanes are there?"  # the instruction line is dropped
+    mv = load_benchmark("mathvista", paths["mathvista"])[0]
+    assert mv.prompt == "a_okvqa_mc: Which shape is larger?\nA: circle\nB: square\n"
+    mmmu = load_benchmark("mmmu", paths["mmmu"])[0]
+    assert mmmu.prompt.endswith("A: Baroque\nB: Cubism\n")
+    clock = load_benchmark("clock_bench", paths["clock_bench"])[0]
+    assert clock.prompt == "clocks: What time is being shown?" and clock.example.meta["hour"] == 0  # 12 -> 0
+    assert load_benchmark("pixmo_points_eval", paths["pixmo_points_eval"])[0].example.meta["masks"][0].shape == (48, 64)
+
+
+def test_suite_through_an_openai_endpoint_scores_perfect_answers_100(bench_root, tmp_path):
+    from pixmo.testing import serve
+
+    root, paths = bench_root
+    answers = {}  # (image, prompt) -> the right answer
+    for name, p in paths.items():
+        for it in load_benchmark(name, p):
+            content = EndpointBackend.messages(None, it)[0]["content"]  # type: ignore[arg-type]
+            answers[content[0]["image_url"]["url"], content[1]["text"]] = perfect_answer(it)
+
+    def reply(req):
+        content = req["messages"][-1]["content"]
+        assert content[0]["image_url"]["url"].startswith("data:image/png;base64,")
+        return answers[content[0]["image_url"]["url"], content[-1]["text"]]
+
+    with serve(reply) as srv:
+        res = run_suite(EndpointBackend(srv.base_url, "molmo-test"), paths, out_dir=tmp_path / "eval")
+        reqs = srv.chat_requests()
+    scores = {k: v["score"] for k, v in res["benchmarks"].items()}
+    assert scores == pytest.approx(dict.fromkeys(BENCHMARKS, 100.0))  # F1 has a 1e-10 in its denominator
+    assert res["avg11"] == pytest.approx(100.0) and not res["skipped"]
+    assert {r["max_tokens"] for r in reqs} == {12, 192} and {r["temperature"] for r in reqs} == {0.0}
+    saved = json.loads((tmp_path / "eval/results.json").read_text())
+    assert saved["benchmarks"]["chartqa"]["metrics"]["relaxed"] == 1.0 and "11-avg" in (
+        tmp_path / "eval/report.html").read_text()
+
+
+def test_paper_suite_on_a_tiny_model_through_the_cli(bench_root, tmp_path):
+    from model.checkpoint import save_checkpoint
+    from model.cli import app
+    from model.config import get_config
+    from model.molmo import build_model
+    from model.optim import OptimConfig, build_optimizer
+
+    root, _ = bench_root
+    model = build_model(get_config("tiny"), seed=0).eval()
+    save_checkpoint(tmp_path / "run", model, build_optimizer(model.param_groups(), OptimConfig()), 0,
+                    {"train_config": {"tokenizer": "tiny"}})
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(app, ["eval", str(tmp_path / "run"), "--suite", "paper", "--data", str(root),
+                                   "--out-dir", str(out), "--max-new-tokens", "2"])
+    assert res.exit_code == 0, res.output
+    assert "11-avg" in res.output
+    saved = json.loads((out / "results.json").read_text())
+    assert set(saved["benchmarks"]) == set(BENCHMARKS) and saved["avg11"] is not None
+    assert all(v["n"] == 2 for v in saved["benchmarks"].values())
+    report = (out / "report.html").read_text()
+    shown = [f["image"] for v in saved["benchmarks"].values() for f in v["failures"] if f["image"]]
+    assert shown and all((out / "failures" / s).is_file() and f"failures/{s}" in report for s in shown)
+
+
+def test_bad_benchmark_data_is_one_line_and_exit_2(tmp_path):
+    from model.cli import app
+
+    run = CliRunner().invoke(app, ["eval", str(tmp_path / "run"), "--benchmark", "chartqa", "--data",
+                                   str(tmp_path / "missing")])
+    assert run.exit_code == 2 and run.output.strip().count("\n") == 0 and "does not exist" in run.output
+    (tmp_path / "bad.json").write_text("{not json")
+    run = CliRunner().invoke(app, ["eval", "x", "--benchmark", "nope", "--data", str(tmp_path / "bad.json")])
+    assert run.exit_code == 2 and "unknown benchmark" in run.output
