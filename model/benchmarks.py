@@ -50,7 +50,7 @@ class Benchmark:
     title: str
     task: str  # scorer in model.metrics.score_example
     headline: str  # the metric of the paper's table
-    max_new_tokens: int  # launch_scripts/utils.py of the reference
+    max_new_tokens: int  # launch_scripts/utils.py of the reference (PixMo-Count: see docs/spec/benchmarks.md)
     hub: str | None  # Hugging Face dataset id (parquet) for online users
     split: str
     convert: Callable[[dict[str, Any], Path], tuple[str, str, dict[str, Any]] | None] = field(repr=False)
@@ -161,7 +161,7 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
               _mathvista),
     Benchmark("countbenchqa", "CountBenchQA", "counting", "correct", 192, "nielsr/countbench", "train",
               _countbench),
-    Benchmark("pixmo_count", "PixMo-Count", "counting", "correct", 12, "allenai/pixmo-count", "test",
+    Benchmark("pixmo_count", "PixMo-Count", "counting", "correct", 192, "allenai/pixmo-count", "test",
               _pixmo_count, shard_subset="pixmo-count"),
     Benchmark("pixmo_points_eval", "PixMo-Points-Eval", "pointing", "f1", 192, "allenai/pixmo-points-eval", "test",
               _points_eval, in_avg=False, shard_subset="pixmo-points-eval"),
