@@ -47,6 +47,7 @@ class MolmoBackend:
         self.tokenizer = load_tokenizer(tokenizer or tc.get("tokenizer", "tiny"))
         self.batch_size = batch_size
         self.name = str(ckpt)
+        self.val_fraction = float(tc.get("holdout_fraction") or 0.1)  # the held-out share of its shards
 
     def generate(self, items: Sequence[BenchItem], max_new_tokens: int) -> list[str]:
         from model.collate import collate

@@ -110,7 +110,7 @@ def find_file(base: Path, name: str) -> str | None:
 def is_shard_dir(path: str | Path) -> bool:
     """Whether ``path`` holds the toolkit's own shards (``pixmo.shards``: tar files)."""
     p = Path(path)
-    return p.is_dir() and any(p.glob("*.tar"))
+    return p.is_dir() and (any(p.glob("*.tar")) or (p / "manifest.json").is_file())
 
 
 def hub_download(repo_id: str, patterns: list[str]) -> Path:

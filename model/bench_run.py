@@ -35,10 +35,11 @@ def score_items(bench: Benchmark, items: Sequence[BenchItem], outputs: Sequence[
 
 
 def run_benchmark(backend, name: str, data: str | Path, *, mode: str = "official", max_examples: int | None = None,
-                  n_failures: int = 4, fig_dir: Path | None = None, max_new_tokens: int | None = None
-                  ) -> dict[str, Any]:
+                  n_failures: int = 4, fig_dir: Path | None = None, max_new_tokens: int | None = None,
+                  split: str | None = None) -> dict[str, Any]:
     bench = get_benchmark(name)
-    items = load_benchmark(name, data, max_examples=max_examples)
+    items = load_benchmark(name, data, max_examples=max_examples, split=split,
+                           val_fraction=getattr(backend, "val_fraction", 0.1))
     t0 = time.time()
     outputs = backend.generate(items, max_new_tokens or bench.max_new_tokens)
     metrics, rows = score_items(bench, items, outputs, mode=mode)
@@ -72,7 +73,7 @@ def _save_thumb(item: BenchItem, path: Path) -> str | None:
 
 def run_suite(backend, data: dict[str, str | Path], *, out_dir: str | Path, names: Sequence[str] | None = None,
               mode: str = "official", max_examples: int | None = None, n_failures: int = 4,
-              max_new_tokens: int | None = None) -> dict[str, Any]:
+              max_new_tokens: int | None = None, split: str | None = None) -> dict[str, Any]:
     """Every benchmark of ``names`` (default: those in ``data``) with data; write results.json and
     report.html under ``out_dir`` (failure thumbnails in ``out_dir/failures``). A benchmark whose
     data is missing is listed as skipped with the reason."""
@@ -85,15 +86,25 @@ def run_suite(backend, data: dict[str, str | Path], *, out_dir: str | Path, name
         if bench.name not in data:
             results["skipped"][bench.name] = "no data given"
             continue
+        if bench.task == "caption" and not _judge_available():
+            results["skipped"][bench.name] = "caption F1 needs an LLM judge: set PIXMO_LLM_BASE_URL"
+            continue
         try:
             results["benchmarks"][bench.name] = run_benchmark(backend, bench.name, data[bench.name], mode=mode,
                                                               max_examples=max_examples, n_failures=n_failures,
-                                                              fig_dir=fig_dir, max_new_tokens=max_new_tokens)
+                                                              fig_dir=fig_dir, max_new_tokens=max_new_tokens,
+                                                              split=split)
         except BenchmarkDataError as exc:
             results["skipped"][bench.name] = str(exc)
     results.update(average(results["benchmarks"]))
     write_report(results, out)
     return results
+
+
+def _judge_available() -> bool:
+    from pixmo.llm import available
+
+    return available()
 
 
 def average(done: dict[str, Any]) -> dict[str, Any]:

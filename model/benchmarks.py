@@ -136,6 +136,11 @@ def _points_eval(row, base):
     return "@pointing:" + row["label"], "pointing", meta
 
 
+def _caption(row, base):
+    transcripts = [t for t in (row.get("transcripts") or []) if t]
+    return "@long_caption:", "long_caption", {"caption": row["caption"], "transcripts": transcripts}
+
+
 def _clock(is_test: bool):
     def conv(row, base):
         hour, minute = int(row["hour"]), int(row["minute"])
@@ -168,6 +173,8 @@ BENCHMARKS: dict[str, Benchmark] = {b.name: b for b in [
     Benchmark("clocks", "Clocks (PixMo-Clocks)", "clocks", "overall_close", 12, None, "test", _clock(False),
               in_avg=False, shard_subset="pixmo-clocks"),
     Benchmark("clock_bench", "ClockBench", "clocks", "overall_close", 12, None, "test", _clock(True), in_avg=False),
+    Benchmark("pixmo_cap", "Caption F1 (PixMo-Cap)", "caption", "f1", 448, "allenai/pixmo-cap", "train", _caption,
+              in_avg=False, shard_subset="pixmo-cap"),
 ]}
 PAPER_SUITE = list(BENCHMARKS)
 ELEVEN = [b.name for b in BENCHMARKS.values() if b.in_avg]
@@ -181,15 +188,19 @@ def get_benchmark(name: str) -> Benchmark:
 
 
 def load_benchmark(name: str, data: str | Path, *, max_examples: int | None = None, seed: int = 0,
-                   cfg: ExampleConfig | None = None) -> list[BenchItem]:
-    """Items of benchmark ``name`` from a local file/folder, toolkit shards, or a hub dataset id."""
+                   cfg: ExampleConfig | None = None, split: str | None = None, val_fraction: float = 0.1
+                   ) -> list[BenchItem]:
+    """Items of benchmark ``name`` from a local file/folder, toolkit shards, or a hub dataset id.
+
+    ``split`` ("val" / "train") keeps that hash split of toolkit shards (``model.data.split_of``
+    with ``val_fraction``), e.g. the held-out part of a model's training shards."""
     bench = get_benchmark(name)
     cfg = cfg or ExampleConfig(for_training=False)
     path = Path(data)
     if not path.exists() and "/" in str(data) and not str(data).startswith((".", "/")):
         path = hub_download(str(data), [f"*{bench.split}*.parquet", f"*/{bench.split}/*.parquet"])
     if bench.shard_subset and is_shard_dir(path):
-        items = _from_shards(bench, path, cfg, seed)
+        items = _from_shards(bench, path, cfg, seed, split, val_fraction)
     else:
         rows, base = read_rows(path, split=bench.split)
         rows = _vqav2_join(rows, path) if bench.name == "vqav2" else rows
@@ -212,7 +223,7 @@ def _item(bench: Benchmark, row: dict[str, Any], base: Path, i: int, cfg: Exampl
     rng = np.random.default_rng([seed, i])
     if prompt.startswith("@"):  # a template set of pixmo.formatting with the label
         kind, label = prompt[1:].split(":", 1)
-        prompt = sample_prompt(kind, rng, label)
+        prompt = sample_prompt(kind, rng, label or None)
     image = resolve_image(row, base)
     if image is None and bench.name != "mmmu":
         raise BenchmarkDataError(f"{bench.title} row {i}: no image found (embedded, by path or by sha256)")
@@ -264,16 +275,20 @@ def _vqav2_join(rows: list[dict[str, Any]], path: Path) -> list[dict[str, Any]]:
     return out
 
 
-def _from_shards(bench: Benchmark, path: Path, cfg: ExampleConfig, seed: int) -> list[BenchItem]:
+def _from_shards(bench: Benchmark, path: Path, cfg: ExampleConfig, seed: int, split: str | None,
+                 val_fraction: float) -> list[BenchItem]:
     """Examples of the toolkit's own shards (``pixmo.shards``) for the PixMo benchmarks."""
     from dataclasses import replace
 
+    from model.data import split_of
     from model.examples import sample_to_examples
     from pixmo.shards import iter_samples
 
     style = {"counting": "point_count", "pointing": "pointing"}.get(bench.task)
     items = []
     for n, sample in enumerate(iter_samples(path)):
+        if split is not None and split_of(sample.key, val_fraction) != split:
+            continue
         rng = np.random.default_rng([seed, n])
         for ex in sample_to_examples(sample, rng, cfg=replace(cfg, for_training=False), style=style):
             if ex.subset != bench.shard_subset:

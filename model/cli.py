@@ -52,7 +52,8 @@ def eval_cmd(
     endpoint_model: str | None = typer.Option(None, help="Model name on the endpoint."),
     device: str = typer.Option("cpu"),
     batch_size: int = typer.Option(8),
-    split: str | None = typer.Option(None, help="'val' to use the held-out split of training shards."),
+    split: str | None = typer.Option(None, help="'val': the held-out split of training shards (shards and "
+                                     "shard-based benchmarks)."),
     max_examples: int | None = typer.Option(None, help="Evaluate at most this many examples (per benchmark)."),
     max_new_tokens: int | None = typer.Option(None, help="Override the new-token limit (shards: 24; benchmarks: "
                                               "the paper's per-task values)."),
@@ -63,7 +64,7 @@ def eval_cmd(
     try:
         if benchmark or suite:
             _eval_benchmarks(ckpt, list(benchmark or []), suite, list(data or []), metrics, out_dir, endpoint_model,
-                             device, batch_size, max_examples, max_new_tokens)
+                             device, batch_size, max_examples, max_new_tokens, split)
             return
         if not shards:
             raise ValueError("give shard directories, or --benchmark NAME / --suite paper with --data")
@@ -82,7 +83,7 @@ def eval_cmd(
 
 
 def _eval_benchmarks(ckpt, names, suite, data, mode, out_dir, endpoint_model, device, batch_size, max_examples,
-                     max_new_tokens):
+                     max_new_tokens, split):
     from model.bench_backends import open_backend
     from model.bench_run import data_map, run_suite, table_rows
     from model.benchmarks import PAPER_SUITE, get_benchmark
@@ -98,7 +99,7 @@ def _eval_benchmarks(ckpt, names, suite, data, mode, out_dir, endpoint_model, de
     out_dir = out_dir or Path("out/eval")
     backend = open_backend(ckpt, device=device, endpoint_model=endpoint_model, batch_size=batch_size)
     res = run_suite(backend, paths, out_dir=out_dir, names=names if not suite else None, mode=mode,
-                    max_examples=max_examples, max_new_tokens=max_new_tokens)
+                    max_examples=max_examples, max_new_tokens=max_new_tokens, split=split)
     if not suite:
         for n in names:
             if n not in res["benchmarks"] and n in res["skipped"]:

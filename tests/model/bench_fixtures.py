@@ -115,6 +115,14 @@ def write_benchmarks(root: Path) -> dict[str, str]:
         {"image": _img(131), "hour": 0, "minute": 5, "second": None}])
     _parquet(r / "clock_bench/data/test-00000-of-00001.parquet", [
         {"image": _img(140), "hour": 12, "minute": 30}, {"image": _img(141), "hour": 3, "minute": 15}])
+    rows = []
+    for i, cap in enumerate(["A red square. A blue circle.", "A green tree."]):
+        data = png(150 + i)
+        sha = hashlib.sha256(data).hexdigest()
+        (r / "pixmo_cap/images").mkdir(parents=True, exist_ok=True)
+        (r / f"pixmo_cap/images/{sha}.png").write_bytes(data)
+        rows.append({"image_url": f"http://x/cap{i}.jpg", "image_sha256": sha, "caption": cap, "transcripts": [cap]})
+    _parquet(r / "pixmo_cap/data/train-00000-of-00001.parquet", rows)
     return {p.name: str(p) for p in sorted(r.iterdir()) if p.is_dir()}
 
 
@@ -133,6 +141,8 @@ def perfect_answer(item) -> str:
         return f"The time shown is {m['hour'] or 12}:{m['minute']:02d}{s}"
     if task == "math_vista" and m["question_type"] == "multi_choice":
         return chr(ord("A") + m["choices"].index(m["answer"]))
+    if task == "caption":
+        return m["caption"]
     if task in ("real_world_qa", "mmmu", "math_vista"):
         return m["answer"]
     return m["answers"][0]
