@@ -98,7 +98,7 @@ def test_paper_suite_on_a_tiny_model_through_the_cli(bench_root, tmp_path, monke
                     {"train_config": {"tokenizer": "tiny"}})
     out = tmp_path / "eval"
     res = CliRunner().invoke(app, ["eval", str(tmp_path / "run"), "--suite", "paper", "--data", str(root),
-                                   "--out-dir", str(out), "--max-new-tokens", "2"])
+                                   "--out-dir", str(out), "--max-new-tokens", "1"])
     assert res.exit_code == 0, res.output
     assert "11-avg" in res.output
     saved = json.loads((out / "results.json").read_text())
