@@ -108,7 +108,7 @@ class TransformersBackend:
 
         self.processor = AutoProcessor.from_pretrained(name, trust_remote_code=True)
         try:
-            self.model = AutoModelForImageTextToText.from_pretrained(name, torch_dtype=torch.float32)
+            self.model = AutoModelForImageTextToText.from_pretrained(name, dtype=torch.float32)
         except ValueError:  # remote-code models (the released Molmo) register as causal LMs
             self.model = AutoModelForCausalLM.from_pretrained(name, trust_remote_code=True)
         self.model.to(device).eval()
@@ -123,6 +123,9 @@ class TransformersBackend:
             content = ([{"type": "image"}] if image is not None else []) + [{"type": "text", "text": text}]
             text = self.processor.apply_chat_template([{"role": "user", "content": content}],
                                                       add_generation_prompt=True)
+        marker = getattr(self.processor, "image_token", None)  # processors that need it in the text
+        if image is not None and isinstance(marker, str) and marker not in text:
+            text = marker + text
         kw: dict[str, Any] = {"text": text, "return_tensors": "pt"}
         if image is not None:
             kw["images"] = image

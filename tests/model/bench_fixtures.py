@@ -146,3 +146,42 @@ def perfect_answer(item) -> str:
     if task in ("real_world_qa", "mmmu", "math_vista"):
         return m["answer"]
     return m["answers"][0]
+
+
+def write_tiny_llava(out: Path) -> Path:
+    """A randomly initialised two-layer LLaVA (CLIP + Llama) with a character-level tokenizer,
+    saved as a Hugging Face model folder: a transformers checkpoint built offline."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import (
+        CLIPImageProcessor,
+        CLIPVisionConfig,
+        LlamaConfig,
+        LlavaConfig,
+        LlavaForConditionalGeneration,
+        LlavaProcessor,
+        PreTrainedTokenizerFast,
+    )
+
+    words = ["<pad>", "<s>", "</s>", "<unk>", "<image>"] + [chr(c) for c in range(32, 127)]
+    vocab = {w: i for i, w in enumerate(words)}
+    tk = Tokenizer(models.WordLevel(vocab, unk_token="<unk>"))
+    tk.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    tok = PreTrainedTokenizerFast(tokenizer_object=tk, pad_token="<pad>", bos_token="<s>", eos_token="</s>",
+                                  unk_token="<unk>")
+    tok.add_special_tokens({"additional_special_tokens": ["<image>"]})
+    proc = LlavaProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 28},
+                                                             crop_size={"height": 28, "width": 28}),
+                          tokenizer=tok, patch_size=14, vision_feature_select_strategy="default",
+                          image_token="<image>", num_additional_image_tokens=1)
+    cfg = LlavaConfig(
+        vision_config=CLIPVisionConfig(hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                       num_attention_heads=2, image_size=28, patch_size=14),
+        text_config=LlamaConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                                num_key_value_heads=2, vocab_size=len(vocab) + 1, max_position_embeddings=256,
+                                pad_token_id=0, bos_token_id=1, eos_token_id=2),
+        image_token_index=vocab["<image>"], vision_feature_layer=-1, vision_feature_select_strategy="default")
+    torch.manual_seed(0)
+    LlavaForConditionalGeneration(cfg).save_pretrained(out)
+    proc.save_pretrained(out)
+    return out

@@ -142,3 +142,26 @@ def test_pixmo_benchmarks_read_toolkit_shards_and_their_held_out_split(tmp_path)
         assert sorted(it.id for it in val) == sorted(s.key for s in held)
         metrics, _ = score_items(get_benchmark(name), items, [perfect_answer(it) for it in items])
         assert metrics[get_benchmark(name).headline] == pytest.approx(1.0)
+
+
+@pytest.mark.slow  # about 30 s on 2 busy cores (importing transformers, building the model)
+def test_a_transformers_checkpoint_runs_the_same_benchmark(bench_root, tmp_path):
+    """A Hugging Face model folder (here a tiny random LLaVA built offline) goes through the same
+    prompts and metrics as our checkpoints (TransformersBackend)."""
+    from bench_fixtures import write_tiny_llava
+
+    from model.bench_backends import TransformersBackend, open_backend
+    from model.cli import app
+
+    _, paths = bench_root
+    hf = write_tiny_llava(tmp_path / "llava")
+    assert isinstance(open_backend(str(hf)), TransformersBackend)
+    out = tmp_path / "eval"
+    res = CliRunner().invoke(app, ["eval", str(hf), "--benchmark", "chartqa", "--benchmark", "countbenchqa",
+                                   "--data", f"chartqa={paths['chartqa']}", "--data", f"countbenchqa={paths['countbenchqa']}",
+                                   "--out-dir", str(out), "--max-new-tokens", "3"])
+    assert res.exit_code == 0, res.output
+    saved = json.loads((out / "results.json").read_text())
+    assert saved["model"] == str(hf) and set(saved["benchmarks"]) == {"chartqa", "countbenchqa"}
+    outputs = json.loads((out / "outputs.json").read_text())["chartqa"]
+    assert len(outputs) == 2 and all(0 < len(o["output"].split()) <= 3 for o in outputs)  # a character per token
