@@ -12,6 +12,7 @@ letter as answer, and ``meta`` holds the ground truth plus ``task`` (the scorer 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +107,8 @@ def _mmmu(row, base):
     opts = row["options"]
     opts = ast.literal_eval(opts) if isinstance(opts, str) else list(opts)
     meta["options"] = opts
+    if sum(re.match("<img='(.*?)'>", str(o)) is not None for o in opts) > 1:
+        meta["no_image"] = True  # as the reference (after LLaVA): image options mean no image at all
     return format_options(row["question"], opts), "a_okvqa_mc", meta
 
 
@@ -224,7 +227,7 @@ def _item(bench: Benchmark, row: dict[str, Any], base: Path, i: int, cfg: Exampl
     if prompt.startswith("@"):  # a template set of pixmo.formatting with the label
         kind, label = prompt[1:].split(":", 1)
         prompt = sample_prompt(kind, rng, label or None)
-    image = resolve_image(row, base)
+    image = None if meta.pop("no_image", False) else resolve_image(row, base)
     if image is None and bench.name != "mmmu":
         raise BenchmarkDataError(f"{bench.title} row {i}: no image found (embedded, by path or by sha256)")
     meta["task"] = bench.task

@@ -80,7 +80,9 @@ def write_benchmarks(root: Path) -> dict[str, str]:
         {"id": "validation_Art_1", "question": "<image 1> Which style is this?", "options": "['Baroque', 'Cubism']",
          "answer": "B", "image_1": _img(80), "question_type": "multiple-choice"},
         {"id": "validation_Art_2", "question": "<image 1> In which year was it painted?", "options": "[]",
-         "answer": "1907", "image_1": _img(81), "question_type": "open"}])
+         "answer": "1907", "image_1": _img(81), "question_type": "open"},
+        {"id": "validation_Art_3", "question": "Which painting is by Picasso?", "image_1": _img(82),
+         "options": "[\"<img='a.png'>\", \"<img='b.png'>\"]", "answer": "A", "question_type": "multiple-choice"}])
     _parquet(r / "mathvista/data/testmini-00000-of-00001.parquet", [
         {"pid": "1", "question": "Hint: look closely.\nQuestion: Which shape is larger?", "decoded_image": _img(90),
          "choices": ["circle", "square"], "precision": None, "answer": "square", "question_type": "multi_choice",
