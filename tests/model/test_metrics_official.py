@@ -294,3 +294,34 @@ def test_clock_unanswerable_and_wrap_around():
     assert clock_scores("The hour is 7", 7, 40)["hour_correct"] == 1.0  # no ':' still reads an hour
     both = evaluate(["no idea", "7:40"], [_clock(-1, -1), _clock(7, 40)])
     assert both["overall_exact"] == 1.0 and both["hour_correct"] == 1.0  # averaged where present
+
+
+ODD_OUTPUTS = ["", " ", "\n\n", "Answer:", "Answer: Answer:", "²", "٣", "1" * 5000, "nan", "inf", "-inf", "1e999",
+               "(1, 2)", "(10, 20)", "Click(1.5, 2.5)", "<point>", '<point x="" y="">', ":::", "12:", ":30",
+               "99:99:99", "-1:-1", "é" * 50, "\x08none\x08", "a total of " + "9" * 5000, "0.0%", "%", "$",
+               "<img='x'>", "(A) (B) (C)", "\u0000", "🙂 7"]
+
+
+@pytest.mark.parametrize("mode", ["official", "fixed"])
+def test_no_scorer_raises_on_odd_outputs(mode):
+    mask = np.ones((48, 64), bool)
+    for out in ODD_OUTPUTS:
+        vqa_score(out, ["2"] * 3, mode=mode)
+        anls(out, ["", "x"], mode=mode)
+        relaxed_correctness(out, ["0", "nan", "12%", ""], mode=mode)
+        exact_match(out, ["x"], mode=mode)
+        select_option(out, ["a", "b"], mode=mode)
+        count_scores(out, 3, mode=mode)
+        pointing_scores(out, [(10.0, 10.0)], [mask], (64, 48), mode=mode)
+        pointing_scores(out, [], [], (64, 48), mode=mode)
+        for h, m, s, t in ((7, 40, -1, False), (0, 0, 12, False), (12, 60, -1, True), (-1, -1, -1, True)):
+            clock_scores(out, h, m, second=s, is_test=t, mode=mode)
+        real_world_qa_score(out, "A", "multiple_choice", mode=mode)
+        mmmu_score(out, "B", "multiple-choice", ["x", "y"], mode=mode)
+        if len(out) < 1000:  # MMMU's number regexes are quadratic on long digit runs (seconds, as upstream)
+            mmmu_score(out, "7", "open", mode=mode)
+        for atype, prec in (("integer", None), ("float", 2), ("float", 1.0), ("text", None)):
+            math_vista_score(out, {"answer": "1", "question_type": "free_form", "answer_type": atype,
+                                   "precision": prec, "choices": None}, mode=mode)
+        math_vista_score(out, {"answer": "a", "question_type": "multi_choice", "answer_type": "text",
+                               "choices": ["a", "a"]}, mode=mode)
