@@ -111,7 +111,7 @@ class TransformersBackend:
             self.model = AutoModelForImageTextToText.from_pretrained(name, dtype=torch.float32)
         except ValueError:  # remote-code models (the released Molmo) register as causal LMs
             self.model = AutoModelForCausalLM.from_pretrained(name, trust_remote_code=True)
-        self.model.to(device).eval()
+        self.model.to(device).eval()  # type: ignore[arg-type]
         self.device, self.name = device, name
 
     def _inputs(self, item: BenchItem) -> dict[str, Any]:

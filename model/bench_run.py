@@ -43,7 +43,7 @@ def run_benchmark(backend, name: str, data: str | Path, *, mode: str = "official
     t0 = time.time()
     outputs = backend.generate(items, max_new_tokens or bench.max_new_tokens)
     metrics, rows = score_items(bench, items, outputs, mode=mode)
-    failures = []
+    failures: list[dict[str, Any]] = []
     for i, (it, out, r) in enumerate(zip(items, outputs, rows, strict=True)):
         if len(failures) >= n_failures:
             break

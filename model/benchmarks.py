@@ -54,7 +54,7 @@ class Benchmark:
     max_new_tokens: int  # launch_scripts/utils.py of the reference (PixMo-Count: see docs/spec/benchmarks.md)
     hub: str | None  # Hugging Face dataset id (parquet) for online users
     split: str
-    convert: Callable[[dict[str, Any], Path], tuple[str, str, dict[str, Any]] | None] = field(repr=False)
+    convert: Callable[[dict[str, Any], Path], tuple[str, str, dict[str, Any]]] = field(repr=False)
     in_avg: bool = True  # one of the paper's 11 ("11-avg")
     shard_subset: str | None = None  # toolkit shards of this subset are accepted too
 
