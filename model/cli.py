@@ -38,21 +38,78 @@ def train(
 
 @app.command("eval")
 def eval_cmd(
-    ckpt: Path = typer.Argument(..., help="Checkpoint file or run directory."),
-    shards: list[str] = typer.Argument(..., help="Shard directories to evaluate on."),
-    split: str | None = typer.Option(None, help="'val' to use the held-out split of training shards."),
-    max_examples: int = typer.Option(64, help="Evaluate at most this many examples."),
-    max_new_tokens: int = typer.Option(24),
-    out: Path | None = typer.Option(None, help="Write the metrics (and outputs) as JSON here."),
+    ckpt: str = typer.Argument(..., help="Checkpoint file or run directory; hf:NAME or a HF folder (transformers); "
+                                         "or http(s)://... (an OpenAI-compatible endpoint)."),
+    shards: list[str] = typer.Argument(None, help="Shard directories to evaluate on (without --benchmark/--suite)."),
+    benchmark: list[str] = typer.Option(None, "--benchmark", help="A paper benchmark (repeatable): "
+                                        "ai2d, chartqa, vqav2, docvqa, infovqa, textvqa, realworldqa, mmmu, "
+                                        "mathvista, countbenchqa, pixmo_count, pixmo_points_eval, clocks, clock_bench."),
+    suite: str | None = typer.Option(None, "--suite", help="'paper': every benchmark that --data has files for."),
+    data: list[str] = typer.Option(None, "--data", help="PATH (or hub id) of the benchmark, a root folder with one "
+                                   "sub-folder per benchmark, or NAME=PATH (repeatable)."),
+    metrics: str = typer.Option("official", "--metrics", help="'official' (the published evaluators) or 'fixed'."),
+    out_dir: Path | None = typer.Option(None, "--out-dir", help="Where results.json and report.html go."),
+    endpoint_model: str | None = typer.Option(None, help="Model name on the endpoint."),
+    device: str = typer.Option("cpu"),
+    batch_size: int = typer.Option(8),
+    split: str | None = typer.Option(None, help="'val': the held-out split of training shards (shards and "
+                                     "shard-based benchmarks)."),
+    max_examples: int | None = typer.Option(None, help="Evaluate at most this many examples (per benchmark)."),
+    max_new_tokens: int | None = typer.Option(None, help="Override the new-token limit (shards: 24; benchmarks: "
+                                              "the paper's per-task values)."),
+    out: Path | None = typer.Option(None, help="Shards: write the metrics (and outputs) as JSON here."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
 ) -> None:
-    """Generate answers for the shards' questions and score them (pointing, counting, clocks, VQA...)."""
-    from model.evaluate import evaluate
+    """Score a model: on shards (held-out split), or on the paper's benchmarks (--benchmark / --suite paper)."""
+    try:
+        if benchmark or suite:
+            _eval_benchmarks(ckpt, list(benchmark or []), suite, list(data or []), metrics, out_dir, endpoint_model,
+                             device, batch_size, max_examples, max_new_tokens, split)
+            return
+        if not shards:
+            raise ValueError("give shard directories, or --benchmark NAME / --suite paper with --data")
+        from model.evaluate import evaluate
 
-    result = evaluate(ckpt, list(shards), split=split, max_examples=max_examples, max_new_tokens=max_new_tokens,
-                      return_outputs=out is not None)
-    if out is not None:
-        out.write_text(json.dumps(result, indent=2))
-    typer.echo(json.dumps({k: v for k, v in result.items() if k != "outputs"}, indent=2))
+        result = evaluate(ckpt, list(shards), split=split, max_examples=max_examples or 64,
+                          max_new_tokens=max_new_tokens or 24, return_outputs=out is not None, metrics_mode=metrics)
+        if out is not None:
+            out.write_text(json.dumps(result, indent=2))
+        typer.echo(json.dumps({k: v for k, v in result.items() if k != "outputs"}, indent=2))
+    except (ValueError, OSError, KeyError) as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+
+
+def _eval_benchmarks(ckpt, names, suite, data, mode, out_dir, endpoint_model, device, batch_size, max_examples,
+                     max_new_tokens, split):
+    from model.bench_backends import open_backend
+    from model.bench_run import data_map, run_suite, table_rows
+    from model.benchmarks import PAPER_SUITE, get_benchmark
+    from model.metrics_text import check_mode
+
+    check_mode(mode)
+    if suite not in (None, "paper"):
+        raise ValueError(f"unknown suite {suite!r}; the only suite is 'paper'")
+    names = [get_benchmark(n).name for n in names] or list(PAPER_SUITE)
+    paths = data_map(data, names)
+    if not paths:
+        raise ValueError("no benchmark data: pass --data PATH (or NAME=PATH, or a root with one folder per benchmark)")
+    out_dir = out_dir or Path("out/eval")
+    backend = open_backend(ckpt, device=device, endpoint_model=endpoint_model, batch_size=batch_size)
+    res = run_suite(backend, paths, out_dir=out_dir, names=names if not suite else None, mode=mode,
+                    max_examples=max_examples, max_new_tokens=max_new_tokens, split=split)
+    if not suite:
+        for n in names:
+            if n not in res["benchmarks"] and n in res["skipped"]:
+                raise ValueError(f"{n}: {res['skipped'][n]}")
+    for row in table_rows(res):
+        typer.echo("  ".join(f"{c:<22}" if i == 0 else f"{c:>10}" for i, c in enumerate(row)))
+    for k, v in res["skipped"].items():
+        if k in paths:
+            typer.echo(f"skipped {k}: {v}")
+    typer.echo(f"wrote {out_dir / 'results.json'} and {out_dir / 'report.html'}")
 
 
 @app.command()

@@ -32,7 +32,8 @@ def eval_loader(model, tokenizer, shards: list[str], *, split: str | None, val_f
 @torch.no_grad()
 def evaluate_model(model, tokenizer, shards: list[str], *, split: str | None = None, max_examples: int = 64,
                    max_new_tokens: int = 24, batch_size: int = 8, val_fraction: float = 0.1,
-                   seq_len: int = 512, return_outputs: bool = False, **kw: Any) -> dict[str, Any]:
+                   seq_len: int = 512, return_outputs: bool = False, metrics_mode: str = "official",
+                   **kw: Any) -> dict[str, Any]:
     from model.metrics import evaluate as score
     from model.metrics import task_of
 
@@ -50,7 +51,7 @@ def evaluate_model(model, tokenizer, shards: list[str], *, split: str | None = N
     result: dict[str, Any] = {"n": len(examples)}
     for task in sorted({task_of(e) for e in examples}):
         idx = [i for i, e in enumerate(examples) if task_of(e) == task]
-        for k, v in score([outputs[i] for i in idx], [examples[i] for i in idx], task).items():
+        for k, v in score([outputs[i] for i in idx], [examples[i] for i in idx], task, mode=metrics_mode).items():
             result[f"{task}/{k}"] = v
     result["accuracy"] = headline(result)
     if return_outputs:

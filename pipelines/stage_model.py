@@ -156,6 +156,37 @@ def stage_evaluate(ctx: Context) -> str:
     return f"held-out evaluation: {len(flat)} metrics" + (f", accuracy {acc:.3f}" if isinstance(acc, float) else "")
 
 
+BENCH_ON_SHARDS = ("pixmo_count", "pixmo_points_eval", "clocks")  # benchmarks toolkit shards can feed
+
+
+def stage_benchmarks(ctx: Context) -> str:
+    """`pixmo model eval --suite paper` on the held-out split of the training shards: the same table
+    format as for the paper's benchmarks (benchmarks without data are listed as skipped)."""
+    need("model.bench_run")
+    from model.bench_run import table_rows
+
+    model_dir = ctx.out / "model"
+    if not (model_dir / "history.json").exists() or "train_dir" not in ctx.results:
+        raise Skip("no trained model (the train stage did not run)")
+    out = ctx.out / "benchmarks"
+    data = [a for b in BENCH_ON_SHARDS for a in ("--data", f"{b}={ctx.results['train_dir']}")]
+    _run(ctx, ["eval", str(model_dir), "--suite", "paper", *data, "--split", "val", "--out-dir", str(out),
+               "--max-examples", str(ctx.config.eval_samples), "--max-new-tokens", "80"], timeout=900)
+    res = json.loads((out / "results.json").read_text())
+    if not res["benchmarks"]:
+        raise Skip("no held-out examples of " + ", ".join(BENCH_ON_SHARDS))
+    rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{d}</td></tr>" for a, b, c, d in table_rows(res))
+    ctx.results.setdefault("report_sections", []).append((
+        "Benchmarks (paper table format)",
+        f"<p>The tiny Molmo on the held-out split of its training shards, scored with the official "
+        f"evaluators' metrics, at most {ctx.config.eval_samples} examples each and 80 new tokens "
+        f"(<code>pixmo model eval --suite paper</code>; full table with failures: {out / 'report.html'}).</p>"
+        f"<table><tr><th>benchmark</th><th>metric</th><th>score</th><th>n</th></tr>{rows}</table>"))
+    ctx.results.setdefault("metrics", {}).update({f"benchmark {v['title']}": v["score"]
+                                                  for v in res["benchmarks"].values()})
+    return ", ".join(f"{v['title']} {v['score']:.1f} (n={v['n']})" for v in res["benchmarks"].values())
+
+
 def _counting_summary(ctx: Context, res: dict[str, Any], values: list[int]) -> str:
     """Counting accuracy on the held-out mosaics against chance (one over the number of count values)."""
     acc, chance, n = res["counting/correct"], 1.0 / len(values), int(res.get("n", 0))
@@ -191,4 +222,5 @@ def model_stages() -> list[Stage]:
         Stage("mix", stage_mix, "square-root mixture of all shard sets"),
         Stage("train", stage_train, "tiny Molmo on CPU"),
         Stage("evaluate", stage_evaluate, "held-out split of the mixture"),
+        Stage("benchmarks", stage_benchmarks, "paper-style benchmark table on held-out sets"),
     ]

@@ -66,7 +66,7 @@ def test_fact22_count_parsing():
 def test_fact23_clock_parsing():
     assert clock_scores("10:15", 10, 15)["overall_exact"] == 1.0
     assert clock_scores("The time shown is 12:00", 0, 0, is_test=True)["overall_exact"] == 1.0
-    assert clock_scores("12:00", 0, 0)["overall_exact"] == 0.0  # non-test mode compares raw hours
+    assert clock_scores("12:00", 0, 0)["overall_exact"] == 1.0  # the official evaluator accepts 12 for hour 0
     assert clock_scores("The time shown is 7:57:39 PM", 19, 57)["overall_exact"] == 1.0
     close = clock_scores("10:17", 10, 15)
     assert close["overall_exact"] == 0.0 and close["overall_close"] == 1.0 and close["hour_correct"] == 1.0
@@ -85,16 +85,16 @@ def test_vqa_anls_relaxed_exact():
     assert anls("goodbye", ["hello world"]) == 0.0
     assert relaxed_correctness("10.4", ["10"]) == 1.0 and relaxed_correctness("10.6", ["10"]) == 0.0
     assert relaxed_correctness("Yes", ["yes"]) == 1.0
-    assert exact_match("Answer: Red.", ["red"]) == 1.0
+    assert exact_match("Answer: Red", ["red"]) == 1.0 and exact_match("Answer: Red.", ["red"], mode="fixed") == 1.0
     assert select_answer("blue\nred\nred") == "red"
 
 
 def test_multiple_choice_matching():
     opts = ["a cat", "a dog", "a bird"]
     assert select_option("B", opts) == 1
-    assert select_option("a bird", opts) == 2
-    assert select_option("I think it is a dog here", opts) == 1
-    assert select_option("a brid", opts) == 2
+    assert select_option("a bird", opts, mode="fixed") == 2
+    assert select_option("I think it is a dog here", opts, mode="fixed") == 1
+    assert select_option("a brid", opts, mode="fixed") == 2
     e = multiple_choice_example("Which?", opts, "a dog", np.random.default_rng(0), cfg=None)
     assert evaluate(["B"], [e])["accuracy"] == 1.0
 
