@@ -16,6 +16,7 @@ export PYTHONPATH := $(CURDIR)
 .PHONY: setup test test-all demo lint typecheck serve gen-clocks gen-count gen-docs gen-capqa train bench clean
 
 setup: $(STAMP) node_modules/mermaid/dist/mermaid.min.js
+	bash scripts/sandbox_access.sh $(PY) $(CURDIR)
 
 $(STAMP): pyproject.toml scripts/setup_system.sh
 	bash scripts/setup_system.sh $(APT_PKGS)

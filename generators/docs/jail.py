@@ -148,3 +148,22 @@ def check() -> None:
         shutil.rmtree(scratch, ignore_errors=True)
     if r.returncode != 0:
         raise JailUnavailable(f"bubblewrap cannot create a sandbox here: {r.stderr.strip()[-300:]}")
+    closed = unsearchable_dirs([*python_paths(), str(Path(__file__).resolve().parent)])
+    if closed:
+        raise JailUnavailable(f"the sandbox user (uid {sandbox_uid()}) cannot reach {closed[0]} (no o+x): "
+                              "run `make setup` (scripts/sandbox_access.sh grants search permission) "
+                              "or chmod o+x it")
+
+
+def unsearchable_dirs(paths: list[str]) -> list[str]:
+    """Directories above ``paths`` that the sandbox user cannot search (only when run as root, where
+    the jail drops to another user; a non-root caller runs the jail as itself)."""
+    if sandbox_uid() is None:
+        return []
+    closed: list[str] = []
+    for p in paths:
+        for d in Path(os.path.realpath(p)).parents:
+            st = d.stat()
+            if not st.st_mode & 0o001 and st.st_uid != sandbox_uid() and str(d) not in closed:
+                closed.append(str(d))
+    return closed

@@ -291,12 +291,30 @@ def test_jail_refuses_credential_variables(tmp_path):
 
 
 def _test_user() -> str | None:
+    """The unprivileged user the attacks are re-run as; created (as root) when it does not exist."""
     name = os.environ.get("PIXMO_SANDBOX_TEST_USER", "sbtest")
     try:
         pwd.getpwnam(name)
     except KeyError:
-        return None
+        if os.geteuid() != 0 or not shutil.which("useradd"):
+            return None
+        subprocess.run(["useradd", "-m", name], check=True, capture_output=True)
     return name
+
+
+def test_unsearchable_parent_dirs_are_named(tmp_path):
+    closed = tmp_path / "closed"
+    inner = closed / "python"
+    inner.mkdir(parents=True)
+    closed.chmod(0o700)
+    try:
+        got = jail.unsearchable_dirs([str(inner)])
+    finally:
+        closed.chmod(0o755)
+    if os.geteuid() == 0:  # pytest's own base temp dir (0700) may be listed too
+        assert str(closed) in got and str(inner) not in got
+    else:
+        assert got == []
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or os.environ.get("PIXMO_JAIL_NESTED") == "1",
@@ -304,7 +322,7 @@ def _test_user() -> str | None:
 def test_attacks_hold_as_a_non_root_user():
     user = _test_user()
     if user is None or not shutil.which("runuser"):
-        pytest.skip("no unprivileged test user (useradd -m sbtest)")
+        pytest.skip("not root and no unprivileged test user (PIXMO_SANDBOX_TEST_USER)")
     root = Path(__file__).resolve().parents[2]
     env = {"PATH": "/usr/bin:/bin", "HOME": f"/home/{user}", "PYTHONPATH": str(root), "PYTHONHASHSEED": "0",
            "PIXMO_JAIL_NESTED": "1", "LANG": "C.UTF-8"}
