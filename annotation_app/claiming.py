@@ -266,8 +266,10 @@ def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any
     _writable(a)
     ctx = ItemContext(id=a.item_id, width=a.width, height=a.height, image_sha256=a.image_sha256,
                       image_url=a.image_url or "", spec=jload(a.spec) or {}, campaign_config=jload(a.config) or {})
+    task = get_task_type(a.task_type)
     try:
-        clean = get_task_type(a.task_type).parse(payload, ctx)
+        clean = task.parse(payload, ctx)
+        clean = yield from task.verify_steps(clean, a, user_id)
     except PayloadError as exc:
         raise ClaimError(422, str(exc)) from None
     t = now()

@@ -49,6 +49,9 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
                 "submission_id": sub.sid, "annotator_id": sub.uid, "gold": item.gold is not None}
         anns = task.export(sub.payload, ctx, sub_name, meta)
         extras = task.export_extras(sub.payload, ctx, media) if hasattr(task, "export_extras") else {}
+        for a in anns:  # name only audio that ships (deleted, unexported or unverified audio does not)
+            if a.meta.get("audio_member") and a.meta["audio_member"] not in extras:
+                a.meta["audio_member"] = None
         writer.write(Sample(image=media.get(item.media_key), annotations=anns, image_url=item.image_url or "",
                             extras=extras))
     if writer is None:

@@ -9,6 +9,7 @@ docs/annotation_app.md ("How to add a task type").
 from __future__ import annotations
 
 import importlib
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -70,6 +71,13 @@ class TaskType:
 
     def check(self, payload: Any, item: ItemContext) -> None:
         """Checks that need the item (image size, given label...)."""
+
+    def verify_steps(self, payload: Any, assignment: Any, user_id: int) -> Generator[Any, Any, Any]:
+        """Checks against what the server stored (recordings, drafts), run inside the submit's
+        transaction: yield ``annotation_app.sql.Op`` statements, raise PayloadError, and return the
+        payload to store (the server's own copy of anything it vouches for)."""
+        return payload
+        yield  # a generator without statements
 
     # --- items ---
     def item_view(self, item: ItemContext) -> dict[str, Any]:
