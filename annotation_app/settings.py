@@ -30,7 +30,9 @@ class Settings(BaseSettings):
                                                  "believed (default: none; the peer address is the client)")
     public_docs: bool = Field(False, description="serve /docs and /openapi.json without login")
     max_image_bytes: int = Field(20 * 2**20, gt=0)
-    max_json_bytes: int = Field(1 * 2**20, gt=0)
+    max_json_bytes: int = Field(1 * 2**20, gt=0, description="JSON request bodies (drafts, submits, ...)")
+    max_chunk_bytes: int = Field(8 * 2**20, gt=0, description="raw request bodies (audio chunks); campaigns may "
+                                                              "set a lower speech.max_chunk_bytes")
     max_points: int = Field(1000, ge=1)
     allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
     pool_size: int = Field(40, ge=1, description="pooled DB connections (40 = the threadpool's size, so "

@@ -89,6 +89,10 @@ class TaskType:
         return [ItemSeed()]
 
     # --- quality and export ---
+    def parse_gold(self, gold: Any, item: ItemContext) -> dict[str, Any]:
+        """Validate a gold answer for ``item`` like a submit; returns it in stored form."""
+        raise PayloadError(f"task type {self.name!r} has no gold answers")
+
     def score(self, payload: dict[str, Any], gold: dict[str, Any], item: ItemContext,
               config: dict[str, Any]) -> dict[str, float] | None:
         """Metrics of one answer against a gold answer (None: this type has no gold scoring)."""

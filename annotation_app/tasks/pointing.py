@@ -7,12 +7,12 @@ Payload points are pixels of the original image; exports hold pixmo-points recor
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from annotation_app.quality import point_metrics
-from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, register
+from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, format_validation, register
 from pixmo.records import PixmoCount, PixmoPoints
 from pixmo.shards import Annotation, Sample
 
@@ -29,6 +29,14 @@ class PointingPayload(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     label: str = Field("", max_length=300)
     points: list[PointIn] = Field(default_factory=list, max_length=MAX_POINTS)
+    not_present: bool = False
+
+
+class GoldAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    label: str = Field("", max_length=300)
+    points: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(default_factory=list,
+                                                                                   max_length=MAX_POINTS)
     not_present: bool = False
 
 
@@ -83,6 +91,16 @@ class PointingTask(TaskType):
                 out.append(ItemSeed(key=f"gold{i}", spec={"hint": a.record.label},
                                     gold={"label": a.record.label, "points": pts, "not_present": not pts}))
         return out or [ItemSeed()]
+
+    def parse_gold(self, gold: Any, item: ItemContext) -> dict[str, Any]:
+        """Gold is ``{"label", "points": [[x, y], ...] in pixels, "not_present"}``, checked like a submit."""
+        try:
+            g = GoldAnswer.model_validate(gold)
+        except ValidationError as err:
+            raise PayloadError(format_validation(err)) from None
+        self.parse({"label": g.label, "points": [{"x": x, "y": y} for x, y in g.points],
+                    "not_present": g.not_present}, item)
+        return {"label": g.label, "points": [[x, y] for x, y in g.points], "not_present": g.not_present}
 
     def score(self, payload: dict[str, Any], gold: dict[str, Any], item: ItemContext,
               config: dict[str, Any]) -> dict[str, float] | None:

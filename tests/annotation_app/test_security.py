@@ -134,7 +134,7 @@ def test_uploads_are_sniffed_and_capped(appctx_factory):
     noisy.save(buf, "PNG")
     r = up("big.png", buf.getvalue(), "image/png")
     assert r.status_code == 413 and "limit" in r.json()["detail"], r.text
-    r = admin.post(url, content=b"x" * 2_000_000, headers={"content-type": "application/octet-stream"})
+    r = admin.post(url, content=b"x" * 2_000_000, headers={"content-type": "multipart/form-data; boundary=b"})
     assert r.status_code == 413 and "the limit is" in r.json()["detail"]
 
 
@@ -177,8 +177,8 @@ def test_schemathesis_finds_no_server_error(appctx):
     from hypothesis import HealthCheck, given, settings
     from schemathesis.checks import not_a_server_error
 
-    schema = schemathesis.openapi.from_asgi("/openapi.json", appctx.app)
     headers = {"Authorization": f"Bearer {appctx.tokens['admin']}"}
+    schema = schemathesis.openapi.from_asgi("/openapi.json", appctx.app, headers=headers)
     failures, calls, statuses = [], [0], set()
     ops = [op.ok() for op in schema.get_all_operations()]
     assert len(ops) > 20
