@@ -103,7 +103,7 @@ def _private_docs(app: FastAPI) -> None:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ClaimError)
     async def _claim(_req: Request, exc: ClaimError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return JSONResponse({"detail": exc.message, **getattr(exc, "extra", {})}, status_code=exc.status)
 
     @app.exception_handler(MediaKeyError)
     async def _media(_req: Request, exc: MediaKeyError) -> JSONResponse:

@@ -26,7 +26,7 @@ from annotation_app.speech.config import CONSENT_TEXT, speech_config
 from annotation_app.speech.recordings import SpeechError
 
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-Seq = Annotated[int, PathParam(ge=0, le=100_000)]
+Seq = Annotated[int, Field(ge=0, le=100_000)]
 templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 
@@ -40,6 +40,12 @@ class StartIn(BaseModel):
     assignment_id: int = Field(ge=1, le=MAX_ID)
     mime: str = Field(min_length=3, max_length=64)
     restart: bool = False
+
+
+class FinalizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segments: dict[Seq, Seq] = Field(default_factory=dict, max_length=1000, description="chunks the page recorded per part "
+                                     "(part number -> count); the finalize is refused listing any not stored")
 
 
 def _tx(request: Request, fn: Any, write: bool = True) -> Any:
@@ -101,11 +107,15 @@ def router() -> APIRouter:
         return {"recording_id": rec_id, "segment": segment, "seq": seq, **out}
 
     @r.post("/recordings/{rec_id}/finalize")
-    async def finalize(request: Request, rec_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    async def finalize(request: Request, rec_id: Id, body: FinalizeIn | None = None,
+                       p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Assemble the chunks, check the audio (too short, silent, damaged...) and queue transcription.
-        A refused recording keeps its chunks: record more and finalize again."""
+        Missing chunks (against the page's ``segments`` counts, or gaps) get a 409 whose ``missing``
+        lists each ``[part, seq]``. A refused recording keeps its chunks: record more and finalize again."""
         media = request.app.state.media
-        rec, keys, n = await _tx(request, lambda c: rec_svc.chunks_for_finalize(c, rec_id, p.id), write=False)
+        expected = {int(k): int(v) for k, v in (body.segments if body else {}).items()}
+        rec, keys, n = await _tx(request, lambda c: rec_svc.chunks_for_finalize(c, rec_id, p.id, expected),
+                                 write=False)
         cfg = await _tx(request, lambda c: speech_config(get_campaign(c, rec.campaign_id).config), write=False)
 
         def build() -> tuple[Any, str, str]:  # CPU and I/O work: off the event loop

@@ -6,7 +6,7 @@ const Pixmo = (() => {
     return m ? decodeURIComponent(m[1]) : "";
   }
   class ApiError extends Error {
-    constructor(status, detail) { super(detail); this.status = status; }
+    constructor(status, detail, data) { super(detail); this.status = status; this.data = data || {}; }
   }
   // A same-origin path to go to after login, or "/": never another site (also not "/\\host", which
   // browsers read as "//host").
@@ -27,7 +27,7 @@ const Pixmo = (() => {
       location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new ApiError(401, "not logged in");
     }
     const data = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
-    if (!r.ok) throw new ApiError(r.status, (data && data.detail) || r.statusText);
+    if (!r.ok) throw new ApiError(r.status, (data && data.detail) || r.statusText, data);
     return data;
   }
   function toast(msg, kind) {
