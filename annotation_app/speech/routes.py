@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -27,7 +25,6 @@ from annotation_app.speech.recordings import SpeechError
 
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 Seq = Annotated[int, Field(ge=0, le=100_000)]
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
 
 
 class ConsentIn(BaseModel):
@@ -167,11 +164,10 @@ def router() -> APIRouter:
 
         return await run_in_threadpool(summarise_item, request.app.state.engine, item_id, p.id, rules=rules)
 
-    @r.get("/review/{campaign_id}", response_class=HTMLResponse)
-    async def review_page(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> HTMLResponse:
-        """Review page: raw transcript vs cleaned caption as a diff, audio playback, quality flags."""
-        c = await _tx(request, lambda conn: get_campaign(conn, campaign_id), write=False)
-        return templates.TemplateResponse(request, "caption_review.html", {"user": p, "campaign": c})
+    @r.get("/review/{campaign_id}", include_in_schema=False)
+    async def review_page(campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> RedirectResponse:
+        """The caption review is the campaign's review page (audio, transcript -> caption diff, flags)."""
+        return RedirectResponse(f"/campaigns/{campaign_id}/review", status_code=303)
 
     return r
 
