@@ -176,9 +176,9 @@ def _check_audio(rep: Report, shard: str, key: str, head: dict[str, Any], member
     recording, with the sha256 its meta records: audio cannot be swapped between records."""
     for i, a in enumerate(head.get("annotations") or []):
         meta = a.get("meta") if isinstance(a, dict) else None
-        member = meta.get("audio_member") if isinstance(meta, dict) else None
-        if not member:
+        if not isinstance(meta, dict) or not meta.get("audio_member"):
             continue
+        member = meta["audio_member"]
         where = f"annotations[{i}].meta.audio_member"
         rec_id = meta.get("recording_id")
         if rec_id is not None and not str(member).startswith(f"audio_{rec_id}."):
