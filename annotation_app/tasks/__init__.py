@@ -101,6 +101,11 @@ class TaskType:
     def export(self, payload: dict[str, Any], item: ItemContext, subset: str, meta: dict[str, Any]) -> list[Annotation]:
         return []
 
+    def proof_check(self, conn: Any, campaign_id: int) -> Any:
+        """For export: a function (payload, submitter id) -> whether the answer's proof (e.g. its audio)
+        is what the server recorded for that submitter; None when this type carries no proof."""
+        return None
+
     def router(self) -> APIRouter | None:
         """Extra routes of this task type (mounted under /api/tasks/<name>)."""
         return None

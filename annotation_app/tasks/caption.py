@@ -17,7 +17,9 @@ from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
+from annotation_app.speech.models import Recording
 from annotation_app.speech.recordings import caption_payload
 from annotation_app.sql import Op, Q, jload
 from annotation_app.tasks import ItemContext, PayloadError, TaskType, register
@@ -119,6 +121,18 @@ class CaptionTask(TaskType):
         if hashlib.sha256(data).hexdigest() != payload.get("audio_sha256"):
             return {}  # not the audio the server recorded for this recording: never shipped as proof
         return {member: data}
+
+    def proof_check(self, conn: Any, campaign_id: int) -> Any:
+        """The audio is proof only when the recording is the submitter's and its sha256 is the one
+        the server recorded (stored answers from before the submit checks may not be)."""
+        rows = conn.execute(select(Recording.id, Recording.user_id, Recording.audio_sha256)
+                            .where(Recording.campaign_id == campaign_id)).all()
+        owners = {r.id: (r.user_id, r.audio_sha256) for r in rows}
+
+        def ok(payload: dict[str, Any], user_id: int) -> bool:
+            return owners.get(payload.get("recording_id")) == (user_id, payload.get("audio_sha256"))
+
+        return ok
 
     def router(self) -> APIRouter | None:
         from annotation_app.speech.routes import router

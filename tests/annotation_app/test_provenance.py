@@ -142,3 +142,29 @@ def test_private_media_only_for_owner_and_reviewers(dbctx):
     assert dbctx.client("throwaway").get("/media/audio/chunks/r9999/s0-c0-abc.part").status_code == 404
     img = dbctx.client("annotator").post(f"/api/campaigns/{cid}/claim", json={}).json()["assignment"]["item"]
     assert dbctx.client("throwaway").get(img["media_url"]).status_code == 200
+
+
+def test_export_ships_no_audio_for_a_stored_answer_naming_someone_elses_recording(dbctx, tmp_path):
+    cid = _campaign(dbctx, "caption")
+    mine, theirs = _claim(dbctx, "annotator", cid), _claim(dbctx, "throwaway", cid)
+    rid, key = _recording(dbctx, "annotator", mine, cid)
+    assert _submit(dbctx, "annotator", mine, _forged_caption(rid)).status_code == 200
+    with write_tx(dbctx.app.state.engine) as conn:  # a forged answer stored before the submit checks existed
+        from annotation_app.models import Assignment, Submission
+
+        payload = {"recording_id": rid, "caption": "Mine.", "transcript": "mine", "audio_key": key,
+                   "audio_sha256": hashlib.sha256(AUDIO).hexdigest(), "flags": []}
+        sid = conn.execute(insert(Submission.__table__).values(
+            assignment_id=theirs, item_id=1, campaign_id=cid, user_id=dbctx.user_ids["throwaway"], client_key="old-1",
+            payload=payload, kind="annotator", created_at=time.time())).inserted_primary_key[0]
+        conn.execute(Assignment.__table__.update().where(Assignment.id == theirs).values(
+            status="submitted", submission_id=sid))
+    manifest = export_shards(dbctx.app.state.engine, dbctx.app.state.media, cid, tmp_path / "out",
+                             include_unreviewed=True)
+    sample = next(iter_samples(manifest.parent))
+    by_user = {a.meta["annotator_id"]: a for a in sample.annotations}
+    forged = by_user[dbctx.user_ids["throwaway"]]
+    assert forged.meta["provenance"] == "unverified" and forged.meta["audio_member"] is None
+    genuine = by_user[dbctx.user_ids["annotator"]]
+    assert "provenance" not in genuine.meta and sample.extras[genuine.meta["audio_member"]] == AUDIO
+    assert validate_dir(manifest.parent).ok
