@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.routing import APIRoute
@@ -46,8 +46,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     engine = engine or make_engine(settings.database_url, synchronous=settings.sqlite_synchronous,
                                    pool_size=settings.pool_size,
                                    background_checkpoint=settings.sqlite_background_checkpoint)
+    public = settings.public_docs
     app = FastAPI(title="PixMo annotation app", version="1.0",
-                  description="Campaigns, task claiming with leases, review, quality metrics and export.")
+                  description="Campaigns, task claiming with leases, review, quality metrics and export.",
+                  docs_url="/docs" if public else None, redoc_url=None, openapi_url="/openapi.json" if public else None)
     app.state.settings = settings
     app.state.engine = engine
     app.state.media = MediaStore(settings.media_root)
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     for prefix, r in app.state.routers:
         app.include_router(r, prefix=prefix)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    if not public:
+        _private_docs(app)
     _handlers(app)
     _middleware(app, settings)
     return app
@@ -81,10 +85,25 @@ def all_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     return out
 
 
+def _private_docs(app: FastAPI) -> None:
+    """/openapi.json and /docs for logged-in users only (``PIXMO_APP_PUBLIC_DOCS=1`` opens them)."""
+    from fastapi.openapi.docs import get_swagger_ui_html
+
+    from annotation_app.deps import require
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(_p: Any = Depends(require("annotator"))) -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(_p: Any = Depends(require("annotator"))) -> Any:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=app.title + " - API")
+
+
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ClaimError)
     async def _claim(_req: Request, exc: ClaimError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message}, status_code=exc.status)
+        return JSONResponse({"detail": exc.message, **getattr(exc, "extra", {})}, status_code=exc.status)
 
     @app.exception_handler(MediaKeyError)
     async def _media(_req: Request, exc: MediaKeyError) -> JSONResponse:
@@ -115,29 +134,63 @@ def _plain(errors: Any) -> Any:
 
 
 def _middleware(app: FastAPI, settings: Settings) -> None:
-    app.add_middleware(LimitsAndHeaders, limit=max(settings.max_image_bytes, settings.max_json_bytes) + 64 * 1024)
+    app.add_middleware(LimitsAndHeaders, limits=BodyLimits.of(settings))
+
+
+class BodyLimits:
+    """The largest request body per content type: JSON ``max_json_bytes``; image uploads
+    (multipart, image/*) ``max_image_bytes``; audio chunks and other raw bytes ``max_chunk_bytes``
+    (each plus 64 KiB for multipart framing)."""
+
+    def __init__(self, json: int, upload: int, raw: int):
+        self.json, self.upload, self.raw = json, upload, raw
+
+    @classmethod
+    def of(cls, s: Settings) -> BodyLimits:
+        return cls(s.max_json_bytes, s.max_image_bytes + 64 * 1024, s.max_chunk_bytes + 64 * 1024)
+
+    def for_type(self, content_type: str) -> int:
+        ct = content_type.split(";", 1)[0].strip().lower()
+        if ct in ("multipart/form-data", "application/x-www-form-urlencoded") or ct.startswith("image/"):
+            return self.upload
+        if ct in ("application/octet-stream",) or ct.startswith(("audio/", "video/")):
+            return self.raw
+        return self.json  # JSON, and anything else the API would parse as such
 
 
 class LimitsAndHeaders:
-    """Pure ASGI middleware: refuse bodies declared over the limit (413) and add security headers."""
+    """Pure ASGI middleware: request bodies over the limit of their content type get 413, whether
+    declared by Content-Length (refused before reading) or streamed without one (refused as soon as
+    the count passes the limit, nothing more is read); security headers on every response."""
 
-    def __init__(self, app: Any, limit: int):
-        self.app, self.limit = app, limit
+    def __init__(self, app: Any, limits: BodyLimits):
+        self.app, self.limits = app, limits
         self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        for k, v in scope["headers"]:
-            if k == b"content-length":
-                if not v.isdigit():
-                    await JSONResponse({"detail": "Content-Length must be a number"}, 400)(scope, receive, send)
-                    return
-                if int(v) > self.limit:
-                    msg = f"request body is {int(v)} bytes; the limit is {self.limit} bytes"
-                    await JSONResponse({"detail": msg}, 413)(scope, receive, send)
-                    return
+        headers = dict(scope["headers"])
+        limit = self.limits.for_type(headers.get(b"content-type", b"").decode("latin-1"))
+        declared = headers.get(b"content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await JSONResponse({"detail": "Content-Length must be a number"}, 400)(scope, receive, send)
+                return
+            if int(declared) > limit:
+                msg = f"request body is {int(declared)} bytes; the limit is {limit} bytes"
+                await JSONResponse({"detail": msg}, 413)(scope, receive, send)
+                return
+        seen = [0]
+
+        async def counted() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                seen[0] += len(message.get("body", b""))
+                if seen[0] > limit:
+                    raise HTTPException(413, f"request body is over {limit} bytes; the limit is {limit} bytes")
+            return message
 
         async def send_with_headers(message: Any) -> None:
             if message["type"] == "http.response.start":
@@ -145,4 +198,4 @@ class LimitsAndHeaders:
                 message["headers"] = list(message.get("headers", [])) + [h for h in self.headers if h[0] not in have]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        await self.app(scope, counted, send_with_headers)

@@ -175,6 +175,13 @@ def set_gold(conn: Connection, item_id: int, gold: dict[str, Any] | None, user_i
     if item is None:
         raise ImportError_(f"item {item_id} not found")
     c = get_campaign_row(conn, item.campaign_id)
+    if gold is not None:  # validated like a submit, so scoring never meets malformed gold
+        from annotation_app.claiming import item_context
+
+        try:
+            gold = get_task_type(c.task_type).parse_gold(gold, item_context(item, c.config))
+        except PayloadError as exc:
+            raise ImportError_(f"gold: {exc}") from None
     overlap = max(item.overlap, int((c.config or {}).get("gold_overlap", 1000))) if gold else item.overlap
     conn.execute(update(Item).where(Item.id == item_id).values(gold=gold, priority=10 if gold else 100, overlap=overlap))
     audit(conn, user_id, "item.gold", "item", item_id, {"gold": gold}, ip=ip)

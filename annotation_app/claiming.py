@@ -266,8 +266,14 @@ def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any
     _writable(a)
     ctx = ItemContext(id=a.item_id, width=a.width, height=a.height, image_sha256=a.image_sha256,
                       image_url=a.image_url or "", spec=jload(a.spec) or {}, campaign_config=jload(a.config) or {})
+    min_view = int(ctx.campaign_config.get("min_view_ms") or 0)
+    if min_view and (duration_ms is None or duration_ms < min_view):
+        raise ClaimError(422, f"duration_ms: the item was shown for {duration_ms} ms; this campaign needs at least "
+                              f"{min_view} ms before a submit (min_view_ms)")
+    task = get_task_type(a.task_type)
     try:
-        clean = get_task_type(a.task_type).parse(payload, ctx)
+        clean = task.parse(payload, ctx)
+        clean = yield from task.verify_steps(clean, a, user_id)
     except PayloadError as exc:
         raise ClaimError(422, str(exc)) from None
     t = now()

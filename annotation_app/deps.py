@@ -65,7 +65,21 @@ async def _asyncpg_tx(pool: Any, make: Callable[[bool], Steps[T]]) -> T:
 
 
 def client_ip(request: Request) -> str:
-    return request.client.host if request.client else ""
+    """The client's address: the peer, or, when the peer is a configured trusted proxy, the last
+    address in X-Forwarded-For that is not itself a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    trusted = _trusted(request.app.state.settings.trusted_proxies)
+    if peer not in trusted:
+        return peer
+    hops = [h.strip() for h in ",".join(request.headers.getlist("x-forwarded-for")).split(",") if h.strip()]
+    for hop in reversed(hops):
+        if hop not in trusted:
+            return hop[:64]
+    return peer
+
+
+def _trusted(spec: str) -> frozenset[str]:
+    return frozenset(a.strip() for a in spec.split(",") if a.strip())
 
 
 _CACHE: dict[str, tuple[float, Principal]] = {}

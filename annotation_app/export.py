@@ -37,6 +37,9 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
                   subset: str | None = None, include_unreviewed: bool = False, max_count: int = 1000) -> Path:
     """Write one sample per image holding every exported record; returns the manifest path."""
     writer: ShardWriter | None = None
+    with read_tx(engine) as conn:
+        c = conn.execute(select(Campaign.task_type).where(Campaign.id == campaign_id)).first()
+        proof_ok = get_task_type(c.task_type).proof_check(conn, campaign_id) if c else None
     for campaign, item, sub in answers(engine, campaign_id, include_unreviewed):
         task = get_task_type(campaign.task_type)
         sub_name = subset or task.subsets[0]
@@ -49,6 +52,13 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
                 "submission_id": sub.sid, "annotator_id": sub.uid, "gold": item.gold is not None}
         anns = task.export(sub.payload, ctx, sub_name, meta)
         extras = task.export_extras(sub.payload, ctx, media) if hasattr(task, "export_extras") else {}
+        if proof_ok is not None and not proof_ok(sub.payload, sub.uid):
+            extras = {}  # the proof is not the submitter's: never shipped as theirs
+            for a in anns:
+                a.meta["provenance"] = "unverified"
+        for a in anns:  # name only audio that ships (deleted, unexported or unverified audio does not)
+            if a.meta.get("audio_member") and a.meta["audio_member"] not in extras:
+                a.meta["audio_member"] = None
         writer.write(Sample(image=media.get(item.media_key), annotations=anns, image_url=item.image_url or "",
                             extras=extras))
     if writer is None:

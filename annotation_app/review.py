@@ -24,19 +24,29 @@ class ReviewIn(BaseModel):
     version: int | None = Field(None, description="assignment version seen by the reviewer (optimistic check)")
 
 
-def queue(conn: Connection, campaign_id: int, limit: int = 50, status: str = "submitted") -> list[dict[str, Any]]:
+def queue(conn: Connection, campaign_id: int, limit: int = 50, status: str = "submitted", *, offset: int = 0,
+          reviewer_id: int | None = None, annotator: str | None = None, flagged: bool = False) -> list[dict[str, Any]]:
+    """Answers in ``status``, oldest first, one page (``offset``, ``limit``); never the reviewer's own
+    work; optionally one annotator's (username) and only those with flags."""
     campaign = get_campaign(conn, campaign_id)
     task = get_task_type(campaign.task_type)
-    rows = conn.execute(
-        select(A.c.id, A.c.version, A.c.status, A.c.reject_reason, A.c.submitted_at, I, S.c.payload,
-               S.c.duration_ms, User.username)
-        .join(I, I.c.id == A.c.item_id).join(S, S.c.id == A.c.submission_id).join(User, User.id == A.c.user_id)
-        .where(A.c.campaign_id == campaign_id, A.c.status == status).order_by(A.c.submitted_at).limit(limit)
-    ).all()
+    q = (select(A.c.id, A.c.version, A.c.status, A.c.reject_reason, A.c.submitted_at, A.c.user_id, I, S.c.payload,
+                S.c.duration_ms, User.username)
+         .join(I, I.c.id == A.c.item_id).join(S, S.c.id == A.c.submission_id).join(User, User.id == A.c.user_id)
+         .where(A.c.campaign_id == campaign_id, A.c.status == status).order_by(A.c.submitted_at, A.c.id))
+    if reviewer_id is not None:
+        q = q.where(A.c.user_id != reviewer_id)
+    if annotator:
+        q = q.where(User.username == annotator)
+    if flagged:  # flags live in the JSON payload: filtered here, then paged
+        rows = [r for r in conn.execute(q.limit(20000)).all() if (r.payload or {}).get("flags")][offset:offset + limit]
+    else:
+        rows = conn.execute(q.offset(offset).limit(limit)).all()
     return [{"assignment_id": r.id, "version": r.version, "status": r.status, "annotator": r.username,
              "submitted_at": r.submitted_at, "payload": r.payload, "duration_ms": r.duration_ms,
-             "reject_reason": r.reject_reason,
-             "item": {"id": r[5], "media_url": f"/media/{r.media_key}", "width": r.width, "height": r.height,
+             "reject_reason": r.reject_reason, "task_type": campaign.task_type,
+             "flags": (r.payload or {}).get("flags") or [],
+             "item": {"id": r[6], "media_url": f"/media/{r.media_key}", "width": r.width, "height": r.height,
                       "task": task.item_view(item_context(r, campaign.config))}} for r in rows]
 
 
@@ -45,6 +55,8 @@ def review(conn: Connection, assignment_id: int, reviewer_id: int, body: ReviewI
     a = conn.execute(q).first()
     if a is None:
         raise ClaimError(404, f"assignment {assignment_id} not found")
+    if a.user_id == reviewer_id:
+        raise ClaimError(403, "you cannot review your own work; another reviewer has to")
     if a.status != "submitted":
         raise ClaimError(409, f"assignment {assignment_id} is {a.status}, not awaiting review")
     if body.version is not None and body.version != a.version:

@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from annotation_app.db import now
 from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession
@@ -65,13 +65,28 @@ def create_user(conn: Connection, username: str, password: str, role: str) -> in
 
 # --- login throttling ---------------------------------------------------------------------------
 
-def throttled(conn: Connection, username: str, ip: str, max_failures: int, window_s: float) -> bool:
-    since = now() - window_s
-    by_user = conn.execute(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.username == username, LoginAttempt.ok.is_(False), LoginAttempt.at > since)).scalar_one()
-    by_ip = conn.execute(select(func.count()).select_from(LoginAttempt).where(
-        LoginAttempt.ip == ip, LoginAttempt.ok.is_(False), LoginAttempt.at > since)).scalar_one()
-    return by_user >= max_failures or by_ip >= max_failures * 4
+def login_wait(conn: Connection, username: str, client: str, *, free: int, delay_s: float, max_delay_s: float,
+               window_s: float) -> float:
+    """Seconds this (username, client) must still wait before its next login attempt.
+
+    The first ``free`` failures since the last success (within ``window_s``) cost nothing; after
+    that each failure makes the next attempt wait ``delay_s``, doubling per failure up to
+    ``max_delay_s``, counted from the last failure. There is no lockout: a correct password is
+    accepted as soon as the delay has passed, and failures from one client never delay another.
+    """
+    t = now()
+    rows = conn.execute(select(LoginAttempt.ok, LoginAttempt.at).where(
+        LoginAttempt.username == username[:64], LoginAttempt.ip == client[:64], LoginAttempt.at > t - window_s)
+        .order_by(LoginAttempt.at.desc()).limit(64)).all()
+    failures = 0
+    for ok, _at in rows:
+        if ok:
+            break
+        failures += 1
+    if failures <= free:
+        return 0.0
+    wait = min(max_delay_s, delay_s * 2 ** min(failures - free - 1, 30))
+    return max(0.0, rows[0].at + wait - t)
 
 
 def verify_login(conn: Connection, username: str, password: str, ip: str) -> Any:

@@ -20,10 +20,19 @@ class Settings(BaseSettings):
     max_active_leases: int = Field(2, ge=1, description="leases one annotator may hold per campaign (current + prefetched)")
     session_hours: float = Field(24.0 * 7, gt=0)
     cookie_secure: bool = Field(False, description="set the Secure flag on cookies (enable behind HTTPS)")
-    login_max_failures: int = Field(5, ge=1, description="failed logins per user or IP before throttling")
-    login_window_s: float = Field(900.0, gt=0)
+    login_free_failures: int = Field(3, ge=0, description="failed logins per (username, client) before a delay")
+    login_delay_s: float = Field(1.0, ge=0, description="delay after the first counted failure; doubles with each "
+                                                        "further one")
+    login_max_delay_s: float = Field(30.0, ge=0, description="longest delay between two attempts of one "
+                                                             "(username, client)")
+    login_window_s: float = Field(900.0, gt=0, description="failures older than this are forgotten")
+    trusted_proxies: str = Field("", description="comma-separated proxy addresses whose X-Forwarded-For is "
+                                                 "believed (default: none; the peer address is the client)")
+    public_docs: bool = Field(False, description="serve /docs and /openapi.json without login")
     max_image_bytes: int = Field(20 * 2**20, gt=0)
-    max_json_bytes: int = Field(1 * 2**20, gt=0)
+    max_json_bytes: int = Field(1 * 2**20, gt=0, description="JSON request bodies (drafts, submits, ...)")
+    max_chunk_bytes: int = Field(8 * 2**20, gt=0, description="raw request bodies (audio chunks); campaigns may "
+                                                              "set a lower speech.max_chunk_bytes")
     max_points: int = Field(1000, ge=1)
     allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
     pool_size: int = Field(40, ge=1, description="pooled DB connections (40 = the threadpool's size, so "

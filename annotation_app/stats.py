@@ -46,7 +46,11 @@ def annotators(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
         if s.duration_ms is not None:
             d["durations"].append(s.duration_ms / 1000.0)
         if s.gold is not None:
-            m = task.score(s.payload, s.gold, item_context(s, campaign.config), campaign.config or {})
+            try:
+                m = task.score(s.payload, s.gold, item_context(s, campaign.config), campaign.config or {})
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError):
+                d["gold_unscorable"] = d.get("gold_unscorable", 0) + 1  # malformed stored data: counted, not a 500
+                continue
             if m is not None:
                 d["gold"].append(m)
     rev: dict[int, list[str]] = defaultdict(list)
@@ -66,5 +70,6 @@ def annotators(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
             "reviewed": len(decisions),
             "rejection_rate": round(decisions.count("reject") / len(decisions), 3) if decisions else None,
             "gold_items": len(d["gold"]), "gold": mean_metrics(d["gold"]) if d["gold"] else None,
+            "gold_unscorable": d.get("gold_unscorable", 0),
         })
     return out

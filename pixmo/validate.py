@@ -168,6 +168,25 @@ def check_sample(rep: Report, shard: str, key: str, members: dict[str, bytes], c
     _check_header(rep, shard, key, head, members.get(exts[0]) if exts else None, exts[0] if exts else None)
     if isinstance(head, dict):
         _check_annotations(rep, shard, key, head, counts)
+        _check_audio(rep, shard, key, head, members)
+
+
+def _check_audio(rep: Report, shard: str, key: str, head: dict[str, Any], members: dict[str, bytes]) -> None:
+    """An annotation that names an audio member (spoken captions) must have it, named after its
+    recording, with the sha256 its meta records: audio cannot be swapped between records."""
+    for i, a in enumerate(head.get("annotations") or []):
+        meta = a.get("meta") if isinstance(a, dict) else None
+        if not isinstance(meta, dict) or not meta.get("audio_member"):
+            continue
+        member = meta["audio_member"]
+        where = f"annotations[{i}].meta.audio_member"
+        rec_id = meta.get("recording_id")
+        if rec_id is not None and not str(member).startswith(f"audio_{rec_id}."):
+            rep.add(shard, key, where, f"{member!r} is not the audio of recording {rec_id}")
+        if member not in members:
+            rep.add(shard, key, where, f"missing member {key}.{member}")
+        elif meta.get("audio_sha256") != hashlib.sha256(members[member]).hexdigest():
+            rep.add(shard, key, where, f"{key}.{member} does not match the audio_sha256 of this record")
 
 
 def _check_shard(rep: Report, source: str, entry: dict[str, Any], seen: dict[str, str]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -26,11 +27,11 @@ from annotation_app.security import (
     AuthError,
     Principal,
     create_user,
+    login_wait,
     new_session,
     new_token,
     revoke_session,
     revoke_token,
-    throttled,
     verify_login,
 )
 
@@ -66,8 +67,12 @@ def _login(request: Request, body: LoginIn) -> tuple[int, str, str, str] | None:
     s = request.app.state.settings
     ip = client_ip(request)
     with write_tx(request.app.state.engine) as conn:
-        if throttled(conn, body.username, ip, s.login_max_failures, s.login_window_s):
-            raise HTTPException(429, "too many failed logins; wait a few minutes", headers={"Retry-After": "60"})
+        wait = login_wait(conn, body.username, ip, free=s.login_free_failures, delay_s=s.login_delay_s,
+                          max_delay_s=s.login_max_delay_s, window_s=s.login_window_s)
+        if wait > 0:
+            secs = math.ceil(wait)
+            raise HTTPException(429, f"too many failed logins for {body.username!r} from your address; "
+                                     f"try again in {secs} s", headers={"Retry-After": str(secs)})
         user = verify_login(conn, body.username, body.password, ip)
         if user is None:
             audit(conn, None, "login.failed", "user", body.username, ip=ip)
@@ -80,7 +85,8 @@ def _login(request: Request, body: LoginIn) -> tuple[int, str, str, str] | None:
 @router.post("/api/auth/login")
 async def login(request: Request, body: LoginIn, response: Response) -> dict[str, Any]:
     """Start a browser session: sets an HttpOnly session cookie and a CSRF cookie (a new session
-    on every login). Failed logins are throttled per user and per IP."""
+    on every login). Failed logins of one (username, client) make the next attempt wait
+    longer (see docs/annotation_app.md, Security); there is no lockout."""
     res = await run_in_threadpool(_login, request, body)  # argon2 takes tens of ms: off the loop
     if res is None:
         raise HTTPException(401, "wrong username or password")

@@ -19,10 +19,14 @@ Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 @router.get("/api/campaigns/{campaign_id}/review")
 async def review_queue(request: Request, campaign_id: Id, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                        status: Literal["submitted", "accepted", "rejected"] = "submitted",
+                       offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
+                       annotator: Annotated[str | None, Query(max_length=64)] = None, flagged: bool = False,
                        p: Principal = Depends(require("reviewer"))) -> list[dict[str, Any]]:
+    """One page of answers to review (oldest first), never your own; filter by annotator and flags."""
     def _do() -> list[dict[str, Any]]:
         with read_tx(request.app.state.engine) as conn:
-            return review_svc.queue(conn, campaign_id, limit, status)
+            return review_svc.queue(conn, campaign_id, limit, status, offset=offset, reviewer_id=p.id,
+                                    annotator=annotator or None, flagged=flagged)
 
     return await run_db(request, _do)
 

@@ -27,9 +27,10 @@ TRANSCRIBE, CLEANUP, RETENTION = "speech.transcribe", "speech.cleanup", "speech.
 class SpeechError(ClaimError):
     """A speech request that cannot be served (HTTP ``status``); ``code`` names the problem."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, **extra: Any):
         super().__init__(status, message)
         self.code = code
+        self.extra = {"code": code, **extra}
 
 
 # ---------------------------------------------------------------- consent
@@ -145,22 +146,29 @@ def add_chunk(conn: Connection, rec_id: int, user_id: int, segment: int, seq: in
     return {"stored": True, "bytes": rec.bytes + size}
 
 
-def chunks_for_finalize(conn: Connection, rec_id: int, user_id: int) -> tuple[Any, list[list[str]], int]:
-    """(recording, media keys per segment in order, number of chunks); refuses gaps in a segment."""
+def chunks_for_finalize(conn: Connection, rec_id: int, user_id: int,
+                        expected: dict[int, int] | None = None) -> tuple[Any, list[list[str]], int]:
+    """(recording, media keys per segment in order, number of chunks). ``expected`` is the page's
+    count of chunks per segment; any chunk missing from a segment (a gap, or fewer than expected)
+    is refused with a 409 listing every missing ``[segment, seq]`` so the page can send exactly those."""
     rec = get_recording(conn, rec_id, user_id)
     if rec.status != "recording":
         raise SpeechError(409, "finalized", f"recording {rec.id} is already {rec.status}")
     rows = conn.execute(select(C).where(C.c.recording_id == rec_id).order_by(C.c.segment, C.c.seq)).all()
-    segs: dict[int, list[Any]] = {}
+    segs: dict[int, dict[int, Any]] = {}
     for r in rows:
-        segs.setdefault(r.segment, []).append(r)
-    out = []
-    for s, rs in sorted(segs.items()):
-        for i, r in enumerate(rs):
-            if r.seq != i:
-                raise SpeechError(409, "missing_chunk", f"chunk {i} of recording part {s} has not arrived yet; "
-                                                        "the page re-sends it, then finalize again")
-        out.append([r.media_key for r in rs])
+        segs.setdefault(r.segment, {})[r.seq] = r
+    missing = []
+    for s in sorted(set(segs) | set(expected or {})):
+        have = segs.get(s, {})
+        count = max((expected or {}).get(s, 0), max(have, default=-1) + 1)
+        missing += [[s, q] for q in range(count) if q not in have]
+    if missing:
+        shown = ", ".join(f"{q} of part {s}" for s, q in missing[:10]) + (" ..." if len(missing) > 10 else "")
+        raise SpeechError(409, "missing_chunk", f"{len(missing)} chunks have not arrived yet (chunk {shown}); "
+                                                "the page sends them from its local copy, then finalizes again",
+                          missing=missing)
+    out = [[have[q].media_key for q in sorted(have)] for _s, have in sorted(segs.items())]
     return rec, out, len(rows)
 
 

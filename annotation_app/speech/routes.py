@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request, Response
 from fastapi import Path as PathParam
-from fastapi.responses import HTMLResponse
-from fastapi.templating import Jinja2Templates
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -26,8 +24,7 @@ from annotation_app.speech.config import CONSENT_TEXT, speech_config
 from annotation_app.speech.recordings import SpeechError
 
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
-Seq = Annotated[int, PathParam(ge=0, le=100_000)]
-templates = Jinja2Templates(directory=str(Path(__file__).parent.parent / "templates"))
+Seq = Annotated[int, Field(ge=0, le=100_000)]
 
 
 class ConsentIn(BaseModel):
@@ -40,6 +37,12 @@ class StartIn(BaseModel):
     assignment_id: int = Field(ge=1, le=MAX_ID)
     mime: str = Field(min_length=3, max_length=64)
     restart: bool = False
+
+
+class FinalizeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segments: dict[Seq, Seq] = Field(default_factory=dict, max_length=1000, description="chunks the page recorded per part "
+                                     "(part number -> count); the finalize is refused listing any not stored")
 
 
 def _tx(request: Request, fn: Any, write: bool = True) -> Any:
@@ -101,11 +104,15 @@ def router() -> APIRouter:
         return {"recording_id": rec_id, "segment": segment, "seq": seq, **out}
 
     @r.post("/recordings/{rec_id}/finalize")
-    async def finalize(request: Request, rec_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    async def finalize(request: Request, rec_id: Id, body: FinalizeIn | None = None,
+                       p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Assemble the chunks, check the audio (too short, silent, damaged...) and queue transcription.
-        A refused recording keeps its chunks: record more and finalize again."""
+        Missing chunks (against the page's ``segments`` counts, or gaps) get a 409 whose ``missing``
+        lists each ``[part, seq]``. A refused recording keeps its chunks: record more and finalize again."""
         media = request.app.state.media
-        rec, keys, n = await _tx(request, lambda c: rec_svc.chunks_for_finalize(c, rec_id, p.id), write=False)
+        expected = {int(k): int(v) for k, v in (body.segments if body else {}).items()}
+        rec, keys, n = await _tx(request, lambda c: rec_svc.chunks_for_finalize(c, rec_id, p.id, expected),
+                                 write=False)
         cfg = await _tx(request, lambda c: speech_config(get_campaign(c, rec.campaign_id).config), write=False)
 
         def build() -> tuple[Any, str, str]:  # CPU and I/O work: off the event loop
@@ -157,11 +164,10 @@ def router() -> APIRouter:
 
         return await run_in_threadpool(summarise_item, request.app.state.engine, item_id, p.id, rules=rules)
 
-    @r.get("/review/{campaign_id}", response_class=HTMLResponse)
-    async def review_page(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> HTMLResponse:
-        """Review page: raw transcript vs cleaned caption as a diff, audio playback, quality flags."""
-        c = await _tx(request, lambda conn: get_campaign(conn, campaign_id), write=False)
-        return templates.TemplateResponse(request, "caption_review.html", {"user": p, "campaign": c})
+    @r.get("/review/{campaign_id}", include_in_schema=False)
+    async def review_page(campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> RedirectResponse:
+        """The caption review is the campaign's review page (audio, transcript -> caption diff, flags)."""
+        return RedirectResponse(f"/campaigns/{campaign_id}/review", status_code=303)
 
     return r
 

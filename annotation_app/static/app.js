@@ -6,16 +6,28 @@ const Pixmo = (() => {
     return m ? decodeURIComponent(m[1]) : "";
   }
   class ApiError extends Error {
-    constructor(status, detail) { super(detail); this.status = status; }
+    constructor(status, detail, data) { super(detail); this.status = status; this.data = data || {}; }
   }
-  async function api(method, url, body) {
+  // A same-origin path to go to after login, or "/": never another site (also not "/\\host", which
+  // browsers read as "//host").
+  function safeNext(next) {
+    if (!next) return "/";
+    try {
+      const u = new URL(next, location.origin);
+      if (u.origin !== location.origin || !next.startsWith("/") || /^[\/\\]{2}/.test(next) || next.includes("\\")) return "/";
+      return u.pathname === "/login" ? "/" : u.pathname + u.search + u.hash;
+    } catch (e) { return "/"; }
+  }
+  async function api(method, url, body, opts2) {
     const opts = { method, headers: { "Accept": "application/json" }, credentials: "same-origin" };
     if (method !== "GET") opts.headers["X-CSRF-Token"] = cookie("pixmo_csrf");
     if (body !== undefined) { opts.headers["Content-Type"] = "application/json"; opts.body = JSON.stringify(body); }
     const r = await fetch(url, opts);
-    if (r.status === 401) { location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new ApiError(401, "not logged in"); }
+    if (r.status === 401 && !(opts2 && opts2.noLoginRedirect) && location.pathname !== "/login") {
+      location.href = "/login?next=" + encodeURIComponent(location.pathname); throw new ApiError(401, "not logged in");
+    }
     const data = r.headers.get("content-type")?.includes("json") ? await r.json() : null;
-    if (!r.ok) throw new ApiError(r.status, (data && data.detail) || r.statusText);
+    if (!r.ok) throw new ApiError(r.status, (data && data.detail) || r.statusText, data);
     return data;
   }
   function toast(msg, kind) {
@@ -37,5 +49,5 @@ const Pixmo = (() => {
     const b = document.getElementById("logout");
     if (b) b.addEventListener("click", async () => { await api("POST", "/api/auth/logout").catch(() => {}); location.href = "/login"; });
   });
-  return { api, toast, el, cookie, ApiError, tasks: {} };
+  return { api, toast, el, cookie, safeNext, ApiError, tasks: {} };
 })();

@@ -5,8 +5,11 @@ document.getElementById("login-form").addEventListener("submit", async (ev) => {
   err.textContent = "";
   try {
     await Pixmo.api("POST", "/api/auth/login", {
-      username: document.getElementById("username").value, password: document.getElementById("password").value });
-    const next = new URLSearchParams(location.search).get("next");
-    location.href = next && next.startsWith("/") && !next.startsWith("//") ? next : "/";
-  } catch (e) { err.textContent = e.message; }
+      username: document.getElementById("username").value, password: document.getElementById("password").value },
+      { noLoginRedirect: true });
+    location.href = Pixmo.safeNext(new URLSearchParams(location.search).get("next"));
+  } catch (e) {
+    err.textContent = e.status === 401 ? "Wrong username or password." : e.message;
+    document.getElementById("password").select();
+  }
 });

@@ -12,6 +12,13 @@
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
   const LS = window.localStorage;
   let cur = null, next = null, ctrl = null, started = 0, saveTimer = null, busy = false;
+  // A submit needs the item to have been visible for the campaign's min_view_ms (also checked by
+  // the server). Without that setting, a submit within GUARD_MS of an item switch needs some
+  // interaction with the new item first, so a second Enter cannot submit the prefetched item unseen.
+  const minViewMs = Number(body.dataset.minViewMs || 0), GUARD_MS = 1000;
+  let touched = false;
+  root.addEventListener("pointerdown", () => { touched = true; }, true);
+  document.addEventListener("keydown", (e) => { if (e.key !== "Enter") touched = true; }, true);
 
   const uuid = () => (crypto.randomUUID ? crypto.randomUUID()
     : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join(""));
@@ -21,7 +28,7 @@
 
   function show(a) {
     if (ctrl) ctrl.destroy();
-    cur = a; ctrl = null; started = Date.now();
+    cur = a; ctrl = null; started = Date.now(); touched = false;
     $("done").hidden = !!a; $("submit").disabled = !a; $("skip").disabled = !a;
     const rr = $("reject-reason");
     rr.hidden = !(a && a.reject_reason);
@@ -59,6 +66,12 @@
   }
   async function submit() {
     if (!cur || !ctrl || busy) return;
+    const seen = Date.now() - started;
+    if (seen < minViewMs || (seen < GUARD_MS && !touched)) {
+      toast(`Look at this item first (at least ${(Math.max(minViewMs, GUARD_MS) / 1000).toFixed(1)} s before submitting)`, "error");
+      body.dataset.ignoredSubmits = String(Number(body.dataset.ignoredSubmits || 0) + 1);
+      return;
+    }
     const err = ctrl.validate();
     if (err) { toast(err, "error"); return; }
     busy = true;
@@ -77,24 +90,72 @@
       clearTimeout(saveTimer);
       LS.removeItem(kname); LS.removeItem(draftKey(id));
       toast("Submitted");
+      await finishSkip();
       await advance();
     } finally { busy = false; }
   }
+  // Skip asks first (S or the button again: skip; Esc: keep working). The skipped item's lease is
+  // given back only after UNDO_MS, so "Undo skip" (Z) brings it back with everything typed or clicked.
+  const UNDO_MS = 8000;
+  let skipArmed = false, pendingSkip = null;
+  function skipBar(text, ...buttons) {
+    const bar = $("skip-bar");
+    bar.hidden = !text;
+    bar.replaceChildren(...(text ? [text, " ", ...buttons] : []));
+    body.dataset.skipBar = text ? (pendingSkip ? "undo" : "confirm") : "";
+  }
+  const barButton = (id, text, fn) => Pixmo.el("button", { type: "button", id, onclick: fn }, text);
+  function disarm() { skipArmed = false; if (!pendingSkip) skipBar(""); }
   async function skip() {
     if (!cur || busy) return;
+    if (!skipArmed) {
+      skipArmed = true;
+      skipBar("Skip this item? What you did on it is dropped.", barButton("skip-yes", "Skip it (S)", skip),
+        barButton("skip-no", "Keep working (Esc)", disarm));
+      return;
+    }
+    skipArmed = false;
     busy = true;
     try {
-      await api("POST", `/api/assignments/${cur.assignment_id}/release`);
-      LS.removeItem(draftKey(cur.assignment_id));
-      await advance();
+      await finishSkip();
+      const a = cur;
+      LS.setItem(draftKey(a.assignment_id), JSON.stringify(ctrl.draft()));
+      const n = next; next = null;
+      pendingSkip = { a, timer: setTimeout(finishSkip, UNDO_MS) };
+      show(n || await claim([a.assignment_id]));
+      skipBar("Skipped.", barButton("skip-undo", "Undo skip (Z)", undoSkip));
     } catch (e) { toast(e.message, "error"); } finally { busy = false; }
+  }
+  async function finishSkip() {  // the undo window closed: give the lease back
+    const ps = pendingSkip;
+    if (!ps) return;
+    pendingSkip = null; clearTimeout(ps.timer); skipBar("");
+    try {
+      await api("POST", `/api/assignments/${ps.a.assignment_id}/release`);
+      LS.removeItem(draftKey(ps.a.assignment_id));
+    } catch (e) { /* already expired or released: nothing to undo anymore */ }
+    if (!next && cur) await prefetch();
+  }
+  function undoSkip() {
+    const ps = pendingSkip;
+    if (!ps) return;
+    pendingSkip = null; clearTimeout(ps.timer); skipBar("");
+    if (cur) next = cur;  // the item shown meanwhile waits as the prefetched one
+    show(ps.a);
+    toast("Skip undone");
   }
   $("submit").addEventListener("click", submit);
   $("skip").addEventListener("click", skip);
   document.addEventListener("keydown", (e) => {
     const typing = e.target instanceof HTMLInputElement || e.target instanceof HTMLTextAreaElement;
-    if (e.key === "Enter" && (e.ctrlKey || e.metaKey || !typing)) { e.preventDefault(); submit(); }
-    else if (!typing && !e.ctrlKey && !e.metaKey && (e.key === "s" || e.key === "S")) { e.preventDefault(); skip(); }
+    if (e.key === "Enter" && (e.ctrlKey || e.metaKey || !typing)) {
+      e.preventDefault();
+      if (!e.repeat) submit();  // a held Enter never carries over to the next item
+    }
+    else if (typing || e.ctrlKey || e.metaKey || e.altKey) return;
+    else if (e.key === "s" || e.key === "S") { e.preventDefault(); skip(); }
+    else if (e.key === "Escape" && skipArmed) disarm();
+    else if ((e.key === "z" || e.key === "Z") && pendingSkip) { e.preventDefault(); undoSkip(); }
   });
   setInterval(() => {
     for (const a of [cur, next]) if (a) api("POST", `/api/assignments/${a.assignment_id}/heartbeat`).catch(() => {});

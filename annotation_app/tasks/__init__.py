@@ -9,6 +9,7 @@ docs/annotation_app.md ("How to add a task type").
 from __future__ import annotations
 
 import importlib
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -71,6 +72,13 @@ class TaskType:
     def check(self, payload: Any, item: ItemContext) -> None:
         """Checks that need the item (image size, given label...)."""
 
+    def verify_steps(self, payload: Any, assignment: Any, user_id: int) -> Generator[Any, Any, Any]:
+        """Checks against what the server stored (recordings, drafts), run inside the submit's
+        transaction: yield ``annotation_app.sql.Op`` statements, raise PayloadError, and return the
+        payload to store (the server's own copy of anything it vouches for)."""
+        return payload
+        yield  # a generator without statements
+
     # --- items ---
     def item_view(self, item: ItemContext) -> dict[str, Any]:
         """Task data the page needs besides the image (label, prefill...)."""
@@ -81,6 +89,10 @@ class TaskType:
         return [ItemSeed()]
 
     # --- quality and export ---
+    def parse_gold(self, gold: Any, item: ItemContext) -> dict[str, Any]:
+        """Validate a gold answer for ``item`` like a submit; returns it in stored form."""
+        raise PayloadError(f"task type {self.name!r} has no gold answers")
+
     def score(self, payload: dict[str, Any], gold: dict[str, Any], item: ItemContext,
               config: dict[str, Any]) -> dict[str, float] | None:
         """Metrics of one answer against a gold answer (None: this type has no gold scoring)."""
@@ -88,6 +100,11 @@ class TaskType:
 
     def export(self, payload: dict[str, Any], item: ItemContext, subset: str, meta: dict[str, Any]) -> list[Annotation]:
         return []
+
+    def proof_check(self, conn: Any, campaign_id: int) -> Any:
+        """For export: a function (payload, submitter id) -> whether the answer's proof (e.g. its audio)
+        is what the server recorded for that submitter; None when this type carries no proof."""
+        return None
 
     def router(self) -> APIRouter | None:
         """Extra routes of this task type (mounted under /api/tasks/<name>)."""

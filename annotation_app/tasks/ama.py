@@ -9,14 +9,20 @@ Export: pixmo-ask-model-anything records (``image_url``, ``image_sha256``, ``que
 
 from __future__ import annotations
 
+from collections.abc import Generator
+from types import SimpleNamespace
 from typing import Any, Literal
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from annotation_app.sql import Op, Q, jload
 from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, register
 from pixmo.records import PixmoAskModelAnything, PixmoCap
 from pixmo.shards import Annotation, Sample
+
+_DRAFTS = Q("SELECT id, user_id, round, question, answer, context, llm, decision, feedback, shown_at, decided_at "
+            "FROM ama_drafts WHERE assignment_id = :a ORDER BY round")
 
 
 class DraftOut(BaseModel):
@@ -56,6 +62,28 @@ class AmaTask(TaskType):
     def check(self, payload: Any, item: ItemContext) -> None:
         if payload.final_source == "accepted_draft" and payload.answer != payload.drafts[-1].answer:
             raise PayloadError("answer: an accepted draft must be submitted unchanged (or write it by hand)")
+
+    def verify_steps(self, payload: Any, assignment: Any, user_id: int) -> Generator[Op, Any, AmaPayload]:
+        """The drafts must be this assignment's drafts as the server stored them (by id), the last one
+        decided; the stored payload is rebuilt from them (timing and flags computed by the server)."""
+        from annotation_app.tasks.ama_drafts import ama_config, final_payload
+
+        rows = yield Op("rows", _DRAFTS, {"a": assignment.id})
+        stored = [SimpleNamespace(**{k: jload(v) if k in ("context", "llm") else v for k, v in r.items()})
+                  for r in rows if r["user_id"] == user_id]
+        sent = [d.draft_id for d in payload.drafts]
+        if not stored or sent != [d.id for d in stored]:
+            raise PayloadError(f"drafts: draft ids {sent} are not the drafts the server made for this assignment "
+                               f"({[d.id for d in stored]})")
+        last = stored[-1]
+        want = "accepted" if payload.final_source == "accepted_draft" else "rejected"
+        if last.decision != want:
+            raise PayloadError(f"drafts: the last draft is {last.decision}; accept it or write the answer by hand "
+                               "through the draft routes first")
+        if payload.final_source == "accepted_draft" and payload.answer != last.answer:
+            raise PayloadError("answer: an accepted draft must be submitted unchanged (or write it by hand)")
+        cfg = ama_config(jload(assignment.config) or {})
+        return AmaPayload.model_validate(final_payload(stored, payload.answer, payload.final_source, cfg))
 
     def seeds(self, sample: Sample | None, config: dict[str, Any], as_gold: bool = False) -> list[ItemSeed]:
         caps = [a.record.caption for a in (sample.annotations if sample else []) if isinstance(a.record, PixmoCap)]

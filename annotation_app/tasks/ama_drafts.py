@@ -205,15 +205,22 @@ def finish(conn: Connection, assignment_id: int, user_id: int, cfg: AmaConfig, *
         if last.decision == "pending":
             conn.execute(update(D).where(D.c.id == last.id).values(decision="rejected", decided_at=t,
                                                                   feedback="replaced by a hand-written answer"))
-    decision_ms = int(1000 * (t - last.shown_at))
+    drafts = _drafts(conn, assignment_id)
+    audit(conn, user_id, "ama.final", "assignment", assignment_id, {"source": source, "rounds": len(drafts)})
+    return final_payload(drafts, final, source, cfg)
+
+
+def final_payload(drafts: list[Any], final: str, source: str, cfg: AmaConfig) -> dict[str, Any]:
+    """The submit payload from the stored drafts (the last one decided): every draft, the final
+    answer, the edit distance, the time to decision and the fast-accept flag."""
+    last = drafts[-1]
+    decision_ms = int(1000 * ((last.decided_at or last.shown_at) - last.shown_at))
     words = len(last.answer.split())
     need_s = max(cfg.min_read_s, 60.0 * words / cfg.reading_wpm)
     flags = []
     if source == "accepted_draft" and decision_ms < 1000 * need_s:
         flags.append({"code": "fast_accept", "message": f"accepted {decision_ms / 1000:.1f} s after it was shown; "
                                                         f"reading {words} words takes about {need_s:.0f} s"})
-    drafts = _drafts(conn, assignment_id)
-    audit(conn, user_id, "ama.final", "assignment", assignment_id, {"source": source, "rounds": len(drafts)})
     return {"question": last.question, "answer": final, "final_source": source,
             "edit_distance": edit_distance(last.answer, final), "time_to_decision_ms": decision_ms,
             "flags": flags, "context": {k: last.context.get(k) for k in ("ocr", "caption", "caption_source")},

@@ -10,11 +10,18 @@ to false. Provenance (ASR model, cleanup method/model/prompt, quality flags) goe
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Generator
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
 
+from annotation_app.speech.models import Recording
+from annotation_app.speech.recordings import caption_payload
+from annotation_app.sql import Op, Q, jload
 from annotation_app.tasks import ItemContext, PayloadError, TaskType, register
 from pixmo.records import PixmoCap
 from pixmo.shards import Annotation, Sample
@@ -28,6 +35,10 @@ GUIDING_QUESTIONS = (
     "What is in the background?",
     "What is the style and color?",
 )
+
+
+_RECORDING = Q("SELECT id, user_id, assignment_id, status, caption, transcript, audio_key, audio_sha256, "
+              "duration_s, speech_s, flags, stt, cleanup FROM speech_recordings WHERE id = :r")
 
 
 class Flag(BaseModel):
@@ -63,6 +74,19 @@ class CaptionTask(TaskType):
         if not payload.caption.strip():
             raise PayloadError("caption: empty; wait for the cleanup to finish")
 
+    def verify_steps(self, payload: Any, assignment: Any, user_id: int) -> Generator[Op, Any, CaptionPayload]:
+        """The recording must be a processed recording of this annotator for this assignment; the
+        stored payload is rebuilt from it (transcript, caption, audio, flags come from the server)."""
+        row = yield Op("first", _RECORDING, {"r": payload.recording_id})
+        if row is None or row["user_id"] != user_id or row["assignment_id"] != assignment.id:
+            raise PayloadError(f"recording_id: recording {payload.recording_id} is not one of your recordings "
+                               "for this assignment")
+        if row["status"] != "cleaned" or not row["audio_key"]:
+            raise PayloadError(f"recording_id: recording {payload.recording_id} is {row['status']}; "
+                               "wait for the transcript and caption")
+        rec = SimpleNamespace(**{k: jload(v) if k in ("flags", "stt", "cleanup") else v for k, v in row.items()})
+        return CaptionPayload.model_validate(caption_payload(rec))
+
     def item_view(self, item: ItemContext) -> dict[str, Any]:
         return {**item.spec, "questions": list(GUIDING_QUESTIONS)}
 
@@ -91,9 +115,24 @@ class CaptionTask(TaskType):
         if not member or not key or not export_audio(item):
             return {}
         try:
-            return {member: media.get(key)}
+            data = media.get(key)
         except KeyError:  # deleted after its retention period
             return {}
+        if hashlib.sha256(data).hexdigest() != payload.get("audio_sha256"):
+            return {}  # not the audio the server recorded for this recording: never shipped as proof
+        return {member: data}
+
+    def proof_check(self, conn: Any, campaign_id: int) -> Any:
+        """The audio is proof only when the recording is the submitter's and its sha256 is the one
+        the server recorded (stored answers from before the submit checks may not be)."""
+        rows = conn.execute(select(Recording.id, Recording.user_id, Recording.audio_sha256)
+                            .where(Recording.campaign_id == campaign_id)).all()
+        owners = {r.id: (r.user_id, r.audio_sha256) for r in rows}
+
+        def ok(payload: dict[str, Any], user_id: int) -> bool:
+            return owners.get(payload.get("recording_id")) == (user_id, payload.get("audio_sha256"))
+
+        return ok
 
     def router(self) -> APIRouter | None:
         from annotation_app.speech.routes import router

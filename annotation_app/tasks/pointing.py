@@ -7,12 +7,14 @@ Payload points are pixels of the original image; exports hold pixmo-points recor
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Generator
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from annotation_app.quality import point_metrics
-from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, register
+from annotation_app.sql import jload
+from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, format_validation, register
 from pixmo.records import PixmoCount, PixmoPoints
 from pixmo.shards import Annotation, Sample
 
@@ -30,6 +32,27 @@ class PointingPayload(BaseModel):
     label: str = Field("", max_length=300)
     points: list[PointIn] = Field(default_factory=list, max_length=MAX_POINTS)
     not_present: bool = False
+    flags: list[dict[str, str]] = Field(default_factory=list, max_length=20, description="set by the server")
+
+
+class GoldAnswer(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    label: str = Field("", max_length=300)
+    points: list[Annotated[list[float], Field(min_length=2, max_length=2)]] = Field(default_factory=list,
+                                                                                   max_length=MAX_POINTS)
+    not_present: bool = False
+
+
+def untouched_flags(payload: Any, prefill: list[Any]) -> list[dict[str, str]]:
+    """A review flag when the answer is exactly the machine's prefilled points (nobody moved,
+    deleted or added one): a person may have submitted without looking."""
+    if not prefill or payload.not_present or len(payload.points) != len(prefill):
+        return []
+    got = sorted((round(p.x, 2), round(p.y, 2)) for p in payload.points)
+    if got != sorted((round(float(x), 2), round(float(y), 2)) for x, y in prefill):
+        return []
+    return [{"code": "untouched_suggestions", "message": f"all {len(prefill)} machine-suggested points were "
+                                                          "submitted unchanged"}]
 
 
 def check_points(points: list[PointIn], item: ItemContext) -> None:
@@ -83,6 +106,22 @@ class PointingTask(TaskType):
                 out.append(ItemSeed(key=f"gold{i}", spec={"hint": a.record.label},
                                     gold={"label": a.record.label, "points": pts, "not_present": not pts}))
         return out or [ItemSeed()]
+
+    def verify_steps(self, payload: Any, assignment: Any, user_id: int) -> Generator[Any, Any, Any]:
+        """Flags (server-set, whatever the request said): all machine suggestions submitted untouched."""
+        payload.flags = untouched_flags(payload, (jload(assignment.spec) or {}).get("prefill") or [])
+        return payload
+        yield
+
+    def parse_gold(self, gold: Any, item: ItemContext) -> dict[str, Any]:
+        """Gold is ``{"label", "points": [[x, y], ...] in pixels, "not_present"}``, checked like a submit."""
+        try:
+            g = GoldAnswer.model_validate(gold)
+        except ValidationError as err:
+            raise PayloadError(format_validation(err)) from None
+        self.parse({"label": g.label, "points": [{"x": x, "y": y} for x, y in g.points],
+                    "not_present": g.not_present}, item)
+        return {"label": g.label, "points": [[x, y] for x, y in g.points], "not_present": g.not_present}
 
     def score(self, payload: dict[str, Any], gold: dict[str, Any], item: ItemContext,
               config: dict[str, Any]) -> dict[str, float] | None:

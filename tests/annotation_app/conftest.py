@@ -217,3 +217,13 @@ def appctx_factory(tmp_path: Path) -> Any:
 @pytest.fixture
 def make_png() -> Any:
     return png
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def dbctx(request: Any, tmp_path: Path) -> AppCtx:
+    """``appctx`` on SQLite and on a fresh PostgreSQL database (skipped when PostgreSQL is down)."""
+    if request.param == "sqlite":
+        return make_appctx(tmp_path)
+    url = request.getfixturevalue("pg_url")
+    migrate(url)
+    return make_appctx(tmp_path, url)

@@ -95,6 +95,26 @@ def test_record_upload_transcribe_review_export(env, wav_bytes, tmp_path):
     assert samples[0].extras[ann.meta["audio_member"]] == wav_bytes
 
 
+def test_finalize_lists_the_missing_chunks_and_succeeds_once_they_are_sent(env, wav_bytes):
+    client = TestClient(env.app)
+    cid = env.campaign("caption", CFG, [T.test_image(11)])
+    aid = _claim(client, env, cid)
+    client.post("/api/tasks/caption/consent", headers=env.headers("ann"), json={"agree": True})
+    rid = client.post("/api/tasks/caption/recordings", headers=env.headers("ann"),
+                      json={"assignment_id": aid, "mime": "audio/wav"}).json()["recording_id"]
+    parts = _split(wav_bytes, 5)
+    for i in (0, 2):  # chunks 1, 3 and 4 were lost on the way (the page still holds them)
+        assert _put(client, env, rid, 0, i, parts[i]).status_code == 200
+    url = f"/api/tasks/caption/recordings/{rid}/finalize"
+    r = client.post(url, headers=env.headers("ann"), json={"segments": {"0": 5}})
+    assert r.status_code == 409 and r.json()["missing"] == [[0, 1], [0, 3], [0, 4]], r.text
+    assert r.json()["code"] == "missing_chunk"
+    for i in (1, 3, 4):
+        assert _put(client, env, rid, 0, i, parts[i]).status_code == 200
+    r = client.post(url, headers=env.headers("ann"), json={"segments": {"0": 5}})
+    assert r.status_code == 200 and r.json()["duration_s"] > 5, r.text
+
+
 @pytest.mark.parametrize("case", ["empty", "not_audio", "truncated", "oversized", "too_short", "silent"])
 def test_bad_audio_is_refused_clearly_and_nothing_is_harmed(env, wav_bytes, case):
     client = TestClient(env.app)

@@ -136,7 +136,7 @@ def test_pointing_review_fix_export(appctx, tmp_path, make_png):
         got = [(round(q["x"]), round(q["y"])) for q in p1["points"]]
         for (x, y), (ex, ey) in zip(got, [(100, 75), (200, 150), (240, 180)], strict=True):
             assert abs(x - ex) <= 2 and abs(y - ey) <= 2, got
-        assert p2 == {"label": "green giraffe", "points": [], "not_present": True}
+        assert p2 == {"label": "green giraffe", "points": [], "not_present": True, "flags": []}
 
         rev = browser.new_context(viewport={"width": 1100, "height": 900}, bypass_csp=True).new_page()
         _login(rev, srv.url, "reviewer")

@@ -9,15 +9,17 @@
     ["Del / Backspace", "delete the selected (or last) point"], ["arrows", "nudge the selected point (Shift: 10 px)"],
     ["Ctrl+Z / U", "undo"], ["Ctrl+Shift+Z / Ctrl+Y / R", "redo"], ["N", "not present (toggle)"],
     ["Enter / Ctrl+Enter", "submit"], ["S", "skip"], ["?", "show / hide this help"], ["Esc", "close help, deselect"]];
-  const clone = (s) => ({ label: s.label, not_present: s.not_present, points: s.points.map((p) => ({ x: p.x, y: p.y })) });
+  // A point with m: 1 is a machine suggestion nobody has moved yet (drawn green, class "prefill").
+  const clone = (s) => ({ label: s.label, not_present: s.not_present,
+    points: s.points.map((p) => (p.m ? { x: p.x, y: p.y, m: 1 } : { x: p.x, y: p.y })) });
 
   function mount(root, item, draft, onChange) {
     const task = item.task || {};
     const fixed = !!task.fixed_label;
     let state = { label: fixed ? task.label : (task.hint || ""), points: [], not_present: false };
     if (draft) state = { label: fixed ? task.label : (draft.label || ""), not_present: !!draft.not_present,
-      points: (draft.points || []).map((p) => ({ x: +p.x, y: +p.y })) };
-    else if (task.prefill && task.prefill.length) state.points = task.prefill.map(([x, y]) => ({ x, y }));
+      points: (draft.points || []).map((p) => (p.m ? { x: +p.x, y: +p.y, m: 1 } : { x: +p.x, y: +p.y })) };
+    else if (task.prefill && task.prefill.length) state.points = task.prefill.map(([x, y]) => ({ x, y, m: 1 }));
     const undo = [], redo = [];
     let selected = -1, view = { z: 1, tx: 0, ty: 0, fit: 1 };
 
@@ -77,7 +79,8 @@
     }
     function render() {
       marks.replaceChildren(...state.points.map((p, i) => {
-        const m = el("div", { class: "pt" + (i === selected ? " selected" : ""), "data-i": i });
+        const m = el("div", { class: "pt" + (p.m ? " prefill" : "") + (i === selected ? " selected" : ""), "data-i": i,
+          title: p.m ? "machine suggestion: move it, delete it or keep it" : null });
         m.style.left = p.x + "px"; m.style.top = p.y + "px";
         return m;
       }));
@@ -107,7 +110,7 @@
     function nudge(dx, dy) {
       if (selected < 0) return;
       const s = clone(state), p = s.points[selected];
-      p.x = Math.min(Math.max(p.x + dx, 0), item.width); p.y = Math.min(Math.max(p.y + dy, 0), item.height); commit(s);
+      p.x = Math.min(Math.max(p.x + dx, 0), item.width); p.y = Math.min(Math.max(p.y + dy, 0), item.height); delete p.m; commit(s);
     }
 
     let down = null;
