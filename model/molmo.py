@@ -59,10 +59,22 @@ class Molmo(nn.Module):
     def __init__(self, cfg: MolmoConfig):
         super().__init__()
         self.cfg = cfg
-        self.vision_backbone = VisionBackbone(cfg)
+        self.vision_backbone = self._backbone(cfg)
         self.transformer = Decoder(cfg.llm, cfg.residual_dropout, cfg.response_residual_dropout)
         if cfg.ft_embedding == "lm_head":
             self.transformer.wte.embedding.requires_grad_(False)
+
+    def _backbone(self, cfg: MolmoConfig) -> nn.Module:
+        return VisionBackbone(cfg)
+
+    def prefill_mask(self, input_tokens: torch.Tensor) -> torch.Tensor:
+        """The bool (B, 1, T, T) mask of a generation prefill (causal over the valid tokens)."""
+        mask = build_attention_mask(input_tokens, None)
+        if mask is None:
+            t = input_tokens.shape[1]
+            mask = torch.ones(t, t, dtype=torch.bool, device=input_tokens.device).tril()
+            mask = mask[None, None].expand(input_tokens.shape[0], 1, t, t)
+        return mask
 
     # ------------------------------------------------------------------ init and groups
     @torch.no_grad()
