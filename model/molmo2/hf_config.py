@@ -107,9 +107,11 @@ def config_from_hf(hf: dict[str, Any], preprocessor: dict[str, Any] | None = Non
                                 pool_heads=ad.get("num_attention_heads", vision.n_heads),
                                 projector_hidden=ad.get("intermediate_size", llm.mlp_hidden))
     default = ImageTokenIds()
-    tokens = ImageTokenIds(**{ours: hf.get(key, getattr(default, ours)) for ours, key in _TOKEN_KEYS.items()},
-                           image_col=hf.get("image_col_id", hf["image_patch_id"] + 1),
-                           image_placeholder=hf.get("image_placeholder_id", default.image_placeholder))
+    ids = {ours: hf.get(key, getattr(default, ours)) for ours, key in _TOKEN_KEYS.items()}
+    # `<im_col>` and `<|image|>` are not in config.json; in Molmo2's tokenizers they follow `<im_patch>` and
+    # `<low_res_im_start>` (hf_dir.MOLMO2_SPECIAL); a tokenizer next to the config overrides this.
+    tokens = ImageTokenIds(**ids, image_col=ids["image_patch"] + 1,
+                           image_placeholder=ids["low_res_image_start"] + 1)
     pre = preprocessor or {}
     return MolmoConfig(family="molmo2", vision=vision, connector=connector, llm=llm, image_tokens=tokens,
                        max_crops=pre.get("max_crops", 8), overlap_margins=tuple(pre.get("overlap_margins", (4, 4))))

@@ -1,0 +1,108 @@
+"""Molmo2 checkpoint directories: transformers -> ours -> fine-tune -> export -> transformers, same tokens."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors import safe_open
+from torch.testing import assert_close
+
+from model.generate import generate
+from model.molmo2.hf_dir import load_molmo2_dir, save_molmo2_dir
+from tests.model.molmo2_pair import batch, hf_inputs, hf_pair, prompt, random_image, tiny_config
+
+transformers = pytest.importorskip("transformers")
+
+
+def _shapes(path):
+    out = {}
+    for f in sorted(path.glob("*.safetensors")):
+        with safe_open(str(f), "pt") as st:
+            out.update({k: tuple(st.get_slice(k).get_shape()) for k in st.keys()})
+    return out
+
+
+def _finetune(model, b, steps=3):
+    """A few AdamW steps on next-token targets of the batch (loss on every text token)."""
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-3)
+    targets = torch.cat([b["input_tokens"][:, 1:], torch.full_like(b["input_tokens"][:, :1], -1)], 1)
+    targets = torch.where(targets < model.cfg.llm.vocab_size, targets, -1)  # no loss on image tokens
+    losses = []
+    for _ in range(steps):
+        out = model(**b, target_tokens=targets)
+        loss = out.ce_sum / out.weight_sum
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+def test_loads_transformers_dir_with_equal_embedding_halves_sharded(tmp_path):
+    """save_pretrained writes the two tables as equal halves (molmo2.md 'Observed bug'); we re-split."""
+    cfg = tiny_config()
+    hf, ref = hf_pair(cfg, 7)
+    hf.save_pretrained(tmp_path / "hf", max_shard_size="100KB")
+    shapes = _shapes(tmp_path / "hf")
+    assert len(list((tmp_path / "hf").glob("*.safetensors"))) > 1  # sharded
+    assert shapes["model.transformer.wte.embedding"] == shapes["model.transformer.wte.new_embedding"]
+    ours = load_molmo2_dir(tmp_path / "hf")
+    assert ours.transformer.wte.embedding.shape[0] == cfg.llm.vocab_size
+    assert ours.transformer.wte.new_embedding.shape[0] == cfg.llm.additional_vocab_size
+    for k, v in ref.state_dict().items():
+        assert torch.equal(ours.state_dict()[k], v), k
+
+
+def test_round_trip_finetune_export_transformers_generates_same_tokens(tmp_path):
+    rng = np.random.default_rng(11)
+    cfg = tiny_config()
+    hf, _ = hf_pair(cfg, 11)
+    hf.save_pretrained(tmp_path / "hf")
+    ours = load_molmo2_dir(tmp_path / "hf")
+    b = batch(cfg, [(prompt(cfg, rng, 1, 4), [random_image(rng)]),
+                    (prompt(cfg, rng, 2, 6), [random_image(rng), random_image(rng)])])
+    losses = _finetune(ours, b)
+    assert losses[-1] < losses[0]
+    out = save_molmo2_dir(ours, tmp_path / "export", max_shard_bytes=200_000)
+    with pytest.raises(FileExistsError):  # never overwrites
+        save_molmo2_dir(ours, out)
+    shapes = _shapes(out)
+    assert shapes["model.transformer.wte.embedding"][0] == cfg.llm.vocab_size  # the configured split
+    assert shapes["model.transformer.wte.new_embedding"][0] == cfg.llm.additional_vocab_size
+    assert (out / "model.safetensors.index.json").exists()
+    assert json.loads((out / "config.json").read_text())["model_type"] == "molmo2"
+
+    back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
+    valid = b["input_tokens"] >= 0
+    pos = (valid.long().cumsum(-1) - 1).clamp(min=0)
+    with torch.no_grad():
+        ref = back(**hf_inputs(cfg, b), position_ids=pos).logits
+        got = ours(**b).logits
+        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
+                            pad_token_id=0)
+    assert_close(got[valid], ref[valid], rtol=1e-5, atol=1e-5)
+    assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+    again = load_molmo2_dir(out)  # and our own loader reads the export
+    for k, v in ours.state_dict().items():
+        assert torch.equal(again.state_dict()[k], v), k
+
+
+def test_exported_tokenizer_has_molmo2_tokens_and_chat_template(tmp_path):
+    cfg = tiny_config()
+    _, ours = hf_pair(cfg, 3)
+    out = save_molmo2_dir(ours, tmp_path / "export")
+    tok = transformers.AutoTokenizer.from_pretrained(str(out))
+    ids = cfg.image_tokens
+    assert tok.convert_tokens_to_ids(["<im_patch>", "<im_col>", "<low_res_im_start>", "<|image|>"]) == [
+        ids.image_patch, ids.image_col, ids.low_res_image_start, ids.image_placeholder]
+    messages = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": "Point to the dog"}]}]
+    text = tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
+    assert "<|image|>Point to the dog" in text and text.endswith("assistant\n")
+    pre = json.loads((out / "preprocessor_config.json").read_text())
+    assert pre["max_crops"] == cfg.max_crops and pre["size"]["height"] == cfg.vision.image_size
+    assert load_molmo2_dir(out).cfg.image_tokens == ids  # <im_col> / <|image|> resolved from the tokenizer
