@@ -91,11 +91,14 @@ def stitched_grid(th: int, tw: int, c: Molmo2PreprocessConfig) -> torch.Tensor:
 
 
 def _resize_normalize(images: torch.Tensor, h: int, w: int, c: Molmo2PreprocessConfig) -> torch.Tensor:
-    """uint8 (N, C, H, W) -> float32 (N, h, w, C): bilinear without antialias, rounded to uint8, normalised."""
+    """uint8 (N, C, H, W) -> float32 (N, h, w, C): bilinear without antialias, rounded to uint8, normalised.
+
+    Rescaling by 1/255 is folded into mean and std, (x - 255 mean) / (255 std), as transformers does, so
+    the floats are bit-identical."""
     x = F.interpolate(images.float(), size=(h, w), mode="bilinear", align_corners=False, antialias=False)
-    x = x.round().clamp(0, 255) / 255.0
-    mean = torch.tensor(c.mean).view(1, 3, 1, 1)
-    std = torch.tensor(c.std).view(1, 3, 1, 1)
+    x = x.round().clamp(0, 255)
+    mean = (torch.tensor(c.mean) * 255.0).view(1, 3, 1, 1)
+    std = (torch.tensor(c.std) * 255.0).view(1, 3, 1, 1)
     return ((x - mean) / std).permute(0, 2, 3, 1)
 
 
