@@ -188,10 +188,19 @@ class Molmo(nn.Module):
         return 6 * vit * tokens + 12 * v.n_layers * v.width * tokens * tokens + 6 * head * self.cfg.tokens_per_crop
 
 
+def model_class(cfg: MolmoConfig) -> type[Molmo]:
+    """`Molmo` for family "molmo", `Molmo2` for "molmo2"."""
+    if cfg.family == "molmo2":
+        from model.molmo2.model import Molmo2
+
+        return Molmo2
+    return Molmo
+
+
 def build_model(cfg: MolmoConfig, device: str | torch.device = "cpu", seed: int | None = 0) -> Molmo:
-    """Build and (unless on meta) randomly initialise a model."""
+    """Build and (unless on meta) randomly initialise a model of the config's family."""
     with torch.device(device):
-        model = Molmo(cfg)
+        model = model_class(cfg)(cfg)
     if str(device) != "meta":
         model.init_weights(seed)
     return model

@@ -67,6 +67,7 @@ class TrainConfig:
     eval_every: int = 0  # 0: evaluate only at the end (when there is an eval split)
     eval_examples: int = 64
     max_new_tokens: int = 24
+    lora: dict | None = None  # LoraConfig fields (rank, alpha, dropout, targets, base_dtype); None: full fine-tune
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -302,6 +303,10 @@ def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, t
             load_hf_vit(core, cfg.init_vit)
         if cfg.init_llm:
             load_hf_llm(core, cfg.init_llm)
+    if cfg.lora is not None:  # frozen (bf16) base + fp32 adapters, before sharding
+        from model.lora import LoraConfig, apply_lora
+
+        apply_lora(core, LoraConfig.from_dict(cfg.lora))
     core = core.to(d.device).train()
     model, mode = parallelize(core, cfg, d)
     optimizer = build_optimizer(core.param_groups(), cfg.optim)  # after sharding: DTensor params
@@ -350,6 +355,13 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
     path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg))
     result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
+    if cfg.lora is not None:  # the adapters alone, next to the full checkpoint
+        from model.checkpoint import full_model_state
+        from model.lora import save_adapters
+
+        msd = full_model_state(model)  # collective under FSDP
+        if d.main:
+            result["adapters"] = str(save_adapters(msd, out_dir / "adapters", core.lora_config))
     if d.main and eval_spec:
         from model.checkpoint import load_model
 

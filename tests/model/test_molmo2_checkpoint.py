@@ -106,3 +106,22 @@ def test_exported_tokenizer_has_molmo2_tokens_and_chat_template(tmp_path):
     pre = json.loads((out / "preprocessor_config.json").read_text())
     assert pre["max_crops"] == cfg.max_crops and pre["size"]["height"] == cfg.vision.image_size
     assert load_molmo2_dir(out).cfg.image_tokens == ids  # <im_col> / <|image|> resolved from the tokenizer
+
+
+def test_lora_merged_molmo2_export_generates_same_tokens(tmp_path):
+    from model.lora import LLM_TARGETS, LoraConfig, apply_lora, merge_lora
+
+    rng = np.random.default_rng(13)
+    cfg = tiny_config()
+    _, ours = hf_pair(cfg, 13)
+    apply_lora(ours, LoraConfig(rank=4, alpha=8, base_dtype="fp32", targets=(*LLM_TARGETS, "wq", "wv")))
+    b = batch(cfg, [(prompt(cfg, rng, 1, 4), [random_image(rng)]), (prompt(cfg, rng, 1, 8), [random_image(rng)])])
+    losses = _finetune(ours, b)
+    assert losses[-1] < losses[0]
+    merge_lora(ours)
+    out = save_molmo2_dir(ours, tmp_path / "export")
+    back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
+    with torch.no_grad():
+        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
+                            pad_token_id=0)
+    assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
