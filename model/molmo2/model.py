@@ -105,6 +105,9 @@ class Molmo2(Molmo):
                 image_num_crops=None, position_ids=None, target_tokens=None, loss_masks=None,
                 loss_normalizer=None, z_loss: float = 0.0, attn_mask=None, cache=None,
                 last_logits_only: bool = False, **_unused) -> MolmoOutput:
+        if _unused.get("images") is not None or _unused.get("image_input_idx") is not None:
+            raise ValueError("Molmo2 takes pixel_values / image_token_pooling / image_grids / image_num_crops, "
+                             "not a v1 batch (images, image_input_idx)")
         x = self.embed(input_tokens, pixel_values, image_token_pooling, image_grids, image_num_crops)
         if position_ids is None:
             position_ids = default_position_ids(input_tokens)
