@@ -125,3 +125,48 @@ def test_lora_merged_molmo2_export_generates_same_tokens(tmp_path):
         gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
                             pad_token_id=0)
     assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+
+
+def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
+    """transformers tiny -> ours -> a few steps on dot shards (model.molmo2.data) -> export -> same tokens."""
+    import itertools
+
+    from test_train_learns import make_dot_shards
+
+    from model.molmo2.data import collate, encode_example, shard_batches
+    from model.molmo2.hf_dir import tiny_molmo2_tokenizer
+    from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
+    from model.preprocessing import load_image
+    from pixmo.shards import iter_samples
+
+    cfg = tiny_config()
+    hf, _ = hf_pair(cfg, 17)
+    hf.save_pretrained(tmp_path / "hf")
+    ours = load_molmo2_dir(tmp_path / "hf")
+    tok = tiny_molmo2_tokenizer(cfg)
+    shards = make_dot_shards(tmp_path / "dots", 12)
+    batches = list(itertools.islice(shard_batches(shards, tok, cfg, batch_size=4, seq_len=256), 4))
+    assert len(batches) == 4 and all(int((b["loss_masks"] > 0).sum()) > 0 for b in batches)
+    ours.train()
+    opt = torch.optim.AdamW([p for p in ours.parameters() if p.requires_grad], lr=3e-3)
+    losses = []
+    for _ in range(3):
+        for b in batches:
+            out = ours(**b)
+            loss = out.ce_sum / out.weight_sum
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(float(loss.detach()))
+    ours.eval()
+    assert np.mean(losses[-4:]) < np.mean(losses[:4])
+    out = save_molmo2_dir(ours, tmp_path / "export")
+    back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
+    sample = next(iter_samples(shards))
+    proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
+    row = encode_example([" User: How many dots are there? Assistant:"], load_image(sample.image), tok, cfg, proc, 256)
+    b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
+    with torch.no_grad():
+        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
+                            pad_token_id=0)
+    assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
