@@ -57,9 +57,13 @@ def build_sources(cfg, rank: int = 0, world: int = 1) -> tuple[LoaderSource, dic
         if "://" not in str(d) and not Path(d).exists():
             raise FileNotFoundError(f"shard directory {d} does not exist (make one first, e.g. `make gen-count`)")
     mcfg: MolmoConfig = cfg.model_config()
-    if mcfg.family != "molmo":
-        raise ValueError(f"training a {mcfg.family} model on shards is not supported yet (the data path builds "
-                         "v1 batches); use a v1 preset")
+    if mcfg.family == "molmo2":  # model.molmo2.data: unpacked conversations, no held-out evaluation yet
+        from model.molmo2.data import Molmo2ShardLoader, load_molmo2_tokenizer
+
+        tok2 = load_molmo2_tokenizer(cfg.tokenizer, mcfg)
+        loader = Molmo2ShardLoader(list(cfg.train_shards), tok2, mcfg, cfg.micro_batch_size, cfg.seq_len,
+                                   rank, world, cfg.seed)
+        return LoaderSource(loader, cfg.global_batch_size // (cfg.micro_batch_size * world)), None
     tok = load_tokenizer(cfg.tokenizer)
     if cfg.global_batch_size % (cfg.micro_batch_size * world):
         raise ValueError(f"global_batch_size {cfg.global_batch_size} must be a multiple of "

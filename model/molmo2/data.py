@@ -72,3 +72,36 @@ def shard_batches(shards: str | Path, tokenizer: Any, cfg: MolmoConfig, batch_si
             if len(rows) == batch_size:
                 yield collate(rows)
                 rows = []
+
+
+class Molmo2ShardLoader:
+    """Endless microbatches for one rank (batch i goes to rank i % world), epoch after epoch."""
+
+    def __init__(self, shards: list[str], tokenizer: Any, cfg: MolmoConfig, batch_size: int, seq_len: int,
+                 rank: int = 0, world: int = 1, seed: int = 0):
+        self.args = (tokenizer, cfg, batch_size, seq_len)
+        self.shards, self.rank, self.world, self.seed = shards, rank, world, seed
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        epoch = 0
+        while True:
+            n = 0
+            for shard in self.shards:
+                for i, b in enumerate(shard_batches(shard, *self.args, seed=self.seed + epoch)):
+                    n += 1
+                    if i % self.world == self.rank:
+                        yield b
+            if n == 0:
+                raise ValueError(f"no Molmo2 batch fits in the shards {self.shards}")
+            epoch += 1
+
+
+def load_molmo2_tokenizer(name: str, cfg: MolmoConfig) -> Any:
+    """"tiny": the toolkit's tiny tokenizer with Molmo2's image tokens; else a transformers tokenizer dir."""
+    if name == "tiny":
+        from model.molmo2.hf_dir import tiny_molmo2_tokenizer
+
+        return tiny_molmo2_tokenizer(cfg)
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(name)

@@ -60,14 +60,21 @@ def _token_ids(path: Path, cfg: MolmoConfig) -> ImageTokenIds:
                          ids.frame_start, ids.frame_end)
 
 
-def load_molmo2_dir(path: str | Path, dtype: torch.dtype | None = None) -> Molmo2:
-    """Our Molmo2 with the weights of a transformers Molmo2 checkpoint directory."""
+def load_molmo2_config(path: str | Path) -> MolmoConfig:
+    """The MolmoConfig of a transformers Molmo2 checkpoint directory (config, preprocessor, tokenizer)."""
     path = Path(path)
     hf = _read_json(path / "config.json")
     if hf is None or hf.get("model_type") != "molmo2":
         raise ValueError(f"{path} has no config.json of model_type 'molmo2'")
     cfg = config_from_hf(hf, _read_json(path / "preprocessor_config.json"))
     cfg.image_tokens = _token_ids(path, cfg)
+    return cfg
+
+
+def load_molmo2_dir(path: str | Path, dtype: torch.dtype | None = None) -> Molmo2:
+    """Our Molmo2 with the weights of a transformers Molmo2 checkpoint directory."""
+    path = Path(path)
+    cfg = load_molmo2_config(path)
     with torch.device("meta"):
         model = Molmo2(cfg)
     sd = to_ours(read_state_dict(path), cfg)

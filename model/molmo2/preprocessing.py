@@ -31,6 +31,11 @@ class Molmo2PreprocessConfig:
     mean: tuple[float, float, float] = (0.5, 0.5, 0.5)
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
+    def __post_init__(self) -> None:
+        if self.crop_size % self.patch_size or sum(self.overlap_margins) >= self.crop_size // self.patch_size:
+            raise ValueError(f"crop {self.crop_size} px must be whole patches of {self.patch_size} and wider than "
+                             f"the overlap margins {self.overlap_margins} (in patches)")
+
     @classmethod
     def from_model(cls, cfg: MolmoConfig) -> Molmo2PreprocessConfig:
         v, p = cfg.vision, cfg.connector.pool_size
@@ -145,7 +150,7 @@ class Molmo2ImageProcessor:
     def __call__(self, images: list[np.ndarray]) -> dict[str, torch.Tensor]:
         """`pixel_values` (all crops, P, pd) float32, `image_token_pooling` (tokens, k) int64 per image,
         `image_grids` (images, 4), `image_num_crops` (images,), in the order of `images`."""
-        tensors = [torch.from_numpy(np.ascontiguousarray(_rgb(im))).permute(2, 0, 1) for im in images]
+        tensors = [torch.from_numpy(np.array(_rgb(im), copy=True)).permute(2, 0, 1) for im in images]
         groups: dict[tuple[int, ...], list[int]] = {}
         for i, t in enumerate(tensors):
             groups.setdefault(tuple(t.shape), []).append(i)

@@ -170,3 +170,43 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
         gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
                             pad_token_id=0)
     assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+
+
+def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_path):
+    """`pixmo model train`'s loop with init_official = a transformers Molmo2 dir; the export matches ours."""
+    from test_train_learns import make_dot_shards
+
+    from model.checkpoint import load_model
+    from model.molmo2.data import collate, encode_example, load_molmo2_tokenizer
+    from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
+    from model.preprocessing import load_image
+    from model.train import TrainConfig, train
+    from pixmo.shards import iter_samples
+
+    cfg = tiny_config()
+    hf, _ = hf_pair(cfg, 19)
+    hf.save_pretrained(tmp_path / "hf")  # with the crop geometry a released checkpoint carries:
+    pre = Molmo2PreprocessConfig.from_model(cfg).hf_dict()
+    (tmp_path / "hf" / "preprocessor_config.json").write_text(json.dumps(pre))
+    shards = make_dot_shards(tmp_path / "dots", 16)
+    result = train(TrainConfig.from_dict({
+        "model": "molmo2-tiny", "tokenizer": "tiny", "init_official": str(tmp_path / "hf"),
+        "train_shards": [str(shards)], "out_dir": str(tmp_path / "run"), "seq_len": 256, "global_batch_size": 4,
+        "micro_batch_size": 4, "max_steps": 6, "tensorboard": False, "resume": False, "holdout_fraction": 0.0,
+        "optim": {"connector_lr": 3e-3, "vit_lr": 1e-3, "llm_lr": 3e-3, "connector_warmup": 1, "vit_warmup": 1,
+                  "llm_warmup": 1}}))
+    assert len(result["history"]) == 6 and all(np.isfinite(h["loss"]) for h in result["history"])
+    ours = load_model(tmp_path / "run")
+    assert type(ours).__name__ == "Molmo2"
+    assert not torch.equal(ours.transformer.ff_out.weight, hf.lm_head.weight)  # fine-tuned
+    out = save_molmo2_dir(ours, tmp_path / "export", source=tmp_path / "hf")
+    back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
+    tok = load_molmo2_tokenizer("tiny", cfg)
+    proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
+    image = load_image(next(iter_samples(shards)).image)
+    row = encode_example([" User: What color are the dots? Assistant:"], image, tok, cfg, proc, 256)
+    b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
+    with torch.no_grad():
+        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=5, do_sample=False, eos_token_id=None,
+                            pad_token_id=0)
+    assert generate(ours, b, max_new_tokens=5, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()

@@ -19,17 +19,12 @@ def test_molmo2_family_writes_coords_points_in_training_examples():
     assert v1.messages[1].startswith(' <points x1="10.5"')
 
 
-def test_molmo2_refuses_v1_batches_instead_of_training_text_only(tmp_path):
+def test_molmo2_refuses_v1_batches_instead_of_training_text_only():
     import pytest
     import torch
 
     from model.molmo import build_model
-    from model.train import TrainConfig
-    from model.train_data import build_sources
 
     model = build_model(get_config("molmo2-tiny"))
     with pytest.raises(ValueError, match="not a v1 batch"):
         model(torch.zeros(1, 4, dtype=torch.long), images=torch.zeros(1, 1, 16, 588))
-    cfg = TrainConfig.from_dict({"model": "molmo2-tiny", "train_shards": [str(tmp_path)]})
-    with pytest.raises(ValueError, match="not supported yet"):
-        build_sources(cfg)
