@@ -41,6 +41,16 @@ def hf_pair(cfg: MolmoConfig, seed: int = 0):
     return hf, ours
 
 
+def save_hf(hf, cfg: MolmoConfig, path, **kw) -> None:
+    """`save_pretrained` plus the preprocessor_config.json a released checkpoint carries (crop geometry)."""
+    import json
+    from pathlib import Path
+
+    hf.save_pretrained(str(path), **kw)
+    pre = Molmo2PreprocessConfig.from_model(cfg).hf_dict()
+    (Path(path) / "preprocessor_config.json").write_text(json.dumps(pre))
+
+
 def random_image(rng: np.random.Generator, lo: int = 20, hi: int = 200) -> np.ndarray:
     h, w = (int(x) for x in rng.integers(lo, hi, size=2))
     return rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)

@@ -12,7 +12,7 @@ from torch.testing import assert_close
 
 from model.generate import generate
 from model.molmo2.hf_dir import load_molmo2_dir, save_molmo2_dir
-from tests.model.molmo2_pair import batch, hf_inputs, hf_pair, prompt, random_image, tiny_config
+from tests.model.molmo2_pair import batch, hf_inputs, hf_pair, prompt, random_image, save_hf, tiny_config
 
 transformers = pytest.importorskip("transformers")
 
@@ -47,7 +47,7 @@ def test_loads_transformers_dir_with_equal_embedding_halves_sharded(tmp_path):
     """save_pretrained writes the two tables as equal halves (molmo2.md 'Observed bug'); we re-split."""
     cfg = tiny_config()
     hf, ref = hf_pair(cfg, 7)
-    hf.save_pretrained(tmp_path / "hf", max_shard_size="100KB")
+    save_hf(hf, cfg, tmp_path / "hf", max_shard_size="100KB")
     shapes = _shapes(tmp_path / "hf")
     assert len(list((tmp_path / "hf").glob("*.safetensors"))) > 1  # sharded
     assert shapes["model.transformer.wte.embedding"] == shapes["model.transformer.wte.new_embedding"]
@@ -62,7 +62,7 @@ def test_round_trip_finetune_export_transformers_generates_same_tokens(tmp_path)
     rng = np.random.default_rng(11)
     cfg = tiny_config()
     hf, _ = hf_pair(cfg, 11)
-    hf.save_pretrained(tmp_path / "hf")
+    save_hf(hf, cfg, tmp_path / "hf")
     ours = load_molmo2_dir(tmp_path / "hf")
     b = batch(cfg, [(prompt(cfg, rng, 1, 4), [random_image(rng)]),
                     (prompt(cfg, rng, 2, 6), [random_image(rng), random_image(rng)])])
@@ -141,7 +141,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
 
     cfg = tiny_config()
     hf, _ = hf_pair(cfg, 17)
-    hf.save_pretrained(tmp_path / "hf")
+    save_hf(hf, cfg, tmp_path / "hf")
     ours = load_molmo2_dir(tmp_path / "hf")
     tok = tiny_molmo2_tokenizer(cfg)
     shards = make_dot_shards(tmp_path / "dots", 12)
@@ -185,9 +185,7 @@ def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_pat
 
     cfg = tiny_config()
     hf, _ = hf_pair(cfg, 19)
-    hf.save_pretrained(tmp_path / "hf")  # with the crop geometry a released checkpoint carries:
-    pre = Molmo2PreprocessConfig.from_model(cfg).hf_dict()
-    (tmp_path / "hf" / "preprocessor_config.json").write_text(json.dumps(pre))
+    save_hf(hf, cfg, tmp_path / "hf")
     shards = make_dot_shards(tmp_path / "dots", 16)
     result = train(TrainConfig.from_dict({
         "model": "molmo2-tiny", "tokenizer": "tiny", "init_official": str(tmp_path / "hf"),
