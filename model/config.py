@@ -77,6 +77,9 @@ class LLMConfig:
     attn_head_dim: int = 0  # explicit head size (Qwen3: 128 at d_model 2560); 0: d_model // n_heads
     rope_scaling: dict[str, Any] | None = None  # transformers' rope_parameters minus rope_theta (rope_type, factor...)
     rope_scaling_layers: tuple[int, ...] | None = None  # layers with the scaled RoPE; None: all of them
+    moe_experts: int = 0  # > 0: OLMoE mixture-of-experts MLPs (model/moe.py) of mlp_hidden each
+    moe_top_k: int = 0
+    moe_norm_topk: bool = False
     norm_after: bool = False  # OLMo-2: norms on the branch outputs
     vocab_size: int = 152064  # tokenizer size; special image tokens come after it
     embedding_size: int = 152064  # rows of the (frozen) original table = logits width
@@ -89,6 +92,8 @@ class LLMConfig:
             raise ValueError(f"qk_norm_type must be 'full' or 'per_head', not {self.qk_norm_type!r}")
         if self.n_heads % self.n_kv_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if self.moe_experts and not 0 < self.moe_top_k <= self.moe_experts:
+            raise ValueError(f"moe_top_k must be in 1..moe_experts ({self.moe_experts}), got {self.moe_top_k}")
         if self.attn_head_dim == 0 and self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) is not a multiple of n_heads; set attn_head_dim")
 
@@ -220,6 +225,11 @@ def _preset(name: str) -> MolmoConfig:
                           vocab_size=1024, embedding_size=1024, rope_theta=10000.0),
             max_crops=2, overlap_margins=(2, 2),
         )
+    if name == "molmoe-1b":  # OLMoE-1B-7B decoder: 64 experts, 8 active, full-width QK-norm, pre-norm
+        return MolmoConfig(llm=LLMConfig(
+            d_model=2048, n_layers=16, n_heads=16, n_kv_heads=16, mlp_hidden=1024, rope_theta=10000.0,
+            qkv_bias=False, qk_norm=True, moe_experts=64, moe_top_k=8, vocab_size=50280, embedding_size=50304,
+            rms_eps=1e-5))
     if name.startswith("molmo2-"):
         return _molmo2_preset(name)
     raise ValueError(f"unknown model preset {name!r}; choose one of {PRESETS}")
@@ -268,7 +278,7 @@ def _molmo2_preset(name: str) -> MolmoConfig:
     raise ValueError(f"unknown model preset {name!r}; choose one of {PRESETS}")
 
 
-PRESETS = ("molmo-7b-d", "molmo-7b-o", "molmo-72b", "vitl-1.5b", "tiny",
+PRESETS = ("molmo-7b-d", "molmo-7b-o", "molmo-72b", "vitl-1.5b", "tiny", "molmoe-1b",
            "molmo2-4b", "molmo2-8b", "molmo2-o-7b", "molmo2-tiny")
 VISION_PRESETS = {"clip": VisionConfig, "siglip": lambda: dataclasses.replace(SIGLIP_SO400M),
                   "metaclip": lambda: dataclasses.replace(METACLIP_L)}

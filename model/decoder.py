@@ -13,6 +13,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from model.config import LLMConfig
+from model.moe import MoEMLP
 from model.rope import inv_freq, rope_cos_sin
 
 
@@ -127,7 +128,7 @@ class Block(nn.Module):
         self.layer, self.norm_after = layer, cfg.norm_after
         self.p_all, self.p_resp = residual_dropout, response_dropout
         self.attn = Attention(cfg)
-        self.mlp = MLP(cfg)
+        self.mlp: nn.Module = MoEMLP(cfg) if cfg.moe_experts else MLP(cfg)
         self.attn_norm = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.ff_norm = RMSNorm(cfg.d_model, cfg.rms_eps)
 
