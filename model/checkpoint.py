@@ -57,6 +57,11 @@ def _gather_rng() -> list[dict[str, Any]]:
     return out
 
 
+def full_model_state(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The whole (unsharded, CPU) state dict; collective under FSDP."""
+    return _dcp().get_model_state_dict(model, options=_full())
+
+
 def save_checkpoint(out_dir: str | Path, model: nn.Module, optimizer: torch.optim.Optimizer, step: int,
                     extra: dict[str, Any] | None = None) -> Path:
     """Collective: every rank must call it. Returns the checkpoint path."""
@@ -105,7 +110,7 @@ def load_checkpoint(path: str | Path, model: nn.Module, optimizer: torch.optim.O
 def load_model(path: str | Path, device: str | torch.device = "cpu"):
     """A `Molmo` from a training checkpoint file or a run directory (uses its latest checkpoint)."""
     from model.config import MolmoConfig
-    from model.molmo import Molmo
+    from model.molmo import model_class
 
     path = Path(path)
     if path.is_dir():
@@ -116,7 +121,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu"):
     blob = torch.load(path, map_location="cpu", weights_only=False)
     cfg = MolmoConfig.from_dict(blob["model_config"])
     with torch.device("meta"):
-        model = Molmo(cfg)
+        model = model_class(cfg)(cfg)
+    lora = (blob.get("train_config") or {}).get("lora")
+    if lora is not None:  # a LoRA run: same modules as in training (merge_lora gives a plain model)
+        from model.lora import LoraConfig, apply_lora
+
+        apply_lora(model, LoraConfig.from_dict(lora))
     model.load_state_dict(blob["model"], strict=True, assign=True)
     if cfg.ft_embedding == "lm_head":
         model.transformer.wte.embedding.requires_grad_(False)

@@ -58,6 +58,7 @@ class ConnectorConfig:
     pool_size: int = 2
     pad_embed: str = "pad_and_partial_pad"  # or "none"
     pool_heads: int = 16  # heads of the pooling attention (dim = vision width)
+    projector_hidden: int = 0  # SwiGLU width of the image projector; 0: the LLM's mlp_hidden (v1)
 
 
 @dataclass
@@ -71,7 +72,14 @@ class LLMConfig:
     mlp_hidden: int = 18944  # unfused: the reference stores 2x this in one matrix
     rope_theta: float = 1e6
     qkv_bias: bool = True
-    qk_norm: bool = False  # RMS over the full q / k projection widths (OLMo)
+    qk_norm: bool = False  # RMSNorm on q and k
+    qk_norm_type: str = "full"  # full: over the whole projection width (OLMo); per_head: over head_dim (Qwen3)
+    attn_head_dim: int = 0  # explicit head size (Qwen3: 128 at d_model 2560); 0: d_model // n_heads
+    rope_scaling: dict[str, Any] | None = None  # transformers' rope_parameters minus rope_theta (rope_type, factor...)
+    rope_scaling_layers: tuple[int, ...] | None = None  # layers with the scaled RoPE; None: all of them
+    moe_experts: int = 0  # > 0: OLMoE mixture-of-experts MLPs (model/moe.py) of mlp_hidden each
+    moe_top_k: int = 0
+    moe_norm_topk: bool = False
     norm_after: bool = False  # OLMo-2: norms on the branch outputs
     vocab_size: int = 152064  # tokenizer size; special image tokens come after it
     embedding_size: int = 152064  # rows of the (frozen) original table = logits width
@@ -79,13 +87,52 @@ class LLMConfig:
     rms_eps: float = 1e-6
     max_position: int = 4096
 
+    def __post_init__(self) -> None:
+        if self.qk_norm_type not in ("full", "per_head"):
+            raise ValueError(f"qk_norm_type must be 'full' or 'per_head', not {self.qk_norm_type!r}")
+        if self.n_heads % self.n_kv_heads:
+            raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
+        if self.moe_experts and not 0 < self.moe_top_k <= self.moe_experts:
+            raise ValueError(f"moe_top_k must be in 1..moe_experts ({self.moe_experts}), got {self.moe_top_k}")
+        if self.attn_head_dim == 0 and self.d_model % self.n_heads:
+            raise ValueError(f"d_model ({self.d_model}) is not a multiple of n_heads; set attn_head_dim")
+
     @property
     def head_dim(self) -> int:
-        return self.d_model // self.n_heads
+        return self.attn_head_dim or self.d_model // self.n_heads
+
+    def layer_is_scaled(self, layer: int) -> bool:
+        """Does `layer` use the scaled RoPE (transformers' Molmo2 `rope_scaling_layers`)?"""
+        if self.rope_scaling is None:
+            return False
+        return self.rope_scaling_layers is None or layer in self.rope_scaling_layers
+
+
+@dataclass
+class ImageTokenIds:
+    """Molmo2's image tokens: ids in the tokenizer (after the base vocabulary) of the 8B checkpoint by default."""
+
+    image_start: int = 151936
+    image_end: int = 151937
+    image_patch: int = 151938
+    image_col: int = 151939
+    low_res_image_start: int = 151940
+    image_placeholder: int = 151941  # `<|image|>`, replaced by the processor
+    frame_start: int = 151943
+    frame_end: int = 151944
+
+    def block_ids(self) -> tuple[int, ...]:
+        """Tokens that form the bidirectional image block (transformers' mm_token_type_ids == 1)."""
+        return (self.image_patch, self.image_col, self.image_start, self.low_res_image_start,
+                self.frame_start, self.image_end, self.frame_end)
 
 
 @dataclass
 class MolmoConfig:
+    """`family` "molmo" is v1 (molmo.md); "molmo2" is Molmo2 (molmo2.md): index pooling, bidirectional image
+    attention, `image_tokens` placed by the prompt (model/molmo2/)."""
+
+    family: str = "molmo"  # molmo | molmo2
     vision: VisionConfig = field(default_factory=VisionConfig)
     connector: ConnectorConfig = field(default_factory=ConnectorConfig)
     llm: LLMConfig = field(default_factory=LLMConfig)
@@ -95,6 +142,15 @@ class MolmoConfig:
     response_residual_dropout: float = 0.0  # only on loss tokens (caption pre-training: 0.1)
     ft_embedding: str = "lm_head"  # freeze the original embedding table; train new rows + head
     init_std: float = 0.02
+    image_tokens: ImageTokenIds = field(default_factory=ImageTokenIds)  # Molmo2 only
+
+    def __post_init__(self) -> None:
+        if self.family not in ("molmo", "molmo2"):
+            raise ValueError(f"family must be 'molmo' or 'molmo2', not {self.family!r}")
+
+    @property
+    def projector_hidden(self) -> int:
+        return self.connector.projector_hidden or self.llm.mlp_hidden
 
     @property
     def tokens_per_crop(self) -> int:
@@ -121,9 +177,10 @@ class MolmoConfig:
         vision = _build(VisionConfig, d.pop("vision", {}))
         connector = _build(ConnectorConfig, d.pop("connector", {}))
         llm = _build(LLMConfig, d.pop("llm", {}))
+        tokens = _build(ImageTokenIds, d.pop("image_tokens", {}))
         if "overlap_margins" in d:
             d["overlap_margins"] = tuple(d["overlap_margins"])
-        return _build(cls, d, vision=vision, connector=connector, llm=llm)
+        return _build(cls, d, vision=vision, connector=connector, llm=llm, image_tokens=tokens)
 
 
 def _build(klass: type, values: dict[str, Any], **extra: Any) -> Any:
@@ -168,10 +225,61 @@ def _preset(name: str) -> MolmoConfig:
                           vocab_size=1024, embedding_size=1024, rope_theta=10000.0),
             max_crops=2, overlap_margins=(2, 2),
         )
+    if name == "molmoe-1b":  # OLMoE-1B-7B decoder: 64 experts, 8 active, full-width QK-norm, pre-norm
+        return MolmoConfig(llm=LLMConfig(
+            d_model=2048, n_layers=16, n_heads=16, n_kv_heads=16, mlp_hidden=1024, rope_theta=10000.0,
+            qkv_bias=False, qk_norm=True, moe_experts=64, moe_top_k=8, vocab_size=50280, embedding_size=50304,
+            rms_eps=1e-5))
+    if name.startswith("molmo2-"):
+        return _molmo2_preset(name)
     raise ValueError(f"unknown model preset {name!r}; choose one of {PRESETS}")
 
 
-PRESETS = ("molmo-7b-d", "molmo-7b-o", "molmo-72b", "vitl-1.5b", "tiny")
+# Molmo2 (molmo2.md "Differences"): SigLIP-2 tower at 378 px cut to 25 blocks, features of blocks 24 and 18,
+# masked index pooling, no pad embeddings, max 8 crops. Text models: Qwen3-4B / Qwen3-8B (per-head QK-norm,
+# head_dim 128) and OLMo-3-7B (full-width QK-norm, norm_after). A released config.json is the authority on
+# the exact numbers (model/molmo2/weights.py reads it); these presets give the shapes.
+MOLMO2_VIT = VisionConfig(
+    kind="siglip", image_size=378, width=1152, n_layers=25, n_heads=16, mlp_dim=4304, act="gelu_tanh",
+    ln_eps=1e-6, use_cls=False, pre_ln=False, patch_bias=True, vit_layers=(24, 18),
+    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), float32_attention=False,
+)
+
+
+def _molmo2(llm: LLMConfig, vision: VisionConfig = MOLMO2_VIT, **kw: Any) -> MolmoConfig:
+    return MolmoConfig(
+        family="molmo2", vision=dataclasses.replace(vision),
+        connector=ConnectorConfig(pooling="index_masked_meanq", pad_embed="none",
+                                  pool_heads=kw.pop("pool_heads", vision.n_heads)),
+        llm=llm, max_crops=kw.pop("max_crops", 8), overlap_margins=kw.pop("overlap_margins", (4, 4)), **kw)
+
+
+def _molmo2_preset(name: str) -> MolmoConfig:
+    qwen3 = dict(n_kv_heads=8, attn_head_dim=128, qkv_bias=False, qk_norm=True, qk_norm_type="per_head",
+                 rope_theta=1e6, vocab_size=151936, embedding_size=151936, max_position=36864)
+    if name == "molmo2-4b":
+        return _molmo2(LLMConfig(d_model=2560, n_layers=36, n_heads=32, mlp_hidden=9728, **qwen3))
+    if name == "molmo2-8b":
+        return _molmo2(LLMConfig(d_model=4096, n_layers=36, n_heads=32, mlp_hidden=12288, **qwen3))
+    if name == "molmo2-o-7b":
+        return _molmo2(LLMConfig(
+            d_model=4096, n_layers=32, n_heads=32, n_kv_heads=32, mlp_hidden=11008, rope_theta=500000.0,
+            qkv_bias=False, qk_norm=True, qk_norm_type="full", norm_after=True, vocab_size=100278,
+            embedding_size=100278, max_position=36864),
+            image_tokens=ImageTokenIds(*range(100278, 100284), 100285, 100286))
+    if name == "molmo2-tiny":  # random weights on a laptop CPU; ids after the tiny tokenizer's 1024
+        vit = dataclasses.replace(MOLMO2_VIT, image_size=56, width=32, n_layers=3, n_heads=2, mlp_dim=64,
+                                  vit_layers=(-1, 0))
+        llm = LLMConfig(d_model=64, n_layers=2, n_heads=4, n_kv_heads=2, attn_head_dim=32, mlp_hidden=96,
+                        qkv_bias=False, qk_norm=True, qk_norm_type="per_head", rope_theta=10000.0,
+                        vocab_size=1024, embedding_size=1024, additional_vocab_size=16, max_position=2048)
+        return _molmo2(llm, vit, max_crops=4, overlap_margins=(1, 1),
+                       image_tokens=ImageTokenIds(*range(1024, 1030), 1031, 1032))
+    raise ValueError(f"unknown model preset {name!r}; choose one of {PRESETS}")
+
+
+PRESETS = ("molmo-7b-d", "molmo-7b-o", "molmo-72b", "vitl-1.5b", "tiny", "molmoe-1b",
+           "molmo2-4b", "molmo2-8b", "molmo2-o-7b", "molmo2-tiny")
 VISION_PRESETS = {"clip": VisionConfig, "siglip": lambda: dataclasses.replace(SIGLIP_SO400M),
                   "metaclip": lambda: dataclasses.replace(METACLIP_L)}
 

@@ -13,6 +13,8 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from model.config import LLMConfig
+from model.moe import MoEMLP
+from model.rope import inv_freq, rope_cos_sin
 
 
 class RMSNorm(nn.Module):
@@ -49,14 +51,6 @@ def rotate_half(x: torch.Tensor) -> torch.Tensor:
     return torch.cat((-x2, x1), dim=-1)
 
 
-def rope_cos_sin(position_ids: torch.Tensor, head_dim: int, theta: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, T) positions -> fp32 cos, sin of shape (B, 1, T, head_dim)."""
-    inv_freq = theta ** (-torch.arange(0, head_dim, 2, device=position_ids.device, dtype=torch.float32) / head_dim)
-    freqs = position_ids.float().unsqueeze(-1) * inv_freq  # (B, T, hd/2)
-    emb = torch.cat((freqs, freqs), dim=-1).unsqueeze(1)
-    return emb.cos(), emb.sin()
-
-
 def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
     xf = x.float()
     return (xf * cos + rotate_half(xf) * sin).to(x.dtype)
@@ -82,22 +76,26 @@ class Attention(nn.Module):
     def __init__(self, cfg: LLMConfig):
         super().__init__()
         self.cfg = cfg
-        kv_dim = cfg.n_kv_heads * cfg.head_dim
-        self.q_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=cfg.qkv_bias)
+        q_dim, kv_dim = cfg.n_heads * cfg.head_dim, cfg.n_kv_heads * cfg.head_dim
+        self.q_proj = nn.Linear(cfg.d_model, q_dim, bias=cfg.qkv_bias)
         self.k_proj = nn.Linear(cfg.d_model, kv_dim, bias=cfg.qkv_bias)
         self.v_proj = nn.Linear(cfg.d_model, kv_dim, bias=cfg.qkv_bias)
-        self.o_proj = nn.Linear(cfg.d_model, cfg.d_model, bias=False)
+        self.o_proj = nn.Linear(q_dim, cfg.d_model, bias=False)
+        self.per_head_norm = cfg.qk_norm and cfg.qk_norm_type == "per_head"  # Qwen3; else full width (OLMo)
         if cfg.qk_norm:
-            self.q_norm = RMSNorm(cfg.d_model, cfg.rms_eps)
-            self.k_norm = RMSNorm(kv_dim, cfg.rms_eps)
+            self.q_norm = RMSNorm(cfg.head_dim if self.per_head_norm else q_dim, cfg.rms_eps)
+            self.k_norm = RMSNorm(cfg.head_dim if self.per_head_norm else kv_dim, cfg.rms_eps)
 
     def forward(self, x, cos, sin, attn_mask, cache: KVCache | None = None, layer: int = 0):
         b, t, _ = x.shape
         q, k, v = self.q_proj(x), self.k_proj(x), self.v_proj(x)
-        if self.cfg.qk_norm:
+        if self.cfg.qk_norm and not self.per_head_norm:
             q, k = self.q_norm(q), self.k_norm(k)
-        q = q.view(b, t, self.cfg.n_heads, -1).transpose(1, 2)  # (B, H, T, hd)
-        k = k.view(b, t, self.cfg.n_kv_heads, -1).transpose(1, 2)  # (B, KV, T, hd)
+        q = q.view(b, t, self.cfg.n_heads, -1)
+        k = k.view(b, t, self.cfg.n_kv_heads, -1)
+        if self.per_head_norm:
+            q, k = self.q_norm(q), self.k_norm(k)
+        q, k = q.transpose(1, 2), k.transpose(1, 2)  # (B, H, T, hd), (B, KV, T, hd)
         v = v.view(b, t, self.cfg.n_kv_heads, -1).transpose(1, 2)
         q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
@@ -130,7 +128,7 @@ class Block(nn.Module):
         self.layer, self.norm_after = layer, cfg.norm_after
         self.p_all, self.p_resp = residual_dropout, response_dropout
         self.attn = Attention(cfg)
-        self.mlp = MLP(cfg)
+        self.mlp: nn.Module = MoEMLP(cfg) if cfg.moe_experts else MLP(cfg)
         self.attn_norm = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.ff_norm = RMSNorm(cfg.d_model, cfg.rms_eps)
 
@@ -163,14 +161,18 @@ class Decoder(nn.Module):
         self.ln_f = RMSNorm(cfg.d_model, cfg.rms_eps)
         self.ff_out = nn.Linear(cfg.d_model, cfg.embedding_size, bias=False)
         self.grad_checkpointing = False
+        self.scaled = [cfg.layer_is_scaled(i) for i in range(cfg.n_layers)]
+        # fp32 CPU tensors (built on the CPU even under a meta-device context), kept out of the state dict and casts
+        self.rope = {scaled: inv_freq(cfg, scaled) for scaled in (False, True) if scaled in self.scaled or not scaled}
 
     def forward(self, x: torch.Tensor, position_ids: torch.Tensor, attn_mask: torch.Tensor | None = None,
                 drop_mask: torch.Tensor | None = None, cache: KVCache | None = None,
                 all_hidden: bool = False) -> torch.Tensor | list[torch.Tensor]:
         """Input embeddings (B, T, d) -> final normed hidden states (or every block's input + final)."""
-        cos, sin = rope_cos_sin(position_ids, self.cfg.head_dim, self.cfg.rope_theta)
+        ropes = {scaled: rope_cos_sin(position_ids, *freqs) for scaled, freqs in self.rope.items()}
         hidden = [x]
-        for block in self.blocks:
+        for block, scaled in zip(self.blocks, self.scaled, strict=True):
+            cos, sin = ropes[scaled]
             if self.grad_checkpointing and self.training:
                 x = checkpoint(block, x, cos, sin, attn_mask, drop_mask, use_reentrant=False)
             else:

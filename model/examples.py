@@ -50,6 +50,7 @@ class ExampleConfig:
     no_pointing: bool = True  # "how many" questions of AMA / CapQA get a no-pointing prefix
     capqa_prefix_quirk: bool = False  # reference bug: prefix messages[0] instead of the matched question
     for_training: bool = True
+    point_format: str = "molmo"  # molmo (v1, 0-100) | molmo2 (coords on 0-1000): the model family's format
 
     @classmethod
     def pretraining(cls, **kw: Any) -> ExampleConfig:
@@ -147,8 +148,8 @@ def _point_example(subset: str, label: str, pts: list[tuple[float, float]], rng,
     style = style if style in POINT_STYLES else cfg.points_style
     if cfg.for_training and len(pts) > cfg.max_points:
         return []
-    answer = pointing_answer(pts, label, image_size=image_size) if style == "pointing" else \
-        count_answer(pts, label, image_size=image_size)
+    answer = pointing_answer(pts, label, image_size=image_size, fmt=cfg.point_format) if style == "pointing" \
+        else count_answer(pts, label, image_size=image_size, fmt=cfg.point_format)
     prompt = _prompt(style, rng, cfg, label, default=label.lower())
     return [_example(style, subset, [(prompt, answer)], rng, cfg, label=label, **meta)]
 

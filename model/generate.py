@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from model.decoder import KVCache
-from model.molmo import Molmo, build_attention_mask
+from model.molmo import Molmo
 
 
 def left_align(batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -64,9 +64,7 @@ def generate(model: Molmo, batch: dict[str, Any], *, max_new_tokens: int, eos_id
     cache = KVCache(model.cfg.llm, b, t + max_new_tokens, dev, next(model.transformer.parameters()).dtype)
     key_valid = torch.zeros(b, t + max_new_tokens, dtype=torch.bool, device=dev)
     key_valid[:, :t] = tokens >= 0
-    mask = build_attention_mask(tokens, None)
-    if mask is None:
-        mask = torch.ones(t, t, dtype=torch.bool, device=dev).tril()[None, None].expand(b, 1, t, t)
+    mask = model.prefill_mask(tokens)  # Molmo2: image tokens attend to each other
     gen = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
     logits = model(tokens, position_ids=pos, attn_mask=mask, cache=cache, last_logits_only=True, **batch).logits
     next_pos = pos[:, -1] + 1

@@ -59,10 +59,22 @@ class Molmo(nn.Module):
     def __init__(self, cfg: MolmoConfig):
         super().__init__()
         self.cfg = cfg
-        self.vision_backbone = VisionBackbone(cfg)
+        self.vision_backbone = self._backbone(cfg)
         self.transformer = Decoder(cfg.llm, cfg.residual_dropout, cfg.response_residual_dropout)
         if cfg.ft_embedding == "lm_head":
             self.transformer.wte.embedding.requires_grad_(False)
+
+    def _backbone(self, cfg: MolmoConfig) -> nn.Module:
+        return VisionBackbone(cfg)
+
+    def prefill_mask(self, input_tokens: torch.Tensor) -> torch.Tensor:
+        """The bool (B, 1, T, T) mask of a generation prefill (causal over the valid tokens)."""
+        mask = build_attention_mask(input_tokens, None)
+        if mask is None:
+            t = input_tokens.shape[1]
+            mask = torch.ones(t, t, dtype=torch.bool, device=input_tokens.device).tril()
+            mask = mask[None, None].expand(input_tokens.shape[0], 1, t, t)
+        return mask
 
     # ------------------------------------------------------------------ init and groups
     @torch.no_grad()
@@ -176,10 +188,19 @@ class Molmo(nn.Module):
         return 6 * vit * tokens + 12 * v.n_layers * v.width * tokens * tokens + 6 * head * self.cfg.tokens_per_crop
 
 
+def model_class(cfg: MolmoConfig) -> type[Molmo]:
+    """`Molmo` for family "molmo", `Molmo2` for "molmo2"."""
+    if cfg.family == "molmo2":
+        from model.molmo2.model import Molmo2
+
+        return Molmo2
+    return Molmo
+
+
 def build_model(cfg: MolmoConfig, device: str | torch.device = "cpu", seed: int | None = 0) -> Molmo:
-    """Build and (unless on meta) randomly initialise a model."""
+    """Build and (unless on meta) randomly initialise a model of the config's family."""
     with torch.device(device):
-        model = Molmo(cfg)
+        model = model_class(cfg)(cfg)
     if str(device) != "meta":
         model.init_weights(seed)
     return model

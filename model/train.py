@@ -62,11 +62,12 @@ class TrainConfig:
     cpu_threads: int = 1  # torch threads per process on CPU (0: torch's default); 1 is fastest on busy CPUs
     init_vit: str | None = None  # HF CLIP/SigLIP checkpoint dir
     init_llm: str | None = None  # HF Qwen2/OLMo-2 checkpoint dir
-    init_official: str | None = None  # official Molmo checkpoint dir
+    init_official: str | None = None  # official Molmo checkpoint dir, or a transformers Molmo2 dir
     example_style: str = "demo_or_style"
     eval_every: int = 0  # 0: evaluate only at the end (when there is an eval split)
     eval_examples: int = 64
     max_new_tokens: int = 24
+    lora: dict | None = None  # LoraConfig fields (rank, alpha, dropout, targets, base_dtype); None: full fine-tune
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
@@ -97,6 +98,12 @@ class TrainConfig:
         return cls.from_dict(json.loads(text))
 
     def model_config(self) -> MolmoConfig:
+        if self.init_official and (Path(self.init_official) / "config.json").exists():
+            hf = json.loads((Path(self.init_official) / "config.json").read_text())
+            if hf.get("model_type") == "molmo2":  # a transformers Molmo2 checkpoint defines the model
+                from model.molmo2.hf_dir import load_molmo2_config
+
+                return load_molmo2_config(self.init_official)
         return get_config(self.model) if isinstance(self.model, str) else MolmoConfig.from_dict(self.model)
 
     def to_dict(self) -> dict[str, Any]:
@@ -280,7 +287,7 @@ def step_flops(core: Molmo, mbs: list[dict]) -> tuple[float, int]:
         t = mb["input_tokens"].shape[1]
         n_tok = int((mb["input_tokens"] >= 0).sum())
         n_loss = int(((mb["loss_masks"] > 0) & (mb["target_tokens"] >= 0)).sum())
-        n_crops = int(mb["crop_mask"].sum()) if "crop_mask" in mb else 0
+        n_crops = int(mb["crop_mask"].sum()) if "crop_mask" in mb else len(mb.get("pixel_values", ()))
         flops += n_tok * core.flops_per_token(t) + n_loss * core.head_flops_per_token()
         flops += n_crops * core.vit_flops_per_crop()
         tokens += n_tok
@@ -290,7 +297,11 @@ def step_flops(core: Molmo, mbs: list[dict]) -> tuple[float, int]:
 def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, torch.optim.Optimizer, str]:
     torch.manual_seed(cfg.seed)
     mcfg = cfg.model_config()
-    if cfg.init_official:
+    if cfg.init_official and mcfg.family == "molmo2":
+        from model.molmo2.hf_dir import load_molmo2_dir
+
+        core = load_molmo2_dir(cfg.init_official)
+    elif cfg.init_official:
         from model.weights import load_official
 
         core = load_official(cfg.init_official, mcfg)
@@ -302,6 +313,10 @@ def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, t
             load_hf_vit(core, cfg.init_vit)
         if cfg.init_llm:
             load_hf_llm(core, cfg.init_llm)
+    if cfg.lora is not None:  # frozen (bf16) base + fp32 adapters, before sharding
+        from model.lora import LoraConfig, apply_lora
+
+        apply_lora(core, LoraConfig.from_dict(cfg.lora))
     core = core.to(d.device).train()
     model, mode = parallelize(core, cfg, d)
     optimizer = build_optimizer(core.param_groups(), cfg.optim)  # after sharding: DTensor params
@@ -350,6 +365,13 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
     path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg))
     result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
+    if cfg.lora is not None:  # the adapters alone, next to the full checkpoint
+        from model.checkpoint import full_model_state
+        from model.lora import save_adapters
+
+        msd = full_model_state(model)  # collective under FSDP
+        if d.main:
+            result["adapters"] = str(save_adapters(msd, out_dir / "adapters", core.lora_config))
     if d.main and eval_spec:
         from model.checkpoint import load_model
 

@@ -56,8 +56,15 @@ def build_sources(cfg, rank: int = 0, world: int = 1) -> tuple[LoaderSource, dic
     for d in [*cfg.train_shards, *cfg.eval_shards]:
         if "://" not in str(d) and not Path(d).exists():
             raise FileNotFoundError(f"shard directory {d} does not exist (make one first, e.g. `make gen-count`)")
-    tok = load_tokenizer(cfg.tokenizer)
     mcfg: MolmoConfig = cfg.model_config()
+    if mcfg.family == "molmo2":  # model.molmo2.data: unpacked conversations, no held-out evaluation yet
+        from model.molmo2.data import Molmo2ShardLoader, load_molmo2_tokenizer
+
+        tok2 = load_molmo2_tokenizer(cfg.tokenizer, mcfg)
+        loader = Molmo2ShardLoader(list(cfg.train_shards), tok2, mcfg, cfg.micro_batch_size, cfg.seq_len,
+                                   rank, world, cfg.seed)
+        return LoaderSource(loader, cfg.global_batch_size // (cfg.micro_batch_size * world)), None
+    tok = load_tokenizer(cfg.tokenizer)
     if cfg.global_batch_size % (cfg.micro_batch_size * world):
         raise ValueError(f"global_batch_size {cfg.global_batch_size} must be a multiple of "
                          f"micro_batch_size {cfg.micro_batch_size} x world size {world}")
@@ -66,7 +73,7 @@ def build_sources(cfg, rank: int = 0, world: int = 1) -> tuple[LoaderSource, dic
         list(cfg.train_shards), tok, mcfg.preprocess_config(tok), seq_len=cfg.seq_len,
         batch_size=cfg.micro_batch_size, num_workers=cfg.num_workers, seed=cfg.seed, packing=True,
         rank=rank, world_size=world, epochs=None, split=split, val_fraction=cfg.holdout_fraction,
-        pad_to_seq_len=False, examples=ExampleConfig(style_kind=cfg.example_style),
+        pad_to_seq_len=False, examples=ExampleConfig(style_kind=cfg.example_style, point_format=mcfg.family),
     )
     per_step = cfg.global_batch_size // (cfg.micro_batch_size * world)
     eval_spec = {"shards": eval_shards, "split": "val" if split else None} if eval_shards else None

@@ -38,7 +38,9 @@ class ViTAttention(nn.Module):
         self.wv = nn.Linear(dim_in, dim)
         self.wo = nn.Linear(dim, dim)
 
-    def forward(self, q_in: torch.Tensor, kv_in: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(self, q_in: torch.Tensor, kv_in: torch.Tensor | None = None,
+                attn_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """`attn_mask`: bool, broadcastable to (B, H, Tq, Tk), True = attend (Molmo2's masked pooling)."""
         kv_in = q_in if kv_in is None else kv_in
         b, tq, _ = q_in.shape
         q = self.wq(q_in).unflatten(-1, (self.n_heads, -1)).transpose(1, 2)  # (B, H, Tq, hd)
@@ -47,7 +49,7 @@ class ViTAttention(nn.Module):
         if self.float32_attention:
             q, k = q.float(), k.float()
             v = v.to(q.dtype)
-        out = F.scaled_dot_product_attention(q, k, v)  # non-causal
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask)  # non-causal
         out = out.transpose(1, 2).reshape(b, tq, self.wo.in_features).to(self.wo.weight.dtype)
         return self.wo(out)
 

@@ -3,9 +3,11 @@
 from pixmo.formatting.clocks import CLOCK_NOT_SHOWN, CLOCK_PROMPT, clock_answer, parse_clock
 from pixmo.formatting.points import (
     NONE_ANSWER,
+    POINT_FORMATS,
     count_answer,
     fill_point_placeholders,
     is_valid_point_format,
+    molmo2_coords,
     parse_count,
     parse_points,
     pointing_answer,
@@ -30,6 +32,7 @@ __all__ = [
     "CLOCK_PROMPT",
     "HOW_MANY_RE",
     "NONE_ANSWER",
+    "POINT_FORMATS",
     "TEMPLATES",
     "assistant_turn",
     "clock_answer",
@@ -38,6 +41,7 @@ __all__ = [
     "format_options",
     "is_valid_point_format",
     "length_hint",
+    "molmo2_coords",
     "most_frequent_answer",
     "no_pointing_prefix",
     "option_letter",

@@ -1,0 +1,1 @@
+"""Molmo2 (docs/spec/molmo2.md): the second architecture family behind `MolmoConfig(family="molmo2")`."""
