@@ -8,7 +8,8 @@ under several URLs they are tried in order.
 ``download_items`` fetches a list of items with a thread pool and one httpx client:
 
 - retries with exponential back-off and jitter on timeouts, connection errors, 429 and 5xx
-  (``Retry-After`` honoured); 4xx other than 429 is final;
+  (``Retry-After`` honoured, in seconds or as a date, up to ``max_retry_after``); 4xx other than
+  429 is final;
 - per-host politeness: at most ``per_host`` requests in flight to one host, and at least
   ``host_delay`` seconds between request starts on one host;
 - redirects followed (at most ``max_redirects``);
@@ -36,7 +37,7 @@ from pixmo.shards import Annotation, Sample, ShardError, image_info, sha256_hex
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 DEAD_REASONS = ("http_error", "connect_error", "timeout", "too_many_redirects", "too_large")
-WRONG_REASONS = ("sha256_mismatch", "not_an_image")
+WRONG_REASONS = ("sha256_mismatch", "not_an_image", "placeholder")
 
 
 @dataclass
@@ -49,6 +50,7 @@ class DownloadConfig:
     timeout: float = 20.0  # seconds per request (connect, read)
     max_redirects: int = 5
     max_bytes: int = 50 * 2**20
+    max_retry_after: float = 60.0  # a server's Retry-After is honoured up to this many seconds
     user_agent: str = "pixmo-toolkit/0.1 (+https://github.com/allenai/molmo)"
 
 
@@ -178,7 +180,7 @@ def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
     try:
         with client.stream("GET", url) as r:
             if r.status_code != 200:
-                wait = _retry_after(r.headers.get("retry-after"))
+                wait = _retry_after(r.headers.get("retry-after"), cfg.max_retry_after)
                 raise _Failure("http_error", f"HTTP {r.status_code}", r.status_code,
                                retry=r.status_code in RETRY_STATUS, wait=wait)
             chunks, n = [], 0
@@ -198,11 +200,21 @@ def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
         raise _Failure("connect_error", f"invalid URL: {exc}") from None
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return min(float(value), 60.0) if value else None
-    except ValueError:
+def _retry_after(value: str | None, cap: float = 60.0) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), at most ``cap``."""
+    if not value:
         return None
+    try:
+        secs = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        secs = when.timestamp() - time.time()
+    return min(max(secs, 0.0), cap)
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}

@@ -286,9 +286,26 @@ class _Importer:
             yield shards.Sample(image=image, annotations=g.anns, image_url=g.url, key=sha)
 
 
+def parquet_inputs(source: str | Path | list[str | Path]) -> list[Path]:
+    """The Parquet files of one or more paths: a file, or a directory of ``*.parquet`` (sorted)."""
+    paths = source if isinstance(source, list) else [source]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.rglob("*.parquet"))
+            if not found:
+                raise FileNotFoundError(f"{p}: no .parquet files in this directory")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or directory")
+    return files
+
+
 def import_hf(
     subset: str,
-    parquet: str | Path,
+    parquet: str | Path | list[str | Path],
     out: str | Path,
     *,
     images_dir: str | Path | None = None,
@@ -297,26 +314,36 @@ def import_hf(
     split: str = "train",
     max_count: int = 1000,
     progress: bool = False,
+    mode: str = "new",
 ) -> ImportReport:
-    """Import a published Parquet file of ``subset`` into shards at ``out``; see the module doc.
+    """Import published Parquet files (a file, several, or directories of them) of ``subset`` into
+    shards at ``out``; see the module doc. ``mode`` is the shard writer's (new/overwrite/append).
 
     Writes ``out/import_report.json`` listing every row that was not imported and why.
     """
     published_schema(subset)
+    files = parquet_inputs(parquet)
     index = ImageIndex(images_dir, progress=progress)
-    imp = _Importer(subset, index, load_url_map(url_map) if url_map else {}, points_in_pixels, Path(parquet).name)
-    pf = pq.ParquetFile(parquet)
-    i = 0
-    for batch in pf.iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            imp.add(i, row)
-            i += 1
-    config = {"source": Path(parquet).name, "subset": subset, "points_in_pixels": points_in_pixels}
-    with shards.ShardWriter(out, dataset=subset, split=split, max_count=max_count, config=config) as w:
+    umap = load_url_map(url_map) if url_map else {}
+    imp = _Importer(subset, index, umap, points_in_pixels, files[0].name)
+    config = {"source": ",".join(f.name for f in files), "subset": subset, "points_in_pixels": points_in_pixels}
+    rep = imp.rep
+    # the writer first: an output directory that holds another set is refused before any work
+    with shards.ShardWriter(out, dataset=subset, split=split, max_count=max_count, config=config,
+                            mode=mode) as w:
+        for f in files:
+            imp.source_name = f.name
+            for i, row in enumerate(_rows(f)):
+                imp.add(i, row)
+        rep.samples = len(imp.groups)
         for sample in imp.samples():
             w.write(sample)
-    manifest = Path(out) / shards.MANIFEST
-    rep = imp.rep
-    rep.samples, rep.manifest = len(imp.groups), str(manifest)
-    (Path(out) / "import_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
+        rep.manifest = str(Path(out) / shards.MANIFEST)
+        (w.work_dir / "import_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
     return rep
+
+
+def _rows(path: Path) -> Any:
+    pf = pq.ParquetFile(path)
+    for batch in pf.iter_batches(batch_size=1024):
+        yield from batch.to_pylist()

@@ -221,9 +221,13 @@ class ShardWriter:
     """Rolling shard writer: a new shard after ``max_count`` samples or ``max_size`` bytes.
 
     Samples with the same image as one still buffered in the current shard are merged into it.
-    With ``resume=True`` an existing shard whose bytes would be identical is left untouched.
+    Shards are written into a staging directory beside ``out_dir`` and published by ``close()``
+    (see ``pixmo.shardset``): ``mode`` is ``new`` (refuse a directory holding another set),
+    ``overwrite`` (replace it atomically) or ``append`` (number new shards after the existing
+    ones). A failed or killed run leaves ``out_dir`` as it was. With ``resume=True`` a shard a
+    killed earlier run left in the staging directory is kept when its bytes would be identical.
     ``durable=False`` skips the fsync of each shard (faster; still atomic against a killed process).
-    ``close()`` writes ``manifest.json``.
+    Files written into ``work_dir`` before ``close()`` are published with the shards.
     """
 
     def __init__(
@@ -239,17 +243,19 @@ class ShardWriter:
         prefix: str = "shard",
         resume: bool = True,
         durable: bool = True,
+        mode: str = "new",
     ):
+        from pixmo.shardset import StagedSet
+
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.dataset, self.split, self.config, self.seed = dataset, split, config or {}, seed
         self.max_count, self.max_size, self.prefix, self.resume = max_count, max_size, prefix, resume
         self.durable = durable
-        self.shards: list[ShardInfo] = []
-        # an old manifest would describe shards this run may replace: drop it until close();
-        # temporary files of a killed earlier run are never shards, remove them too
-        (self.out_dir / MANIFEST).unlink(missing_ok=True)
-        remove_stale_tmp(self.out_dir, prefix)
+        self.staged = StagedSet(self.out_dir, mode=mode, keep_staging=resume, same_as={
+            "dataset": dataset, "split": split, "config": self.config, "seed": seed})
+        self.work_dir = self.staged.dir
+        self.shards: list[ShardInfo] = list(self.staged.existing)
+        remove_stale_tmp(self.work_dir, prefix)
         self._buf: dict[str, Sample] = {}
         self._size = 0
         self._closed = False
@@ -266,18 +272,26 @@ class ShardWriter:
     def flush(self) -> None:
         if not self._buf:
             return
-        path = self.out_dir / shard_name(len(self.shards), self.prefix)
+        path = self.work_dir / shard_name(len(self.shards), self.prefix)
         samples = list(self._buf.values())
         info = _existing_if_identical(path, samples) if self.resume else None
         self.shards.append(info or write_shard(path, samples, durable=self.durable))
         self._buf, self._size = {}, 0
 
     def close(self) -> Path:
-        if not self._closed:
-            self.flush()
-            self._closed = True
-        return write_manifest(self.out_dir, self.shards, dataset=self.dataset, split=self.split,
-                              config=self.config, seed=self.seed)
+        """Write the last shard and the manifest, then publish the set at ``out_dir``."""
+        if self._closed:
+            return self.out_dir / MANIFEST
+        self.flush()
+        write_manifest(self.work_dir, self.shards, dataset=self.dataset, split=self.split,
+                       config=self.config, seed=self.seed)
+        self._closed = True
+        return self.staged.commit()
+
+    def abort(self) -> None:
+        """Give up: drop what this run staged; ``out_dir`` is untouched."""
+        self._closed = True
+        self.staged.abort()
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -285,6 +299,8 @@ class ShardWriter:
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if exc_type is None:
             self.close()
+        else:
+            self.abort()
 
 
 def _existing_if_identical(path: Path, samples: list[Sample]) -> ShardInfo | None:

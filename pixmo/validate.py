@@ -232,4 +232,15 @@ def validate_dir(source: str | Path, progress: bool = False) -> Report:
             continue
         rep.shards += 1
         _check_shard(rep, src, entry, seen)
+    _check_strays(rep, src, entries)
     return rep
+
+
+def _check_strays(rep: Report, src: str, entries: list[Any]) -> None:
+    """A .tar in a local shard directory that the manifest does not list: a glob reader would mix it in."""
+    if "://" in src or src.endswith(".tar") or not Path(src).is_dir():
+        return
+    listed = {e.get("name") for e in entries if isinstance(e, dict)}
+    for p in sorted(Path(src).glob("*.tar")):
+        if p.name not in listed:
+            rep.add(p.name, "-", "shards", "a .tar file that is not in the manifest (a stray of another run?)")

@@ -19,7 +19,6 @@ import webdataset as wds
 
 from pixmo import tario
 from pixmo.shards import (
-    MANIFEST,
     Sample,
     ShardError,
     file_sha256,
@@ -29,6 +28,7 @@ from pixmo.shards import (
     verify_checksums,
     write_samples,
 )
+from pixmo.shardset import staging_dir
 from tests.pixmo.conftest import image_bytes, make_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,12 +106,18 @@ def test_annotations_of_the_same_image_are_grouped_into_one_sample(tmp_path):
                                                        "pixmo-cap-qa", "pixmo-points"]
 
 
-def test_resume_leaves_identical_shards_untouched(tmp_path):
-    write_samples(tmp_path, make_samples(4), dataset="t", max_count=2)
-    before = {p.name: p.stat().st_ino for p in tmp_path.glob("*.tar")}
-    write_samples(tmp_path, make_samples(4), dataset="t", max_count=2)
-    assert {p.name: p.stat().st_ino for p in tmp_path.glob("*.tar")} == before
-    verify_checksums(tmp_path)
+def test_rerun_after_a_kill_keeps_identical_staged_shards(tmp_path):
+    out = tmp_path / "out"
+    write_samples(tmp_path / "ref", make_samples(4), dataset="t", max_count=2)
+    staging = staging_dir(out)  # what a run killed after its first shard leaves
+    staging.mkdir()
+    shutil.copy(tmp_path / "ref" / "shard-000000.tar", staging / "shard-000000.tar")
+    ino = (staging / "shard-000000.tar").stat().st_ino
+    write_samples(out, make_samples(4), dataset="t", max_count=2)
+    assert (out / "shard-000000.tar").stat().st_ino == ino
+    assert not staging.exists()
+    assert read_manifest(out) == read_manifest(tmp_path / "ref")
+    verify_checksums(out)
 
 
 KILLED_WRITER = textwrap.dedent("""
@@ -137,20 +143,21 @@ def test_killed_writer_leaves_no_partial_shard_and_a_rerun_completes_the_set(tmp
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"MID"
-        assert list(out.glob("shard-000002.tar.*.tmp")), "the third shard should be in progress"
+        staging = staging_dir(out)
+        assert list(staging.glob("shard-000002.tar.*.tmp")), "the third shard should be in progress"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
         proc.kill()
-    assert sorted(p.name for p in out.glob("*.tar")) == ["shard-000000.tar", "shard-000001.tar"]
-    assert not (out / MANIFEST).exists()
-    for shard in out.glob("*.tar"):  # what is visible is complete
+    assert not out.exists(), "nothing is published before the run completes"
+    assert sorted(p.name for p in staging.glob("*.tar")) == ["shard-000000.tar", "shard-000001.tar"]
+    for shard in staging.glob("*.tar"):  # what was written is complete
         with open(shard, "rb") as f:
             assert len(list(tario.iter_files(f))) == 4  # 2 samples x (image, json)
     write_samples(out, make_samples(8), dataset="t", max_count=2)
     write_samples(tmp_path / "ref", make_samples(8), dataset="t", max_count=2)
     assert read_manifest(out) == read_manifest(tmp_path / "ref")
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp")) and not staging.exists()
     verify_checksums(out)
 
 
