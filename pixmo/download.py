@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pixmo import images
 from pixmo.records import Record, RecordError, parse_record
 from pixmo.shards import Annotation, Sample, ShardError, image_info, sha256_hex
 
@@ -222,7 +223,8 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 
 def sniff_image(data: bytes) -> tuple[str, int, int] | None:
     """(ext, width, height) from a JPEG or PNG header without PIL (about 50x faster); None when
-    the bytes are something else or the header is unusual (the caller then asks PIL)."""
+    the bytes are something else, the header is unusual or a JPEG carries EXIF (which may turn
+    it): the caller then asks ``pixmo.images`` for the displayed size."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
         return "png", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data[:2] != b"\xff\xd8":
@@ -236,6 +238,8 @@ def sniff_image(data: bytes) -> tuple[str, int, int] | None:
             i += 1
             continue
         seg = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xE1 and data[i + 4:i + 10] == b"Exif\0\0":
+            return None  # may carry an orientation: PIL gives the displayed size
         if marker in _SOF:
             h, w = int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 7:i + 9], "big")
             return ("jpg", w, h) if w and h else None
@@ -250,9 +254,18 @@ def _check(data: bytes, sha: str | None) -> tuple[str, int, int]:
         if got != sha:
             raise _Failure("sha256_mismatch", f"sha256 {got[:16]}... != expected {sha[:16]}...")
     try:
-        return sniff_image(data) or image_info(data)
+        ext, w, h = sniff_image(data) or image_info(data)
     except ShardError as exc:
-        raise _Failure("not_an_image", str(exc)) from None
+        reason = "too_large" if "over the limit" in str(exc) else "not_an_image"
+        raise _Failure(reason, str(exc)) from None
+    if w * h > images.MAX_PIXELS:
+        raise _Failure("too_large", f"image is {w}x{h} pixels, over the limit of {images.MAX_PIXELS}")
+    if sha is None:  # no published hash vouches for the bytes: decode them all (a cut-off body fails)
+        try:
+            images.decode(data)
+        except images.ImageError as exc:
+            raise _Failure("not_an_image", str(exc)) from None
+    return ext, w, h
 
 
 def fetch_item(client: Any, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:

@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixmo import shards
+from pixmo import images, shards
 from pixmo.records import RecordError, parse_record
 
 _S, _F64, _F32, _I32, _I64, _B = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
@@ -196,8 +196,8 @@ def _image_ref(subset: str, row: dict[str, Any]) -> str:
 
 
 def _convert_pixels(row: dict[str, Any], size: tuple[int, int]) -> None:
-    w, h = size
-    row["points"] = [{"x": p["x"] / w * 100.0, "y": p["y"] / h * 100.0} for p in row.get("points") or []]
+    pts = [images.to_percent(p["x"], p["y"], size) for p in row.get("points") or []]
+    row["points"] = [{"x": x, "y": y} for x, y in pts]
 
 
 @dataclass

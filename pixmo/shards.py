@@ -9,7 +9,6 @@ each shard directory has ``manifest.json`` with per-shard counts and sha256.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -17,15 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from PIL import Image
-
-from pixmo import tario
+from pixmo import images, tario
 from pixmo.records import RECORD_TYPES, Record, parse_record
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"
 IMAGE_EXTS = ("jpg", "png", "webp")
-_PIL_EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
 class ShardError(ValueError):
@@ -37,16 +33,13 @@ def sha256_hex(data: bytes) -> str:
 
 
 def image_info(data: bytes) -> tuple[str, int, int]:
-    """(extension, width, height) of encoded image bytes, reading only the header."""
+    """(extension, width, height) of encoded image bytes in the displayed frame (EXIF orientation
+    applied), reading only the header; see ``pixmo.images``."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            ext = _PIL_EXT.get(im.format or "")
-            w, h = im.size
-    except Exception as exc:  # PIL raises many types
-        raise ShardError(f"image bytes are not a readable image: {exc}") from None
-    if ext is None:
-        raise ShardError("image must be JPEG, PNG or WebP")
-    return ext, w, h
+        facts = images.info(data)
+    except images.ImageError as exc:
+        raise ShardError(f"image bytes are not a usable image: {exc}") from None
+    return facts.ext, facts.width, facts.height
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pixmo import shards
+from pixmo import images, shards
 from pixmo.records import RECORD_TYPES
 
 COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
@@ -39,8 +38,7 @@ def annotation_points(subset: str, rec: dict[str, Any], size: tuple[int, int]) -
         return []
     cls = RECORD_TYPES.get(subset)
     if cls is not None and cls.UNIT == "percent":
-        w, h = size
-        return [(x / 100 * w, y / 100 * h) for x, y in xy]
+        return [images.to_pixels(x, y, size) for x, y in xy]
     return [(float(x), float(y)) for x, y in xy]
 
 
@@ -57,8 +55,10 @@ def describe(subset: str, rec: dict[str, Any]) -> str:
 
 def render(image: bytes, annotations: list[dict[str, Any]], width_chars: int = 100) -> Image.Image:
     """The image with points drawn (one colour per annotation) above a text panel listing them."""
-    im = Image.open(io.BytesIO(image)).convert("RGB")
+    im, problem = images.safe_decode(image, (320, 240))
     w, h = im.size
+    if problem:  # a bad image is shown as a grey box with the problem, never a traceback
+        annotations = [{"subset": "image", "record": {"problem": problem}}, *annotations]
     draw = ImageDraw.Draw(im)
     r = max(3, min(w, h) // 80)
     lines: list[tuple[str, str]] = []

@@ -16,7 +16,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from pixmo import shards
+from pixmo import images, shards
 from pixmo.records import RECORD_TYPES, PixmoCount
 
 KEY_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -111,14 +111,16 @@ def _check_header(rep: Report, shard: str, key: str, head: Any, image: bytes | N
         if digest != key:
             rep.add(shard, key, f"{key}.{ext}", f"image bytes hash to {digest}, not the sample key")
         try:
-            real_ext, w, h = shards.image_info(image)
-            if (w, h) != (head.get("width"), head.get("height")):
-                rep.add(shard, key, "width/height", f"header says {head.get('width')}x{head.get('height')}, "
-                        f"the image is {w}x{h}")
-            if real_ext != ext:
-                rep.add(shard, key, f"{key}.{ext}", f"image is {real_ext}, not {ext}")
-        except shards.ShardError as exc:
+            facts = images.check(image)  # every pixel decoded: a truncated or corrupt image is an error
+        except images.ImageError as exc:
             rep.add(shard, key, f"{key}.{ext}", str(exc))
+            return
+        w, h = facts.width, facts.height  # the displayed frame (EXIF orientation applied)
+        if (w, h) != (head.get("width"), head.get("height")):
+            rep.add(shard, key, "width/height", f"header says {head.get('width')}x{head.get('height')}, "
+                    f"the displayed image is {w}x{h}")
+        if facts.ext != ext:
+            rep.add(shard, key, f"{key}.{ext}", f"image is {facts.ext}, not {ext}")
 
 
 def _check_annotations(rep: Report, shard: str, key: str, head: dict[str, Any], counts: Counter[str]) -> None:

@@ -14,18 +14,17 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from generators.count.detectors import Detection, Detector, make_detector
 from generators.count.sources import load
 from generators.runner import ShardResult, ShardTask
+from pixmo import images
 from pixmo.records import CountPoints, PixmoCount
 from pixmo.shards import Annotation, Sample, ShardWriter, iter_raw, read_manifest
 
@@ -70,10 +69,11 @@ def choose(dets: list[Detection], labels: tuple[str, ...], key: str) -> tuple[st
 
 
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        if im.width * im.height > max_pixels:
-            raise ValueError(f"image is {im.width}x{im.height}, over max_pixels={max_pixels}")
-        return np.asarray(im.convert("RGB"))
+    """RGB pixels in the displayed frame (EXIF orientation applied), as the shard header states."""
+    w, h = images.displayed_size(data)
+    if w * h > max_pixels:
+        raise ValueError(f"image is {w}x{h}, over max_pixels={max_pixels}")
+    return images.decode_array(data)
 
 
 def count_sample(url: str, data: bytes, image: np.ndarray, dets: list[Detection], labels: tuple[str, ...],
