@@ -130,12 +130,15 @@ def import_hf(
     table.add_column("rows")
     table.add_column("count", justify="right")
     for name, n in (("read", rep.rows), ("imported", rep.imported), ("images (samples)", rep.samples),
-                    ("image missing", len(rep.missing_image)), ("invalid record", len(rep.invalid)),
+                    ("image missing", len(rep.missing_image)), ("image unreadable", len(rep.bad_image)),
+                    ("invalid record", len(rep.invalid)),
                     ("coordinates > 100 (pixels?)", len(rep.pixel_points))):
         table.add_row(name, str(n))
     console.print(table)
     for item in rep.invalid[:5]:
         console.print(f"  invalid row {item['row']}: {item['error']}", markup=False)
+    for item in rep.bad_image[:5]:
+        console.print(f"  row {item['row']}: unreadable image {item['error']}", markup=False)
     if rep.pixel_points:
         console.print("[yellow]rows with coordinates above 100 were not imported; if the file is in pixels, "
                       "rerun with --points-in-pixels[/yellow]")

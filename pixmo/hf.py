@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixmo import images, shards
+from pixmo.hf_schema import check_schema
 from pixmo.records import RecordError, parse_record
 
 _S, _F64, _F32, _I32, _I64, _B = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
@@ -119,16 +120,17 @@ class ImportReport:
     missing_image: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     pixel_points: list[dict[str, Any]] = field(default_factory=list)
+    bad_image: list[dict[str, Any]] = field(default_factory=list)
     manifest: str = ""
 
     @property
     def skipped(self) -> int:
-        return len(self.missing_image) + len(self.invalid) + len(self.pixel_points)
+        return len(self.missing_image) + len(self.invalid) + len(self.pixel_points) + len(self.bad_image)
 
     def to_json(self) -> dict[str, Any]:
         return {"subset": self.subset, "rows": self.rows, "imported": self.imported, "samples": self.samples,
                 "skipped": self.skipped, "missing_image": self.missing_image, "invalid": self.invalid,
-                "pixel_points": self.pixel_points, "manifest": self.manifest}
+                "pixel_points": self.pixel_points, "bad_image": self.bad_image, "manifest": self.manifest}
 
 
 def file_sha256(path: Path) -> str:
@@ -216,6 +218,7 @@ class _Importer:
         self.rep = ImportReport(subset)
         self.groups: dict[str, _Group] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
+        self._bad: dict[str, str] = {}  # sha -> why its image cannot be used
 
     def _locate(self, row: dict[str, Any]) -> tuple[str, Path | None, bytes | None] | None:
         """(sha256, path, embedded bytes) of the row's image, or None when it is not available."""
@@ -232,21 +235,27 @@ class _Importer:
         hit = self.index.lookup_name(name)
         return (hit[0], hit[1], None) if hit else None
 
-    def _size(self, sha: str, path: Path | None, data: bytes | None) -> tuple[int, int]:
-        if sha not in self._sizes:
-            raw = data if data is not None else path.read_bytes()  # type: ignore[union-attr]
-            _, w, h = shards.image_info(raw)
-            self._sizes[sha] = (w, h)
-        return self._sizes[sha]
+    def _image_problem(self, sha: str, path: Path | None, data: bytes | None) -> str | None:
+        """Why the image cannot be imported (checked once per image, every pixel decoded), or None."""
+        if sha not in self._sizes and sha not in self._bad:
+            try:
+                raw = data if data is not None else path.read_bytes()  # type: ignore[union-attr]
+                facts = images.check(raw)
+                self._sizes[sha] = (facts.width, facts.height)
+            except (OSError, images.ImageError) as exc:
+                self._bad[sha] = f"{path.name if path else 'embedded image'}: {exc}"
+        return self._bad.get(sha)
 
-    def _points_ok(self, i: int, row: dict[str, Any], sha: str, path: Path | None, data: bytes | None) -> bool:
+    def _points_ok(self, i: int, row: dict[str, Any], sha: str) -> bool:
         if self.subset not in PERCENT_POINT_SUBSETS:
             return True
-        if self.points_in_pixels:
-            _convert_pixels(row, self._size(sha, path, data))
-            return True
         pts = row.get("points") or []
-        big = [p for p in pts if isinstance(p, dict) and (p.get("x", 0) > 100 or p.get("y", 0) > 100)]
+        if any(not isinstance(p, dict) or not all(isinstance(p.get(c), int | float) for c in "xy") for p in pts):
+            return True  # a missing or null coordinate: parse_record reports the row as invalid
+        if self.points_in_pixels:
+            _convert_pixels(row, self._sizes[sha])
+            return True
+        big = [p for p in pts if p["x"] > 100 or p["y"] > 100]
         if big:
             self.rep.pixel_points.append({"row": i, "image_url": row.get("image_url"), "max": max(
                 max(p.get("x", 0), p.get("y", 0)) for p in big)})
@@ -254,7 +263,14 @@ class _Importer:
         return True
 
     def add(self, i: int, row: dict[str, Any]) -> None:
+        """Import one row; a row that cannot be imported is counted in the report, never raised."""
         self.rep.rows += 1
+        try:
+            self._add(i, row)
+        except (RecordError, ValueError, TypeError, KeyError) as exc:
+            self.rep.invalid.append({"row": i, "error": f"{type(exc).__name__}: {exc}"})
+
+    def _add(self, i: int, row: dict[str, Any]) -> None:
         for col in STRAY_COLUMNS:
             row.pop(col, None)
         meta: dict[str, Any] = {"hf_file": self.source_name, "hf_row": i}
@@ -268,7 +284,11 @@ class _Importer:
                                            "ref": _image_ref(self.subset, row)})
             return
         sha, path, data = found
-        if not self._points_ok(i, row, sha, path, data):
+        problem = self._image_problem(sha, path, data)
+        if problem:
+            self.rep.bad_image.append({"row": i, "image_url": row.get("image_url"), "error": problem})
+            return
+        if not self._points_ok(i, row, sha):
             return
         try:
             record = parse_record(self.subset, row)
@@ -323,6 +343,8 @@ def import_hf(
     """
     published_schema(subset)
     files = parquet_inputs(parquet)
+    for f in files:  # every file's columns are checked before any row is read
+        check_schema(f, subset, SCHEMAS, ignore=STRAY_COLUMNS)
     index = ImageIndex(images_dir, progress=progress)
     umap = load_url_map(url_map) if url_map else {}
     imp = _Importer(subset, index, umap, points_in_pixels, files[0].name)
@@ -344,6 +366,9 @@ def import_hf(
 
 
 def _rows(path: Path) -> Any:
-    pf = pq.ParquetFile(path)
-    for batch in pf.iter_batches(batch_size=1024):
-        yield from batch.to_pylist()
+    try:
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=1024):
+            yield from batch.to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"{path.name}: cannot read the Parquet file: {exc}") from None
