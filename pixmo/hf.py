@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pixmo import images, shards
-from pixmo.hf_schema import check_schema
+from pixmo.hf_schema import check_schema, with_hf_metadata
 from pixmo.records import RecordError, parse_record
 
 _S, _F64, _F32, _I32, _I64, _B = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
@@ -99,7 +99,7 @@ def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False
     result = {}
     for subset in sorted(rows):
         ordered = [r for _, r in sorted(rows[subset], key=lambda kr: kr[0])]
-        table = pa.Table.from_pylist(ordered, schema=published_schema(subset))
+        table = pa.Table.from_pylist(ordered, schema=with_hf_metadata(published_schema(subset)))
         path = out / f"{subset}.parquet"
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(table, tmp)

@@ -1,4 +1,5 @@
-"""Checking a Parquet file's schema against a published PixMo subset before reading any row.
+"""Parquet schemas of the published subsets: checking a file before reading any row, and the
+Hugging Face ``features`` metadata that ``export-hf`` writes.
 
 A file with a missing, extra or mistyped column, or the file of another subset, is one clear
 error naming the column (and the subset the columns do match, when one does), instead of every
@@ -83,3 +84,29 @@ def check_schema(path: str | Path, subset: str, schemas: dict[str, pa.Schema],
         problem = type_problem(got.field(f.name).type, f.type)
         if problem:
             raise SchemaError(f"{name}: column {f.name!r} {problem} for {subset}")
+
+
+_DTYPES = {pa.string(): "string", pa.large_string(): "large_string", pa.int32(): "int32", pa.int64(): "int64",
+           pa.float32(): "float32", pa.float64(): "float64", pa.bool_(): "bool", pa.binary(): "binary"}
+
+
+def _feature(t: pa.DataType) -> dict[str, object]:
+    if pa.types.is_list(t) or pa.types.is_large_list(t):
+        return {"feature": _feature(t.value_type), "_type": "List"}
+    if pa.types.is_struct(t):
+        return {t.field(i).name: _feature(t.field(i).type) for i in range(t.num_fields)}
+    return {"dtype": _DTYPES[t], "_type": "Value"}
+
+
+def hf_features(schema: pa.Schema, image_columns: tuple[str, ...] = ("image",)) -> dict[str, object]:
+    """The Hugging Face ``datasets`` features of a published schema (format of ``Features.to_dict``):
+    ``{bytes, path}`` image columns are ``Image`` features, so they load as images."""
+    return {f.name: {"_type": "Image"} if f.name in image_columns else _feature(f.type) for f in schema}
+
+
+def with_hf_metadata(schema: pa.Schema) -> pa.Schema:
+    """``schema`` with the ``huggingface`` metadata key that ``datasets`` reads its features from."""
+    import json
+
+    meta = {"info": {"features": hf_features(schema)}}
+    return schema.with_metadata({**(schema.metadata or {}), b"huggingface": json.dumps(meta).encode()})

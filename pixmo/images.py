@@ -146,6 +146,24 @@ def safe_decode(data: bytes, size: tuple[int, int] = (64, 64)) -> tuple[Image.Im
         return Image.new("RGB", (max(1, size[0]), max(1, size[1])), (128, 128, 128)), str(exc)
 
 
+def portable_url(ref: str, data: bytes) -> str:
+    """The ``image_url`` to store for an image read from ``ref``: never a path of this machine.
+
+    - a public ``http(s)://`` URL is kept as it is;
+    - a file of an installed package, ``bundled:PACKAGE/PATH`` or ``bundled://PACKAGE/PATH``,
+      becomes ``bundled://PACKAGE/PATH`` (the same on every machine with the package);
+    - anything else (a local file, a member of a shard) becomes ``sha256:HEX``, the hash of the
+      bytes: the one scheme for an image that has no public address.
+    """
+    if ref.startswith(("http://", "https://")):
+        return ref
+    if ref.startswith("bundled:"):
+        return "bundled://" + ref.removeprefix("bundled:").lstrip("/")
+    import hashlib
+
+    return "sha256:" + hashlib.sha256(data).hexdigest()
+
+
 def to_percent(x: float, y: float, size: tuple[int, int]) -> tuple[float, float]:
     """Pixel (x, y) in the displayed frame -> 0-100 percent of width and height."""
     w, h = size

@@ -14,7 +14,7 @@ from PIL import Image
 
 from pixmo import images
 from pixmo.records import CountPoints, PixmoCount
-from pixmo.shards import Annotation, Sample, image_info, write_samples
+from pixmo.shards import Annotation, Sample, image_info, sha256_hex, write_samples
 from pixmo.validate import validate_dir
 
 
@@ -130,3 +130,12 @@ def test_sniffing_and_reading_bytes(tmp_path: Path):
         buf = io.BytesIO()
         Image.new("RGB", (4, 4)).save(buf, "GIF")
         images.info(buf.getvalue())
+
+
+def test_portable_url_is_never_a_machine_path():
+    data = png()
+    assert images.portable_url("https://x.example/a.jpg", data) == "https://x.example/a.jpg"
+    assert images.portable_url("bundled:skimage/data/astronaut.png", data) == \
+        images.portable_url("bundled://skimage/data/astronaut.png", data) == "bundled://skimage/data/astronaut.png"
+    for ref in ("file:/home/me/a.png", "/tmp/shards/shard-000000.tar#abc", ""):
+        assert images.portable_url(ref, data) == "sha256:" + sha256_hex(data)
