@@ -159,7 +159,7 @@ def _eval_form(s: Sample) -> Sample:
 
 
 def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: int, per_shard: int,
-                     exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+                     exclude: frozenset[str] | set[str] = frozenset(), mode: str = "new") -> dict[str, Any]:
     """Write OUT/train, OUT/validation, OUT/test from the candidate shards (deterministic);
     candidates whose key is in ``exclude`` go nowhere."""
     import json
@@ -174,7 +174,7 @@ def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: 
     plan = _plan(counts, cfg, seed)
     config = dict(read_manifest(cand).get("config", {}), eval_per_count=cfg.eval_per_count)
     writers = {sp: ShardWriter(Path(out) / sp, dataset="pixmo-count", split=sp, max_count=per_shard, config=config,
-                               seed=seed) for sp in ("train", "validation", "test")}
+                               seed=seed, mode=mode) for sp in ("train", "validation", "test")}
     hist: dict[str, dict[int, int]] = {sp: {} for sp in writers}
     for key, members in iter_raw(cand):
         sp = plan.get(key)
