@@ -44,10 +44,18 @@ def _root(
     """PixMo toolkit: make, check and train on PixMo-style datasets (add --debug for tracebacks)."""
 
 
+_registered = False
+
+
 def _register() -> None:
-    from pixmo import cli_data
+    global _registered
+    if _registered:  # main() may run several times in one process (tests)
+        return
+    _registered = True
+    from pixmo import cli_data, cli_verbs
 
     cli_data.register(app)
+    cli_verbs.register(app)
     for ep in sorted(entry_points(group="pixmo.commands"), key=lambda e: e.name):
         try:
             sub = ep.load()
