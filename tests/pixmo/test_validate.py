@@ -163,3 +163,17 @@ def test_installed_pixmo_command_exits_non_zero(good, tmp_path):
                          env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
     assert res.returncode == 1
     assert "is not valid JSON" in res.stdout and key0(d) in res.stdout
+
+
+def test_validate_of_a_single_tar_checks_its_samples_without_a_manifest(tmp_path, capsys):
+    from pixmo.cli import main
+    from pixmo.shards import write_samples
+    from tests.pixmo.conftest import make_samples
+
+    write_samples(tmp_path / "s", make_samples(3), dataset="t", max_count=2)
+    assert main(["validate", str(tmp_path / "s" / "shard-000000.tar")]) == 0
+    assert "2 samples" in capsys.readouterr().out
+    (tmp_path / "bad.tar").write_bytes(b"not a tar at all" * 64)
+    assert main(["validate", str(tmp_path / "bad.tar")]) == 1
+    out = capsys.readouterr().out
+    assert "bad.tar" in out and "Traceback" not in out
