@@ -50,7 +50,7 @@ def write_mode(overwrite: bool = False, append: bool = False) -> str:
 
 
 def staging_dir(out: str | Path) -> Path:
-    out = Path(out)
+    out = Path(out).resolve()  # "." or "dir/" have a usable name once resolved
     return out.parent / f".{out.name}.staging"
 
 
@@ -71,7 +71,7 @@ def _read_json(p: Path) -> Any:
 
 def recover(out: str | Path) -> None:
     """Finish or roll back what a killed writer left: a half-done swap or a half-done append."""
-    out = Path(out)
+    out = Path(out).resolve()
     old = _old_dir(out)
     if old.exists():
         if out.exists():  # the swap completed; only the old copy was not deleted yet
@@ -109,7 +109,7 @@ class StagedSet:
                  keep_staging: bool = False):
         if mode not in WRITE_MODES:
             raise ShardError(f"unknown write mode {mode!r}; expected one of {', '.join(WRITE_MODES)}")
-        self.out = Path(out)
+        self.out = Path(out).resolve()
         if self.out.exists() and not self.out.is_dir():
             raise ShardError(f"{self.out} is a file, not a shard directory")
         recover(self.out)
