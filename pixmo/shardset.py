@@ -217,7 +217,7 @@ def rebuild_manifest(directory: str | Path, *, dataset: str | None = None, split
 
 
 def _tar_info(path: Path) -> ShardInfo:
-    samples, counts = 0, {}
+    samples, counts = 0, dict[str, int]()
     for key, members in iter_raw(str(path)):
         samples += 1
         try:

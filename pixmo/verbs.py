@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ def _ann_id(a: Annotation) -> str:
     return json.dumps([a.subset, a.record.to_row()], sort_keys=True, default=str)
 
 
-def merge(sources: list[str | Path], out: str | Path, *, per_shard: int = 1000, mode: str = "new") -> dict[str, Any]:
+def merge(sources: Sequence[str | Path], out: str | Path, *, per_shard: int = 1000, mode: str = "new") -> dict[str, Any]:
     """One set holding every image of ``sources`` once (by image hash) with the annotations of all of
     them; an annotation that appears identically in several sources is kept once."""
     names = [str(s) for s in sources]
