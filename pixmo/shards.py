@@ -19,7 +19,7 @@ from typing import IO, Any
 from pixmo import images, tario
 from pixmo.records import RECORD_TYPES, Record, parse_record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: annotation record and meta are JSON strings (uniform types for every sample)
 MANIFEST = "manifest.json"
 IMAGE_EXTS = ("jpg", "png", "webp")
 
@@ -42,6 +42,28 @@ def image_info(data: bytes) -> tuple[str, int, int]:
     return facts.ext, facts.width, facts.height
 
 
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def envelope(data: Any) -> tuple[str, Any, dict[str, Any]]:
+    """(subset, record, meta) of a stored annotation. ``record``/``meta`` may be JSON strings (schema
+    2) or objects (schema 1); the record is returned as parsed, for the caller to validate."""
+    if not isinstance(data, dict) or not isinstance(data.get("subset"), str) or "record" not in data:
+        raise ShardError("an annotation must be an object with 'subset' and 'record'")
+    record, meta = data["record"], data.get("meta")
+    try:
+        if isinstance(record, str):
+            record = json.loads(record)
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+    except json.JSONDecodeError as exc:
+        raise ShardError(f"annotation of {data['subset']}: record or meta is not valid JSON: {exc}") from None
+    if meta is not None and not isinstance(meta, dict):
+        raise ShardError(f"annotation of {data['subset']}: meta must be an object")
+    return data["subset"], record, meta or {}
+
+
 @dataclass
 class Annotation:
     """One record of a subset, plus optional provenance that is not part of the published row."""
@@ -51,16 +73,15 @@ class Annotation:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"subset": self.subset, "record": self.record.to_row()}
-        if self.meta:
-            out["meta"] = self.meta
-        return out
+        """The envelope stored in a sample's JSON: ``record`` (the published row) and ``meta`` are JSON
+        strings, so every annotation of every sample of every set has the same three string fields
+        (readers such as Hugging Face ``datasets`` need one type per field)."""
+        return {"subset": self.subset, "record": _dumps(self.record.to_row()), "meta": _dumps(self.meta)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Annotation:
-        if not isinstance(data, dict) or "subset" not in data or "record" not in data:
-            raise ShardError("an annotation must be an object with 'subset' and 'record'")
-        return cls(data["subset"], parse_record(data["subset"], data["record"]), data.get("meta") or {})
+        subset, record, meta = envelope(data)
+        return cls(subset, parse_record(subset, record), meta)
 
     @classmethod
     def of(cls, record: Record, **meta: Any) -> Annotation:
@@ -407,8 +428,10 @@ def decode_sample(key: str, members: dict[str, bytes], *, validate: bool = True)
     if validate:
         anns = [Annotation.from_json(a) for a in head["annotations"]]
     else:
-        anns = [Annotation(a["subset"], RECORD_TYPES[a["subset"]].model_construct(**a["record"]), a.get("meta") or {})
-                for a in head["annotations"]]
+        anns = []
+        for a in head["annotations"]:
+            subset, record, meta = envelope(a)
+            anns.append(Annotation(subset, RECORD_TYPES[subset].model_construct(**record), meta))
     extras = {e: v for e, v in members.items() if e != "json" and e != exts[0]}
     return Sample(image=image, annotations=anns, image_url=head.get("image_url", ""), extras=extras,
                   image_ext=exts[0], width=int(head.get("width", 0)), height=int(head.get("height", 0)), key=key)

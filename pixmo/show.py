@@ -86,7 +86,10 @@ def show(source: str | Path, key: str, out: str | Path) -> tuple[str, list[dict[
     exts = [e for e in shards.IMAGE_EXTS if e in members]
     if not exts or "json" not in members:
         raise shards.ShardError(f"sample {full} lacks its image or json member")
-    anns = json.loads(members["json"]).get("annotations", [])
+    anns = []
+    for a in json.loads(members["json"]).get("annotations", []):
+        subset, record, meta = shards.envelope(a)
+        anns.append({"subset": subset, "record": record, "meta": meta})
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     render(members[exts[0]], anns).save(out)
     return full, anns

@@ -133,7 +133,12 @@ def _check_annotations(rep: Report, shard: str, key: str, head: dict[str, Any], 
         if not isinstance(a, dict) or not isinstance(a.get("subset"), str) or "record" not in a:
             rep.add(shard, key, where, "must be an object with 'subset' (str) and 'record'")
             continue
-        subset, rec = a["subset"], a["record"]
+        try:
+            subset, rec, _ = shards.envelope(a)  # record/meta as JSON strings (schema 2) or objects
+        except shards.ShardError as exc:
+            counts[a["subset"]] += 1
+            rep.add(shard, key, where, str(exc))
+            continue
         counts[subset] += 1
         problems = record_problems(subset, rec)
         for fld, msg in problems:

@@ -26,7 +26,7 @@ from generators.count.sources import load
 from generators.runner import ShardResult, ShardTask
 from pixmo import images
 from pixmo.records import CountPoints, PixmoCount
-from pixmo.shards import Annotation, Sample, ShardWriter, iter_raw, read_manifest
+from pixmo.shards import Annotation, Sample, ShardWriter, envelope, iter_raw, read_manifest
 
 log = logging.getLogger(__name__)
 EVAL_COUNTS = range(2, 11)
@@ -170,7 +170,7 @@ def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: 
     for key, members in iter_raw(cand):
         if key in exclude:
             continue
-        counts[key] = json.loads(members["json"])["annotations"][0]["record"]["count"]
+        counts[key] = envelope(json.loads(members["json"])["annotations"][0])[1]["count"]
     plan = _plan(counts, cfg, seed)
     config = dict(read_manifest(cand).get("config", {}), eval_per_count=cfg.eval_per_count)
     writers = {sp: ShardWriter(Path(out) / sp, dataset="pixmo-count", split=sp, max_count=per_shard, config=config,

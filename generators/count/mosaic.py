@@ -106,11 +106,11 @@ def write_mosaics(folder: str | Path, cfg: MosaicConfig, seed: int) -> dict[str,
 
 def disagreeing(candidates: str | Path, truth: dict[str, int]) -> set[str]:
     """Keys of the candidate samples whose detected count differs from the pasted one."""
-    from pixmo.shards import iter_raw
+    from pixmo.shards import envelope, iter_raw
 
     bad = set()
     for key, members in iter_raw(candidates):
-        rec = json.loads(members["json"])["annotations"][0]["record"]
+        rec = envelope(json.loads(members["json"])["annotations"][0])[1]
         want = truth.get(rec["image_url"])
         if want is None or want != rec["count"]:
             bad.add(key)

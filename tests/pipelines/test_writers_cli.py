@@ -58,3 +58,16 @@ def test_kill_9_during_gen_overwrite_keeps_the_old_set_and_the_rerun_completes(t
     res = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert read_manifest(out)["num_samples"] == 60 and validate_dir(out).ok
+
+
+def test_generated_clock_set_loads_with_the_hf_webdataset_loader(tmp_path):
+    import glob
+
+    import pytest
+
+    datasets = pytest.importorskip("datasets")
+    out = tmp_path / "clocks"
+    assert main([*CLOCKS, "--out", str(out), "--seed", "1"]) == 0  # meta holds nested, partly null scene facts
+    ds = datasets.load_dataset("webdataset", data_files={"train": sorted(glob.glob(str(out / "*.tar")))},
+                               split="train", cache_dir=str(tmp_path / "hf"))
+    assert len(ds) == 8 and ds[0]["json"]["annotations"][0]["subset"] == "pixmo-clocks"

@@ -52,3 +52,25 @@ def test_a_single_subset_shard_set_loads_with_the_webdataset_loader(tmp_path, im
     ds = _load("webdataset", sorted(glob.glob(str(tmp_path / "s" / "*.tar"))), tmp_path)
     assert len(ds) == 2 and isinstance(ds[0]["png"], Image.Image)
     assert ds[0]["json"]["annotations"][0]["subset"] == "pixmo-points"
+
+
+def test_a_set_mixing_every_subset_loads_with_one_type_per_field(tmp_path):
+    """Schema 2: record and meta are JSON strings, so samples holding different subsets (and meta
+    with different keys) give one Arrow type for every field."""
+    import json
+
+    from pixmo.shards import iter_samples, write_samples
+    from tests.pixmo.conftest import make_samples
+
+    samples = make_samples(7)
+    samples[0].annotations[0].meta = {"hf_file": "a.parquet", "hf_row": 3}
+    samples[6].annotations[1].meta = {"scene": {"face": None, "hands": [1, 2]}}
+    write_samples(tmp_path / "s", samples, dataset="t", max_count=3)
+    ds = _load("webdataset", sorted(glob.glob(str(tmp_path / "s" / "*.tar"))), tmp_path)
+    assert len(ds) == 7
+    ours = {s.key: s for s in iter_samples(tmp_path / "s")}
+    for row in ds:
+        anns = row["json"]["annotations"]
+        want = ours[row["__key__"]].annotations
+        assert [(a["subset"], json.loads(a["record"]), json.loads(a["meta"])) for a in anns] == \
+            [(a.subset, a.record.to_row(), a.meta) for a in want]

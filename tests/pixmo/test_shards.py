@@ -60,7 +60,9 @@ def test_webdataset_reads_the_same_samples(tmp_path, samples):
         assert d["png"] == s.image
         head = json.loads(d["json"])
         assert head["image_sha256"] == s.key and head["width"] == 64
-        assert [(a["subset"], a["record"]) for a in head["annotations"]] == rows(s)
+        # schema 2: record and meta are JSON strings, one type for every annotation of every sample
+        assert all(isinstance(a["record"], str) and isinstance(a["meta"], str) for a in head["annotations"])
+        assert [(a["subset"], json.loads(a["record"])) for a in head["annotations"]] == rows(s)
 
 
 def test_tar_lists_and_tarfile_reads_the_members(tmp_path, samples):
@@ -89,7 +91,7 @@ def test_manifest_counts_units_and_rolling_by_size(tmp_path):
     big = len(samples[0].image) + 2048
     write_samples(tmp_path, samples, dataset="t", split="validation", max_count=100, max_size=2 * big)
     m = read_manifest(tmp_path)
-    assert m["split"] == "validation" and m["num_samples"] == 4 and m["schema_version"] == 1
+    assert m["split"] == "validation" and m["num_samples"] == 4 and m["schema_version"] == 2
     assert [sh["samples"] for sh in m["shards"]] == [2, 2]
     assert m["shards"][0]["annotations"]["pixmo-points"] == 4
     assert m["units"]["pixmo-points"] == "percent" and m["units"]["pixmo-count"] == "pixels"

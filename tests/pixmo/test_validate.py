@@ -56,6 +56,8 @@ def edit_json(fn: Callable[[dict], None]) -> Callable[[list[tuple[str, bytes]]],
     def edit(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         name, data = members[1]
         head = json.loads(data)
+        for a in head["annotations"]:  # records are JSON strings (schema 2); edit them as objects,
+            a["record"] = json.loads(a["record"])  # which validate also reads (schema 1)
         fn(head)
         members[1] = (name, json.dumps(head).encode())
         return members
@@ -177,3 +179,22 @@ def test_validate_of_a_single_tar_checks_its_samples_without_a_manifest(tmp_path
     assert main(["validate", str(tmp_path / "bad.tar")]) == 1
     out = capsys.readouterr().out
     assert "bad.tar" in out and "Traceback" not in out
+
+
+def test_a_record_string_that_is_not_json_is_named(tmp_path):
+    from pixmo.shards import write_samples
+    from pixmo.validate import validate_dir
+    from tests.pixmo.conftest import make_samples
+
+    write_samples(tmp_path / "s", make_samples(1), dataset="t")
+
+    def broken(members):
+        name, data = members[1]
+        head = json.loads(data)
+        head["annotations"][0]["record"] = "{not json"
+        members[1] = (name, json.dumps(head).encode())
+        return members
+
+    rewrite(tmp_path / "s", broken)
+    rep = validate_dir(tmp_path / "s")
+    assert any(p.field == "annotations[0]" and "not valid JSON" in p.problem for p in rep.problems)
