@@ -165,3 +165,11 @@ def test_mixture_stream_holds_at_most_the_shuffle_buffer_and_covers_each_epoch(t
     second = [next(stream).key for _ in range(30)]
     assert set(first) == set(second) == keys and len(set(first)) == 30
     assert first != second  # a new order every epoch
+
+
+def test_report_skips_a_killed_writers_staging_folder(tmp_path: Path) -> None:
+    from pipelines.report import find_shard_dirs
+
+    _random_set(tmp_path / "sets" / "a", 3, 1)
+    _random_set(tmp_path / "sets" / ".b.staging", 3, 2)  # what a writer killed before publishing leaves
+    assert [name for name, _ in find_shard_dirs(tmp_path / "sets")] == ["a"]
