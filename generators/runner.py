@@ -6,6 +6,9 @@ all the stats files. The same function runs in a local process pool or on Ray.
 
 Each stats file records a fingerprint of (config, seed, items); a shard whose fingerprint does
 not match the current run (another config or seed) is made again instead of being reused.
+Everything is made in a staging directory beside the output and published at the end
+(``pixmo.shardset``): an output that holds another set is refused unless ``mode`` is
+``overwrite`` or ``append``, and a killed run leaves the published set as it was.
 A shard that fails stops the run with the error after the shards already running finish;
 finished shards stay, so the rerun only makes what is missing.
 """
@@ -17,6 +20,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -35,6 +39,7 @@ from pixmo.shards import (
     write_manifest,
     write_shard,
 )
+from pixmo.shardset import StagedSet
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +133,25 @@ def run(
     workers: int = 1,
     executor: str = "local",
     progress: bool = True,
+    mode: str = "new",
+    redo: Callable[[dict[str, Any]], bool] | None = None,
 ) -> dict[str, Any]:
-    """Run every task not yet done, then write the manifest. Returns a summary."""
-    out_dir = Path(out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Run every task not yet done, write the manifest and publish the set. Returns a summary.
+
+    The shards are made in a staging directory beside ``out`` (``pixmo.shardset``): ``mode`` is
+    new/overwrite/append, and a killed run leaves ``out`` as it was. Finished shards of the same
+    run (in the staging directory or the published set) are reused unless ``redo(stats)`` says so.
+    """
+    staged = StagedSet(out, mode=mode, keep_staging=True, same_as={
+        "dataset": dataset, "split": split, "config": config_dict(config), "seed": seed})
+    out_dir = staged.dir
+    if staged.mode == "overwrite":
+        _link_finished(staged.out, out_dir)
     remove_stale_tmp(out_dir)  # a killed earlier run may have left half-written files
-    todo = [t for t in tasks if not is_done(out_dir, t.index, fingerprint(config, t))]
+    if staged.first_index:
+        tasks = [dataclasses.replace(t, index=t.index + staged.first_index) for t in tasks]
+    todo = [t for t in tasks if not is_done(out_dir, t.index, fingerprint(config, t))
+            or (redo is not None and redo(json.loads(_stats_path(out_dir, t.index).read_text())["stats"]))]
     skipped = len(tasks) - len(todo)
     if executor == "ray":
         _run_ray(fn, config, todo, out_dir, workers, progress)
@@ -141,14 +159,29 @@ def run(
         _run_local(fn, config, todo, out_dir, workers, progress)
     else:
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'ray'")
-    infos, totals = [], {}
+    infos, totals = list(staged.existing), {}
     for t in tasks:
         st = json.loads(_stats_path(out_dir, t.index).read_text())
         infos.append(ShardInfo(**st["shard"]))
         _add_totals(totals, st["stats"])
-    manifest = write_manifest(out_dir, infos, dataset=dataset, split=split, config=config_dict(config), seed=seed)
-    return {"manifest": str(manifest), "shards": len(tasks), "skipped": skipped,
-            "samples": sum(i.samples for i in infos), "stats": totals}
+    write_manifest(out_dir, infos, dataset=dataset, split=split, config=config_dict(config), seed=seed)
+    manifest = staged.commit()
+    return {"manifest": str(manifest), "shards": len(tasks), "skipped": skipped, "redone": len(todo),
+            "first_index": staged.first_index, "samples": sum(i.samples for i in infos[staged.first_index:]),
+            "stats": totals}
+
+
+def _link_finished(src: Path, dst: Path) -> None:
+    """Hard-link the shards and stats files of the published set into the staging directory, so a
+    rerun reuses what is finished (``is_done`` checks their fingerprints) without touching ``src``."""
+    if not src.is_dir():
+        return
+    for p in src.iterdir():
+        if p.is_file() and (p.name.endswith(".tar") or p.name.endswith(STATS_SUFFIX)) and not (dst / p.name).exists():
+            try:
+                os.link(p, dst / p.name)
+            except OSError:
+                shutil.copy2(p, dst / p.name)
 
 
 def _add_totals(totals: dict[str, Any], stats: dict[str, Any]) -> None:

@@ -18,7 +18,6 @@ cached in :mod:`model.tiling`.
 from __future__ import annotations
 
 import functools
-import io
 from typing import Any
 
 import numpy as np
@@ -48,15 +47,13 @@ __all__ = [
 
 
 def load_image(data: bytes | str) -> np.ndarray:
-    """Decode image bytes (or a path) to uint8 HxWx3 RGB, rotated by its EXIF tag (molmo.md 1.2)."""
-    from PIL import Image, ImageFile, ImageOps
+    """Decode image bytes (or a path) to uint8 HxWx3 RGB, rotated by its EXIF tag (molmo.md 1.2).
 
-    Image.MAX_IMAGE_PIXELS = None
-    ImageFile.LOAD_TRUNCATED_IMAGES = True
-    src = io.BytesIO(data) if isinstance(data, bytes | bytearray) else data
-    with Image.open(src) as im:
-        im = ImageOps.exif_transpose(im)
-        return np.asarray(im.convert("RGB"), dtype=np.uint8)
+    ``pixmo.images.decode_array``: the displayed frame that shard sizes and points use; a truncated
+    or corrupt image raises ``pixmo.images.ImageError`` instead of training on half a picture."""
+    from pixmo import images
+
+    return images.decode_array(bytes(data) if isinstance(data, bytes | bytearray) else images.read_bytes(data))
 
 
 def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None

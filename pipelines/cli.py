@@ -25,21 +25,30 @@ def download(
     retries: Annotated[int, typer.Option(help="extra tries for timeouts, connection errors, 429, 5xx")] = 3,
     backoff: Annotated[float, typer.Option(help="base back-off in seconds (doubles per try)")] = 0.5,
     timeout: Annotated[float, typer.Option(help="seconds per request")] = 20.0,
-    images_per_shard: Annotated[int, typer.Option(help="images per shard (each shard is one task)")] = 1000,
+    images_per_shard: Annotated[int, typer.Option("--per-shard", help="images per shard (each shard is one task)")] = 1000,
     workers: Annotated[int, typer.Option(help="processes (or Ray tasks) running shards at once")] = 1,
     executor: Annotated[str, typer.Option(help="local or ray")] = "local",
     ray_address: Annotated[str | None, typer.Option(help="join this Ray cluster (e.g. auto) instead of a local one")] = None,
     limit: Annotated[int | None, typer.Option(help="only the first N rows")] = None,
+    max_failure_rate: Annotated[float, typer.Option(
+        help="exit 1 when a larger share of the images did not arrive (0..1)")] = 0.5,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the set already in --out")] = False,
+    append: Annotated[bool, typer.Option("--append", help="add shards after the set already in --out")] = False,
 ) -> None:
     """Download the images of a published PixMo subset into verified shards, with a failure report.
 
-    Rerunning the same command resumes: finished shards are skipped and a shard interrupted half
-    way re-fetches only the images it had not finished.
+    Rerunning the same command resumes: finished shards are kept, a shard interrupted half way
+    re-fetches only the images it had not finished, and every item that failed is tried again.
+    Exits 1 when no image arrived or more than --max-failure-rate of them failed.
     """
     from rich.console import Console
 
-    from pipelines.download import FAILURES, import_subset, print_report
-    from pixmo.download import DownloadConfig, DownloadError
+    from pipelines.download import FAILURES, failure_rate, import_subset, print_report
+    from pixmo.download import DownloadConfig
+    from pixmo.shardset import write_mode
+
+    if not 0.0 <= max_failure_rate <= 1.0:
+        raise typer.BadParameter(f"--max-failure-rate must be between 0 and 1, got {max_failure_rate}")
 
     dl = DownloadConfig(threads=threads, per_host=per_host, host_delay=host_delay, retries=retries,
                         backoff=backoff, timeout=timeout)
@@ -49,17 +58,24 @@ def download(
 
         ray.init(address=ray_address, log_to_driver=False)  # the shard runner then uses this cluster
         executor = "ray"
-    try:
-        summary = import_subset(subset, parquet, out, dl=dl, images_per_shard=images_per_shard,
-                                workers=workers, executor=executor, limit=limit)
-    except DownloadError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise typer.Exit(code=2) from None
+    summary = import_subset(subset, parquet, out, dl=dl, images_per_shard=images_per_shard,
+                            workers=workers, executor=executor, limit=limit, mode=write_mode(overwrite, append))
     import json
 
-    print_report(json.loads((out / FAILURES).read_text()), console)
+    report = json.loads((out / FAILURES).read_text())
+    print_report(report, console)
+    if summary["retried"]:
+        console.print(f"retried {summary['retried']} images that had failed in an earlier run")
     console.print(f"shards: {out} ({summary['shards']} shards, {summary['samples']} images); "
                   f"failure report: {out / FAILURES}")
+    rate = failure_rate(report)
+    if report["ok"] == 0 and report["images"]:
+        console.print(f"[red]error:[/] none of the {report['images']} images arrived")
+        raise typer.Exit(code=1)
+    if rate > max_failure_rate:
+        console.print(f"[red]error:[/] {rate:.1%} of the images failed (more than --max-failure-rate "
+                      f"{max_failure_rate:.1%})")
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -69,7 +85,9 @@ def mix(
     num: Annotated[int, typer.Option(help="number of slots to draw")] = 1000,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     stream: Annotated[bool, typer.Option("--stream", help="only draw and print the statistics")] = False,
-    shard_size: Annotated[int, typer.Option(help="samples per shard")] = 1000,
+    per_shard: Annotated[int, typer.Option("--per-shard", help="samples per shard")] = 1000,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the set already in --out")] = False,
+    append: Annotated[bool, typer.Option("--append", help="add shards after the set already in --out")] = False,
 ) -> None:
     """Stream (--stream) or materialise (--out) a mixture of shard sets at its sampling rates."""
     from rich.console import Console
@@ -77,6 +95,7 @@ def mix(
 
     from pipelines.mix import draw_stats, materialise
     from pixmo.mixture import MixtureConfig
+    from pixmo.shardset import write_mode
 
     try:
         cfg = MixtureConfig.load(config)
@@ -84,7 +103,8 @@ def mix(
         raise typer.BadParameter(f"{config}: {exc}") from None
     if not stream and out is None:
         raise typer.BadParameter("give --out DIR to materialise, or --stream to print statistics")
-    summary = draw_stats(cfg, num, seed) if stream else materialise(cfg, out, num, seed, shard_size)
+    summary = (draw_stats(cfg, num, seed) if stream or out is None
+               else materialise(cfg, out, num, seed, per_shard, mode=write_mode(overwrite, append)))
     t = Table(title=f"mixture: {num} draws" + ("" if stream else f" -> {out}"))
     for c in ("source", "size", "rate", "drawn", "share", "style", "group"):
         t.add_column(c)

@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from generators.runner import STATS_SUFFIX, ShardResult, ShardTask, plan_tasks, run
+from generators.runner import STATS_SUFFIX, ShardResult, ShardTask, fingerprint, plan_tasks, run
 from pixmo.download import (
     DownloadConfig,
     DownloadError,
@@ -26,7 +26,8 @@ from pixmo.download import (
     plan_items,
 )
 from pixmo.records import RECORD_TYPES
-from pixmo.shards import shard_name
+from pixmo.shards import Sample, decode_sample, iter_raw, sha256_hex, shard_name
+from pixmo.shardset import staging_dir
 
 FAILURES = "failures.json"
 STATE_DIR = ".state"
@@ -40,13 +41,14 @@ class ImportConfig:
     """
 
     def __init__(self, subset: str, out: str, images_per_shard: int = 1000,
-                 download: DownloadConfig | None = None, progress: bool = False):
+                 download: DownloadConfig | None = None, progress: bool = False, source: tuple[str, ...] = ()):
         self.subset, self.out, self.images_per_shard = subset, out, images_per_shard
         self.download = download or DownloadConfig()
         self.progress = progress  # per-image progress bar (only for in-process runs)
+        self.source = source  # the Parquet file names: another source is another set
 
     def model_dump(self, mode: str = "json") -> dict[str, Any]:
-        return {"subset": self.subset, "images_per_shard": self.images_per_shard}
+        return {"subset": self.subset, "images_per_shard": self.images_per_shard, "source": list(self.source)}
 
 
 # --- reading the published rows ------------------------------------------------------------
@@ -98,7 +100,7 @@ def read_rows(source: str, limit: int | None = None) -> list[dict[str, Any]]:
 
 
 def _state_dir(out: str, index: int) -> Path:
-    return Path(out) / STATE_DIR / shard_name(index)
+    return staging_dir(out) / STATE_DIR / shard_name(index)
 
 
 def _failure_row(item: Any, out: Outcome) -> dict[str, Any]:
@@ -106,21 +108,50 @@ def _failure_row(item: Any, out: Outcome) -> dict[str, Any]:
             "reason": out.reason, "status": out.status, "detail": out.detail, "attempts": out.attempts}
 
 
+def _previous(cfg: ImportConfig, task: ShardTask) -> tuple[list[Sample], set[str] | None]:
+    """The samples of this shard made by an earlier run of the same shard, and the keys of the items
+    that failed then (None when there is no such shard): a rerun only fetches those again."""
+    d = staging_dir(cfg.out)
+    tar, stats = d / shard_name(task.index), d / (shard_name(task.index) + STATS_SUFFIX)
+    if not (tar.exists() and stats.exists()):
+        return [], None
+    st = json.loads(stats.read_text())
+    if st.get("fingerprint") != fingerprint(cfg, task):
+        return [], None
+    failed = {f["key"] for f in st["stats"].get("failures", [])}
+    return [decode_sample(k, m, validate=False) for k, m in iter_raw(str(tar))], failed
+
+
 def download_shard(cfg: ImportConfig, task: ShardTask) -> ShardResult:
-    """Fetch the images of one shard; good ones become samples, bad ones failure rows."""
+    """Fetch the images of one shard; good ones become samples, bad ones failure rows. When an
+    earlier run made this shard, its samples are kept and only its failed items are fetched again."""
     state = ItemState(_state_dir(cfg.out, task.index))
-    samples, failures = [], []
-    counts: Counter = Counter()
-    items = list(task.items)
+    samples, failed_before = _previous(cfg, task)
+    items = [it for it in task.items if failed_before is None or it.key in failed_before]
+    failures = []
+    counts: Counter = Counter(ok=len(samples), annotations=sum(len(s.annotations) for s in samples))
+    fetched: list[tuple[Any, Outcome, bytes]] = []
     with _progress(cfg.progress, len(items), f"shard {task.index}") as tick:
         for item, out, data in download_items(items, cfg.download, state):
-            counts[out.kind] += 1
             tick()
             if out.ok and data is not None:
-                samples.append(item_sample(cfg.subset, item, out, data))
-                counts["annotations"] += len(item.rows)
+                fetched.append((item, out, data))
             else:
+                counts[out.kind] += 1
                 failures.append(_failure_row(item, out))
+    same = Counter(sha256_hex(d) for it, _, d in fetched if it.sha256 is None)
+    for item, out, data in fetched:
+        n = same[sha256_hex(data)] if item.sha256 is None else 1
+        if n > 1:  # identical bytes behind several URLs of a hashless subset: a host's placeholder
+            counts["wrong"] += 1
+            failures.append(_failure_row(item, Outcome(
+                out.key, False, out.url, "placeholder",
+                f"the same bytes (sha256 {sha256_hex(data)[:16]}...) came from {n} different URLs",
+                out.status, out.attempts, out.rows)))
+            continue
+        counts["ok"] += 1
+        samples.append(item_sample(cfg.subset, item, out, data))
+        counts["annotations"] += len(item.rows)
     stats = {"images": counts["ok"], "dead": counts["dead"], "wrong": counts["wrong"],
              "annotations": counts["annotations"], "failures": failures}
     return ShardResult(samples, stats)
@@ -150,44 +181,73 @@ class _progress:
 
 def import_subset(subset: str, source: str, out: str | Path, *, dl: DownloadConfig | None = None,
                   images_per_shard: int = 1000, workers: int = 1, executor: str = "local",
-                  limit: int | None = None, progress: bool = True, seed: int = 0) -> dict[str, Any]:
-    """Read the Parquet rows, download every image into shards, write ``failures.json``."""
+                  limit: int | None = None, progress: bool = True, seed: int = 0,
+                  mode: str = "new") -> dict[str, Any]:
+    """Read the Parquet rows, download every image into shards, write ``failures.json``.
+
+    A rerun of the same command keeps the images it has and fetches again every item that failed
+    (``retried`` in the summary). ``mode`` is the shard writer's (new/overwrite/append).
+    """
     if subset not in RECORD_TYPES:
         raise DownloadError(f"unknown subset {subset!r}; expected one of {', '.join(RECORD_TYPES)}")
     if "image_url" not in RECORD_TYPES[subset].model_fields:
         raise DownloadError(f"{subset} embeds its images or ships none; there is nothing to download")
+    names = tuple(f.name for f in parquet_files(source))
     rows = read_rows(source, limit)
     items, rejected = plan_items(subset, rows)
     out = Path(out)
     cfg = ImportConfig(subset, str(out), images_per_shard, dl or DownloadConfig(),
-                       progress=progress and workers <= 1 and executor == "local")
+                       progress=progress and workers <= 1 and executor == "local", source=names)
     tasks = plan_tasks(items, images_per_shard, seed)
+    retried = _failed_before(cfg, tasks, out) if mode != "overwrite" else 0
     summary = run(download_shard, cfg, tasks, out, dataset=subset, seed=seed, workers=workers,
-                  executor=executor, progress=progress and not cfg.progress)
-    report = failure_report(out, tasks, rejected, len(rows))
-    for t in tasks:  # finished shards need their state no more
-        shutil.rmtree(_state_dir(str(out), t.index), ignore_errors=True)
-    return {**summary, **{k: report[k] for k in ("rows", "images", "ok", "dead", "wrong", "bad_records")}}
+                  executor=executor, progress=progress and not cfg.progress, mode=mode,
+                  redo=lambda st: bool(st.get("failures")))
+    first = summary["first_index"]
+    report = failure_report(out, [t.index + first for t in tasks], rejected, len(rows), len(items))
+    shutil.rmtree(out / STATE_DIR, ignore_errors=True)  # finished shards need their state no more
+    return {**summary, **{k: report[k] for k in ("rows", "images", "ok", "dead", "wrong", "bad_records")},
+            "retried": retried}
 
 
-def failure_report(out: Path, tasks: list[ShardTask], rejected: list[dict[str, Any]], n_rows: int) -> dict[str, Any]:
+def _failed_before(cfg: ImportConfig, tasks: list[ShardTask], out: Path) -> int:
+    """How many items an earlier run of these shards (published or staged) failed: this run retries them."""
+    n = 0
+    for t in tasks:
+        for d in (staging_dir(out), out):
+            stats = d / (shard_name(t.index) + STATS_SUFFIX)
+            if stats.exists():
+                st = json.loads(stats.read_text())
+                if st.get("fingerprint") == fingerprint(cfg, t):
+                    n += len(st["stats"].get("failures", []))
+                break
+    return n
+
+
+def failure_report(out: Path, indices: list[int], rejected: list[dict[str, Any]], n_rows: int,
+                   n_images: int) -> dict[str, Any]:
     """Gather every shard's failures into ``failures.json``: counts by kind and reason, and each failure."""
     failures: list[dict[str, Any]] = []
     ok = 0
-    for t in tasks:
-        st = json.loads((out / (shard_name(t.index) + STATS_SUFFIX)).read_text())["stats"]
+    for i in indices:
+        st = json.loads((out / (shard_name(i) + STATS_SUFFIX)).read_text())["stats"]
         ok += int(st.get("images", 0))
         failures.extend(st.get("failures", []))
     by_reason = Counter(f["reason"] for f in failures)
     by_reason.update(r["reason"] for r in rejected)
     report = {
-        "rows": n_rows, "images": sum(len(t.items) for t in tasks), "ok": ok,
+        "rows": n_rows, "images": n_images, "ok": ok,
         "dead": sum(f["kind"] == "dead" for f in failures), "wrong": sum(f["kind"] == "wrong" for f in failures),
         "bad_records": len(rejected), "by_reason": dict(sorted(by_reason.items())),
         "failures": failures, "rejected_rows": rejected,
     }
     (out / FAILURES).write_text(json.dumps(report, indent=2, sort_keys=True, default=str))
     return report
+
+
+def failure_rate(report: dict[str, Any]) -> float:
+    """Share of the images that did not arrive (0 when there were none to fetch)."""
+    return 1.0 - report["ok"] / report["images"] if report["images"] else 0.0
 
 
 def print_report(report: dict[str, Any], console: Any, top: int = 20) -> None:

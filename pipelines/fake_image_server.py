@@ -29,6 +29,7 @@ class Route:
     delay: float = 0.0
     fail_first: int = 0
     content_type: str = "image/jpeg"
+    retry_after: str = "0"  # the Retry-After header of the first ``fail_first`` 503 answers
 
 
 class Host:
@@ -112,7 +113,7 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
             if delay:
                 time.sleep(delay)
             if n <= route.fail_first:
-                return self._send(503, b"try later", "text/plain", {"Retry-After": "0"})
+                return self._send(503, b"try later", "text/plain", {"Retry-After": route.retry_after})
             if route.redirect:
                 return self._send(302, b"", "text/plain", {"Location": route.redirect})
             if route.status != 200:

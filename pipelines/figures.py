@@ -13,6 +13,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
+from pixmo import images
 from pixmo.shards import Sample, iter_samples, read_manifest
 
 TEXT_FIELDS = ("caption", "answer", "response", "text")
@@ -181,7 +182,7 @@ def _pixel_points(sample: Sample, record: Any) -> list[tuple[float, float]]:
         else:
             continue  # nested groups (point explanations) are not drawn
         if unit == "percent":
-            x, y = x / 100 * sample.width, y / 100 * sample.height
+            x, y = images.to_pixels(x, y, (sample.width, sample.height))
         out.append((x, y))
     return out
 
@@ -209,11 +210,11 @@ def contact_sheet(samples: list[Sample], cols: int = 6, cell: int = 128) -> byte
     sheet = Image.new("RGB", (cols * cell, rows * (cell + 14)), "white")
     d = ImageDraw.Draw(sheet)
     for i, s in enumerate(samples):
-        with Image.open(io.BytesIO(s.image)) as im:
-            im = im.convert("RGB")
-            scale = min(cell / im.width, cell / im.height)
-            im = im.resize((max(1, int(im.width * scale)), max(1, int(im.height * scale))))
-        _draw_points(im, s, scale)
+        im, problem = images.safe_decode(s.image, (s.width or cell, s.height or cell))
+        scale = min(cell / im.width, cell / im.height)
+        im = im.resize((max(1, int(im.width * scale)), max(1, int(im.height * scale))))
+        if problem is None:  # a bad image stays a grey box: the sheet never fails on one sample
+            _draw_points(im, s, scale)
         x, y = (i % cols) * cell, (i // cols) * (cell + 14)
         sheet.paste(im, (x + (cell - im.width) // 2, y + (cell - im.height) // 2))
         d.text((x + 2, y + cell + 1), _label(s), fill=(0, 0, 0))

@@ -45,11 +45,14 @@ class ReportInputs:
 
 
 def find_shard_dirs(root: str | Path) -> list[tuple[str, str]]:
-    """Every directory with a manifest.json under ``root`` (itself included), named by relative path."""
+    """Every directory with a manifest.json under ``root`` (itself included), named by relative path;
+    hidden folders (a writer's ``.NAME.staging``) are skipped."""
     root = Path(root)
     if (root / MANIFEST).exists():
         return [(root.name or str(root), str(root))]
     found = sorted(p.parent for p in root.rglob(MANIFEST))
+    # hidden folders are a writer's staging or old copies (pixmo.shardset), never published sets
+    found = [p for p in found if not any(part.startswith(".") for part in p.relative_to(root).parts)]
     return [(str(p.relative_to(root)), str(p)) for p in found]
 
 

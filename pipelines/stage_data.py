@@ -14,7 +14,7 @@ def stage_samples(ctx: Context) -> str:
     samples = demo_samples(ctx.config.bundled_images)
     out = ctx.out / "shards" / "bundled"
     write_samples(out, samples, dataset="demo-bundled", config={"source": "bundled sample images"},
-                  max_count=ctx.config.shard_size)
+                  max_count=ctx.config.shard_size, mode="overwrite")  # the demo owns its output folder
     ctx.datasets["bundled (demo records)"] = str(out)
     n = sum(len(s.annotations) for s in samples)
     return f"{len(samples)} images, {n} demo annotations -> {out}"

@@ -15,6 +15,7 @@ from pipelines.report import find_shard_dirs
 from pipelines.stages import Context, Skip, Stage
 
 ROOT = Path(__file__).resolve().parents[1]
+OVERWRITE_FLAG = {"clocks", "count"}  # generator CLIs that accept --overwrite (pixmo.shardset)
 
 
 def _gen(ctx: Context, name: str, args: list[str], timeout: float, out_name: str = "") -> Path:
@@ -25,7 +26,9 @@ def _gen(ctx: Context, name: str, args: list[str], timeout: float, out_name: str
     if not hasattr(mod, "register"):
         raise Skip(f"generators.{name}.cli has no register(app) yet")
     out = ctx.out / "shards" / (out_name or name)
-    cmd = [sys.executable, "-m", "pixmo.cli", "gen", name, "--out", str(out), *args]
+    # the demo owns its output folder: a stage replaces the set it made before (another preset)
+    own = ["--overwrite"] if name in OVERWRITE_FLAG else []
+    cmd = [sys.executable, "-m", "pixmo.cli", "gen", name, "--out", str(out), *own, *args]
     ctx.console.print(" ".join(["pixmo", *cmd[3:]]), style="dim", markup=False)
     proc = subprocess.run(cmd, cwd=ROOT, timeout=timeout, stdout=sys.stdout, stderr=subprocess.PIPE, text=True)
     if proc.returncode != 0:

@@ -41,7 +41,8 @@ def stage_mix(ctx: Context) -> str:
     cfg = MixtureConfig(sources)
     (ctx.path("mixture_config.json")).write_text(json.dumps(cfg.to_json(), indent=2))
     out = ctx.out / "shards" / "mixture"
-    summary = materialise(cfg, out, ctx.config.mix_samples, ctx.config.seed, progress=ctx.progress)
+    summary = materialise(cfg, out, ctx.config.mix_samples, ctx.config.seed, progress=ctx.progress,
+                          mode="overwrite")  # the demo owns its output folder
     ctx.results["mixture"] = summary
     ctx.results["mixture_dir"] = str(out)
     rows = "".join(f"<tr><td>{s['name']}</td><td>{s['size']}</td><td>{s['rate']:.3f}</td><td>{s['drawn']}</td>"
@@ -103,7 +104,7 @@ def _train_set(ctx: Context) -> str:
         return ctx.results["mixture_dir"]
     out = ctx.out / "shards" / "count_mosaic_point_count"
     counts = set()
-    with ShardWriter(out, dataset="count-mosaic-point-count", max_count=1000, resume=False) as w:
+    with ShardWriter(out, dataset="count-mosaic-point-count", max_count=1000, resume=False, mode="overwrite") as w:
         for s in iter_samples(ctx.datasets[MOSAIC]):
             counts.add(s.annotations[0].record.count)
             w.write(_tagged(s, "count_mosaic", "point_count"))

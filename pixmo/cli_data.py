@@ -86,25 +86,25 @@ def show(
     out: Annotated[Path, typer.Option(help="Output PNG file.")] = Path("show.png"),
 ) -> None:
     """Draw a sample's image with its points (percent or pixel units per subset) and list its annotations."""
-    console, err_console = _console(), _console(stderr=True)
-    from pixmo.shards import ShardError
+    console = _console()
     from pixmo.show import describe
     from pixmo.show import show as show_sample
 
-    try:
-        full, anns = show_sample(directory, key, out)
-    except ShardError as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=1) from None
+    full, anns = show_sample(directory, key, out)
     console.print(f"sample {full}: {len(anns)} annotations")
     for a in anns:
         console.print("  " + describe(a.get("subset", "?"), a.get("record", {}))[:300], markup=False)
     console.print(f"wrote {out}")
 
 
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace the set already in --out (atomically).")]
+Append = Annotated[bool, typer.Option("--append", help="Add shards after the set already in --out.")]
+
+
 def import_hf(
     subset: Annotated[str, typer.Argument(help="Subset name, e.g. pixmo-points, pixmo-docs-charts.")],
-    parquet: Annotated[Path, typer.Argument(help="A Parquet file in the published schema.", exists=True)],
+    parquet: Annotated[list[Path], typer.Argument(help="Parquet files in the published schema, or directories "
+                                                       "of them (all go into one set).")],
     out: Annotated[Path, typer.Option(help="Output shard directory.")],
     images_dir: Annotated[Path | None, typer.Option(help="Directory of downloaded images (any file names).")] = None,
     url_map: Annotated[Path | None, typer.Option(
@@ -112,30 +112,33 @@ def import_hf(
     points_in_pixels: Annotated[bool, typer.Option(
         help="The file's pixmo-points coordinates are pixels: convert them to 0-100 by image size.")] = False,
     split: Annotated[str, typer.Option(help="Split name written to the manifest.")] = "train",
-    max_count: Annotated[int, typer.Option(help="Samples per shard.")] = 1000,
+    per_shard: Annotated[int, typer.Option("--per-shard", help="Samples per shard.")] = 1000,
     strict: Annotated[bool, typer.Option(help="Exit 1 if any row could not be imported.")] = False,
+    overwrite: Overwrite = False,
+    append: Append = False,
 ) -> None:
-    """Import a published Parquet file into shards; rows whose image is missing are counted and reported."""
-    console, err_console = _console(), _console(stderr=True)
+    """Import published Parquet files into shards; rows that cannot be imported are counted and reported."""
+    console = _console()
     from pixmo.hf import import_hf as run_import
-    from pixmo.records import RecordError
+    from pixmo.shardset import write_mode
 
-    try:
-        rep = run_import(subset, parquet, out, images_dir=images_dir, url_map=url_map,
-                         points_in_pixels=points_in_pixels, split=split, max_count=max_count, progress=True)
-    except (RecordError, FileNotFoundError, ValueError) as exc:
-        err_console.print(f"[red]error:[/red] {exc}")
-        raise typer.Exit(code=2) from None
-    table = Table(title=f"import {subset} from {parquet.name}")
+    rep = run_import(subset, list(parquet), out, images_dir=images_dir, url_map=url_map,
+                     points_in_pixels=points_in_pixels, split=split, max_count=per_shard, progress=True,
+                     mode=write_mode(overwrite, append))
+    names = ", ".join(p.name for p in parquet)
+    table = Table(title=f"import {subset} from {names}")
     table.add_column("rows")
     table.add_column("count", justify="right")
     for name, n in (("read", rep.rows), ("imported", rep.imported), ("images (samples)", rep.samples),
-                    ("image missing", len(rep.missing_image)), ("invalid record", len(rep.invalid)),
+                    ("image missing", len(rep.missing_image)), ("image unreadable", len(rep.bad_image)),
+                    ("invalid record", len(rep.invalid)),
                     ("coordinates > 100 (pixels?)", len(rep.pixel_points))):
         table.add_row(name, str(n))
     console.print(table)
     for item in rep.invalid[:5]:
         console.print(f"  invalid row {item['row']}: {item['error']}", markup=False)
+    for item in rep.bad_image[:5]:
+        console.print(f"  row {item['row']}: unreadable image {item['error']}", markup=False)
     if rep.pixel_points:
         console.print("[yellow]rows with coordinates above 100 were not imported; if the file is in pixels, "
                       "rerun with --points-in-pixels[/yellow]")
@@ -162,6 +165,25 @@ def export_hf(
     console.print(table)
 
 
+manifest_app = typer.Typer(help="Shard set manifests.", no_args_is_help=True)
+
+
+@manifest_app.command("rebuild")
+def manifest_rebuild(
+    directory: Annotated[Path, typer.Argument(help="Shard directory whose manifest.json is missing or wrong.")],
+    dataset: Annotated[str | None, typer.Option(help="Dataset name (default: the old manifest's, or the "
+                                                     "directory name).")] = None,
+    split: Annotated[str | None, typer.Option(help="Split name (default: the old manifest's, or train).")] = None,
+) -> None:
+    """Rebuild manifest.json from the shard tars: counts, sizes and sha256 read from the files."""
+    from pixmo.shards import read_manifest
+    from pixmo.shardset import rebuild_manifest
+
+    path = rebuild_manifest(directory, dataset=dataset, split=split)
+    man = read_manifest(directory)
+    _console().print(f"wrote {path}: {len(man['shards'])} shards, {man['num_samples']} samples")
+
+
 def register(app: typer.Typer) -> None:
     """Add the core data commands to the root app."""
     app.command("validate")(validate)
@@ -169,3 +191,4 @@ def register(app: typer.Typer) -> None:
     app.command("show")(show)
     app.command("import-hf")(import_hf)
     app.command("export-hf")(export_hf)
+    app.add_typer(manifest_app, name="manifest")

@@ -8,7 +8,8 @@ under several URLs they are tried in order.
 ``download_items`` fetches a list of items with a thread pool and one httpx client:
 
 - retries with exponential back-off and jitter on timeouts, connection errors, 429 and 5xx
-  (``Retry-After`` honoured); 4xx other than 429 is final;
+  (``Retry-After`` honoured, in seconds or as a date, up to ``max_retry_after``); 4xx other than
+  429 is final;
 - per-host politeness: at most ``per_host`` requests in flight to one host, and at least
   ``host_delay`` seconds between request starts on one host;
 - redirects followed (at most ``max_redirects``);
@@ -31,12 +32,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pixmo import images
 from pixmo.records import Record, RecordError, parse_record
 from pixmo.shards import Annotation, Sample, ShardError, image_info, sha256_hex
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
 DEAD_REASONS = ("http_error", "connect_error", "timeout", "too_many_redirects", "too_large")
-WRONG_REASONS = ("sha256_mismatch", "not_an_image")
+WRONG_REASONS = ("sha256_mismatch", "not_an_image", "placeholder")
 
 
 @dataclass
@@ -49,6 +51,7 @@ class DownloadConfig:
     timeout: float = 20.0  # seconds per request (connect, read)
     max_redirects: int = 5
     max_bytes: int = 50 * 2**20
+    max_retry_after: float = 60.0  # a server's Retry-After is honoured up to this many seconds
     user_agent: str = "pixmo-toolkit/0.1 (+https://github.com/allenai/molmo)"
 
 
@@ -178,7 +181,7 @@ def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
     try:
         with client.stream("GET", url) as r:
             if r.status_code != 200:
-                wait = _retry_after(r.headers.get("retry-after"))
+                wait = _retry_after(r.headers.get("retry-after"), cfg.max_retry_after)
                 raise _Failure("http_error", f"HTTP {r.status_code}", r.status_code,
                                retry=r.status_code in RETRY_STATUS, wait=wait)
             chunks, n = [], 0
@@ -198,11 +201,21 @@ def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
         raise _Failure("connect_error", f"invalid URL: {exc}") from None
 
 
-def _retry_after(value: str | None) -> float | None:
-    try:
-        return min(float(value), 60.0) if value else None
-    except ValueError:
+def _retry_after(value: str | None, cap: float = 60.0) -> float | None:
+    """Seconds to wait from a Retry-After header (seconds or an HTTP date), at most ``cap``."""
+    if not value:
         return None
+    try:
+        secs = float(value)
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        secs = when.timestamp() - time.time()
+    return min(max(secs, 0.0), cap)
 
 
 _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
@@ -210,7 +223,8 @@ _SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 
 
 def sniff_image(data: bytes) -> tuple[str, int, int] | None:
     """(ext, width, height) from a JPEG or PNG header without PIL (about 50x faster); None when
-    the bytes are something else or the header is unusual (the caller then asks PIL)."""
+    the bytes are something else, the header is unusual or a JPEG carries EXIF (which may turn
+    it): the caller then asks ``pixmo.images`` for the displayed size."""
     if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
         return "png", int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
     if data[:2] != b"\xff\xd8":
@@ -224,6 +238,8 @@ def sniff_image(data: bytes) -> tuple[str, int, int] | None:
             i += 1
             continue
         seg = int.from_bytes(data[i + 2:i + 4], "big")
+        if marker == 0xE1 and data[i + 4:i + 10] == b"Exif\0\0":
+            return None  # may carry an orientation: PIL gives the displayed size
         if marker in _SOF:
             h, w = int.from_bytes(data[i + 5:i + 7], "big"), int.from_bytes(data[i + 7:i + 9], "big")
             return ("jpg", w, h) if w and h else None
@@ -238,9 +254,18 @@ def _check(data: bytes, sha: str | None) -> tuple[str, int, int]:
         if got != sha:
             raise _Failure("sha256_mismatch", f"sha256 {got[:16]}... != expected {sha[:16]}...")
     try:
-        return sniff_image(data) or image_info(data)
+        ext, w, h = sniff_image(data) or image_info(data)
     except ShardError as exc:
-        raise _Failure("not_an_image", str(exc)) from None
+        reason = "too_large" if "over the limit" in str(exc) else "not_an_image"
+        raise _Failure(reason, str(exc)) from None
+    if w * h > images.MAX_PIXELS:
+        raise _Failure("too_large", f"image is {w}x{h} pixels, over the limit of {images.MAX_PIXELS}")
+    if sha is None:  # no published hash vouches for the bytes: decode them all (a cut-off body fails)
+        try:
+            images.decode(data)
+        except images.ImageError as exc:
+            raise _Failure("not_an_image", str(exc)) from None
+    return ext, w, h
 
 
 def fetch_item(client: Any, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:

@@ -20,7 +20,8 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pixmo import shards
+from pixmo import images, shards
+from pixmo.hf_schema import check_schema, with_hf_metadata
 from pixmo.records import RecordError, parse_record
 
 _S, _F64, _F32, _I32, _I64, _B = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
@@ -98,7 +99,7 @@ def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False
     result = {}
     for subset in sorted(rows):
         ordered = [r for _, r in sorted(rows[subset], key=lambda kr: kr[0])]
-        table = pa.Table.from_pylist(ordered, schema=published_schema(subset))
+        table = pa.Table.from_pylist(ordered, schema=with_hf_metadata(published_schema(subset)))
         path = out / f"{subset}.parquet"
         tmp = path.with_name(path.name + ".tmp")
         pq.write_table(table, tmp)
@@ -119,16 +120,17 @@ class ImportReport:
     missing_image: list[dict[str, Any]] = field(default_factory=list)
     invalid: list[dict[str, Any]] = field(default_factory=list)
     pixel_points: list[dict[str, Any]] = field(default_factory=list)
+    bad_image: list[dict[str, Any]] = field(default_factory=list)
     manifest: str = ""
 
     @property
     def skipped(self) -> int:
-        return len(self.missing_image) + len(self.invalid) + len(self.pixel_points)
+        return len(self.missing_image) + len(self.invalid) + len(self.pixel_points) + len(self.bad_image)
 
     def to_json(self) -> dict[str, Any]:
         return {"subset": self.subset, "rows": self.rows, "imported": self.imported, "samples": self.samples,
                 "skipped": self.skipped, "missing_image": self.missing_image, "invalid": self.invalid,
-                "pixel_points": self.pixel_points, "manifest": self.manifest}
+                "pixel_points": self.pixel_points, "bad_image": self.bad_image, "manifest": self.manifest}
 
 
 def file_sha256(path: Path) -> str:
@@ -196,8 +198,8 @@ def _image_ref(subset: str, row: dict[str, Any]) -> str:
 
 
 def _convert_pixels(row: dict[str, Any], size: tuple[int, int]) -> None:
-    w, h = size
-    row["points"] = [{"x": p["x"] / w * 100.0, "y": p["y"] / h * 100.0} for p in row.get("points") or []]
+    pts = [images.to_percent(p["x"], p["y"], size) for p in row.get("points") or []]
+    row["points"] = [{"x": x, "y": y} for x, y in pts]
 
 
 @dataclass
@@ -216,6 +218,7 @@ class _Importer:
         self.rep = ImportReport(subset)
         self.groups: dict[str, _Group] = {}
         self._sizes: dict[str, tuple[int, int]] = {}
+        self._bad: dict[str, str] = {}  # sha -> why its image cannot be used
 
     def _locate(self, row: dict[str, Any]) -> tuple[str, Path | None, bytes | None] | None:
         """(sha256, path, embedded bytes) of the row's image, or None when it is not available."""
@@ -232,21 +235,27 @@ class _Importer:
         hit = self.index.lookup_name(name)
         return (hit[0], hit[1], None) if hit else None
 
-    def _size(self, sha: str, path: Path | None, data: bytes | None) -> tuple[int, int]:
-        if sha not in self._sizes:
-            raw = data if data is not None else path.read_bytes()  # type: ignore[union-attr]
-            _, w, h = shards.image_info(raw)
-            self._sizes[sha] = (w, h)
-        return self._sizes[sha]
+    def _image_problem(self, sha: str, path: Path | None, data: bytes | None) -> str | None:
+        """Why the image cannot be imported (checked once per image, every pixel decoded), or None."""
+        if sha not in self._sizes and sha not in self._bad:
+            try:
+                raw = data if data is not None else path.read_bytes()  # type: ignore[union-attr]
+                facts = images.check(raw)
+                self._sizes[sha] = (facts.width, facts.height)
+            except (OSError, images.ImageError) as exc:
+                self._bad[sha] = f"{path.name if path else 'embedded image'}: {exc}"
+        return self._bad.get(sha)
 
-    def _points_ok(self, i: int, row: dict[str, Any], sha: str, path: Path | None, data: bytes | None) -> bool:
+    def _points_ok(self, i: int, row: dict[str, Any], sha: str) -> bool:
         if self.subset not in PERCENT_POINT_SUBSETS:
             return True
-        if self.points_in_pixels:
-            _convert_pixels(row, self._size(sha, path, data))
-            return True
         pts = row.get("points") or []
-        big = [p for p in pts if isinstance(p, dict) and (p.get("x", 0) > 100 or p.get("y", 0) > 100)]
+        if any(not isinstance(p, dict) or not all(isinstance(p.get(c), int | float) for c in "xy") for p in pts):
+            return True  # a missing or null coordinate: parse_record reports the row as invalid
+        if self.points_in_pixels:
+            _convert_pixels(row, self._sizes[sha])
+            return True
+        big = [p for p in pts if p["x"] > 100 or p["y"] > 100]
         if big:
             self.rep.pixel_points.append({"row": i, "image_url": row.get("image_url"), "max": max(
                 max(p.get("x", 0), p.get("y", 0)) for p in big)})
@@ -254,7 +263,14 @@ class _Importer:
         return True
 
     def add(self, i: int, row: dict[str, Any]) -> None:
+        """Import one row; a row that cannot be imported is counted in the report, never raised."""
         self.rep.rows += 1
+        try:
+            self._add(i, row)
+        except (RecordError, ValueError, TypeError, KeyError) as exc:
+            self.rep.invalid.append({"row": i, "error": f"{type(exc).__name__}: {exc}"})
+
+    def _add(self, i: int, row: dict[str, Any]) -> None:
         for col in STRAY_COLUMNS:
             row.pop(col, None)
         meta: dict[str, Any] = {"hf_file": self.source_name, "hf_row": i}
@@ -268,7 +284,11 @@ class _Importer:
                                            "ref": _image_ref(self.subset, row)})
             return
         sha, path, data = found
-        if not self._points_ok(i, row, sha, path, data):
+        problem = self._image_problem(sha, path, data)
+        if problem:
+            self.rep.bad_image.append({"row": i, "image_url": row.get("image_url"), "error": problem})
+            return
+        if not self._points_ok(i, row, sha):
             return
         try:
             record = parse_record(self.subset, row)
@@ -286,9 +306,26 @@ class _Importer:
             yield shards.Sample(image=image, annotations=g.anns, image_url=g.url, key=sha)
 
 
+def parquet_inputs(source: str | Path | list[str | Path]) -> list[Path]:
+    """The Parquet files of one or more paths: a file, or a directory of ``*.parquet`` (sorted)."""
+    paths = source if isinstance(source, list) else [source]
+    files: list[Path] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            found = sorted(p.rglob("*.parquet"))
+            if not found:
+                raise FileNotFoundError(f"{p}: no .parquet files in this directory")
+            files.extend(found)
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileNotFoundError(f"{p}: no such file or directory")
+    return files
+
+
 def import_hf(
     subset: str,
-    parquet: str | Path,
+    parquet: str | Path | list[str | Path],
     out: str | Path,
     *,
     images_dir: str | Path | None = None,
@@ -297,26 +334,41 @@ def import_hf(
     split: str = "train",
     max_count: int = 1000,
     progress: bool = False,
+    mode: str = "new",
 ) -> ImportReport:
-    """Import a published Parquet file of ``subset`` into shards at ``out``; see the module doc.
+    """Import published Parquet files (a file, several, or directories of them) of ``subset`` into
+    shards at ``out``; see the module doc. ``mode`` is the shard writer's (new/overwrite/append).
 
     Writes ``out/import_report.json`` listing every row that was not imported and why.
     """
     published_schema(subset)
+    files = parquet_inputs(parquet)
+    for f in files:  # every file's columns are checked before any row is read
+        check_schema(f, subset, SCHEMAS, ignore=STRAY_COLUMNS)
     index = ImageIndex(images_dir, progress=progress)
-    imp = _Importer(subset, index, load_url_map(url_map) if url_map else {}, points_in_pixels, Path(parquet).name)
-    pf = pq.ParquetFile(parquet)
-    i = 0
-    for batch in pf.iter_batches(batch_size=1024):
-        for row in batch.to_pylist():
-            imp.add(i, row)
-            i += 1
-    config = {"source": Path(parquet).name, "subset": subset, "points_in_pixels": points_in_pixels}
-    with shards.ShardWriter(out, dataset=subset, split=split, max_count=max_count, config=config) as w:
+    umap = load_url_map(url_map) if url_map else {}
+    imp = _Importer(subset, index, umap, points_in_pixels, files[0].name)
+    config = {"source": ",".join(f.name for f in files), "subset": subset, "points_in_pixels": points_in_pixels}
+    rep = imp.rep
+    # the writer first: an output directory that holds another set is refused before any work
+    with shards.ShardWriter(out, dataset=subset, split=split, max_count=max_count, config=config,
+                            mode=mode) as w:
+        for f in files:
+            imp.source_name = f.name
+            for i, row in enumerate(_rows(f)):
+                imp.add(i, row)
+        rep.samples = len(imp.groups)
         for sample in imp.samples():
             w.write(sample)
-    manifest = Path(out) / shards.MANIFEST
-    rep = imp.rep
-    rep.samples, rep.manifest = len(imp.groups), str(manifest)
-    (Path(out) / "import_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
+        rep.manifest = str(Path(out) / shards.MANIFEST)
+        (w.work_dir / "import_report.json").write_text(json.dumps(rep.to_json(), indent=2) + "\n")
     return rep
+
+
+def _rows(path: Path) -> Any:
+    try:
+        pf = pq.ParquetFile(path)
+        for batch in pf.iter_batches(batch_size=1024):
+            yield from batch.to_pylist()
+    except (OSError, pa.ArrowException) as exc:
+        raise ValueError(f"{path.name}: cannot read the Parquet file: {exc}") from None

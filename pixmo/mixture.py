@@ -3,7 +3,8 @@
 A source's rate is explicit, or proportional to the square root of its size (capped by ``cap``).
 Sources may belong to groups with fixed group rates; within a group the square-root rule applies.
 ``iter_mixture`` draws the source of every slot with ``rng.choice(p=rates)`` and streams samples,
-reshuffling each source every epoch with seed ``seed + epoch * 1771``.
+reshuffling each source every epoch with seed ``seed + epoch * 1771`` (shard order, then a bounded
+shuffle buffer, so memory does not grow with the size of a source).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from pixmo.shards import Sample, iter_samples, read_manifest
+from pixmo.shards import Sample, decode_sample, iter_raw, read_manifest, shard_urls
 
 
 @dataclass
@@ -93,17 +94,35 @@ def mixture_rates(cfg: MixtureConfig, sizes: dict[str, int] | None = None) -> di
     return {k: rates[k] / total for k in names}
 
 
-def _epochs(src: MixtureSource, seed: int) -> Iterator[Sample]:
-    """Stream a source forever, in a new order each epoch (seed + epoch * 1771)."""
+SHUFFLE_BUFFER = 1000  # samples held per source while streaming: memory does not grow with the source
+
+
+def _epochs(src: MixtureSource, seed: int, buffer: int = SHUFFLE_BUFFER) -> Iterator[Sample]:
+    """Stream a source forever, in a new order each epoch (seed + epoch * 1771): the shards in a
+    random order, then a shuffle buffer of ``buffer`` samples. Holds at most ``buffer`` samples."""
     epoch = 0
     while True:
         rng = np.random.default_rng(seed + epoch * 1771)
-        samples = list(iter_samples(src.path, validate=False))
-        if not samples:
+        urls = shard_urls(src.path)
+        buf: list[Sample] = []
+        n = 0
+        for i in rng.permutation(len(urls)):
+            for key, members in iter_raw(urls[int(i)]):
+                buf.append(decode_sample(key, members, validate=False))
+                n += 1
+                if len(buf) >= buffer:
+                    yield _pop_random(buf, rng)
+        while buf:
+            yield _pop_random(buf, rng)
+        if n == 0:
             raise ValueError(f"source {src.name!r} at {src.path} has no samples")
-        for i in rng.permutation(len(samples)):
-            yield samples[i]
         epoch += 1
+
+
+def _pop_random(buf: list[Sample], rng: np.random.Generator) -> Sample:
+    j = int(rng.integers(len(buf)))
+    buf[j], buf[-1] = buf[-1], buf[j]
+    return buf.pop()
 
 
 def iter_mixture(cfg: MixtureConfig, seed: int = 0, *, sizes: dict[str, int] | None = None

@@ -9,7 +9,6 @@ each shard directory has ``manifest.json`` with per-shard counts and sha256.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 from collections.abc import Iterable, Iterator
@@ -17,15 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from PIL import Image
-
-from pixmo import tario
+from pixmo import images, tario
 from pixmo.records import RECORD_TYPES, Record, parse_record
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: annotation record and meta are JSON strings (uniform types for every sample)
 MANIFEST = "manifest.json"
 IMAGE_EXTS = ("jpg", "png", "webp")
-_PIL_EXT = {"JPEG": "jpg", "PNG": "png", "WEBP": "webp"}
 
 
 class ShardError(ValueError):
@@ -37,16 +33,35 @@ def sha256_hex(data: bytes) -> str:
 
 
 def image_info(data: bytes) -> tuple[str, int, int]:
-    """(extension, width, height) of encoded image bytes, reading only the header."""
+    """(extension, width, height) of encoded image bytes in the displayed frame (EXIF orientation
+    applied), reading only the header; see ``pixmo.images``."""
     try:
-        with Image.open(io.BytesIO(data)) as im:
-            ext = _PIL_EXT.get(im.format or "")
-            w, h = im.size
-    except Exception as exc:  # PIL raises many types
-        raise ShardError(f"image bytes are not a readable image: {exc}") from None
-    if ext is None:
-        raise ShardError("image must be JPEG, PNG or WebP")
-    return ext, w, h
+        facts = images.info(data)
+    except images.ImageError as exc:
+        raise ShardError(f"image bytes are not a usable image: {exc}") from None
+    return facts.ext, facts.width, facts.height
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def envelope(data: Any) -> tuple[str, Any, dict[str, Any]]:
+    """(subset, record, meta) of a stored annotation. ``record``/``meta`` may be JSON strings (schema
+    2) or objects (schema 1); the record is returned as parsed, for the caller to validate."""
+    if not isinstance(data, dict) or not isinstance(data.get("subset"), str) or "record" not in data:
+        raise ShardError("an annotation must be an object with 'subset' and 'record'")
+    record, meta = data["record"], data.get("meta")
+    try:
+        if isinstance(record, str):
+            record = json.loads(record)
+        if isinstance(meta, str):
+            meta = json.loads(meta)
+    except json.JSONDecodeError as exc:
+        raise ShardError(f"annotation of {data['subset']}: record or meta is not valid JSON: {exc}") from None
+    if meta is not None and not isinstance(meta, dict):
+        raise ShardError(f"annotation of {data['subset']}: meta must be an object")
+    return data["subset"], record, meta or {}
 
 
 @dataclass
@@ -58,16 +73,15 @@ class Annotation:
     meta: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"subset": self.subset, "record": self.record.to_row()}
-        if self.meta:
-            out["meta"] = self.meta
-        return out
+        """The envelope stored in a sample's JSON: ``record`` (the published row) and ``meta`` are JSON
+        strings, so every annotation of every sample of every set has the same three string fields
+        (readers such as Hugging Face ``datasets`` need one type per field)."""
+        return {"subset": self.subset, "record": _dumps(self.record.to_row()), "meta": _dumps(self.meta)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Annotation:
-        if not isinstance(data, dict) or "subset" not in data or "record" not in data:
-            raise ShardError("an annotation must be an object with 'subset' and 'record'")
-        return cls(data["subset"], parse_record(data["subset"], data["record"]), data.get("meta") or {})
+        subset, record, meta = envelope(data)
+        return cls(subset, parse_record(subset, record), meta)
 
     @classmethod
     def of(cls, record: Record, **meta: Any) -> Annotation:
@@ -221,9 +235,13 @@ class ShardWriter:
     """Rolling shard writer: a new shard after ``max_count`` samples or ``max_size`` bytes.
 
     Samples with the same image as one still buffered in the current shard are merged into it.
-    With ``resume=True`` an existing shard whose bytes would be identical is left untouched.
+    Shards are written into a staging directory beside ``out_dir`` and published by ``close()``
+    (see ``pixmo.shardset``): ``mode`` is ``new`` (refuse a directory holding another set),
+    ``overwrite`` (replace it atomically) or ``append`` (number new shards after the existing
+    ones). A failed or killed run leaves ``out_dir`` as it was. With ``resume=True`` a shard a
+    killed earlier run left in the staging directory is kept when its bytes would be identical.
     ``durable=False`` skips the fsync of each shard (faster; still atomic against a killed process).
-    ``close()`` writes ``manifest.json``.
+    Files written into ``work_dir`` before ``close()`` are published with the shards.
     """
 
     def __init__(
@@ -239,17 +257,19 @@ class ShardWriter:
         prefix: str = "shard",
         resume: bool = True,
         durable: bool = True,
+        mode: str = "new",
     ):
+        from pixmo.shardset import StagedSet
+
         self.out_dir = Path(out_dir)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self.dataset, self.split, self.config, self.seed = dataset, split, config or {}, seed
         self.max_count, self.max_size, self.prefix, self.resume = max_count, max_size, prefix, resume
         self.durable = durable
-        self.shards: list[ShardInfo] = []
-        # an old manifest would describe shards this run may replace: drop it until close();
-        # temporary files of a killed earlier run are never shards, remove them too
-        (self.out_dir / MANIFEST).unlink(missing_ok=True)
-        remove_stale_tmp(self.out_dir, prefix)
+        self.staged = StagedSet(self.out_dir, mode=mode, keep_staging=resume, same_as={
+            "dataset": dataset, "split": split, "config": self.config, "seed": seed})
+        self.work_dir = self.staged.dir
+        self.shards: list[ShardInfo] = list(self.staged.existing)
+        remove_stale_tmp(self.work_dir, prefix)
         self._buf: dict[str, Sample] = {}
         self._size = 0
         self._closed = False
@@ -266,18 +286,26 @@ class ShardWriter:
     def flush(self) -> None:
         if not self._buf:
             return
-        path = self.out_dir / shard_name(len(self.shards), self.prefix)
+        path = self.work_dir / shard_name(len(self.shards), self.prefix)
         samples = list(self._buf.values())
         info = _existing_if_identical(path, samples) if self.resume else None
         self.shards.append(info or write_shard(path, samples, durable=self.durable))
         self._buf, self._size = {}, 0
 
     def close(self) -> Path:
-        if not self._closed:
-            self.flush()
-            self._closed = True
-        return write_manifest(self.out_dir, self.shards, dataset=self.dataset, split=self.split,
-                              config=self.config, seed=self.seed)
+        """Write the last shard and the manifest, then publish the set at ``out_dir``."""
+        if self._closed:
+            return self.out_dir / MANIFEST
+        self.flush()
+        write_manifest(self.work_dir, self.shards, dataset=self.dataset, split=self.split,
+                       config=self.config, seed=self.seed)
+        self._closed = True
+        return self.staged.commit()
+
+    def abort(self) -> None:
+        """Give up: drop what this run staged; ``out_dir`` is untouched."""
+        self._closed = True
+        self.staged.abort()
 
     def __enter__(self) -> ShardWriter:
         return self
@@ -285,6 +313,8 @@ class ShardWriter:
     def __exit__(self, exc_type: Any, *_: Any) -> None:
         if exc_type is None:
             self.close()
+        else:
+            self.abort()
 
 
 def _existing_if_identical(path: Path, samples: list[Sample]) -> ShardInfo | None:
@@ -398,8 +428,10 @@ def decode_sample(key: str, members: dict[str, bytes], *, validate: bool = True)
     if validate:
         anns = [Annotation.from_json(a) for a in head["annotations"]]
     else:
-        anns = [Annotation(a["subset"], RECORD_TYPES[a["subset"]].model_construct(**a["record"]), a.get("meta") or {})
-                for a in head["annotations"]]
+        anns = []
+        for a in head["annotations"]:
+            subset, record, meta = envelope(a)
+            anns.append(Annotation(subset, RECORD_TYPES[subset].model_construct(**record), meta))
     extras = {e: v for e, v in members.items() if e != "json" and e != exts[0]}
     return Sample(image=image, annotations=anns, image_url=head.get("image_url", ""), extras=extras,
                   image_ext=exts[0], width=int(head.get("width", 0)), height=int(head.get("height", 0)), key=key)

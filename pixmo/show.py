@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import textwrap
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw, ImageFont
 
-from pixmo import shards
+from pixmo import images, shards
 from pixmo.records import RECORD_TYPES
 
 COLOURS = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45"]
@@ -39,8 +38,7 @@ def annotation_points(subset: str, rec: dict[str, Any], size: tuple[int, int]) -
         return []
     cls = RECORD_TYPES.get(subset)
     if cls is not None and cls.UNIT == "percent":
-        w, h = size
-        return [(x / 100 * w, y / 100 * h) for x, y in xy]
+        return [images.to_pixels(x, y, size) for x, y in xy]
     return [(float(x), float(y)) for x, y in xy]
 
 
@@ -57,8 +55,10 @@ def describe(subset: str, rec: dict[str, Any]) -> str:
 
 def render(image: bytes, annotations: list[dict[str, Any]], width_chars: int = 100) -> Image.Image:
     """The image with points drawn (one colour per annotation) above a text panel listing them."""
-    im = Image.open(io.BytesIO(image)).convert("RGB")
+    im, problem = images.safe_decode(image, (320, 240))
     w, h = im.size
+    if problem:  # a bad image is shown as a grey box with the problem, never a traceback
+        annotations = [{"subset": "image", "record": {"problem": problem}}, *annotations]
     draw = ImageDraw.Draw(im)
     r = max(3, min(w, h) // 80)
     lines: list[tuple[str, str]] = []
@@ -86,7 +86,10 @@ def show(source: str | Path, key: str, out: str | Path) -> tuple[str, list[dict[
     exts = [e for e in shards.IMAGE_EXTS if e in members]
     if not exts or "json" not in members:
         raise shards.ShardError(f"sample {full} lacks its image or json member")
-    anns = json.loads(members["json"]).get("annotations", [])
+    anns = []
+    for a in json.loads(members["json"]).get("annotations", []):
+        subset, record, meta = shards.envelope(a)
+        anns.append({"subset": subset, "record": record, "meta": meta})
     Path(out).parent.mkdir(parents=True, exist_ok=True)
     render(members[exts[0]], anns).save(out)
     return full, anns

@@ -48,7 +48,11 @@ def compute_stats(source: str | Path) -> dict[str, Any]:
         subsets_here: set[str] = set()
         n_pts = 0
         for a in head.get("annotations", []):
-            subset, rec = a.get("subset", "?"), a.get("record", {})
+            try:
+                subset, rec, _ = shards.envelope(a)
+            except shards.ShardError:
+                subset, rec = str(a.get("subset", "?")) if isinstance(a, dict) else "?", {}
+            rec = rec if isinstance(rec, dict) else {}
             annotations[subset] += 1
             subsets_here.add(subset)
             n_pts += _n_points(subset, rec)

@@ -16,6 +16,8 @@ def register(app: typer.Typer) -> None:
         conversations: int = typer.Option(3, help="Conversations asked for per caption."),
         seed: int = typer.Option(0, help="Seed (varies the requests, so the cache key)."),
         workers: int = typer.Option(1, help="Worker processes (one per input shard at a time)."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
+        append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
         """Write pixmo-cap-qa records from pixmo-cap captions; needs PIXMO_LLM_BASE_URL."""
         from pixmo.llm import LLMUnavailable, get_client
@@ -37,6 +39,8 @@ def register(app: typer.Typer) -> None:
 
         paths = [str(Path(shards) / s["name"]) for s in manifest["shards"]]
         cfg = CapQAConfig(shards=str(shards), conversations=conversations, seed=seed)
+        from pixmo.shardset import write_mode
+
         summary = run(make_shard, cfg, plan_tasks(paths, 1, seed), out, dataset="pixmo-cap-qa", seed=seed,
-                      workers=workers)
+                      workers=workers, mode=write_mode(overwrite, append))
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "samples")} | summary["stats"]))

@@ -26,12 +26,15 @@ def clocks(
     families: str = typer.Option("", "--families", help="Comma-separated face families (default: all)."),
     list_families: bool = typer.Option(False, "--list-families", help="Print the face families and exit."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
+    append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
 ) -> None:
     """Render clocks and watch faces at random times, with pixmo-clocks records and Molmo's clock QA."""
     from generators.clocks.generate import ClockConfig, clock_shard
     from generators.clocks.spec import FAMILY_NAMES
     from generators.common import RunOptions
     from generators.runner import plan_tasks, run
+    from pixmo.shardset import write_mode
 
     if list_families:
         typer.echo("\n".join(FAMILY_NAMES))
@@ -44,6 +47,6 @@ def clocks(
         raise typer.BadParameter(str(exc)) from None
     tasks = plan_tasks(range(num), opts.per_shard, opts.seed)
     summary = run(clock_shard, cfg, tasks, opts.out, dataset="pixmo-clocks", split=opts.split, seed=opts.seed,
-                  workers=opts.workers, executor=opts.executor, progress=not quiet)
+                  workers=opts.workers, executor=opts.executor, progress=not quiet, mode=write_mode(overwrite, append))
     typer.echo(json.dumps({k: v for k, v in summary.items() if k != "stats"} | {"time_not_shown":
                            summary["stats"].get("time_not_shown", 0)}))

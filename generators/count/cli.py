@@ -29,6 +29,7 @@ def count(
     executor: str = typer.Option("local", "--executor", help="local (process pool) or ray."),
     per_shard: int = typer.Option(50, "--per-shard", min=1, help="Images per shard."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace the sets already in --out."),
 ) -> None:
     """Detect objects, keep the most frequent label per image, balance counts, write splits.
 
@@ -69,7 +70,8 @@ def count(
     cand = Path(out) / "candidates"
     per_task = 1 if shards else max(1, min(opts.per_shard, -(-len(refs) // opts.workers)))
     summary = run(detect_shard, cfg, plan_tasks(refs, per_task, opts.seed), cand, dataset="pixmo-count-candidates",
-                  split="candidates", seed=opts.seed, workers=opts.workers, executor=opts.executor, progress=not quiet)
+                  split="candidates", seed=opts.seed, workers=opts.workers, executor=opts.executor, progress=not quiet,
+                  mode="overwrite" if overwrite else "new")
     extra: dict[str, object] = {}
     exclude: set[str] = set()
     if truth:
@@ -77,6 +79,7 @@ def count(
 
         exclude = disagreeing(cand, truth)
         extra["mosaic"] = {"images": len(truth), "dropped_disagreeing": len(exclude)}
-    splits = split_candidates(cand, out, cfg, opts.seed, opts.per_shard, exclude=exclude)
+    splits = split_candidates(cand, out, cfg, opts.seed, opts.per_shard, exclude=exclude,
+                              mode="overwrite" if overwrite else "new")
     typer.echo(json.dumps({"candidates": summary["samples"], "skipped_shards": summary["skipped"],
                            **summary["stats"], **extra, "splits": splits}))

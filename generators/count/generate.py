@@ -14,20 +14,19 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from generators.count.detectors import Detection, Detector, make_detector
 from generators.count.sources import load
 from generators.runner import ShardResult, ShardTask
+from pixmo import images
 from pixmo.records import CountPoints, PixmoCount
-from pixmo.shards import Annotation, Sample, ShardWriter, iter_raw, read_manifest
+from pixmo.shards import Annotation, Sample, ShardWriter, envelope, iter_raw, read_manifest
 
 log = logging.getLogger(__name__)
 EVAL_COUNTS = range(2, 11)
@@ -70,10 +69,11 @@ def choose(dets: list[Detection], labels: tuple[str, ...], key: str) -> tuple[st
 
 
 def decode(data: bytes, max_pixels: int) -> np.ndarray:
-    with Image.open(io.BytesIO(data)) as im:
-        if im.width * im.height > max_pixels:
-            raise ValueError(f"image is {im.width}x{im.height}, over max_pixels={max_pixels}")
-        return np.asarray(im.convert("RGB"))
+    """RGB pixels in the displayed frame (EXIF orientation applied), as the shard header states."""
+    w, h = images.displayed_size(data)
+    if w * h > max_pixels:
+        raise ValueError(f"image is {w}x{h}, over max_pixels={max_pixels}")
+    return images.decode_array(data)
 
 
 def count_sample(url: str, data: bytes, image: np.ndarray, dets: list[Detection], labels: tuple[str, ...],
@@ -159,7 +159,7 @@ def _eval_form(s: Sample) -> Sample:
 
 
 def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: int, per_shard: int,
-                     exclude: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
+                     exclude: frozenset[str] | set[str] = frozenset(), mode: str = "new") -> dict[str, Any]:
     """Write OUT/train, OUT/validation, OUT/test from the candidate shards (deterministic);
     candidates whose key is in ``exclude`` go nowhere."""
     import json
@@ -170,11 +170,11 @@ def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: 
     for key, members in iter_raw(cand):
         if key in exclude:
             continue
-        counts[key] = json.loads(members["json"])["annotations"][0]["record"]["count"]
+        counts[key] = envelope(json.loads(members["json"])["annotations"][0])[1]["count"]
     plan = _plan(counts, cfg, seed)
     config = dict(read_manifest(cand).get("config", {}), eval_per_count=cfg.eval_per_count)
     writers = {sp: ShardWriter(Path(out) / sp, dataset="pixmo-count", split=sp, max_count=per_shard, config=config,
-                               seed=seed) for sp in ("train", "validation", "test")}
+                               seed=seed, mode=mode) for sp in ("train", "validation", "test")}
     hist: dict[str, dict[int, int]] = {sp: {} for sp in writers}
     for key, members in iter_raw(cand):
         sp = plan.get(key)

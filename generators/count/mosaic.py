@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image
 
 from generators.count.sources import _package_file
+from pixmo import images
 
 # bundled image -> face box (x0, y0, x1, y1) as the OpenCV face detector finds it
 SPRITES = {"skimage/data/astronaut.png": (177, 66, 274, 163),
@@ -86,7 +87,8 @@ def make_mosaic(rng: np.random.Generator, cfg: MosaicConfig, faces: list[Image.I
 
 
 def write_mosaics(folder: str | Path, cfg: MosaicConfig, seed: int) -> dict[str, int]:
-    """Write ``cfg.num`` mosaics and ``truth.json`` ({file: reference -> pasted count}) to ``folder``."""
+    """Write ``cfg.num`` mosaics and ``truth.json`` ({image_url (``sha256:HEX``) -> pasted count}) to
+    ``folder``."""
     cfg.check()
     root = Path(folder).resolve()
     root.mkdir(parents=True, exist_ok=True)
@@ -97,18 +99,18 @@ def write_mosaics(folder: str | Path, cfg: MosaicConfig, seed: int) -> dict[str,
         data, k = make_mosaic(rng, cfg, faces)
         path = root / f"mosaic-{i:05d}.png"
         path.write_bytes(data)
-        truth[f"file:{path}"] = k
+        truth[images.portable_url(f"file:{path}", data)] = k  # the image_url the detector run records
     (root / "truth.json").write_text(json.dumps(truth, indent=1))
     return truth
 
 
 def disagreeing(candidates: str | Path, truth: dict[str, int]) -> set[str]:
     """Keys of the candidate samples whose detected count differs from the pasted one."""
-    from pixmo.shards import iter_raw
+    from pixmo.shards import envelope, iter_raw
 
     bad = set()
     for key, members in iter_raw(candidates):
-        rec = json.loads(members["json"])["annotations"][0]["record"]
+        rec = envelope(json.loads(members["json"])["annotations"][0])[1]
         want = truth.get(rec["image_url"])
         if want is None or want != rec["count"]:
             bad.add(key)

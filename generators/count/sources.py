@@ -8,6 +8,7 @@ A source is a list of string references, one per runner item, so a shard task is
 from __future__ import annotations
 
 import io
+import json
 import logging
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from generators.common import package_dir
+from pixmo import images
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +111,8 @@ def load(ref: str, timeout: float = 20.0) -> Iterator[tuple[str, bytes]]:
                 if ext is None:
                     log.warning("%s: sample %s has no image; skipped", ref, key)
                     continue
-                yield f"{ref[6:]}#{key}", members[ext]
+                url = str(json.loads(members.get("json", b"{}")).get("image_url") or "")
+                yield images.portable_url(url, members[ext]), members[ext]
         return
     if ref.startswith("bundled:"):
         data = _package_file(ref[8:]).read_bytes()
@@ -123,4 +126,5 @@ def load(ref: str, timeout: float = 20.0) -> Iterator[tuple[str, bytes]]:
         data = r.content
     else:
         raise ValueError(f"unknown image reference {ref!r}")
-    yield ref, _normalise(data)
+    data = _normalise(data)
+    yield images.portable_url(ref, data), data  # never a path of this machine

@@ -21,7 +21,7 @@ from generators.count.detectors import Detection, OpenCVDetector, make_detector
 from generators.count.generate import CountConfig, choose, detect_shard, split_candidates
 from generators.runner import plan_tasks, run
 from pixmo.records import CountPoints, PixmoCount
-from pixmo.shards import Annotation, Sample, iter_samples, write_samples
+from pixmo.shards import Annotation, Sample, iter_samples, sha256_hex, write_samples
 
 SK = package_dir("skimage") / "data"
 GRACE = package_dir("matplotlib") / "mpl-data" / "sample_data" / "grace_hopper.jpg"
@@ -131,8 +131,10 @@ def test_splits_balance_train_and_give_equal_eval_counts(tmp_path):
 def test_shard_source_yields_every_image(tmp_path):
     _fake_candidates(tmp_path / "s", [0, 1, 2])
     refs = sources.shard_refs(str(tmp_path / "s"))
-    got = [url for ref in refs for url, _ in sources.load(ref)]
-    assert len(got) == 3 and all("#" in u for u in got)
+    got = [(url, data) for ref in refs for url, data in sources.load(ref)]
+    assert len(got) == 3
+    # the samples' file: URLs are paths of the machine that made them: stored as the bytes' hash
+    assert all(u == "sha256:" + sha256_hex(d) for u, d in got)
     with pytest.raises(sources.SourceError):
         sources.folder_refs(tmp_path / "nope")
 

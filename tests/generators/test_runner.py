@@ -15,6 +15,7 @@ import pytest
 from generators.clocks.generate import ClockConfig, clock_shard
 from generators.runner import ShardResult, ShardTask, plan_tasks, run
 from pixmo.shards import iter_samples, read_manifest
+from pixmo.shardset import ShardSetExists, staging_dir
 
 CFG = ClockConfig(size=128, examples_per_face=2)
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,7 +57,9 @@ def test_rerun_skips_done_shards_and_redoes_changed_config(tmp_path):
     assert again["skipped"] == 2
     assert {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar") if p.name != "shard-000001.tar"} == \
         {k: v for k, v in first.items() if k != "shard-000001.tar"}
-    other = _run(out, seed=9)  # another seed: nothing may be reused
+    with pytest.raises(ShardSetExists):  # another seed is another set: never replaced silently
+        _run(out, seed=9)
+    other = _run(out, seed=9, mode="overwrite")  # another seed: nothing may be reused
     assert other["skipped"] == 0
 
 
@@ -67,10 +70,13 @@ def _boom(cfg, task: ShardTask) -> ShardResult:
 
 
 def test_a_failing_shard_stops_the_run_but_keeps_finished_ones(tmp_path):
+    out = tmp_path / "o"
     with pytest.raises(RuntimeError, match="shard 1 breaks"):
-        run(_boom, CFG, plan_tasks(range(12), 4, 3), tmp_path, dataset="pixmo-clocks", seed=3, progress=False)
-    assert (tmp_path / "shard-000000.tar").exists() and not (tmp_path / "shard-000001.tar").exists()
-    assert _run(tmp_path)["skipped"] >= 1
+        run(_boom, CFG, plan_tasks(range(12), 4, 3), out, dataset="pixmo-clocks", seed=3, progress=False)
+    staged = staging_dir(out)  # nothing is published until the run completes
+    assert not out.exists()
+    assert (staged / "shard-000000.tar").exists() and not (staged / "shard-000001.tar").exists()
+    assert _run(out)["skipped"] >= 1
 
 
 def test_killed_cli_run_resumes_without_redoing_finished_shards(tmp_path):
@@ -80,11 +86,12 @@ def test_killed_cli_run_resumes_without_redoing_finished_shards(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(cmd + ["--out", str(out)], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(out.glob("*.stats.json"))) < 2 and proc.poll() is None:
+    staged = staging_dir(out)
+    while time.time() < deadline and len(list(staged.glob("*.stats.json"))) < 2 and proc.poll() is None:
         time.sleep(0.02)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    done = {p.name: p.stat().st_mtime_ns for p in out.glob("*.tar")}
+    done = {p.name: p.stat().st_mtime_ns for p in staged.glob("*.tar")}
     assert 2 <= len(done) < 20, "the run should have been killed part way"
     res = subprocess.run(cmd + ["--out", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, check=True)
     summary = json.loads(res.stdout.strip().splitlines()[-1])

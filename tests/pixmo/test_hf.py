@@ -133,7 +133,7 @@ def test_round_trip_gives_the_same_rows(tmp_path, images_dir, subset):
             w.writerow([url, f"{'sub/' if i % 2 else ''}download_{i}_xyz.bin"])
         w.writerow(["abc/004_2022-05-02T07:57:39.1_urbane", "download_2_xyz.bin"])
     out = invoke("import-hf", subset, str(src), "--images-dir", str(images_dir), "--url-map", str(url_map),
-                 "--out", str(tmp_path / "shards"), "--max-count", "1")
+                 "--out", str(tmp_path / "shards"), "--per-shard", "1")
     assert "image missing" in out
     assert validate_dir(tmp_path / "shards").ok
     invoke("export-hf", str(tmp_path / "shards"), "--out", str(tmp_path / "export"))

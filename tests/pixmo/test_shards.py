@@ -19,7 +19,6 @@ import webdataset as wds
 
 from pixmo import tario
 from pixmo.shards import (
-    MANIFEST,
     Sample,
     ShardError,
     file_sha256,
@@ -29,6 +28,7 @@ from pixmo.shards import (
     verify_checksums,
     write_samples,
 )
+from pixmo.shardset import staging_dir
 from tests.pixmo.conftest import image_bytes, make_samples
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,7 +60,9 @@ def test_webdataset_reads_the_same_samples(tmp_path, samples):
         assert d["png"] == s.image
         head = json.loads(d["json"])
         assert head["image_sha256"] == s.key and head["width"] == 64
-        assert [(a["subset"], a["record"]) for a in head["annotations"]] == rows(s)
+        # schema 2: record and meta are JSON strings, one type for every annotation of every sample
+        assert all(isinstance(a["record"], str) and isinstance(a["meta"], str) for a in head["annotations"])
+        assert [(a["subset"], json.loads(a["record"])) for a in head["annotations"]] == rows(s)
 
 
 def test_tar_lists_and_tarfile_reads_the_members(tmp_path, samples):
@@ -89,7 +91,7 @@ def test_manifest_counts_units_and_rolling_by_size(tmp_path):
     big = len(samples[0].image) + 2048
     write_samples(tmp_path, samples, dataset="t", split="validation", max_count=100, max_size=2 * big)
     m = read_manifest(tmp_path)
-    assert m["split"] == "validation" and m["num_samples"] == 4 and m["schema_version"] == 1
+    assert m["split"] == "validation" and m["num_samples"] == 4 and m["schema_version"] == 2
     assert [sh["samples"] for sh in m["shards"]] == [2, 2]
     assert m["shards"][0]["annotations"]["pixmo-points"] == 4
     assert m["units"]["pixmo-points"] == "percent" and m["units"]["pixmo-count"] == "pixels"
@@ -106,12 +108,18 @@ def test_annotations_of_the_same_image_are_grouped_into_one_sample(tmp_path):
                                                        "pixmo-cap-qa", "pixmo-points"]
 
 
-def test_resume_leaves_identical_shards_untouched(tmp_path):
-    write_samples(tmp_path, make_samples(4), dataset="t", max_count=2)
-    before = {p.name: p.stat().st_ino for p in tmp_path.glob("*.tar")}
-    write_samples(tmp_path, make_samples(4), dataset="t", max_count=2)
-    assert {p.name: p.stat().st_ino for p in tmp_path.glob("*.tar")} == before
-    verify_checksums(tmp_path)
+def test_rerun_after_a_kill_keeps_identical_staged_shards(tmp_path):
+    out = tmp_path / "out"
+    write_samples(tmp_path / "ref", make_samples(4), dataset="t", max_count=2)
+    staging = staging_dir(out)  # what a run killed after its first shard leaves
+    staging.mkdir()
+    shutil.copy(tmp_path / "ref" / "shard-000000.tar", staging / "shard-000000.tar")
+    ino = (staging / "shard-000000.tar").stat().st_ino
+    write_samples(out, make_samples(4), dataset="t", max_count=2)
+    assert (out / "shard-000000.tar").stat().st_ino == ino
+    assert not staging.exists()
+    assert read_manifest(out) == read_manifest(tmp_path / "ref")
+    verify_checksums(out)
 
 
 KILLED_WRITER = textwrap.dedent("""
@@ -137,20 +145,21 @@ def test_killed_writer_leaves_no_partial_shard_and_a_rerun_completes_the_set(tmp
                             env={**os.environ, "PYTHONPATH": str(ROOT)})
     try:
         assert proc.stdout is not None and proc.stdout.readline().strip() == b"MID"
-        assert list(out.glob("shard-000002.tar.*.tmp")), "the third shard should be in progress"
+        staging = staging_dir(out)
+        assert list(staging.glob("shard-000002.tar.*.tmp")), "the third shard should be in progress"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)
     finally:
         proc.kill()
-    assert sorted(p.name for p in out.glob("*.tar")) == ["shard-000000.tar", "shard-000001.tar"]
-    assert not (out / MANIFEST).exists()
-    for shard in out.glob("*.tar"):  # what is visible is complete
+    assert not out.exists(), "nothing is published before the run completes"
+    assert sorted(p.name for p in staging.glob("*.tar")) == ["shard-000000.tar", "shard-000001.tar"]
+    for shard in staging.glob("*.tar"):  # what was written is complete
         with open(shard, "rb") as f:
             assert len(list(tario.iter_files(f))) == 4  # 2 samples x (image, json)
     write_samples(out, make_samples(8), dataset="t", max_count=2)
     write_samples(tmp_path / "ref", make_samples(8), dataset="t", max_count=2)
     assert read_manifest(out) == read_manifest(tmp_path / "ref")
-    assert not list(out.glob("*.tmp"))
+    assert not list(out.glob("*.tmp")) and not staging.exists()
     verify_checksums(out)
 
 

@@ -44,7 +44,7 @@ def test_stats_dict_table_and_plots(tmp_path):
     assert "count_histogram.png" in res.output
 
 
-def test_show_draws_points_in_each_subsets_unit(tmp_path):
+def test_show_draws_points_in_each_subsets_unit(tmp_path, capsys):
     (sample,) = make_samples(1, size=(200, 160))
     write_samples(tmp_path / "s", [sample], dataset="t")
     out = tmp_path / "show.png"
@@ -58,5 +58,9 @@ def test_show_draws_points_in_each_subsets_unit(tmp_path):
         assert im.getpixel((180, 8)) == Image.new("RGB", (1, 1), COLOURS[3]).getpixel((0, 0))
     assert annotation_points("pixmo-count", {"points": {"x": [10.0], "y": [20.0]}}, (200, 160)) == [(10.0, 20.0)]
     assert annotation_points("pixmo-points", {"points": [{"x": 10.0, "y": 20.0}]}, (200, 160)) == [(20.0, 32.0)]
-    missing = CliRunner().invoke(cli(), ["show", str(tmp_path / "s"), "ffff", "--out", str(out)])
-    assert missing.exit_code == 1 and "no sample with key 'ffff'" in missing.output
+    from pixmo.cli import main
+
+    capsys.readouterr()
+    assert main(["show", str(tmp_path / "s"), "ffff", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "no sample with key 'ffff'" in err and len(err.strip().splitlines()) == 1

@@ -56,6 +56,8 @@ def edit_json(fn: Callable[[dict], None]) -> Callable[[list[tuple[str, bytes]]],
     def edit(members: list[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
         name, data = members[1]
         head = json.loads(data)
+        for a in head["annotations"]:  # records are JSON strings (schema 2); edit them as objects,
+            a["record"] = json.loads(a["record"])  # which validate also reads (schema 1)
         fn(head)
         members[1] = (name, json.dumps(head).encode())
         return members
@@ -163,3 +165,36 @@ def test_installed_pixmo_command_exits_non_zero(good, tmp_path):
                          env={"COLUMNS": "250", "PATH": "/usr/bin:/bin"})
     assert res.returncode == 1
     assert "is not valid JSON" in res.stdout and key0(d) in res.stdout
+
+
+def test_validate_of_a_single_tar_checks_its_samples_without_a_manifest(tmp_path, capsys):
+    from pixmo.cli import main
+    from pixmo.shards import write_samples
+    from tests.pixmo.conftest import make_samples
+
+    write_samples(tmp_path / "s", make_samples(3), dataset="t", max_count=2)
+    assert main(["validate", str(tmp_path / "s" / "shard-000000.tar")]) == 0
+    assert "2 samples" in capsys.readouterr().out
+    (tmp_path / "bad.tar").write_bytes(b"not a tar at all" * 64)
+    assert main(["validate", str(tmp_path / "bad.tar")]) == 1
+    out = capsys.readouterr().out
+    assert "bad.tar" in out and "Traceback" not in out
+
+
+def test_a_record_string_that_is_not_json_is_named(tmp_path):
+    from pixmo.shards import write_samples
+    from pixmo.validate import validate_dir
+    from tests.pixmo.conftest import make_samples
+
+    write_samples(tmp_path / "s", make_samples(1), dataset="t")
+
+    def broken(members):
+        name, data = members[1]
+        head = json.loads(data)
+        head["annotations"][0]["record"] = "{not json"
+        members[1] = (name, json.dumps(head).encode())
+        return members
+
+    rewrite(tmp_path / "s", broken)
+    rep = validate_dir(tmp_path / "s")
+    assert any(p.field == "annotations[0]" and "not valid JSON" in p.problem for p in rep.problems)
