@@ -26,10 +26,13 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option("local", help="local (process pool) or ray."),
         report: bool = typer.Option(False, "--report", help="Also print a diversity summary of the shards in "
                                                            "--out: distinct titles, kinds, renderers, QA types."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
+        append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
         """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
         from generators.docs.config import DocsConfig
         from generators.runner import plan_tasks, run
+        from pixmo.shardset import write_mode
 
         try:
             chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
@@ -55,7 +58,7 @@ def register(app: typer.Typer) -> None:
 
         tasks = plan_tasks(list(range(num)), per_shard, seed)
         summary = run(make_shard, cfg, tasks, out, dataset="pixmo-docs", seed=seed, workers=workers,
-                      executor=executor)
+                      executor=executor, mode=write_mode(overwrite, append))
         stats = summary["stats"]
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),

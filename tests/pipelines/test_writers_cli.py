@@ -71,3 +71,17 @@ def test_generated_clock_set_loads_with_the_hf_webdataset_loader(tmp_path):
     ds = datasets.load_dataset("webdataset", data_files={"train": sorted(glob.glob(str(out / "*.tar")))},
                                split="train", cache_dir=str(tmp_path / "hf"))
     assert len(ds) == 8 and ds[0]["json"]["annotations"][0]["subset"] == "pixmo-clocks"
+
+
+def test_gen_docs_refuses_another_set_and_overwrites_when_told(tmp_path, capsys):
+    out = tmp_path / "docs"
+    docs = ["gen", "docs", "--num", "2", "--per-shard", "2", "--renderers", "matplotlib", "--threads", "2",
+            "--out", str(out)]
+    assert main([*docs, "--seed", "1"]) == 0
+    before = snapshot(out)
+    capsys.readouterr()
+    assert main([*docs, "--seed", "2"]) == 2
+    assert "already holds a shard set" in capsys.readouterr().err
+    assert snapshot(out) == before
+    assert main([*docs, "--seed", "2", "--overwrite"]) == 0
+    assert snapshot(out) != before and validate_dir(out).ok
