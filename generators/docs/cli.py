@@ -67,3 +67,30 @@ def register(app: typer.Typer) -> None:
             from pixmo.shards import iter_samples
 
             typer.echo(json.dumps({"report": diversity(iter_samples(out))}))
+
+    @app.command("docs-points")
+    def docs_points(
+        num: int = typer.Option(20, "--num", "-n", help="Pages to render."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output shard directory."),
+        seed: int = typer.Option(0, help="Seed; the same seed gives byte-identical shards."),
+        workers: int = typer.Option(1, help="Worker processes, each with its own Chromium."),
+        threads: int = typer.Option(4, help="Pages in flight per worker process."),
+        per_shard: int = typer.Option(20, help="Pages per shard."),
+        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
+    ) -> None:
+        """Render order pages and write pixmo-points records: point at elements, count them, and say
+        when something is not on the page (zero points)."""
+        from generators.docs.points import PointsConfig, make_points_shard
+        from generators.runner import plan_tasks, run
+
+        try:
+            cfg = PointsConfig(num=num, seed=seed, per_shard=per_shard, timeout=timeout, threads=threads)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        tasks = plan_tasks(list(range(num)), per_shard, seed)
+        summary = run(make_points_shard, cfg, tasks, out, dataset="pixmo-docs-points", seed=seed, workers=workers)
+        stats = summary["stats"]
+        typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
+                              {k: stats.get(k, 0) for k in ("pages", "rejected", "questions", "points",
+                                                            "not_present")}))
