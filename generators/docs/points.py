@@ -217,9 +217,9 @@ def make_points_shard(cfg: PointsConfig, task: ShardTask) -> ShardResult:
     with ThreadPoolExecutor(max_workers=cfg.threads) as pool:
         done = list(pool.map(one, task.items))
     samples = [d for d in done if isinstance(d, Sample)]
-    stats = {"pages": len(samples), "rejected": len(done) - len(samples),
-             "questions": sum(len(x.annotations) for x in samples),
-             "points": sum(len(a.record.points) for x in samples for a in x.annotations),  # type: ignore[attr-defined]
-             "not_present": sum(not a.meta["present"] for x in samples for a in x.annotations),
-             "errors": [d for d in done if isinstance(d, str)]}
+    anns = [a for x in samples for a in x.annotations]
+    stats: dict[str, Any] = {"pages": len(samples), "rejected": len(done) - len(samples), "questions": len(anns),
+                             "points": sum(len(a.meta["elements"]) for a in anns),
+                             "not_present": sum(1 for a in anns if not a.meta["present"]),
+                             "errors": [d for d in done if isinstance(d, str)]}
     return ShardResult(samples, stats)
