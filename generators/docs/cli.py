@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         per_shard: int = typer.Option(35, help="Documents per shard."),
         timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
         executor: str = typer.Option("local", help="local (process pool) or ray."),
+        split: str = typer.Option("", help="train, validation or test: only that split's personas and "
+                                           "organisations (disjoint across splits; titles name the organisation), "
+                                           "seeded from (split, seed); the manifest records the split."),
         report: bool = typer.Option(False, "--report", help="Also print a diversity summary of the shards in "
                                                            "--out: distinct titles, kinds, renderers, QA types."),
     ) -> None:
@@ -35,11 +38,11 @@ def register(app: typer.Typer) -> None:
             chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
             kw = {"renderers": chosen} if chosen else {}
             cfg = DocsConfig(num=num, seed=seed, mode=mode, personas_file=str(personas or ""),
-                             per_shard=per_shard, timeout=timeout, threads=threads, **kw)
-            if personas:
-                from generators.docs.config import load_personas
+                             per_shard=per_shard, timeout=timeout, threads=threads, split=split, **kw)
+            from generators.docs.config import load_personas
+            from generators.docs.splits import personas_for, split_seed
 
-                load_personas(personas)
+            personas_for(load_personas(cfg.personas_file), split)  # a bad file, or too few to split
         except (ValueError, FileNotFoundError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -53,9 +56,10 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(3) from None
         from generators.docs.pipeline import make_shard
 
+        seed = split_seed(seed, split)
         tasks = plan_tasks(list(range(num)), per_shard, seed)
         summary = run(make_shard, cfg, tasks, out, dataset="pixmo-docs", seed=seed, workers=workers,
-                      executor=executor)
+                      executor=executor, split=split or "train")
         stats = summary["stats"]
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
