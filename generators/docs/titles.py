@@ -51,7 +51,7 @@ def table_title(rng: np.random.Generator, d: Domain, t: TableData, persona: str,
     kinds = _plural(d.entity_kind.lower())
     where = setting(persona) or org
     s = span(rng, t)
-    patterns = (f"{what} by {d.entity_kind.lower()}, {s}", f"{org}: {what} per {d.entity_kind.lower()}",
+    patterns: tuple[str, ...] = (f"{what} by {d.entity_kind.lower()}, {s}", f"{org}: {what} per {d.entity_kind.lower()}",
                 f"{what} across {len(t.rows)} {kinds} ({s})", f"{org} - {what}, {s}",
                 f"Comparing {what.lower()} at {org}, {s}", f"{what} in {where}, {s}",
                 f"{s} {what.lower()} for {org}", f"How {kinds} compare on {what.lower()} - {where}, {s}")
