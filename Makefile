@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup test test-all demo lint typecheck serve gen-clocks gen-count gen-docs gen-capqa train bench clean
+.PHONY: setup test test-all demo lint typecheck serve gen-clocks gen-count gen-docs gen-docs-points gen-capqa train bench clean
 
 setup: $(STAMP) node_modules/mermaid/dist/mermaid.min.js
 	bash scripts/sandbox_access.sh $(PY) $(CURDIR)
@@ -61,6 +61,10 @@ gen-count: setup
 gen-docs: setup
 	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs
 	.venv/bin/pixmo validate $(OUT)/docs
+
+gen-docs-points: setup
+	.venv/bin/pixmo gen docs-points --num $(N) --out $(OUT)/docs-points
+	.venv/bin/pixmo validate $(OUT)/docs-points
 
 gen-capqa: setup
 	.venv/bin/pixmo gen capqa --shards $(OUT)/cap --out $(OUT)/capqa

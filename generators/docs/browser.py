@@ -96,6 +96,22 @@ _TEXT_JS = """(sel) => {
   return out;
 }"""
 
+# Boxes of the elements marked ``data-pt`` (HTML pages), in device pixels of the full-page
+# screenshot: getBoundingClientRect plus the scroll offset, times devicePixelRatio. Hidden and empty
+# elements are left out, so what is reported is what the image shows.
+_BOXES_JS = """() => {
+  const dpr = window.devicePixelRatio || 1;
+  const out = [];
+  for (const el of document.querySelectorAll('[data-pt]')) {
+    if (el.checkVisibility && !el.checkVisibility({checkOpacity: true, checkVisibilityCSS: true})) { continue; }
+    const r = el.getBoundingClientRect();
+    if (r.width <= 0 || r.height <= 0) { continue; }
+    const x = r.left + window.scrollX, y = r.top + window.scrollY;
+    out.push([el.getAttribute('data-pt'), x * dpr, y * dpr, (x + r.width) * dpr, (y + r.height) * dpr]);
+  }
+  return out;
+}"""
+
 
 def mermaid_js_path() -> Path:
     p = Path(os.environ.get("PIXMO_MERMAID_JS", ROOT / "node_modules/mermaid/dist/mermaid.min.js"))
@@ -165,15 +181,23 @@ class BrowserPool:
 
     # -- public, thread-safe -------------------------------------------------------------------
     def render(self, kind: str, payload: Any, width: int = 1000, height: int = 700,
-               texts: list[tuple[str, float]] | None = None) -> bytes:
-        """PNG bytes; ``texts``, when given, gets the text the page drew with its size in pixels."""
+               texts: list[tuple[str, float]] | None = None,
+               boxes: list[tuple[str, float, float, float, float]] | None = None) -> bytes:
+        """PNG bytes; ``texts``, when given, gets the text the page drew with its size in pixels;
+        ``boxes`` (HTML only) gets ``(data-pt value, x0, y0, x1, y1)`` of every visible element
+        marked ``data-pt``, in pixels of the returned PNG."""
         if kind not in KINDS:
             raise ValueError(f"unknown browser render kind {kind!r}; expected one of {KINDS}")
-        fut = asyncio.run_coroutine_threadsafe(self._render(kind, payload, width, height), self._loop)
+        if boxes is not None and kind != "html":
+            raise ValueError("element boxes are reported for html pages only")
+        fut = asyncio.run_coroutine_threadsafe(self._render(kind, payload, width, height, boxes is not None),
+                                               self._loop)
         try:
-            png, drawn = fut.result(self.timeout + self.start_timeout + 60)
+            png, drawn, found = fut.result(self.timeout + self.start_timeout + 60)
             if texts is not None:
                 texts.extend((str(t), float(px)) for t, px in drawn)
+            if boxes is not None:
+                boxes.extend((str(k), float(x0), float(y0), float(x1), float(y1)) for k, x0, y0, x1, y1 in found)
             return png
         except TimeoutError as exc:
             fut.cancel()
@@ -234,7 +258,8 @@ class BrowserPool:
                 raise
         return await pool.get()
 
-    async def _render(self, kind: str, payload: Any, width: int, height: int) -> tuple[bytes, list]:
+    async def _render(self, kind: str, payload: Any, width: int, height: int,
+                      want_boxes: bool = False) -> tuple[bytes, list, list]:
         try:
             page = await self._acquire(kind)
         except Exception as exc:  # noqa: BLE001
@@ -242,12 +267,13 @@ class BrowserPool:
         try:
             png = await asyncio.wait_for(self._draw(page, kind, payload, width, height), self.timeout)
             drawn = await asyncio.wait_for(page.evaluate(_TEXT_JS, None if kind == "html" else "#plot"), self.timeout)
+            found = await asyncio.wait_for(page.evaluate(_BOXES_JS), self.timeout) if want_boxes else []
         except Exception as exc:  # noqa: BLE001 - the page may be broken: replace it
             await self._discard(page, kind)
             msg = "time limit exceeded" if isinstance(exc, TimeoutError) else str(exc).splitlines()[0][:300]
             raise RenderError(f"{kind}: {msg}") from exc
         self._pools[kind].put_nowait(page)
-        return png, drawn
+        return png, drawn, found
 
     async def _draw(self, page: Any, kind: str, payload: Any, width: int, height: int) -> bytes:
         await page.set_viewport_size({"width": width, "height": height})

@@ -24,6 +24,9 @@ def register(app: typer.Typer) -> None:
         per_shard: int = typer.Option(35, help="Documents per shard."),
         timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
         executor: str = typer.Option("local", help="local (process pool) or ray."),
+        split: str = typer.Option("", help="train, validation or test: only that split's personas and "
+                                           "organisations (disjoint across splits; titles name the organisation), "
+                                           "seeded from (split, seed); the manifest records the split."),
         report: bool = typer.Option(False, "--report", help="Also print a diversity summary of the shards in "
                                                            "--out: distinct titles, kinds, renderers, QA types."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
@@ -38,11 +41,11 @@ def register(app: typer.Typer) -> None:
             chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
             kw = {"renderers": chosen} if chosen else {}
             cfg = DocsConfig(num=num, seed=seed, mode=mode, personas_file=str(personas or ""),
-                             per_shard=per_shard, timeout=timeout, threads=threads, **kw)
-            if personas:
-                from generators.docs.config import load_personas
+                             per_shard=per_shard, timeout=timeout, threads=threads, split=split, **kw)
+            from generators.docs.config import load_personas
+            from generators.docs.splits import personas_for, split_seed
 
-                load_personas(personas)
+            personas_for(load_personas(cfg.personas_file), split)  # a bad file, or too few to split
         except (ValueError, FileNotFoundError) as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
@@ -56,9 +59,10 @@ def register(app: typer.Typer) -> None:
                 raise typer.Exit(3) from None
         from generators.docs.pipeline import make_shard
 
+        seed = split_seed(seed, split)
         tasks = plan_tasks(list(range(num)), per_shard, seed)
         summary = run(make_shard, cfg, tasks, out, dataset="pixmo-docs", seed=seed, workers=workers,
-                      executor=executor, mode=write_mode(overwrite, append))
+                      executor=executor, split=split or "train", mode=write_mode(overwrite, append))
         stats = summary["stats"]
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
@@ -70,3 +74,34 @@ def register(app: typer.Typer) -> None:
             from pixmo.shards import iter_samples
 
             typer.echo(json.dumps({"report": diversity(iter_samples(out))}))
+
+    @app.command("docs-points")
+    def docs_points(
+        num: int = typer.Option(20, "--num", "-n", help="Pages to render."),
+        out: Path = typer.Option(..., "--out", "-o", help="Output shard directory."),
+        seed: int = typer.Option(0, help="Seed; the same seed gives byte-identical shards."),
+        workers: int = typer.Option(1, help="Worker processes, each with its own Chromium."),
+        threads: int = typer.Option(4, help="Pages in flight per worker process."),
+        per_shard: int = typer.Option(20, help="Pages per shard."),
+        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
+        overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
+        append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
+    ) -> None:
+        """Render order pages and write pixmo-points records: point at elements, count them, and say
+        when something is not on the page (zero points)."""
+        from generators.docs.points import PointsConfig, make_points_shard
+        from generators.runner import plan_tasks, run
+        from pixmo.shardset import write_mode
+
+        try:
+            cfg = PointsConfig(num=num, seed=seed, per_shard=per_shard, timeout=timeout, threads=threads)
+        except ValueError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+        tasks = plan_tasks(list(range(num)), per_shard, seed)
+        summary = run(make_points_shard, cfg, tasks, out, dataset="pixmo-docs-points", seed=seed, workers=workers,
+                      mode=write_mode(overwrite, append))
+        stats = summary["stats"]
+        typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
+                              {k: stats.get(k, 0) for k in ("pages", "rejected", "questions", "points",
+                                                            "not_present")}))

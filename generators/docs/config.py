@@ -36,6 +36,7 @@ class DocsConfig:
     threads: int = 6  # documents in flight per worker process (sandbox jobs and browser pages overlap)
     prompt_version: str = "docs-v1"
     llm: dict[str, object] = field(default_factory=dict)  # LLMSettings overrides (llm mode)
+    split: str = ""  # "" (no split) or train/validation/test: personas and organisations of that split only
 
     def __post_init__(self) -> None:
         unknown = [r for r in self.renderers if r not in RENDERERS]
@@ -45,6 +46,8 @@ class DocsConfig:
             raise ValueError(f"mode must be 'offline' or 'llm', got {self.mode!r}")
         if self.num < 0:
             raise ValueError(f"num must be >= 0, got {self.num}")
+        if self.split not in ("", "train", "validation", "test"):
+            raise ValueError(f"split must be train, validation or test, got {self.split!r}")
         if "api_key" in self.llm:
             raise ValueError("set the API key as PIXMO_LLM_API_KEY, not in the config (configs go into the manifest)")
 

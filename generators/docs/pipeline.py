@@ -27,6 +27,7 @@ from generators.docs.evidence import filter_qa, llm_evidence
 from generators.docs.qa import MIN_QA, make_qa
 from generators.docs.renderers import RENDERERS, ImageRejected, RenderContext, check_image
 from generators.docs.sandbox import Limits
+from generators.docs.splits import personas_for
 from generators.runner import ShardResult, ShardTask
 from pixmo.records import DocsQuestions, docs_record_type
 from pixmo.shards import Annotation, Sample
@@ -56,6 +57,7 @@ class DocJob:
     attempts: int = 0
     seconds: float = 0.0  # render + checks, all attempts
     provenance: dict[str, Any] = field(default_factory=dict)
+    split: str = ""  # --split: organisations of this split only, titles that name them
 
     @property
     def seed_int(self) -> int:
@@ -78,20 +80,20 @@ def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) ->
     category = str(rng.choice(RENDERERS[renderer].categories))
     p = personas[int(_persona_order(seed, len(personas))[index % len(personas)])]
     figure_type = str(rng.choice(templates.FIGURES[renderer][category]))
-    return DocJob(index, seed, renderer, category, p.persona, p.domain, figure_type)
+    return DocJob(index, seed, renderer, category, p.persona, p.domain, figure_type, split=cfg.split)
 
 
 # -- offline ----------------------------------------------------------------------------------------
 def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     """Sample data for the job's figure type, write its code and its QA; returns the data object."""
     d = domain_for(job.persona, job.domain, job.index)
-    org = titles.org_name(rng, d)
+    org = titles.org_name(rng, d, job.split)
     if job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
         if job.category == "tables":
             needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
         data: Any = sample_table(rng, d, "", **needs)
-        data.title = job.topic = titles.table_title(rng, d, data, job.persona, org)
+        data.title = job.topic = titles.table_title(rng, d, data, job.persona, org, named=bool(job.split))
     elif job.category == "diagrams":
         data = sample_graph(rng, d, "", job.figure_type)
         data.title = job.topic = titles.graph_title(rng, d, data, job.persona, org)
@@ -194,6 +196,8 @@ def to_sample(job: DocJob, mode: str) -> Sample:
     meta: dict[str, Any] = {"generator": "docs", "mode": mode, "persona": job.persona, "topic": job.topic,
                             "figure_type": job.figure_type, "renderer": job.renderer, "data": job.data,
                             "code": job.code, "index": job.index, "seed": job.seed}
+    if job.split:
+        meta["split"] = job.split
     if any(e for _, _, e in job.qa):
         meta["explanations"] = [e for _, _, e in job.qa]
     if job.provenance:
@@ -256,7 +260,7 @@ def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
 
 
 def make_shard(cfg: DocsConfig, task: ShardTask) -> ShardResult:
-    personas = load_personas(cfg.personas_file)
+    personas = personas_for(load_personas(cfg.personas_file), cfg.split)
     jobs = [plan_job(cfg, personas, task.seed, int(i)) for i in task.items]
     client = make_client(cfg) if cfg.mode == "llm" else None
     done = run_jobs(cfg, jobs, client)

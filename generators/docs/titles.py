@@ -25,7 +25,12 @@ def setting(persona: str) -> str:
     return m.group(1).strip() if m else ""
 
 
-def org_name(rng: np.random.Generator, d: Domain) -> str:
+def org_name(rng: np.random.Generator, d: Domain, split: str = "") -> str:
+    """An organisation of the domain; with a split, one of the organisations of that split only."""
+    if split:
+        from generators.docs.splits import orgs_for
+
+        return str(rng.choice(orgs_for(d.name, split)))
     first, last = ORGS.get(d.name, (("Central",), ("Office",)))
     return f"{rng.choice(first)} {rng.choice(last)}"
 
@@ -38,15 +43,20 @@ def span(rng: np.random.Generator, t: TableData) -> str:
     return str(rng.choice([str(year), f"{rng.choice(SEASONS)} {year}", f"FY{year}", f"Week {int(rng.integers(1, 53))}, {year}"]))
 
 
-def table_title(rng: np.random.Generator, d: Domain, t: TableData, persona: str, org: str) -> str:
+def table_title(rng: np.random.Generator, d: Domain, t: TableData, persona: str, org: str,
+                named: bool = False) -> str:
+    """A title for a table; ``named``: only patterns that name the organisation (split mode, so a
+    title never repeats across splits)."""
     what = t.measure or (t.columns[0] if len(t.columns) == 1 else "Key figures")
     kinds = _plural(d.entity_kind.lower())
     where = setting(persona) or org
     s = span(rng, t)
-    patterns = (f"{what} by {d.entity_kind.lower()}, {s}", f"{org}: {what} per {d.entity_kind.lower()}",
+    patterns: tuple[str, ...] = (f"{what} by {d.entity_kind.lower()}, {s}", f"{org}: {what} per {d.entity_kind.lower()}",
                 f"{what} across {len(t.rows)} {kinds} ({s})", f"{org} - {what}, {s}",
                 f"Comparing {what.lower()} at {org}, {s}", f"{what} in {where}, {s}",
                 f"{s} {what.lower()} for {org}", f"How {kinds} compare on {what.lower()} - {where}, {s}")
+    if named:
+        patterns = tuple(p for p in patterns if org in p)
     return _cap(str(rng.choice(patterns)))
 
 
