@@ -146,6 +146,7 @@ class _Encoder:
         self.sink, self.h, self.n = sink, hashlib.sha256(), 0
         self.samples = 0
         self.counts: dict[str, int] = {}
+        self.members: dict[str, int] = {}
 
     def _put(self, chunk: bytes) -> None:
         self.h.update(chunk)
@@ -155,6 +156,8 @@ class _Encoder:
 
     def add(self, sample: Sample) -> None:
         for name, data in sample_members(sample):
+            ext = name.split(".", 1)[1]
+            self.members[ext] = self.members.get(ext, 0) + 1
             for chunk in tario.member_bytes(name, data):
                 self._put(chunk)
         for a in sample.annotations:
@@ -163,7 +166,8 @@ class _Encoder:
 
     def finish(self, name: str) -> ShardInfo:
         self._put(tario.archive_end(self.n))
-        return ShardInfo(name, self.samples, dict(sorted(self.counts.items())), self.h.hexdigest(), self.n)
+        return ShardInfo(name, self.samples, dict(sorted(self.counts.items())), self.h.hexdigest(), self.n,
+                         dict(sorted(self.members.items())))
 
 
 def sample_members(sample: Sample) -> list[tuple[str, bytes]]:
@@ -184,10 +188,11 @@ class ShardInfo:
     annotations: dict[str, int]
     sha256: str
     bytes: int
+    members: dict[str, int] = field(default_factory=dict)  # member extension -> count ("jpg", "json", ...)
 
     def to_json(self) -> dict[str, Any]:
         return {"name": self.name, "samples": self.samples, "annotations": self.annotations,
-                "sha256": self.sha256, "bytes": self.bytes}
+                "sha256": self.sha256, "bytes": self.bytes, "members": self.members}
 
 
 def write_shard(path: str | Path, samples: Iterable[Sample], *, durable: bool = True) -> ShardInfo:
@@ -354,6 +359,9 @@ def write_manifest(
         "num_samples": sum(s.samples for s in shards),
         "shards": [s.to_json() for s in shards],
     }
+    from pixmo.hfcard import write_card
+
+    write_card(out_dir, manifest)  # README.md for Hugging Face datasets, before the manifest that publishes
     path = Path(out_dir) / MANIFEST
     tmp = path.with_name(MANIFEST + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")

@@ -217,9 +217,11 @@ def rebuild_manifest(directory: str | Path, *, dataset: str | None = None, split
 
 
 def _tar_info(path: Path) -> ShardInfo:
-    samples, counts = 0, dict[str, int]()
+    samples, counts, exts = 0, dict[str, int](), dict[str, int]()
     for key, members in iter_raw(str(path)):
         samples += 1
+        for ext in members:
+            exts[ext] = exts.get(ext, 0) + 1
         try:
             head = json.loads(members.get("json", b"{}"))
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -228,4 +230,5 @@ def _tar_info(path: Path) -> ShardInfo:
             subset = a.get("subset") if isinstance(a, dict) else None
             if isinstance(subset, str):
                 counts[subset] = counts.get(subset, 0) + 1
-    return ShardInfo(path.name, samples, dict(sorted(counts.items())), file_sha256(path), path.stat().st_size)
+    return ShardInfo(path.name, samples, dict(sorted(counts.items())), file_sha256(path), path.stat().st_size,
+                     dict(sorted(exts.items())))

@@ -26,6 +26,7 @@ def test_tiny_demo_report_loads_in_chromium(tmp_path: Path) -> None:
     status = {s["name"]: s["status"] for s in summary["stages"]}
     assert status["samples"] == status["validate"] == status["report"] == "ok"
     assert not [n for n, s in status.items() if s == "failed"]
+    _every_shard_set_loads_in_hf_datasets(out, tmp_path / "hf-cache")
 
     shot = tmp_path / "report.png"
     seen = open_report(out / "report.html", shot)
@@ -44,3 +45,21 @@ def test_tiny_demo_report_loads_in_chromium(tmp_path: Path) -> None:
     artifacts = ROOT / "out" / "test-artifacts"
     artifacts.mkdir(parents=True, exist_ok=True)
     shutil.copy(shot, artifacts / "demo_report.png")
+
+
+def _every_shard_set_loads_in_hf_datasets(out: Path, cache: Path) -> None:
+    """Each shard set the demo writes loads with ``datasets``: by directory (its dataset card) and with
+    the webdataset loader given ``pixmo.hfcard.features``; every sample comes back."""
+    datasets = pytest.importorskip("datasets")
+    from pixmo import hfcard
+    from pixmo.shards import read_manifest
+
+    sets = sorted(p.parent for p in out.rglob("manifest.json"))
+    assert len(sets) >= 4, sets
+    for d in sets:
+        n = read_manifest(d)["num_samples"]
+        files = sorted(str(p) for p in d.glob("*.tar"))
+        by_dir = datasets.load_dataset(str(d), split=read_manifest(d)["split"], cache_dir=str(cache))
+        plain = datasets.load_dataset("webdataset", data_files={"train": files}, split="train",
+                                      features=hfcard.features(d), cache_dir=str(cache))
+        assert len(by_dir) == len(plain) == n, d

@@ -74,3 +74,60 @@ def test_a_set_mixing_every_subset_loads_with_one_type_per_field(tmp_path):
         want = ours[row["__key__"]].annotations
         assert [(a["subset"], json.loads(a["record"]), json.loads(a["meta"])) for a in anns] == \
             [(a.subset, a.record.to_row(), a.meta) for a in want]
+
+
+def _mixed_samples():
+    """JPEG and PNG images alternating, and an audio member on one sample only: what the demo's
+    bundled set, mixtures and caption campaigns look like to a loader."""
+    import io
+
+    import numpy as np
+
+    from pixmo.shards import Sample
+
+    out = []
+    for i in range(12):
+        buf = io.BytesIO()
+        Image.fromarray(np.full((20, 30, 3), i * 9, np.uint8)).save(buf, "JPEG" if i % 2 else "PNG")
+        out.append(Sample(image=buf.getvalue()))
+    out[8].extras["wav"] = b"RIFF-audio"
+    return out
+
+
+def test_a_set_of_mixed_image_formats_and_members_loads_by_directory_and_with_features(tmp_path):
+    """The webdataset loader infers columns from 5 samples and refuses (or drops) the rest; every set
+    carries a dataset card (README.md) and ``pixmo.hfcard.features`` with all of its columns."""
+    from pixmo import hfcard
+    from pixmo.shards import write_samples
+
+    write_samples(tmp_path / "s", _mixed_samples(), dataset="t", max_count=5)
+    files = sorted(glob.glob(str(tmp_path / "s" / "*.tar")))
+    with pytest.raises(ValueError, match="same prefix or the same types"):
+        _load("webdataset", files, tmp_path / "plain")  # what a set without a card gets
+    by_dir = datasets.load_dataset(str(tmp_path / "s"), split="train", cache_dir=str(tmp_path / "c1"))
+    with_features = datasets.load_dataset("webdataset", data_files={"train": files}, split="train",
+                                          features=hfcard.features(tmp_path / "s"), cache_dir=str(tmp_path / "c2"))
+    for ds in (by_dir, with_features):
+        assert len(ds) == 12 and set(ds.features) >= {"jpg", "png", "json", "wav"}
+        assert isinstance(ds.features["png"], datasets.Image)
+        rows = list(ds)
+        assert sum(r["jpg"] is not None for r in rows) == 6 and sum(r["png"] is not None for r in rows) == 6
+        assert [r["wav"] for r in rows if r["wav"] is not None] == [b"RIFF-audio"]
+
+
+def test_the_card_follows_appends_and_manifest_rebuilds(tmp_path):
+    from pixmo import hfcard
+    from pixmo.shards import read_manifest, write_samples
+    from pixmo.shardset import rebuild_manifest
+
+    samples = _mixed_samples()
+    jpegs = [s for s in samples if s.image_ext == "jpg" and not s.extras]
+    write_samples(tmp_path / "s", jpegs, dataset="t")
+    assert "png" not in (tmp_path / "s" / "README.md").read_text()
+    write_samples(tmp_path / "s", [s for s in samples if s not in jpegs], dataset="t", mode="append")
+    card = (tmp_path / "s" / "README.md").read_text()
+    assert "'png'" in card and "'wav'" in card
+    (tmp_path / "s" / "README.md").unlink()
+    rebuild_manifest(tmp_path / "s")
+    assert hfcard.member_extensions(read_manifest(tmp_path / "s")) == ["jpg", "png", "json", "wav"]
+    assert (tmp_path / "s" / "README.md").read_text() == card
