@@ -1,4 +1,4 @@
-"""Collation of per-example arrays into the batch of the model contract (molmo.md 6.6).
+"""Collation of per-example arrays into the batch of the model contract (docs/spec/molmo.md 6.6).
 
 Token fields are padded with -1 (to ``seq_len`` when given, else to the batch maximum) and
 truncated to ``seq_len``; crops are padded to the batch's largest crop count N with ``crop_mask``
@@ -79,6 +79,6 @@ def loss_token_sum(batch: dict[str, torch.Tensor]) -> torch.Tensor:
 
 
 def loss_normalizer(per_device_sums: Sequence[float] | torch.Tensor) -> float:
-    """Average weighted loss tokens per device (molmo.md 7.3): 300 and 500 -> 400."""
+    """Average weighted loss tokens per device (docs/spec/molmo.md 7.3): 300 and 500 -> 400."""
     t = torch.as_tensor(per_device_sums, dtype=torch.float64)
     return float(t.sum() / t.numel())

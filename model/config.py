@@ -1,6 +1,6 @@
 """Molmo model configuration: vision encoder, connector and LLM, with presets.
 
-Numbers follow molmo.md sections 0, 3, 4 and 5. Every config is a plain dataclass that
+Numbers follow docs/spec/molmo.md sections 0, 3, 4 and 5. Every config is a plain dataclass that
 round-trips through JSON (`to_dict` / `from_dict`), so train configs can embed one.
 """
 
@@ -22,7 +22,7 @@ class VisionConfig:
     image_size: int = 336  # crop side in pixels
     patch_size: int = 14
     width: int = 1024
-    n_layers: int = 23  # OpenAI CLIP-L cut to 23 layers (molmo.md 3)
+    n_layers: int = 23  # OpenAI CLIP-L cut to 23 layers (docs/spec/molmo.md 3)
     n_heads: int = 16
     mlp_dim: int = 4096
     act: str = "quick_gelu"  # quick_gelu | gelu_tanh | gelu
@@ -129,7 +129,7 @@ class ImageTokenIds:
 
 @dataclass
 class MolmoConfig:
-    """`family` "molmo" is v1 (molmo.md); "molmo2" is Molmo2 (molmo2.md): index pooling, bidirectional image
+    """`family` "molmo" is v1 (docs/spec/molmo.md); "molmo2" is Molmo2 (docs/spec/molmo2.md): index pooling, bidirectional image
     attention, `image_tokens` placed by the prompt (model/molmo2/)."""
 
     family: str = "molmo"  # molmo | molmo2
@@ -235,7 +235,7 @@ def _preset(name: str) -> MolmoConfig:
     raise ValueError(f"unknown model preset {name!r}; choose one of {PRESETS}")
 
 
-# Molmo2 (molmo2.md "Differences"): SigLIP-2 tower at 378 px cut to 25 blocks, features of blocks 24 and 18,
+# Molmo2 (docs/spec/molmo2.md "Differences"): SigLIP-2 tower at 378 px cut to 25 blocks, features of blocks 24 and 18,
 # masked index pooling, no pad embeddings, max 8 crops. Text models: Qwen3-4B / Qwen3-8B (per-head QK-norm,
 # head_dim 128) and OLMo-3-7B (full-width QK-norm, norm_after). A released config.json is the authority on
 # the exact numbers (model/molmo2/weights.py reads it); these presets give the shapes.

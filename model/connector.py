@@ -1,6 +1,6 @@
 """Vision backbone + connector: ViT features -> pad embeddings -> 2x2 attention pooling -> SwiGLU.
 
-molmo.md section 4. Crops arrive as uint8 patches (normalised here, on the device) or as
+docs/spec/molmo.md section 4. Crops arrive as uint8 patches (normalised here, on the device) or as
 float32 already-normalised patches (the reference path, where collation padding is all -1).
 Only real crops go through the ViT; `crop_mask` says which.
 """

@@ -1,6 +1,6 @@
 """The LLM: Qwen2-style (qkv bias, GQA) or OLMo-2-style (QK-norm, norm_after) blocks.
 
-molmo.md section 5. Module names follow the official layout where it helps conversion
+docs/spec/molmo.md section 5. Module names follow the official layout where it helps conversion
 (`wte.embedding`, `wte.new_embedding`, `blocks.N.attn_norm`, `ln_f`, `ff_out`); the projections
 are kept unfused (q/k/v and gate/up) like Hugging Face Qwen2.
 """

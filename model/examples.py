@@ -1,4 +1,4 @@
-"""PixMo records -> Molmo conversations (pixmo_data.md section 3, molmo.md section 6).
+"""PixMo records -> Molmo conversations (docs/spec/pixmo_data.md section 3, docs/spec/molmo.md section 6).
 
 Every subset of ``pixmo.records.RECORD_TYPES`` is handled. An :class:`Example` is one
 conversation: formatted turn texts (user, assistant, ...) built only with ``pixmo.formatting``,
@@ -38,7 +38,7 @@ POINT_STYLES = ("pointing", "point_count")
 
 @dataclass(frozen=True)
 class ExampleConfig:
-    """How records become conversations. Defaults: Molmo fine-tuning (molmo.md 7.2)."""
+    """How records become conversations. Defaults: Molmo fine-tuning (docs/spec/molmo.md 7.2)."""
 
     style_kind: str = "demo_or_style"  # style | style_and_length | demo_or_style | none
     message_format: str = "role"  # role: " User: {prompt} Assistant:"; none: the bare prompt
@@ -54,7 +54,7 @@ class ExampleConfig:
 
     @classmethod
     def pretraining(cls, **kw: Any) -> ExampleConfig:
-        """Caption pre-training (molmo.md 7.1): length-hinted style prefixes, empty prompts."""
+        """Caption pre-training (docs/spec/molmo.md 7.1): length-hinted style prefixes, empty prompts."""
         base: dict[str, Any] = dict(style_kind="style_and_length", message_format="none", prompt_type="none",
                                     cap_mode="transcript_and_caption")
         base.update(kw)
@@ -81,7 +81,7 @@ Pairs = list[tuple[str, str | None]]
 
 
 def conversation(style: str, pairs: Pairs, rng: np.random.Generator, cfg: ExampleConfig) -> list[str]:
-    """Format (prompt, answer) turns; the style prefix joins the first prompt (molmo.md 6.1-6.2)."""
+    """Format (prompt, answer) turns; the style prefix joins the first prompt (docs/spec/molmo.md 6.1-6.2)."""
     first_answer = pairs[0][1] if cfg.for_training else None
     prefix = style_prefix(style, cfg.style_kind, rng, response=first_answer)
     msgs: list[str] = []
@@ -253,7 +253,7 @@ def sample_to_examples(sample: Sample, rng: np.random.Generator, *, style_kind: 
 def multiple_choice_example(question: str, options: list[str], answer: str, rng: np.random.Generator, *,
                             style: str = "a_okvqa_mc", cfg: ExampleConfig | None = None,
                             subset: str = "multiple-choice") -> Example:
-    """``question\\nA: opt1\\nB: opt2\\n`` with the answer letter as target (molmo.md 6.3, fact 15)."""
+    """``question\\nA: opt1\\nB: opt2\\n`` with the answer letter as target (docs/spec/molmo.md 6.3, fact 15)."""
     cfg = cfg or ExampleConfig()
     letter = option_letter(options, answer)
     return _example(style, subset, [(format_options(question, options), letter)], rng, cfg,

@@ -1,4 +1,4 @@
-"""Evaluation metrics of Molmo (molmo.md section 8), in two modes (docs/spec/metrics.md).
+"""Evaluation metrics of Molmo (docs/spec/molmo.md section 8), in two modes (docs/spec/metrics.md).
 
 ``mode="official"`` (the default of every function) reproduces, example by example, what the
 published Molmo evaluators give, quirks included; ``mode="fixed"`` repairs them. No scorer raises

@@ -1,4 +1,4 @@
-"""OLMoE's mixture-of-experts MLP (MolmoE-1B's decoder, molmo.md 5) and its Hugging Face weight layout.
+"""OLMoE's mixture-of-experts MLP (MolmoE-1B's decoder, docs/spec/molmo.md 5) and its Hugging Face weight layout.
 
 A linear router scores `n_experts` SwiGLU experts per token; softmax in fp32, the top `top_k` are kept
 (renormalised when `norm_topk`), and the token's output is the weighted sum of those experts, as

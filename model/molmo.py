@@ -1,8 +1,8 @@
 """The full Molmo model: vision backbone + connector, additive injection, decoder, loss.
 
-`Molmo.forward(**batch)` takes the batch of the data contract (MODEL_CONTRACT.md) and returns
+`Molmo.forward(**batch)` takes the batch of `model.collate.collate` (docs/model_data.md, "Sequences, packing, collation") and returns
 `MolmoOutput`: logits when no targets are given, else the summed cross-entropy and z-loss over
-the loss tokens (the train loop divides by the global loss-token normaliser, molmo.md 7.3).
+the loss tokens (the train loop divides by the global loss-token normaliser, docs/spec/molmo.md 7.3).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from model.config import MolmoConfig
 from model.connector import VisionBackbone, real_crop_mask
 from model.decoder import Decoder, KVCache, RMSNorm
 
-IMAGE_SUBSEGMENT = 10000  # subsegment id of BOS and image tokens (molmo.md 6.5)
+IMAGE_SUBSEGMENT = 10000  # subsegment id of BOS and image tokens (docs/spec/molmo.md 6.5)
 
 
 @dataclass
@@ -34,7 +34,7 @@ class MolmoOutput:
 
 def build_attention_mask(input_tokens: torch.Tensor, subsegment_ids: torch.Tensor | None,
                          past: int = 0) -> torch.Tensor | None:
-    """Bool (B, 1, T, T): causal, both tokens valid, and sub[i] <= sub[j] (molmo.md 6.5).
+    """Bool (B, 1, T, T): causal, both tokens valid, and sub[i] <= sub[j] (docs/spec/molmo.md 6.5).
 
     Returns None when plain causal attention is exact (no padding, no subsegments).
     """
@@ -93,7 +93,7 @@ class Molmo(nn.Module):
                     p.normal_(0.0, self.cfg.init_std, generator=gen)
 
     def param_groups(self) -> dict[str, list[tuple[str, nn.Parameter]]]:
-        """Trainable parameters by component: connector, vit, llm (molmo.md 7.1)."""
+        """Trainable parameters by component: connector, vit, llm (docs/spec/molmo.md 7.1)."""
         groups: dict[str, list] = {"connector": [], "vit": [], "llm": []}
         for name, p in self.named_parameters():
             if not p.requires_grad:

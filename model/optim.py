@@ -1,6 +1,6 @@
 """AdamW with per-component groups, the `multimodal` cosine schedule and per-component clipping.
 
-molmo.md 7.1: one linear warmup from 0 and one cosine to `alpha_f` x peak per component
+docs/spec/molmo.md 7.1: one linear warmup from 0 and one cosine to `alpha_f` x peak per component
 (connector, ViT, LLM); gradient clipping uses the global norm of each component separately.
 """
 

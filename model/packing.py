@@ -1,4 +1,4 @@
-"""Tokenising Molmo examples and multi-annotation packing (molmo.md 2 and 6.5).
+"""Tokenising Molmo examples and multi-annotation packing (docs/spec/molmo.md 2 and 6.5).
 
 A *conversation* is a list of formatted turn texts (user, assistant, user, ...). One sequence is
 ``[BOS] + image tokens + conversation 1 + conversation 2 + ...``: a single copy of the image tokens,
@@ -61,7 +61,7 @@ def build_sequence(
     crop_shape: tuple[int, int] = (576, 588),
     tokens_per_crop: int = 144,
 ) -> dict[str, Any]:
-    """Per-example arrays for one image (or none) and its conversations (molmo.md 2, 6.5).
+    """Per-example arrays for one image (or none) and its conversations (docs/spec/molmo.md 2, 6.5).
 
     Conversations that do not fit in ``seq_len`` are dropped from the end (the first one is kept
     and left for the collator to truncate); ``num_dropped`` says how many. ``image`` is a processor
@@ -107,7 +107,7 @@ def build_sequence(
 
 
 def _image_arrays(image: dict[str, Any] | None, crop_shape: tuple[int, int], tokens_per_crop: int) -> dict[str, Any]:
-    if image is None:  # text-only: zero crops keeps FSDP-wrapped ViTs in lockstep (molmo.md 2)
+    if image is None:  # text-only: zero crops keeps FSDP-wrapped ViTs in lockstep (docs/spec/molmo.md 2)
         return {"images": np.zeros((0, *crop_shape), np.uint8),
                 "image_input_idx": np.zeros((0, tokens_per_crop), np.int64),
                 "image_masks": np.zeros((0, crop_shape[0]), np.float32)}

@@ -1,4 +1,4 @@
-"""Molmo image preprocessing in vectorised torch (molmo.md section 1), no TensorFlow.
+"""Molmo image preprocessing in vectorised torch (docs/spec/molmo.md section 1), no TensorFlow.
 
 Two paths share one implementation:
 
@@ -47,7 +47,7 @@ __all__ = [
 
 
 def load_image(data: bytes | str) -> np.ndarray:
-    """Decode image bytes (or a path) to uint8 HxWx3 RGB, rotated by its EXIF tag (molmo.md 1.2).
+    """Decode image bytes (or a path) to uint8 HxWx3 RGB, rotated by its EXIF tag (docs/spec/molmo.md 1.2).
 
     ``pixmo.images.decode_array``: the displayed frame that shard sizes and points use; a truncated
     or corrupt image raises ``pixmo.images.ImageError`` instead of training on half a picture."""
@@ -190,7 +190,7 @@ class MolmoImageProcessor:
         glob = _patchify(glob, cfg.patch_size).flatten(1, 2).unsqueeze(1)
         crops = torch.cat([glob, high], dim=1)
         masks = _crop_masks(cfg, tiling, (ch, cw), box)
-        if cfg.mask_shift:  # reference quirk: masks of high-res crops, then one -1 row (molmo.md 1.7)
+        if cfg.mask_shift:  # reference quirk: masks of high-res crops, then one -1 row (docs/spec/molmo.md 1.7)
             masks = np.concatenate([masks, np.full((1, masks.shape[1]), -1.0, np.float32)])
         else:
             masks = np.concatenate([_global_mask(cfg, gbox), masks])

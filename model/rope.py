@@ -1,7 +1,7 @@
 """Rotary position embeddings: plain, and the scaled variants transformers names in `rope_parameters`.
 
 `inv_freq(cfg, scaled)` returns the inverse frequencies and the cos/sin multiplier ("attention factor") for
-`linear`, `llama3` and `yarn` scaling, computed as transformers' `modeling_rope_utils` does (molmo2.md
+`linear`, `llama3` and `yarn` scaling, computed as transformers' `modeling_rope_utils` does (docs/spec/molmo2.md
 "Differences", text model row: Molmo2 scales only the layers in `rope_scaling_layers`).
 """
 

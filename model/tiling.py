@@ -1,4 +1,4 @@
-"""Multi-crop geometry of Molmo's "overlap-and-resize-c2" mode (molmo.md 1.4-1.8, 2).
+"""Multi-crop geometry of Molmo's "overlap-and-resize-c2" mode (docs/spec/molmo.md 1.4-1.8, 2).
 
 Pure numpy, no pixels: tiling selection, the kept pooled cells of every crop, the image token
 block and ``image_input_idx``. Everything that depends only on (rows, cols) is cached, so the
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Qwen2 ids of molmo.md section 2 (the released Molmo-7B-D / 72B tokenizer).
+# Qwen2 ids of docs/spec/molmo.md section 2 (the released Molmo-7B-D / 72B tokenizer).
 QWEN2_IM_START, QWEN2_IM_END, QWEN2_IM_PATCH, QWEN2_IM_COL, QWEN2_IMAGE_PROMPT = 152064, 152065, 152066, 152067, 152068
 QWEN2_EOS = 151643
 
@@ -202,7 +202,7 @@ def layout(cfg: PreprocessConfig, tiling: tuple[int, int]) -> Layout:
 
 
 def resized_size(height: int, width: int, out_h: int, out_w: int) -> tuple[int, int]:
-    """Aspect-preserving size inside (out_h, out_w): float32 scale, truncated (molmo.md 1.3)."""
+    """Aspect-preserving size inside (out_h, out_w): float32 scale, truncated (docs/spec/molmo.md 1.3)."""
     sy = np.float32(out_h) / np.float32(height)
     sx = np.float32(out_w) / np.float32(width)
     s = min(sx, sy)

@@ -1,4 +1,4 @@
-"""Molmo tokenizer: a base text tokenizer plus the 5 image special tokens (molmo.md section 2).
+"""Molmo tokenizer: a base text tokenizer plus the 5 image special tokens (docs/spec/molmo.md section 2).
 
 The base vocabulary is padded to ``vocab_size`` (``build_tokenizer(pad_tokenizer_to=...)`` in the
 reference) and the Molmo tokens get ids ``vocab_size + 0..4`` in the order ``<im_start>``,

@@ -1,4 +1,4 @@
-"""The Molmo training loop: one readable file (molmo.md section 7).
+"""The Molmo training loop: one readable file (docs/spec/molmo.md section 7).
 
     cfg = TrainConfig.from_file("model/configs/tiny.json")
     result = train(cfg)               # or: torchrun --nproc_per_node N -m model.cli train CFG
@@ -162,7 +162,7 @@ def all_reduce_sum(x: torch.Tensor) -> torch.Tensor:
 
 
 def loss_normalizer(local_weight_sum: torch.Tensor) -> torch.Tensor:
-    """Average weighted loss tokens per device (molmo.md 7.3): sums 300 and 500 -> 400."""
+    """Average weighted loss tokens per device (docs/spec/molmo.md 7.3): sums 300 and 500 -> 400."""
     world = dist.get_world_size() if dist.is_initialized() else 1
     return all_reduce_sum(local_weight_sum.double()) / world
 

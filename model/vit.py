@@ -1,4 +1,4 @@
-"""Vision transformer (CLIP / MetaCLIP / SigLIP) without convolutions (molmo.md section 3).
+"""Vision transformer (CLIP / MetaCLIP / SigLIP) without convolutions (docs/spec/molmo.md section 3).
 
 Patches arrive already cut and flattened in (dy, dx, c) order, so the patch embedding is a
 Linear layer; Hugging Face conv weights are converted with permute(0, 2, 3, 1) in `weights.py`.

@@ -6,7 +6,7 @@
 - `load_hf_llm(model, src)`: Qwen2 (`Qwen2ForCausalLM`) and OLMo-2 (`Olmo2ForCausalLM`).
 - `official_to_ours(sd, cfg)` / `ours_to_official(sd, cfg)`: the Hub remote-code key layout
   (`model.transformer.*`, `model.vision_backbone.*`, fused `att_proj` = [q; k; v] and
-  `ff_proj` = [up; gate], molmo.md sections 5 and 9), both ways, bit-exact.
+  `ff_proj` = [up; gate], docs/spec/molmo.md sections 5 and 9), both ways, bit-exact.
 `src` is a directory of safetensors files, a single file, or a transformers model object.
 """
 

@@ -15,7 +15,7 @@ from pipelines.stages import Context, Skip, Stage, need
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# Molmo's style per source (molmo.md 6.2); None: the model's default style for each subset.
+# Molmo's style per source (docs/spec/molmo.md 6.2); None: the model's default style for each subset.
 STYLES = {"clocks": None, "count": "point_count", "docs": None, "bundled": None, "annotation": "pointing"}
 
 

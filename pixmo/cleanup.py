@@ -1,4 +1,4 @@
-"""Caption cleanup: spoken transcripts -> one written caption (PixMo-Cap, pixmo_data.md section 7.1).
+"""Caption cleanup: spoken transcripts -> one written caption (PixMo-Cap, docs/spec/pixmo_data.md section 7.1).
 
 Two paths, always labelled in the provenance:
 

@@ -1,7 +1,7 @@
 """Hugging Face Parquet export and import with exactly the published PixMo schemas.
 
 Export: one Parquet file per subset, one row per annotation (the image URL repeated), with the
-published Arrow types (pixmo_data.md section 2). Import: rows of a published Parquet file become
+published Arrow types (docs/spec/pixmo_data.md section 2). Import: rows of a published Parquet file become
 shards when their images are on disk, found by the sha256 of their bytes (any file names), by a
 URL -> file map, or by the Molmo downloader's cache name (sha256 of the URL string). Rows that
 cannot be imported are counted and listed in the report, never silently dropped.

@@ -1,4 +1,4 @@
-"""Mixtures of shard sets with sampling rates (molmo.md section 7.2).
+"""Mixtures of shard sets with sampling rates (docs/spec/molmo.md section 7.2).
 
 A source's rate is explicit, or proportional to the square root of its size (capped by ``cap``).
 Sources may belong to groups with fixed group rates; within a group the square-root rule applies.

@@ -1,7 +1,7 @@
 """The one record schema: a typed record per published PixMo subset.
 
 Field names and types are exactly those of the published Hugging Face datasets
-(see shared/reference/pixmo_data.md section 2). Each record class declares:
+(see docs/spec/pixmo_data.md section 2). Each record class declares:
 
 - ``SUBSET``: the subset name used in shards and exports (``pixmo-points`` ...);
 - ``UNIT``: the unit of its coordinates, ``"percent"`` (0-100 of width/height),

@@ -1,4 +1,4 @@
-"""The ask-model-anything loop (PixMo-AMA, pixmo_data.md 7.2) and its point-explanations variant.
+"""The ask-model-anything loop (PixMo-AMA, docs/spec/pixmo_data.md 7.2) and its point-explanations variant.
 
 The annotator writes a question; the server gathers OCR text (Tesseract) and a caption (the
 image's pixmo-cap caption if it was imported with one, else a configured caption endpoint) and a

@@ -1,4 +1,4 @@
-"""The training-time augmentation of PixMo-Clocks (pixmo_data.md section 5, MolmoAct ``PixMoClocks``).
+"""The training-time augmentation of PixMo-Clocks (docs/spec/pixmo_data.md section 5, MolmoAct ``PixMoClocks``).
 
 Optional bottom-strip crop with white padding, a random rotation and scale on a white canvas,
 a crop to the content, random white padding (up to 2x) to move the clock off-centre, and mild

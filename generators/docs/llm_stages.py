@@ -2,7 +2,7 @@
 
 Each stage is one ``LLMClient.chat`` call with a validation hook: a reply that fails the check is
 sent back with the error and retried (then the document is dropped). Prompts follow the reference
-pipeline (pixmo_data.md section 4); the QA prompt sees the data and code, never the image.
+pipeline (docs/spec/pixmo_data.md section 4); the QA prompt sees the data and code, never the image.
 """
 
 from __future__ import annotations

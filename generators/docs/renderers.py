@@ -3,7 +3,7 @@
 Everything a renderer runs that came from an LLM or a template runs outside this process: Python
 code, vl-convert, pdflatex, pdftoppm and dot in the sandbox worker (time limit, memory limit, no
 network, temp dir); HTML, Plotly figures and Mermaid in the long-lived Chromium pool (network
-aborted, time limit). Image checks follow pixmo_data.md section 4 item 6.
+aborted, time limit). Image checks follow docs/spec/pixmo_data.md section 4 item 6.
 """
 
 from __future__ import annotations
@@ -203,7 +203,7 @@ def crop_margins(png: bytes, margin: int) -> bytes:
 
 
 def check_image(png: bytes) -> bytes:
-    """pixmo_data.md section 4 item 6: reject near-monochrome (>95% one colour), aspect > 5 or short
+    """docs/spec/pixmo_data.md section 4 item 6: reject near-monochrome (>95% one colour), aspect > 5 or short
     side < 128; flatten alpha onto white; downscale (Lanczos) to at most 2560x1440 pixels in area."""
     try:
         im = Image.open(io.BytesIO(png))

@@ -1,6 +1,6 @@
 """`MolmoConfig(family="molmo2")` <-> transformers' `Molmo2Config` dict (config.json), both ways.
 
-Field names are those of transformers' `configuration_molmo2.py` (molmo2.md "Differences"); the legacy
+Field names are those of transformers' `configuration_molmo2.py` (docs/spec/molmo2.md "Differences"); the legacy
 remote-code keys (`vit_config`, `image_default_input_size`, `vit_layers`) are read too.
 """
 

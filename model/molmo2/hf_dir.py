@@ -4,7 +4,7 @@
 safetensors files (one or sharded) of a transformers-native Molmo2 checkpoint. `save_molmo2_dir(model, out)`
 writes what `Molmo2ForConditionalGeneration.from_pretrained` and `AutoTokenizer.from_pretrained` read
 without code from this repository: config.json, generation_config.json, safetensors shards with their
-index in the legacy key layout (embedding split by the configured sizes, molmo2.md "Observed bug"), the
+index in the legacy key layout (embedding split by the configured sizes, docs/spec/molmo2.md "Observed bug"), the
 tokenizer and chat template, preprocessor_config.json and processor_config.json. Tokenizer, template and
 processor files are copied from `source` (the directory the model came from) when given; otherwise a
 Molmo2 tokenizer is built from the toolkit's tiny tokenizer (ids as the `molmo2-tiny` preset).

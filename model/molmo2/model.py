@@ -1,6 +1,6 @@
 """Molmo2: SigLIP-style tower, index-list pooling adapter, bidirectional image block, Qwen3 / OLMo-3 decoder.
 
-molmo2.md "Differences". The batch follows transformers' `Molmo2Processor` output: `pixel_values`
+docs/spec/molmo2.md "Differences". The batch follows transformers' `Molmo2Processor` output: `pixel_values`
 (crops of all images, P, patch_dim), `image_token_pooling` (tokens, pool_h*pool_w) indexing each image's
 own patches (-1 = padding), `image_grids` (images, 4) and `image_num_crops` (images,). Image features are
 **added** to the `<im_patch>` embeddings in reading order; every image-structure token attends to every

@@ -1,6 +1,6 @@
 """Molmo2 image preprocessing: what transformers' `Molmo2ImageProcessor` computes, with torch only.
 
-molmo2.md "Differences" (preprocessing, pooling and token-layout rows). Per image: a squash resize of the
+docs/spec/molmo2.md "Differences" (preprocessing, pooling and token-layout rows). Per image: a squash resize of the
 whole image to one 378 px low-res crop, and a squash resize to a canvas tiled by up to `max_crops`
 overlapping crops; margins are cut at patch level and the remaining patches are stitched into one grid
 whose 2x2 pooling windows cross crop borders (centred -1 padding). Resizes are bilinear **without**

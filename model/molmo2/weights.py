@@ -1,11 +1,11 @@
 """Molmo2 weights: transformers' checkpoint layouts <-> our `Molmo2` state dict, and checkpoint directories.
 
-Two layouts are read (molmo2.md "Differences", checkpoint keys row):
+Two layouts are read (docs/spec/molmo2.md "Differences", checkpoint keys row):
 - native: `Molmo2ForConditionalGeneration.state_dict()` in memory (`model.language_model.layers.N...`);
 - legacy: what `save_pretrained` writes and the hub holds (`model.transformer.blocks.N.self_attn.att_proj`
   = [q; k; v], `mlp.ff_proj` = [up; gate], ViT under `image_vit.transformer.resblocks.N`).
 The two embedding tables are joined and re-split by the configured sizes (`vocab_size` rows, then
-`additional_vocab_size`), so a directory written by transformers 5.24+ (two equal halves, molmo2.md
+`additional_vocab_size`), so a directory written by transformers 5.24+ (two equal halves, docs/spec/molmo2.md
 "Observed bug") loads; we always write the configured split, which every loader reads.
 """
 

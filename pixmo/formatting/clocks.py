@@ -1,4 +1,4 @@
-"""Clock QA text (pixmo_data.md section 3 and 5; molmo.md 8.3)."""
+"""Clock QA text (docs/spec/pixmo_data.md section 3 and 5; docs/spec/molmo.md 8.3)."""
 
 from __future__ import annotations
 

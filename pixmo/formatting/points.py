@@ -1,8 +1,8 @@
-"""Molmo's pointing and counting text: formatting and parsing (molmo.md 6.4 and 8.1-8.2).
+"""Molmo's pointing and counting text: formatting and parsing (docs/spec/molmo.md 6.4 and 8.1-8.2).
 
 Two point formats, chosen per model family with ``fmt``: ``"molmo"`` (v1, ``<point x=".." y="..">`` on
 0-100) and ``"molmo2"`` (``<points coords="IMAGE ID X Y ID X Y ...">label</points>``, integers on 0-1000,
-image index first, ``;`` between images; molmo2.md "Point format"). ``parse_points`` reads both.
+image index first, ``;`` between images; docs/spec/molmo2.md "Point format"). ``parse_points`` reads both.
 """
 
 from __future__ import annotations

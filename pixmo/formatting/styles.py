@@ -1,4 +1,4 @@
-"""Message formatting and style prefixes (molmo.md section 6.1-6.3)."""
+"""Message formatting and style prefixes (docs/spec/molmo.md section 6.1-6.3)."""
 
 from __future__ import annotations
 

@@ -24,7 +24,7 @@ if __name__ == "__main__":
     out_dir, parallel = sys.argv[1], sys.argv[2]
     result = train(make_config(out_dir, parallel))
 
-    # molmo.md fact 20: per-device loss-token sums 300 and 500 -> every microbatch is divided by 400
+    # docs/spec/molmo.md fact 20: per-device loss-token sums 300 and 500 -> every microbatch is divided by 400
     rank = dist.get_rank() if dist.is_initialized() else 0
     norm = float(loss_normalizer(torch.tensor(300.0 if rank == 0 else 500.0)))
     if rank == 0:

@@ -1,4 +1,4 @@
-"""Every PixMo subset becomes Molmo conversations through pixmo.formatting (molmo.md 6, facts 13-15)."""
+"""Every PixMo subset becomes Molmo conversations through pixmo.formatting (docs/spec/molmo.md 6, facts 13-15)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""molmo.md section 11 facts 21-23 and the other metrics of section 8; caption F1 with a fake judge."""
+"""docs/spec/molmo.md section 11 facts 21-23 and the other metrics of section 8; caption F1 with a fake judge."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""molmo.md section 11 facts 12 and 16-19 on the model side."""
+"""docs/spec/molmo.md section 11 facts 12 and 16-19 on the model side."""
 
 from __future__ import annotations
 

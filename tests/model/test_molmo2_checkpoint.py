@@ -44,7 +44,7 @@ def _finetune(model, b, steps=3):
 
 
 def test_loads_transformers_dir_with_equal_embedding_halves_sharded(tmp_path):
-    """save_pretrained writes the two tables as equal halves (molmo2.md 'Observed bug'); we re-split."""
+    """save_pretrained writes the two tables as equal halves (docs/spec/molmo2.md 'Observed bug'); we re-split."""
     cfg = tiny_config()
     hf, ref = hf_pair(cfg, 7)
     save_hf(hf, cfg, tmp_path / "hf", max_shard_size="100KB")

@@ -1,4 +1,4 @@
-"""molmo.md section 11 facts 8, 9, 11, 12 and 20 (the data side): sequences, packing, collation."""
+"""docs/spec/molmo.md section 11 facts 8, 9, 11, 12 and 20 (the data side): sequences, packing, collation."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""molmo.md section 11 facts 1-8 and 10: tiling, token layout, crops, masks, image_input_idx."""
+"""docs/spec/molmo.md section 11 facts 1-8 and 10: tiling, token layout, crops, masks, image_input_idx."""
 
 from __future__ import annotations
 

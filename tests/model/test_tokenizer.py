@@ -43,7 +43,7 @@ def test_hf_path_loads_a_saved_tokenizer(tmp_path):
 
 
 def test_qwen2_tokenizers_pad_to_the_released_vocab(tmp_path):
-    """A Qwen2 tokenizer is padded to 152064, so the Molmo tokens get the released ids (molmo.md 2)."""
+    """A Qwen2 tokenizer is padded to 152064, so the Molmo tokens get the released ids (docs/spec/molmo.md 2)."""
     from transformers import Qwen2TokenizerFast
 
     tiny = MolmoTokenizer.tiny(cache_dir=tmp_path)

@@ -43,7 +43,7 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert one["world"] == 1
     one_losses = [h["loss"] for h in one["history"]]
     torch.testing.assert_close(torch.tensor(two["losses"]), torch.tensor(one_losses), rtol=1e-5, atol=1e-6)
-    assert two["normalizer"] == 400.0  # molmo.md fact 20: sums 300 and 500 -> 400
+    assert two["normalizer"] == 400.0  # docs/spec/molmo.md fact 20: sums 300 and 500 -> 400
 
 
 def _cfg(out: Path, **kw) -> TrainConfig:

@@ -15,7 +15,7 @@ from model.weights import config_to_official, load_official, official_to_ours, o
 
 
 def official_tiny_state_dict(cfg) -> dict[str, torch.Tensor]:
-    """A random checkpoint written from the official key list (molmo.md sections 3-5, 9)."""
+    """A random checkpoint written from the official key list (docs/spec/molmo.md sections 3-5, 9)."""
     v, c = cfg.vision, cfg.llm
     g = torch.Generator().manual_seed(0)
 
@@ -87,7 +87,7 @@ def test_official_checkpoint_converts_loads_runs_and_converts_back(tmp_path):
 
 
 def test_fused_projections_keep_their_meaning():
-    """att_proj is [q; k; v] and ff_proj is [up; gate] with silu(gate) * up (molmo.md 5)."""
+    """att_proj is [q; k; v] and ff_proj is [up; gate] with silu(gate) * up (docs/spec/molmo.md 5)."""
     cfg = get_config("tiny")
     official = official_tiny_state_dict(cfg)
     with torch.device("meta"):

@@ -1,4 +1,4 @@
-"""Molmo text formats: molmo.md section 11 facts 13-15 and pixmo_data.md section 9 facts 13-19."""
+"""Molmo text formats: docs/spec/molmo.md section 11 facts 13-15 and docs/spec/pixmo_data.md section 9 facts 13-19."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ from pixmo.formatting import (
 MULTI = '<points x1="2.5" y1="50.0" x2="5.0" y2="20.0" alt="dog">dog</points>'
 
 
-# --- molmo.md 11.13 / pixmo_data.md 9.13-9.16 -----------------------------------------------------
+# --- docs/spec/molmo.md 11.13 / docs/spec/pixmo_data.md 9.13-9.16 -----------------------------------------------------
 
 
 def test_molmo_fact13_points_formatting():
@@ -73,7 +73,7 @@ def test_fact16_pixel_normalisation_is_x_over_w_over_100():
     assert points_to_text([(320, 120)], "a", image_size=(w, h)) == points_to_text([(320 / (w / 100), 120 / (h / 100))], "a")
 
 
-# --- parsing (molmo.md 8.1-8.3, facts 22-23) ------------------------------------------------------
+# --- parsing (docs/spec/molmo.md 8.1-8.3, facts 22-23) ------------------------------------------------------
 
 
 coord = st.floats(min_value=0, max_value=100, allow_nan=False)
@@ -127,7 +127,7 @@ def test_molmo_fact23_clock_parsing():
     assert parse_clock(CLOCK_NOT_SHOWN) is None
 
 
-# --- molmo.md 11.14 / pixmo_data.md 9.19: length prefix -----------------------------------------------
+# --- docs/spec/molmo.md 11.14 / docs/spec/pixmo_data.md 9.19: length prefix -----------------------------------------------
 
 
 def test_molmo_fact14_length_prefix():
@@ -154,7 +154,7 @@ def test_fact19_caption_styles_are_long_caption_and_transcript():
         assert sample_prompt(style, rng) in TEMPLATES[style]
 
 
-# --- molmo.md 11.15: fine-tune prompts; pixmo_data.md 9.17-9.18 -----------------------------------------
+# --- docs/spec/molmo.md 11.15: fine-tune prompts; docs/spec/pixmo_data.md 9.17-9.18 -----------------------------------------
 
 
 def test_molmo_fact15_fine_tune_prompts():

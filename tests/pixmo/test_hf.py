@@ -19,7 +19,7 @@ from pixmo.shards import iter_samples
 from pixmo.validate import validate_dir
 from tests.pixmo.conftest import image_bytes
 
-# The published Arrow types, written out here from pixmo_data.md section 2 (independently of pixmo.hf).
+# The published Arrow types, written out here from docs/spec/pixmo_data.md section 2 (independently of pixmo.hf).
 S, F64, F32, I32, I64, B = pa.string(), pa.float64(), pa.float32(), pa.int32(), pa.int64(), pa.bool_()
 XY = pa.list_(pa.struct([("x", F64), ("y", F64)]))
 PUBLISHED = {

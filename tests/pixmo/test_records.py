@@ -1,4 +1,4 @@
-"""pixmo_data.md section 9 facts 1-12: the record schemas, their units and their validation."""
+"""docs/spec/pixmo_data.md section 9 facts 1-12: the record schemas, their units and their validation."""
 
 from __future__ import annotations
 
