@@ -175,6 +175,9 @@ class PointingTask(TaskType):
         if n < need:
             raise PayloadError(f"expressions: {n} given, this campaign asks for at least {need} per image")
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        min_expressions(config)
+
     def label_of(self, payload: dict[str, Any], item: ItemContext) -> str:
         return payload.get("label", "").strip()
 
