@@ -16,7 +16,14 @@ from annotation_app.db import read_tx, write_tx
 from annotation_app.export import export_shards
 from pixmo.shards import iter_samples
 from tests.annotation_app.artifacts import ARTIFACTS
-from tests.annotation_app.test_pointing_browser import ARGS, ThreadServer, _click_image, _count, _login, _wait_ready
+from tests.annotation_app.test_pointing_browser import (
+    ARGS,
+    ThreadServer,
+    _click_image,
+    _count,
+    _login,
+    _wait_ready,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("pointing_browser"),
               pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium (apt-get install chromium)")]
