@@ -178,9 +178,6 @@ class PointingTask(TaskType):
     def check_config(self, config: dict[str, Any]) -> None:
         min_expressions(config)
 
-    def label_of(self, payload: dict[str, Any], item: ItemContext) -> str:
-        return payload.get("label", "").strip()
-
     def expressions(self, payload: dict[str, Any], item: ItemContext) -> list[dict[str, Any]]:
         """(label, points, not_present) of each expression of a stored answer."""
         return [{"label": e.get("label", "").strip(), "points": [] if e.get("not_present") else e.get("points", []),
