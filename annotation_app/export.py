@@ -35,7 +35,8 @@ def answers(engine: Engine, campaign_id: int, include_unreviewed: bool = False) 
 
 def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: str | Path, *,
                   subset: str | None = None, include_unreviewed: bool = False, max_count: int = 1000) -> Path:
-    """Write one sample per image holding every exported record; returns the manifest path."""
+    """Write one sample per image holding every exported record (the writer merges the records of
+    every answer and expression on the same image); returns the manifest path."""
     writer: ShardWriter | None = None
     with read_tx(engine) as conn:
         c = conn.execute(select(Campaign.task_type).where(Campaign.id == campaign_id)).first()

@@ -152,3 +152,21 @@ def test_gold_with_several_expressions_is_scored_by_normalised_text(dbctx):
     assert g["precision"] == pytest.approx((1.0 + 1.0 + 0.0) / 3)
     assert g["count_error"] == pytest.approx((1 + 0 + 1) / 3)
     assert g["not_present_correct"] == pytest.approx(1.0)
+
+
+def test_export_puts_every_annotators_expressions_in_the_images_one_sample(appctx, tmp_path):
+    admin = appctx.client("admin")
+    cid = admin.post("/api/campaigns", json={"name": "two-people", "task_type": "pointing", "overlap": 2}).json()["id"]
+    from tests.annotation_app.conftest import png
+    assert admin.post(f"/api/campaigns/{cid}/images",
+                      files={"files": ("a.png", png(64, 48, seed=3), "image/png")}).status_code == 201
+    for who, payload in (("annotator", {"expressions": [APPLES, DOG]}), ("throwaway", CUP)):
+        c = appctx.client(who)
+        assert _submit(c, _claim(c, cid)["assignment_id"], payload, f"key-{who}").status_code == 200
+    manifest = export_shards(appctx.app.state.engine, appctx.app.state.media, cid, tmp_path / "export",
+                             include_unreviewed=True)
+    samples = list(iter_samples(manifest.parent, verify=True))
+    assert len(samples) == 1  # one image: one sample, whoever answered
+    got = [(a.record.label, a.meta["annotator_id"]) for a in samples[0].annotations]
+    ids = appctx.user_ids
+    assert got == [("red apple", ids["annotator"]), ("dog", ids["annotator"]), ("cup", ids["throwaway"])]
