@@ -43,6 +43,10 @@ def create_campaign(conn: Connection, spec: CampaignIn, user_id: int | None, ip:
     if conn.execute(select(Campaign.id).where(Campaign.name == spec.name)).first():
         raise ImportError_(f"a campaign named {spec.name!r} already exists")
     config = dict(spec.config, gold_overlap=spec.gold_overlap)
+    try:
+        get_task_type(spec.task_type).check_config(config)
+    except PayloadError as exc:
+        raise ImportError_(str(exc)) from None
     cid = conn.execute(insert(Campaign).values(name=spec.name, task_type=spec.task_type, instructions=spec.instructions,
                                                overlap=spec.overlap, config=config, created_by=user_id,
                                                created_at=now())).inserted_primary_key[0]

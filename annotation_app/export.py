@@ -35,7 +35,8 @@ def answers(engine: Engine, campaign_id: int, include_unreviewed: bool = False) 
 
 def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: str | Path, *,
                   subset: str | None = None, include_unreviewed: bool = False, max_count: int = 1000) -> Path:
-    """Write one sample per image holding every exported record; returns the manifest path."""
+    """Write one sample per image holding every exported record (the writer merges the records of
+    every answer and expression on the same image); returns the manifest path."""
     writer: ShardWriter | None = None
     with read_tx(engine) as conn:
         c = conn.execute(select(Campaign.task_type).where(Campaign.id == campaign_id)).first()
@@ -74,18 +75,20 @@ def export_coco(engine: Engine, campaign_id: int, include_unreviewed: bool = Fal
     anns: list[dict[str, Any]] = []
     for campaign, item, sub in answers(engine, campaign_id, include_unreviewed):
         task = get_task_type(campaign.task_type)
-        label = task.label_of(sub.payload, item_context(item, campaign.config)) if hasattr(task, "label_of") else ""
+        if not hasattr(task, "expressions"):
+            continue  # only pointing-like task types have points
         img = images.setdefault(item.id, {"id": item.id, "file_name": item.media_key, "width": item.width,
                                           "height": item.height, "image_sha256": item.image_sha256,
                                           "coco_url": item.image_url or "", "not_present": []})
-        cid = cats.setdefault(label, len(cats) + 1)
-        if sub.payload.get("not_present"):
-            img["not_present"].append(label)
-        for p in sub.payload.get("points", []):
-            x, y = float(p["x"]), float(p["y"])
-            anns.append({"id": len(anns) + 1, "image_id": item.id, "category_id": cid, "keypoints": [x, y, 2],
-                         "num_keypoints": 1, "bbox": [x, y, 0.0, 0.0], "area": 0.0, "iscrowd": 0,
-                         "annotator_id": sub.uid, "submission_id": sub.sid})
+        for e in task.expressions(sub.payload, item_context(item, campaign.config)):
+            cid = cats.setdefault(e["label"], len(cats) + 1)
+            if e["not_present"]:
+                img["not_present"].append(e["label"])
+            for p in e["points"]:
+                x, y = float(p["x"]), float(p["y"])
+                anns.append({"id": len(anns) + 1, "image_id": item.id, "category_id": cid, "keypoints": [x, y, 2],
+                             "num_keypoints": 1, "bbox": [x, y, 0.0, 0.0], "area": 0.0, "iscrowd": 0,
+                             "annotator_id": sub.uid, "submission_id": sub.sid})
     return {
         "info": {"description": "PixMo annotation app export (COCO keypoints)"},
         "images": list(images.values()),

@@ -14,6 +14,6 @@
     const g = a.gold || {};
     tbody.append(el("tr", {}, ...[a.username, a.submissions, fmt(a.items_per_hour, 1), fmt(a.median_seconds_per_item, 1),
       a.reviewed, fmt(a.rejection_rate), a.gold_items, fmt(g.precision), fmt(g.recall), fmt(g.count_error, 2),
-      fmt(g.not_present_correct)].map((v) => el("td", {}, v))));
+      fmt(g.not_present_correct), fmt(g.expressions_found)].map((v) => el("td", {}, v))));
   }
 })();

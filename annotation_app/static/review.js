@@ -14,10 +14,13 @@
   let offset = 0, cards = [], current = -1;
   const EDITABLE = ["pointing", "counting", "pairwise"];
 
-  function image(e, points) {
+  const swatch = (k) => { const s = el("span", { class: "swatch" }, "● "); s.style.color = HUES[k % HUES.length]; return s; };
+  const HUES = ["#ff2d55", "#0a84ff", "#ffd60a", "#30d158", "#bf5af2", "#ff9f0a"];
+  function image(e, points) {  // points: [{x, y, k?}], k picks the colour of its expression
     const box = el("div", { class: "thumb" }, el("img", { src: e.item.media_url, alt: "item", loading: "lazy" }));
     for (const p of points || []) {
-      const m = el("div", { class: "pt" });
+      const m = el("div", { class: "pt", "data-expression": p.k || 0 });
+      m.style.background = HUES[(p.k || 0) % HUES.length];
       m.style.left = (100 * p.x / e.item.width) + "%"; m.style.top = (100 * p.y / e.item.height) + "%";
       box.append(m);
     }
@@ -38,10 +41,15 @@
     return out;
   }
   const RENDER = {
-    pointing: (e) => {
-      const p = e.payload, label = p.label || (e.item.task && e.item.task.label) || "";
-      return [image(e, p.not_present ? [] : p.points),
-        el("p", { class: "summary" }, `${label}: ${p.not_present ? "not present" : (p.points || []).length + " points"}`)];
+    pointing: (e) => {  // every expression with its points, one colour each
+      const p = e.payload;
+      const xs = p.expressions || [{ label: p.label || (e.item.task && e.item.task.label) || "", points: p.points, not_present: p.not_present }];
+      const dots = xs.flatMap((x, k) => (x.not_present ? [] : (x.points || []).map((q) => ({ ...q, k }))));
+      const line = (x, k) => el("li", { class: "review-expression", "data-expression": k },
+        swatch(k),
+        `${x.label}: ${x.not_present ? "not present" : (x.points || []).length + " points"}`);
+      return [image(e, dots), xs.length > 1 ? el("ol", { class: "review-expressions summary" }, ...xs.map(line))
+        : el("p", { class: "summary" }, `${xs[0].label}: ${xs[0].not_present ? "not present" : (xs[0].points || []).length + " points"}`)];
     },
     caption: (e) => {
       const p = e.payload;

@@ -79,6 +79,9 @@ class TaskType:
         return payload
         yield  # a generator without statements
 
+    def check_config(self, config: dict[str, Any]) -> None:
+        """Refuse (PayloadError) a campaign config this type cannot work with, at campaign creation."""
+
     # --- items ---
     def item_view(self, item: ItemContext) -> dict[str, Any]:
         """Task data the page needs besides the image (label, prefill...)."""

@@ -24,14 +24,24 @@ class CountingTask(PointingTask):
     collection_method = "counting"
 
     def check(self, payload: Any, item: ItemContext) -> None:
+        if payload.expressions is not None:
+            raise PayloadError("expressions: a counting item has one fixed label; send label/points/not_present")
         given = item.spec.get("label", "")
         if payload.label.strip() and payload.label.strip() != given:
             raise PayloadError(f"label is fixed to {given!r} for this counting item, got {payload.label!r}")
         check_answer(payload)
         check_points(payload.points, item)
 
+    def check_shape(self, payload: Any, item: ItemContext) -> None:
+        self.check(payload, item)
+
     def label_of(self, payload: dict[str, Any], item: ItemContext) -> str:
         return str(item.spec.get("label", ""))
+
+    def expressions(self, payload: dict[str, Any], item: ItemContext) -> list[dict[str, Any]]:
+        absent = bool(payload.get("not_present"))
+        return [{"label": self.label_of(payload, item), "points": [] if absent else payload.get("points", []),
+                 "not_present": absent}]
 
     def item_view(self, item: ItemContext) -> dict[str, Any]:
         return {"label": item.spec.get("label", ""), "fixed_label": True, "prefill": item.spec.get("prefill", [])}

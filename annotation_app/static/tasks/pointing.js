@@ -1,4 +1,6 @@
 // Pointing / counting widget (plain JS, no build step). Points are kept in image pixels.
+// Pointing (PixMo-Points): one expression at a time; "Add expression" (L) files the current one in
+// the list below and starts the next; submit sends them all ("image done").
 // Click: add a point (or select one under the cursor) · drag: pan · wheel: zoom at the cursor ·
 // right-click: delete the point under the cursor · keys: see the "?" overlay.
 "use strict";
@@ -7,19 +9,29 @@
   const KEYS = [["click", "add a point (or select the point under the cursor)"], ["drag", "pan"],
     ["wheel / + / -", "zoom at the cursor / in / out"], ["0", "fit the image"], ["right-click", "delete the point under the cursor"],
     ["Del / Backspace", "delete the selected (or last) point"], ["arrows", "nudge the selected point (Shift: 10 px)"],
-    ["Ctrl+Z / U", "undo"], ["Ctrl+Shift+Z / Ctrl+Y / R", "redo"], ["N", "not present (toggle)"],
+    ["Ctrl+Z / U", "undo"], ["Ctrl+Shift+Z / Ctrl+Y / R", "redo"], ["N", "not present (toggle)"], ["L", "add the expression, start the next (pointing)"],
     ["Enter / Ctrl+Enter", "submit"], ["S", "skip"], ["?", "show / hide this help"], ["Esc", "close help, deselect"]];
   // A point with m: 1 is a machine suggestion nobody has moved yet (drawn green, class "prefill").
-  const clone = (s) => ({ label: s.label, not_present: s.not_present,
-    points: s.points.map((p) => (p.m ? { x: p.x, y: p.y, m: 1 } : { x: p.x, y: p.y })) });
+  const pts = (ps) => (ps || []).map((p) => (p.m ? { x: +p.x, y: +p.y, m: 1 } : { x: +p.x, y: +p.y }));
+  const expr = (e) => ({ label: e.label || "", not_present: !!e.not_present, points: pts(e.points) });
+  const clone = (s) => ({ ...expr(s), expressions: (s.expressions || []).map(expr) });
+  const norm = (t) => t.toLowerCase().split(/\s+/).filter(Boolean).join(" ");
+  const started = (e) => !!(e.label.trim() || e.points.length || e.not_present);
+  function problem(e) {  // why an expression cannot be sent yet, or null
+    if (!e.label.trim()) return "Write the referring expression first";
+    if (!e.not_present && !e.points.length) return `Click each instance of "${e.label.trim()}", or mark Not present`;
+    return null;
+  }
 
   function mount(root, item, draft, onChange) {
     const task = item.task || {};
     const fixed = !!task.fixed_label;
-    let state = { label: fixed ? task.label : (task.hint || ""), points: [], not_present: false };
-    if (draft) state = { label: fixed ? task.label : (draft.label || ""), not_present: !!draft.not_present,
-      points: (draft.points || []).map((p) => (p.m ? { x: +p.x, y: +p.y, m: 1 } : { x: +p.x, y: +p.y })) };
-    else if (task.prefill && task.prefill.length) state.points = task.prefill.map(([x, y]) => ({ x, y, m: 1 }));
+    const minExpr = fixed ? 1 : (task.min_expressions || 1);
+    let state = { label: fixed ? task.label : (task.hint || ""), points: [], not_present: false, expressions: [] };
+    if (draft) {
+      state = clone(draft);  // a draft, or a returned answer in either payload form
+      if (fixed) { state.label = task.label; state.expressions = []; }
+    } else if (task.prefill && task.prefill.length) state.points = task.prefill.map(([x, y]) => ({ x, y, m: 1 }));
     const undo = [], redo = [];
     let selected = -1, view = { z: 1, tx: 0, ty: 0, fit: 1 };
 
@@ -43,7 +55,12 @@
       el("div", { class: "card" }, el("h2", {}, "Keyboard shortcuts"),
         el("table", {}, ...KEYS.map(([k, d]) => el("tr", {}, el("td", {}, el("kbd", {}, k)), el("td", {}, d))))));
     help.addEventListener("click", () => toggleHelp(false));
-    root.append(toolbar, vp, help);
+    const exprCount = el("span", { id: "expr-count", class: "muted" });
+    const exprList = el("ol", { id: "expressions", class: "pt-expressions" });
+    const exprBar = fixed ? null : el("div", { class: "pt-exprbar" },
+      btn("add-expression", "Add expression (L)", "L: file this expression and start the next", () => addExpression()),
+      exprCount, exprList);
+    root.append(toolbar, ...(exprBar ? [exprBar] : []), vp, help);
 
     img.addEventListener("load", () => fitView());
     img.src = item.media_url;
@@ -78,12 +95,23 @@
       return best;
     }
     function render() {
-      marks.replaceChildren(...state.points.map((p, i) => {
-        const m = el("div", { class: "pt" + (p.m ? " prefill" : "") + (i === selected ? " selected" : ""), "data-i": i,
-          title: p.m ? "machine suggestion: move it, delete it or keep it" : null });
-        m.style.left = p.x + "px"; m.style.top = p.y + "px";
-        return m;
-      }));
+      const dot = (p, cls, title) => { const m = el("div", { class: cls, title }); m.style.left = p.x + "px"; m.style.top = p.y + "px"; return m; };
+      marks.replaceChildren(...state.expressions.flatMap((e) => e.points.map((p) => dot(p, "pt done", e.label))),
+        ...state.points.map((p, i) => {
+          const m = dot(p, "pt" + (p.m ? " prefill" : "") + (i === selected ? " selected" : ""),
+            p.m ? "machine suggestion: move it, delete it or keep it" : null);
+          m.dataset.i = i;
+          return m;
+        }));
+      if (exprBar) {
+        exprList.replaceChildren(...state.expressions.map((e, i) => el("li", { class: "expr", "data-i": i },
+          el("b", {}, e.label), ` — ${e.not_present ? "not present" : e.points.length + " point" + (e.points.length === 1 ? "" : "s")} `,
+          el("button", { type: "button", class: "expr-edit", onclick: () => editExpression(i) }, "Edit"), " ",
+          el("button", { type: "button", class: "expr-remove", onclick: () => removeExpression(i) }, "Remove"))));
+        const n = all().length;
+        exprCount.textContent = `${n} expression${n === 1 ? "" : "s"}` + (minExpr > 1 ? ` (at least ${minExpr})` : "");
+        exprBar.dataset.count = n;
+      }
       const n = state.points.length;
       count.textContent = state.not_present ? "Not present (0)" : `${n} point${n === 1 ? "" : "s"}`;
       count.dataset.count = state.not_present ? 0 : n;
@@ -103,9 +131,25 @@
       const s = clone(state); s.points.splice(i, 1); selected = -1; commit(s);
     }
     function deleteSelected() { deleteAt(selected >= 0 ? selected : state.points.length - 1); }
+    function all() { return [...state.expressions, ...(started(state) ? [expr(state)] : [])]; }
+    function addExpression() {
+      const why = problem(state);
+      const dup = state.expressions.some((e) => norm(e.label) === norm(state.label));
+      if (why || dup) { Pixmo.toast(why || `"${state.label.trim()}" is already in the list`, "error"); return; }
+      const s = clone(state);
+      s.expressions.push(expr({ ...s, label: s.label.trim() })); Object.assign(s, expr({}));
+      selected = -1; commit(s); label.value = ""; label.focus();
+    }
+    function removeExpression(i) { const s = clone(state); s.expressions.splice(i, 1); commit(s); }
+    function editExpression(i) {  // back into the editor; what was being edited goes to the list
+      const s = clone(state), e = s.expressions.splice(i, 1)[0];
+      if (started(s)) { if (problem(s)) { Pixmo.toast(problem(s), "error"); return; } s.expressions.push(expr(s)); }
+      Object.assign(s, e); selected = -1; commit(s); label.value = s.label;
+    }
     function toggleNotPresent() { const s = clone(state); s.not_present = !s.not_present; if (s.not_present) s.points = []; selected = -1; commit(s); }
-    function doUndo() { if (!undo.length) return; redo.push(clone(state)); state = undo.pop(); selected = -1; render(); onChange(clone(state)); }
-    function doRedo() { if (!redo.length) return; undo.push(clone(state)); state = redo.pop(); selected = -1; render(); onChange(clone(state)); }
+    function restore(s) { state = s; selected = -1; if (!fixed) label.value = state.label; render(); onChange(clone(state)); }
+    function doUndo() { if (!undo.length) return; redo.push(clone(state)); restore(undo.pop()); }
+    function doRedo() { if (!redo.length) return; undo.push(clone(state)); restore(redo.pop()); }
     function toggleHelp(show) { help.hidden = show === undefined ? !help.hidden : !show; }
     function nudge(dx, dy) {
       if (selected < 0) return;
@@ -154,6 +198,7 @@
       const map = { "u": doUndo, "r": doRedo, "n": toggleNotPresent, "?": toggleHelp, "0": fitView,
         "+": () => zoomCenter(1.25), "=": () => zoomCenter(1.25), "-": () => zoomCenter(0.8),
         "Delete": deleteSelected, "Backspace": deleteSelected };
+      if (!fixed) map.l = addExpression;
       const step = e.shiftKey ? 10 : 1;
       const arrows = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
       if (map[k]) { e.preventDefault(); map[k](); } else if (arrows[k] && selected >= 0) { e.preventDefault(); nudge(...arrows[k]); }
@@ -161,13 +206,19 @@
     document.addEventListener("keydown", onKey);
     render();
 
+    const out = (e) => ({ label: fixed ? "" : e.label.trim(), points: e.not_present ? [] : e.points.map((p) => ({ x: p.x, y: p.y })),
+      not_present: e.not_present });
     return {
-      payload: () => ({ label: fixed ? "" : state.label.trim(), points: state.not_present ? [] : state.points.map((p) => ({ x: p.x, y: p.y })),
-        not_present: state.not_present }),
+      // one expression: the original payload form; several: {"expressions": [...]}
+      payload: () => { const xs = all(); return xs.length > 1 ? { expressions: xs.map(out) } : out(xs[0] || state); },
       draft: () => clone(state),
       validate: () => {
-        if (!fixed && !state.label.trim()) return "Write the referring expression first";
-        if (!state.not_present && !state.points.length) return "Click each instance, or mark Not present";
+        const xs = all();
+        if (!xs.length) return fixed ? problem(state) : "Write the referring expression first";
+        for (const e of xs) { const why = fixed ? (!e.not_present && !e.points.length ? "Click each instance, or mark Not present" : null) : problem(e); if (why) return why; }
+        const keys = xs.map((e) => norm(e.label));
+        if (!fixed && new Set(keys).size < keys.length) return "Each expression only once";
+        if (xs.length < minExpr) return `Add at least ${minExpr} expressions for this image (you have ${xs.length})`;
         return null;
       },
       destroy: () => { document.removeEventListener("keydown", onKey); root.replaceChildren(); },
