@@ -182,8 +182,11 @@ def _check_audio(rep: Report, shard: str, key: str, head: dict[str, Any], member
     """An annotation that names an audio member (spoken captions) must have it, named after its
     recording, with the sha256 its meta records: audio cannot be swapped between records."""
     for i, a in enumerate(head.get("annotations") or []):
-        meta = a.get("meta") if isinstance(a, dict) else None
-        if not isinstance(meta, dict) or not meta.get("audio_member"):
+        try:
+            _, _, meta = shards.envelope(a)  # meta is a JSON string in schema 2
+        except (shards.ShardError, KeyError, TypeError, AttributeError):
+            continue  # reported by _check_annotations
+        if not meta.get("audio_member"):
             continue
         member = meta["audio_member"]
         where = f"annotations[{i}].meta.audio_member"
