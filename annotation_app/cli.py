@@ -148,6 +148,7 @@ def export(campaign: str = typer.Argument(..., help="campaign name"),
            fmt: str = typer.Option("shards", "--format", help="shards or coco"),
            subset: str = typer.Option(None, help="pixmo-points or pixmo-count (default: the task type's first)"),
            include_unreviewed: bool = typer.Option(False, help="also export submitted, not yet reviewed answers"),
+           overwrite: bool = typer.Option(False, "--overwrite", help="replace an earlier export at --out"),
            db: str = DB, media: str = MEDIA) -> None:
     """Export a campaign's accepted answers to PixMo shards or COCO-keypoints JSON."""
     from sqlalchemy import select
@@ -164,13 +165,17 @@ def export(campaign: str = typer.Argument(..., help="campaign name"),
     if cid is None:
         raise typer.BadParameter(f"no campaign named {campaign!r}")
     if fmt == "coco":
+        if out.exists() and not overwrite:
+            raise typer.BadParameter(f"{out} exists; pass --overwrite to replace it")
         data = export_coco(engine, cid, include_unreviewed)
         out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(data, indent=1))
+        tmp = out.with_name(out.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1))
+        tmp.replace(out)
         typer.echo(f"wrote {len(data['annotations'])} keypoints on {len(data['images'])} images to {out}")
     elif fmt == "shards":
         manifest = export_shards(engine, MediaStore(s.media_root), cid, out, subset=subset,
-                                 include_unreviewed=include_unreviewed)
+                                 include_unreviewed=include_unreviewed, mode="overwrite" if overwrite else "new")
         typer.echo(f"wrote {json.loads(manifest.read_text())['num_samples']} samples; manifest {manifest}")
     else:
         raise typer.BadParameter("--format must be shards or coco")

@@ -34,7 +34,8 @@ def answers(engine: Engine, campaign_id: int, include_unreviewed: bool = False) 
 
 
 def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: str | Path, *,
-                  subset: str | None = None, include_unreviewed: bool = False, max_count: int = 1000) -> Path:
+                  subset: str | None = None, include_unreviewed: bool = False, max_count: int = 1000,
+                  mode: str = "new") -> Path:
     """Write one sample per image holding every exported record (the writer merges the records of
     every answer and expression on the same image); returns the manifest path."""
     writer: ShardWriter | None = None
@@ -46,6 +47,7 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
         sub_name = subset or task.subsets[0]
         if writer is None:
             writer = ShardWriter(out_dir, dataset=f"annotation-{campaign.name}", max_count=max_count, resume=False,
+                                 mode=mode,
                                  config={"campaign": campaign.name, "task_type": campaign.task_type,
                                          "subset": sub_name, "include_unreviewed": include_unreviewed})
         ctx = item_context(item, campaign.config)
@@ -63,7 +65,7 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
         writer.write(Sample(image=media.get(item.media_key), annotations=anns, image_url=item.image_url or "",
                             extras=extras))
     if writer is None:
-        writer = ShardWriter(out_dir, dataset=f"annotation-campaign-{campaign_id}", resume=False)
+        writer = ShardWriter(out_dir, dataset=f"annotation-campaign-{campaign_id}", resume=False, mode=mode)
     return writer.close()
 
 

@@ -270,7 +270,7 @@ class ShardWriter:
         self.dataset, self.split, self.config, self.seed = dataset, split, config or {}, seed
         self.max_count, self.max_size, self.prefix, self.resume = max_count, max_size, prefix, resume
         self.durable = durable
-        self.staged = StagedSet(self.out_dir, mode=mode, keep_staging=resume, same_as={
+        self.staged = StagedSet(self.out_dir, mode=mode, keep_staging=resume, rerun_must_match=True, same_as={
             "dataset": dataset, "split": split, "config": self.config, "seed": seed})
         self.work_dir = self.staged.dir
         self.shards: list[ShardInfo] = list(self.staged.existing)

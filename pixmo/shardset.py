@@ -101,12 +101,15 @@ class StagedSet:
 
     ``same_as`` ({dataset, split, config, seed}) is what the run would write to the manifest;
     an existing set with the same values may be rewritten without ``overwrite`` (a rerun).
+    With ``rerun_must_match=True`` such a rerun is published only when it wrote the same shards
+    (sha256 for sha256); a rerun whose data changed (a re-export after new submissions, an edited
+    input file) is refused at commit like any other set, and the existing set stays as it was.
     ``keep_staging=True`` keeps what a killed earlier run left in the staging directory
     (callers that can resume from it); otherwise it is cleared.
     """
 
     def __init__(self, out: str | Path, *, mode: str = "new", same_as: dict[str, Any] | None = None,
-                 keep_staging: bool = False):
+                 keep_staging: bool = False, rerun_must_match: bool = False):
         if mode not in WRITE_MODES:
             raise ShardError(f"unknown write mode {mode!r}; expected one of {', '.join(WRITE_MODES)}")
         self.out = Path(out).resolve()
@@ -114,6 +117,7 @@ class StagedSet:
             raise ShardError(f"{self.out} is a file, not a shard directory")
         recover(self.out)
         self.dir = staging_dir(self.out)
+        self.rerun = False  # the same command again: published only if it wrote the same shards
         self.manifest: dict[str, Any] | None = _read_json(self.out / MANIFEST) if self.out.is_dir() else None
         exists = holds_set(self.out)
         nonempty = self.out.is_dir() and any(self.out.iterdir())
@@ -125,6 +129,7 @@ class StagedSet:
                 raise ShardSetExists(f"{self.out} already holds {what}; pass --overwrite to replace it or "
                                      f"--append to add to it")
             mode = "overwrite"
+            self.rerun = rerun_must_match
         if mode == "append" and not isinstance(self.manifest, dict):
             raise ShardError(f"{self.out} holds shards but no readable {MANIFEST}; "
                              f"run `pixmo manifest rebuild {self.out}` first")
@@ -145,6 +150,11 @@ class StagedSet:
         man = _read_json(self.dir / MANIFEST)
         if not isinstance(man, dict):
             raise ShardError(f"{self.dir}: no manifest was written; nothing to publish")
+        if self.rerun and [sh["sha256"] for sh in man["shards"]] != \
+                [sh.get("sha256") for sh in (self.manifest or {}).get("shards", [])]:
+            self.abort()
+            raise ShardSetExists(f"{self.out} already holds a set written by the same command, and this run's "
+                                 "data differ from it; pass --overwrite to replace it or --append to add to it")
         listed = {sh["name"] for sh in man["shards"]}
         for p in self.dir.glob("*.tar"):  # shards of an earlier killed run that this run did not make
             if p.name not in listed:

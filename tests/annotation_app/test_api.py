@@ -212,6 +212,12 @@ def test_count_shards_become_counting_campaign_and_export_roundtrip(tmp_path, ap
     assert any(im["not_present"] == ["pear"] for im in coco["images"])
     manifest = export_shards(ctx.app.state.engine, ctx.app.state.media, cid, tmp_path / "again")
     assert json.loads(manifest.read_text())["num_samples"] == 2
+    r = run(cli, ["export", "verify", "--out", str(tmp_path / "coco.json"), "--format", "coco", "--db", url,
+                  "--media", media])  # an earlier export is never replaced silently
+    assert r.exit_code != 0 and "--overwrite" in r.output
+    r = run(cli, ["export", "verify", "--out", str(tmp_path / "coco.json"), "--format", "coco", "--overwrite",
+                  "--db", url, "--media", media])
+    assert r.exit_code == 0, r.output
 
 
 def test_job_queue_retries_and_is_idempotent(appctx):

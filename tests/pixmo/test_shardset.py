@@ -55,7 +55,7 @@ def test_overwrite_replaces_the_set_with_no_stray_shards(tmp_path):
     out = tmp_path / "out"
     write_samples(out, make_samples(6), dataset="a", max_count=2)  # 3 shards
     write_samples(out, make_samples(2, start=10), dataset="b", max_count=2, mode="overwrite")  # 1 shard
-    assert sorted(p.name for p in out.iterdir()) == [MANIFEST, "shard-000000.tar"]
+    assert sorted(p.name for p in out.iterdir()) == ["README.md", MANIFEST, "shard-000000.tar"]  # README: the HF card
     assert [s.key for s in iter_samples(out)] == [s.key for s in make_samples(2, start=10)]
     assert validate_dir(out).ok
 
@@ -196,3 +196,23 @@ def test_import_hf_of_two_files_keeps_both_and_a_second_import_needs_a_flag(tmp_
     out3 = tmp_path / "set3"
     assert main([*args[:2], str(both), "--images-dir", str(imgs), "--out", str(out3)]) == 0
     assert {s.key for s in iter_samples(out3)} == {s.key for s in iter_samples(out)}
+
+
+def test_the_same_command_again_publishes_only_identical_data(tmp_path):
+    """A rerun (same dataset, split, config, seed) is not a conflict when it writes the same shards;
+    when its data changed (a re-export after new submissions, an edited input file of the same name)
+    it is refused like any other set, and the existing set stays exactly as it was."""
+    from pixmo.shards import write_samples
+    from pixmo.shardset import ShardSetExists, staging_dir
+    from tests.pixmo.conftest import make_samples
+
+    out = tmp_path / "s"
+    write_samples(out, make_samples(3), dataset="t", config={"source": "a.parquet"})
+    before = snapshot(out)
+    write_samples(out, make_samples(3), dataset="t", config={"source": "a.parquet"})
+    assert snapshot(out) == before
+    with pytest.raises(ShardSetExists, match="data differ"):
+        write_samples(out, make_samples(4), dataset="t", config={"source": "a.parquet"})
+    assert snapshot(out) == before and not staging_dir(out).exists()
+    write_samples(out, make_samples(4), dataset="t", config={"source": "a.parquet"}, mode="overwrite")
+    assert snapshot(out) != before
