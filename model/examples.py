@@ -201,6 +201,21 @@ def _docs(rec, sample, rng, cfg, style) -> list[Example]:
                                                                                           strict=True)]
 
 
+def _academic(rec: R.AcademicQA, sample, rng, cfg, style) -> list[Example]:
+    """An imported academic set: its style prefix (``vqa2:`` ...), the question as is, and as target
+    the most frequent annotator answer (ties: the first given); multiple choice as A/B/C letters."""
+    style = style or rec.style
+    if rec.options:
+        assert rec.answer_idx is not None  # the record guarantees it
+        ex = multiple_choice_example(rec.question, rec.options, rec.options[rec.answer_idx], rng, style=style,
+                                     cfg=cfg, subset=rec.SUBSET, answer_idx=rec.answer_idx)
+        ex.meta["answer_idx"] = rec.answer_idx
+        return [ex]
+    answer = max(rec.answers, key=rec.answers.count)
+    return [_example(style, rec.SUBSET, [(rec.question, answer)], rng, cfg, answers=list(rec.answers),
+                     source_set=rec.source_set)]
+
+
 HANDLERS: dict[str, Callable[..., list[Example]]] = {
     "pixmo-cap": _cap,
     "pixmo-ask-model-anything": _ama,
@@ -214,6 +229,7 @@ HANDLERS: dict[str, Callable[..., list[Example]]] = {
     "pixmo-docs-tables": _docs,
     "pixmo-docs-diagrams": _docs,
     "pixmo-docs-other": _docs,
+    "academic-qa": _academic,
 }
 assert set(HANDLERS) == set(R.RECORD_TYPES), "every published subset needs a handler"
 
@@ -252,9 +268,10 @@ def sample_to_examples(sample: Sample, rng: np.random.Generator, *, style_kind: 
 
 def multiple_choice_example(question: str, options: list[str], answer: str, rng: np.random.Generator, *,
                             style: str = "a_okvqa_mc", cfg: ExampleConfig | None = None,
-                            subset: str = "multiple-choice") -> Example:
-    """``question\\nA: opt1\\nB: opt2\\n`` with the answer letter as target (docs/spec/molmo.md 6.3, fact 15)."""
+                            subset: str = "multiple-choice", answer_idx: int | None = None) -> Example:
+    """``question\\nA: opt1\\nB: opt2\\n`` with the answer letter as target (docs/spec/molmo.md 6.3, fact 15).
+    ``answer_idx`` picks the correct option when options repeat a text."""
     cfg = cfg or ExampleConfig()
-    letter = option_letter(options, answer)
+    letter = option_letter(options, answer) if answer_idx is None else chr(ord("A") + answer_idx)
     return _example(style, subset, [(format_options(question, options), letter)], rng, cfg,
                     options=list(options), answers=[letter], option_answer=answer)

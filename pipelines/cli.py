@@ -114,6 +114,35 @@ def mix(
     Console().print(t)
 
 
+@app.command("import-academic")
+def import_academic_cmd(
+    name: Annotated[str, typer.Argument(help="academic set: vqa2, okvqa, text_vqa, st_qa, chart_qa, doc_qa, info_qa, "
+                                             "ai2_diagram, a_okvqa_mc, a_okvqa_da, science_qa, tally_qa, dv_qa, "
+                                             "figure_qa, plot_qa")],
+    path: Annotated[Path, typer.Argument(help="its published files: a parquet/JSON file or their folder "
+                                              "(images embedded or in the usual image folders beside them)")],
+    out: Annotated[Path, typer.Option(help="output shard directory")],
+    per_shard: Annotated[int, typer.Option("--per-shard", help="images per shard")] = 1000,
+    limit: Annotated[int | None, typer.Option(help="only the first N rows")] = None,
+    overwrite: Annotated[bool, typer.Option("--overwrite", help="replace the set already in --out")] = False,
+    append: Annotated[bool, typer.Option("--append", help="add shards after the set already in --out")] = False,
+) -> None:
+    """Import an academic fine-tuning set as shards of academic-qa records with its style tag, for `pixmo mix`."""
+    from pipelines.academic import AcademicImportError, import_academic
+    from pixmo.shardset import write_mode
+
+    try:
+        summary = import_academic(name, path, out, mode=write_mode(overwrite, append), per_shard=per_shard,
+                                  limit=limit)
+    except AcademicImportError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"{summary['set']}: {summary['records']} questions on {summary['images']} images -> {out} "
+               f"(style {summary['style']}:)")
+    if summary["no_image"]:
+        typer.echo(f"skipped {summary['no_image']} of {summary['rows']} rows without an image")
+
+
 @app.command()
 def report(
     directory: Annotated[Path, typer.Argument(help="a shard directory, or a folder holding several")],

@@ -299,6 +299,36 @@ class PixmoDocsOther(_PixmoDocs):
     SUBSET: ClassVar[str] = "pixmo-docs-other"
 
 
+class AcademicQA(Record):
+    """One question of an academic fine-tuning set (VQA v2, ChartQA, AI2D ...) imported by
+    ``pixmo import-academic`` (docs/spec/benchmarks.md section 4). Not a PixMo subset: the toolkit's
+    own schema for every such set. ``answers`` keeps every annotator's answer; multiple choice keeps
+    ``options`` and the correct ``answer_idx``."""
+
+    SUBSET: ClassVar[str] = "academic-qa"
+    image_url: str
+    image_sha256: str
+    style: str = Field(min_length=1)
+    question: str
+    answers: list[str]
+    options: list[str] = Field(default_factory=list)
+    answer_idx: int | None = None
+    source_set: str = Field(min_length=1)
+
+    _sha = field_validator("image_sha256")(_check_sha)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> AcademicQA:
+        if self.options:
+            if self.answer_idx is None or not 0 <= self.answer_idx < len(self.options):
+                raise ValueError(f"answer_idx={self.answer_idx!r} does not index the {len(self.options)} options")
+        elif self.answer_idx is not None:
+            raise ValueError(f"answer_idx={self.answer_idx} is given without options")
+        elif not self.answers:
+            raise ValueError("a question needs at least one answer (or options with answer_idx)")
+        return self
+
+
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.SUBSET: cls
     for cls in (
@@ -314,6 +344,7 @@ RECORD_TYPES: dict[str, type[Record]] = {
         PixmoDocsTables,
         PixmoDocsDiagrams,
         PixmoDocsOther,
+        AcademicQA,
     )
 }
 SUBSETS = tuple(RECORD_TYPES)

@@ -8,6 +8,7 @@ import numpy as np
 from PIL import Image
 
 from pixmo.records import (
+    AcademicQA,
     CountPoints,
     DocsQuestions,
     PixmoAskModelAnything,
@@ -77,6 +78,11 @@ def annotations(image: bytes, url: str, width: int, height: int) -> dict[str, An
         "tables": Annotation.of(PixmoDocsTables(image_id="t1", questions=qs)),
         "diagrams": Annotation.of(PixmoDocsDiagrams(image_id="d1", questions=qs)),
         "other": Annotation.of(PixmoDocsOther(image_id="o1", questions=qs)),
+        "vqa2": Annotation.of(AcademicQA(image_url=url, image_sha256=sha, style="vqa2", question="What colour?",
+                                         answers=["red", "dark red", "red"], source_set="vqa2")),
+        "ai2d": Annotation.of(AcademicQA(image_url=url, image_sha256=sha, style="ai2_diagram",
+                                         question="Which is the leaf?", answers=[], options=["stem", "leaf"],
+                                         answer_idx=1, source_set="ai2_diagram")),
     }
 
 
