@@ -47,9 +47,12 @@ def _qa(row: dict[str, Any]) -> Fields:
     ChartQA (``query`` + ``label``), TallyQA / DVQA (one ``answer``), FigureQA / PlotQA (``question_string``)."""
     q = _first(row, "question", "query", "question_string")
     answers = _answers(_first(row, "answers", "label", "answer", "direct_answers"))
-    if isinstance(row.get("answer"), int) and "question_string" in row and row["answer"] in (0, 1):
-        answers = ["yes" if row["answer"] else "no"]  # FigureQA: 1 = yes, 0 = no
     return str(q), answers, [], None
+
+
+def _figure_qa(row: dict[str, Any]) -> Fields:
+    """FigureQA answers are 1 (yes) or 0 (no)."""
+    return str(row["question_string"]), ["yes" if int(row["answer"]) else "no"], [], None
 
 
 def _ai2d(row: dict[str, Any]) -> Fields:
@@ -92,7 +95,7 @@ ACADEMIC_SETS: dict[str, AcademicSet] = {s.name: s for s in [
     AcademicSet("science_qa", "ScienceQA (questions with an image)", _science_qa),
     AcademicSet("tally_qa", "TallyQA", _qa),
     AcademicSet("dv_qa", "DVQA", _qa),
-    AcademicSet("figure_qa", "FigureQA", _qa, list_keys=("qa_pairs",)),
+    AcademicSet("figure_qa", "FigureQA", _figure_qa, list_keys=("qa_pairs",)),
     AcademicSet("plot_qa", "PlotQA", _qa, list_keys=("qa_pairs",)),
 ]}
 # OK-VQA keeps its own name in the mixture but is prompted like VQA v2 (docs/spec/benchmarks.md 4).

@@ -55,10 +55,15 @@ def _more_sets(r: Path) -> dict[str, Path]:
     (r / "figureqa/train1/png/0.png").write_bytes(png(204))
     _json(r / "dvqa/train_qa.json", [{"image": "bar_train_00000000.png", "question": "What is the label?",
                                       "answer": "cafe", "question_id": 1}])
+    _json(r / "plotqa/train/qa_pairs_V2.json", {"qa_pairs": [
+        {"image_index": 3, "question_string": "How many bars are there?", "answer": 1, "question_id": 0}]})
+    (r / "plotqa/train/png").mkdir(parents=True)
+    (r / "plotqa/train/png/3.png").write_bytes(png(206))
     (r / "dvqa/images").mkdir(parents=True)
     (r / "dvqa/images/bar_train_00000000.png").write_bytes(png(205))
     return {"a_okvqa_mc": r / "aokvqa", "a_okvqa_da": r / "aokvqa", "science_qa": r / "scienceqa",
-            "tally_qa": r / "tallyqa", "figure_qa": r / "figureqa/train1", "dv_qa": r / "dvqa"}
+            "tally_qa": r / "tallyqa", "figure_qa": r / "figureqa/train1",
+            "plot_qa": r / "plotqa/train", "dv_qa": r / "dvqa"}
 
 
 def _mk(p: Path) -> Path:
@@ -89,6 +94,7 @@ EXPECTED = {
     "science_qa": (1, "science_qa: ", {" B"}),
     "tally_qa": (2, "tally_qa: ", {" 3", " 0"}),
     "figure_qa": (2, "figure_qa: ", {" yes", " no"}),
+    "plot_qa": (1, "plot_qa: ", {" 1"}),  # a number, not FigureQA's 1 = yes
     "dv_qa": (1, "dv_qa: ", {" cafe"}),
 }
 
