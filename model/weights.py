@@ -292,15 +292,16 @@ def save_official(model: nn.Module, out_dir: str | Path, *, tokenizer: Any = Non
 
     if code_from is not None:
         check_remote_code(code_from)  # before anything is written
+    cfg: MolmoConfig = model.cfg  # type: ignore[assignment]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sd = ours_to_official({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, model.cfg)
+    sd = ours_to_official({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, cfg)
     head, emb = sd[_OFF_LLM + "ff_out.weight"], sd[_OFF_LLM + "wte.embedding"]
     tied = head.shape == emb.shape and torch.equal(head, emb)
     if tied:
         del sd[_OFF_LLM + "ff_out.weight"]
     save_file({k: v.contiguous() for k, v in sd.items()}, str(out / "model.safetensors"))
-    write_hf_files(model.cfg, out, tokenizer, tied=tied)
+    write_hf_files(cfg, out, tokenizer, tied=tied)
     if code_from is not None:
         copy_remote_code(code_from, out)
     return out

@@ -175,3 +175,18 @@ def test_cli_export_copies_remote_code_and_refuses_to_overwrite(tmp_path):
     r = CliRunner().invoke(app, ["convert", str(ckpt), str(out2), "--to", "official"])
     assert r.exit_code == 2 and "not empty" in r.output
     assert (out2 / "model.safetensors").read_bytes() == before
+
+
+def test_export_from_a_hugging_face_tokenizer_pads_with_extra_tokens(tmp_path):
+    """A transformers-backed MolmoTokenizer (as for Qwen2: base entries, fillers, then the image tokens)."""
+    from transformers import AutoTokenizer
+
+    MolmoTokenizer.tiny().save_hf(tmp_path / "base")
+    tok = MolmoTokenizer.from_pretrained(tmp_path / "base", pad_to=1024)
+    torch.manual_seed(0)
+    out = save_official(Molmo(get_config("tiny")), tmp_path / "export", tokenizer=tok)
+    hf = AutoTokenizer.from_pretrained(str(out), trust_remote_code=False)
+    assert {t: hf.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS} == tok.special_ids
+    n_base = len(AutoTokenizer.from_pretrained(str(tmp_path / "base")))
+    assert hf.convert_tokens_to_ids(f"|<EXTRA_TOKENS_{1024 - n_base - 1}>|") == 1023
+    assert hf.encode("<|image|> vqa2:", add_special_tokens=False) == [tok.image_prompt_id] + tok.encode(" vqa2:")
