@@ -190,3 +190,47 @@ def test_export_from_a_hugging_face_tokenizer_pads_with_extra_tokens(tmp_path):
     n_base = len(AutoTokenizer.from_pretrained(str(tmp_path / "base")))
     assert hf.convert_tokens_to_ids(f"|<EXTRA_TOKENS_{1024 - n_base - 1}>|") == 1023
     assert hf.encode("<|image|> vqa2:", add_special_tokens=False) == [tok.image_prompt_id] + tok.encode(" vqa2:")
+
+
+def _vllm_name(key: str) -> str:
+    """The parameter name vLLM's MolmoForCausalLM loader gives an exported key (docs/spec/molmo.md section 9)."""
+    for old, new in (("image_projector.w1.", "image_projector.gate_proj."), ("image_projector.w3.", "image_projector.up_proj."),
+                     ("image_projector.w2.", "image_projector.down_proj."), ("att_proj", "self_attn.qkv_proj"),
+                     ("attn_out", "self_attn.o_proj"), ("q_norm", "self_attn.q_norm"), ("k_norm", "self_attn.k_norm"),
+                     ("ff_proj", "mlp.gate_up_proj"), ("ff_out", "mlp.down_proj"), ("attn_norm", "input_layernorm"),
+                     ("ff_norm", "post_attention_layernorm")):
+        key = key.replace(old, new)
+    for old, new in (("model.vision_backbone.", "vision_backbone."), ("model.transformer.blocks.", "model.layers."),
+                     ("model.transformer.ln_f.", "model.norm."), ("model.transformer.mlp.down_proj.", "lm_head.")):
+        if key.startswith(old):
+            key = new + key[len(old):]
+    return key
+
+
+def test_every_exported_key_lands_on_a_vllm_molmo_parameter(exported):
+    model, out = exported
+    c = model.cfg.llm
+    sd = read_state_dict(out)
+    emb = [k for k in sd if ".wte." in k]
+    assert sorted(emb) == ["model.transformer.wte.embedding", "model.transformer.wte.new_embedding"]
+    names = {_vllm_name(k) for k in sd if k not in emb}
+    vit = "vision_backbone.image_vit."
+    expected = {"lm_head.weight", "model.norm.weight", "vision_backbone.pad_embed", vit + "class_embedding",
+                vit + "positional_embedding", vit + "patch_embedding.weight", vit + "pre_ln.weight", vit + "pre_ln.bias"}
+    expected |= {f"vision_backbone.image_pooling_2d.{w}.{s}" for w in ("wq", "wk", "wv", "wo") for s in ("weight", "bias")}
+    expected |= {f"vision_backbone.image_projector.{p}.weight" for p in ("gate_proj", "up_proj", "down_proj")}
+    for i in range(model.cfg.vision.n_layers):
+        r = f"{vit}transformer.resblocks.{i}."
+        expected |= {r + f"attention.{w}.{s}" for w in ("wq", "wk", "wv", "wo") for s in ("weight", "bias")}
+        expected |= {r + f"{m}.{s}" for m in ("feed_forward.w1", "feed_forward.w2", "attention_norm", "ffn_norm")
+                     for s in ("weight", "bias")}
+    for i in range(c.n_layers):
+        b = f"model.layers.{i}."
+        expected |= {b + n + ".weight" for n in ("self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj",
+                                                 "mlp.down_proj", "input_layernorm", "post_attention_layernorm")}
+        expected |= {b + "self_attn.qkv_proj.bias"} if c.qkv_bias else set()
+        expected |= {b + f"self_attn.{n}.weight" for n in ("q_norm", "k_norm")} if c.qk_norm else set()
+    assert names == expected
+    rows = sd["model.transformer.wte.embedding"].shape[0] + sd["model.transformer.wte.new_embedding"].shape[0]
+    hf = json.loads((out / "config.json").read_text())
+    assert rows == hf["embedding_size"] + 128  # vLLM's embed_tokens: embedding_size + its fixed 128
