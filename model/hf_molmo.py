@@ -26,7 +26,7 @@ REMOTE_CODE_FILES = ("config_molmo.py", "modeling_molmo.py", "preprocessing_molm
 TOKEN_NAME_KEYS = ("image_start_token", "image_end_token", "image_patch_token", "image_col_token", "image_prompt_token")
 
 
-def official_config(cfg: MolmoConfig, *, tied: bool) -> dict[str, Any]:
+def official_config(cfg: MolmoConfig, *, tied: bool, dtype: str = "float32") -> dict[str, Any]:
     """config.json: the released Molmo-7B-D field names, plus our full config under `pixmo_molmo_config`."""
     c = cfg.llm
     return {
@@ -36,7 +36,7 @@ def official_config(cfg: MolmoConfig, *, tied: bool) -> dict[str, Any]:
         "layer_norm_eps": c.rms_eps, "layer_norm_type": "rms", "max_position_embeddings": c.max_position,
         "norm_after": c.norm_after, "num_attention_heads": c.n_heads, "num_hidden_layers": c.n_layers,
         "num_key_value_heads": c.n_kv_heads, "qkv_bias": c.qkv_bias, "rope_theta": c.rope_theta,
-        "tie_word_embeddings": tied, "weight_tying": tied, "torch_dtype": "float32", "use_cache": True,
+        "tie_word_embeddings": tied, "weight_tying": tied, "torch_dtype": dtype, "use_cache": True,
         "use_position_ids": True, "vocab_size": c.vocab_size, "additional_vocab_size": c.additional_vocab_size,
         "pixmo_molmo_config": cfg.to_dict(),
     }
@@ -99,9 +99,9 @@ def write_tokenizer(tok: Any, out: Path) -> None:
         (out / "special_tokens_map.json").write_text(json.dumps(smap, indent=2))
 
 
-def write_hf_files(cfg: MolmoConfig, out: Path, tok: Any, *, tied: bool) -> None:
+def write_hf_files(cfg: MolmoConfig, out: Path, tok: Any, *, tied: bool, dtype: str = "float32") -> None:
     """config.json, tokenizer files, preprocessor/processor and generation configs into `out`."""
-    (out / "config.json").write_text(json.dumps(official_config(cfg, tied=tied), indent=2))
+    (out / "config.json").write_text(json.dumps(official_config(cfg, tied=tied, dtype=dtype), indent=2))
     if tok is None:
         return
     if tok.vocab_size != cfg.llm.vocab_size:

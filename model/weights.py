@@ -301,7 +301,7 @@ def save_official(model: nn.Module, out_dir: str | Path, *, tokenizer: Any = Non
     if tied:
         del sd[_OFF_LLM + "ff_out.weight"]
     save_file({k: v.contiguous() for k, v in sd.items()}, str(out / "model.safetensors"))
-    write_hf_files(cfg, out, tokenizer, tied=tied)
+    write_hf_files(cfg, out, tokenizer, tied=tied, dtype=str(emb.dtype).removeprefix("torch."))
     if code_from is not None:
         copy_remote_code(code_from, out)
     return out

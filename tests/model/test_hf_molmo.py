@@ -60,6 +60,7 @@ def test_config_json_has_the_released_fields_auto_map_and_untied_head(exported):
     assert hf["vocab_size"] == c.vocab_size and hf["embedding_size"] == c.embedding_size
     assert hf["layer_norm_eps"] == c.rms_eps and hf["rope_theta"] == c.rope_theta
     assert hf["max_position_embeddings"] == c.max_position and hf["initializer_range"] == cfg.init_std
+    assert hf["torch_dtype"] == "float32" and hf["layer_norm_type"] == "rms"
 
 
 def test_weights_use_the_key_names_and_sizes_vllm_molmo_loader_maps(exported):
