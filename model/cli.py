@@ -140,19 +140,40 @@ def convert(
     src: Path = typer.Argument(..., help="Official Molmo checkpoint dir, or our checkpoint file / run dir."),
     dst: Path = typer.Argument(..., help="Output: our checkpoint file (.pt) or an official-layout directory."),
     to: str = typer.Option("ours", help="'ours' (official -> ours) or 'official' (ours -> official)."),
+    tokenizer: str | None = typer.Option(None, help="--to official: tokenizer to export (default: the one the "
+                                         "checkpoint trained with)."),
+    code_from: Path | None = typer.Option(None, "--code-from", help="--to official: a local snapshot of "
+                                          "allenai/Molmo-7B-D-0924 whose remote-code *.py files are copied in."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
 ) -> None:
     """Convert between the official Molmo (HF remote-code) layout and ours."""
+    try:
+        _convert(src, dst, to, tokenizer, code_from)
+    except (ValueError, OSError, KeyError) as exc:
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    typer.echo(f"wrote {dst}")
+
+
+def _convert(src: Path, dst: Path, to: str, tokenizer: str | None, code_from: Path | None) -> None:
     import torch
 
     from model.checkpoint import load_model
+    from model.train_data import load_tokenizer
     from model.weights import load_official, save_official
 
+    if to not in ("ours", "official"):
+        raise ValueError("--to must be 'ours' or 'official'")
+    if dst.exists() and (dst.is_file() or any(dst.iterdir())):
+        raise ValueError(f"{dst} exists and is not empty; choose a new output path")
     if to == "ours":
         model = load_official(src)
         dst.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"model": model.state_dict(), "model_config": model.cfg.to_dict(), "step": 0}, dst)
-    elif to == "official":
-        save_official(load_model(src), dst)
-    else:
-        raise typer.BadParameter("--to must be 'ours' or 'official'")
-    typer.echo(f"wrote {dst}")
+        return
+    model = load_model(src)
+    tc = getattr(model, "train_config", None) or {}
+    tok = load_tokenizer(tokenizer or tc.get("tokenizer") or "tiny")
+    save_official(model, dst, tokenizer=tok, code_from=code_from)

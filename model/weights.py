@@ -250,42 +250,58 @@ def config_from_official(hf_config: dict[str, Any]) -> MolmoConfig:
     return MolmoConfig(llm=llm)
 
 
-def config_to_official(cfg: MolmoConfig) -> dict[str, Any]:
-    c = cfg.llm
-    return {
-        "architectures": ["MolmoForCausalLM"], "model_type": "molmo", "hidden_size": c.d_model,
-        "num_hidden_layers": c.n_layers, "num_attention_heads": c.n_heads,
-        "num_key_value_heads": c.n_kv_heads, "intermediate_size": 2 * c.mlp_hidden,
-        "rope_theta": c.rope_theta, "qkv_bias": c.qkv_bias, "attention_layer_norm": c.qk_norm,
-        "norm_after": c.norm_after, "vocab_size": c.vocab_size, "embedding_size": c.embedding_size,
-        "additional_vocab_size": c.additional_vocab_size, "layer_norm_eps": c.rms_eps,
-        "max_position_embeddings": c.max_position, "use_position_ids": True, "weight_tying": False,
-        "pixmo_molmo_config": cfg.to_dict(),
-    }
+def config_to_official(cfg: MolmoConfig, *, tied: bool = False) -> dict[str, Any]:
+    """The released `config.json` fields (model/hf_molmo.py)."""
+    from model.hf_molmo import official_config
+
+    return official_config(cfg, tied=tied)
 
 
 def load_official(path: str | Path, cfg: MolmoConfig | None = None):
-    """Build our Molmo from an official checkpoint directory (config.json + safetensors)."""
+    """Build our Molmo from an official checkpoint directory (config.json + safetensors).
+
+    A tied export (`weight_tying` / `tie_word_embeddings`) has no `ff_out`: the head is the embedding."""
     from model.molmo import Molmo
 
     path = Path(path)
+    hf = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else {}
     if cfg is None:
-        cfg = config_from_official(json.loads((path / "config.json").read_text()))
+        cfg = config_from_official(hf)
+    sd = read_state_dict(path)
+    head, emb = _OFF_LLM + "ff_out.weight", _OFF_LLM + "wte.embedding"
+    if head not in sd and (hf.get("weight_tying") or hf.get("tie_word_embeddings")) and emb in sd:
+        sd[head] = sd[emb]
     with torch.device("meta"):
         model = Molmo(cfg)
-    model.load_state_dict(official_to_ours(read_state_dict(path), cfg), strict=True, assign=True)
+    model.load_state_dict(official_to_ours(sd, cfg), strict=True, assign=True)
     if cfg.ft_embedding == "lm_head":
         model.transformer.wte.embedding.requires_grad_(False)
     return model
 
 
-def save_official(model: nn.Module, out_dir: str | Path) -> Path:
-    """Write `model.safetensors` + `config.json` in the official layout."""
+def save_official(model: nn.Module, out_dir: str | Path, *, tokenizer: Any = None,
+                  code_from: str | Path | None = None) -> Path:
+    """Write `model.safetensors` and the released layout's config files (model/hf_molmo.py).
+
+    With a MolmoTokenizer: tokenizer, preprocessor, processor and generation configs too; with `code_from`
+    (a local snapshot of allenai/Molmo-7B-D-0924) its remote-code files. When the head equals the
+    embedding the export is tied: `tie_word_embeddings` / `weight_tying` true and no `ff_out` tensor."""
     from safetensors.torch import save_file
 
+    from model.hf_molmo import check_remote_code, copy_remote_code, write_hf_files
+
+    if code_from is not None:
+        check_remote_code(code_from)  # before anything is written
+    cfg: MolmoConfig = model.cfg  # type: ignore[assignment]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    sd = ours_to_official({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, model.cfg)
+    sd = ours_to_official({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, cfg)
+    head, emb = sd[_OFF_LLM + "ff_out.weight"], sd[_OFF_LLM + "wte.embedding"]
+    tied = head.shape == emb.shape and torch.equal(head, emb)
+    if tied:
+        del sd[_OFF_LLM + "ff_out.weight"]
     save_file({k: v.contiguous() for k, v in sd.items()}, str(out / "model.safetensors"))
-    (out / "config.json").write_text(json.dumps(config_to_official(model.cfg), indent=2))
+    write_hf_files(cfg, out, tokenizer, tied=tied, dtype=str(emb.dtype).removeprefix("torch."))
+    if code_from is not None:
+        copy_remote_code(code_from, out)
     return out
