@@ -188,7 +188,7 @@ def parse_count(text: str, *, none_is_zero: bool = False) -> int | None:
     words = s.split()
     if words:
         last = words[-1]
-        if last.isdigit():
+        if last.isdecimal():  # not isdigit: "²" is a digit that int() refuses
             return int(last)
         if last in NUMBER_WORDS:
             return NUMBER_WORDS[last]

@@ -224,3 +224,12 @@ def test_prompt_templates_fill_the_lowercased_label():
         assert "red car" in p and "{label}" not in p
     with pytest.raises(ValueError):
         sample_prompt("nope", rng)
+
+
+def test_parse_count_never_raises_on_superscript_digits():
+    """'²' passes str.isdigit() but int() refuses it: a model output must parse as invalid, not crash."""
+    from pixmo.formatting import parse_count
+
+    assert parse_count("Count: ²") is None
+    assert parse_count("a total of ²") is None
+    assert parse_count("There are 3") == 3
