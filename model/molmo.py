@@ -128,10 +128,16 @@ class Molmo(nn.Module):
                 z_loss: float = 0.0, attn_mask=None, cache: KVCache | None = None,
                 last_logits_only: bool = False, **_unused) -> MolmoOutput:
         x = self.embed(input_tokens, images, image_masks, image_input_idx, crop_mask)
-        if position_ids is None:
-            position_ids = default_position_ids(input_tokens)
         if attn_mask is None and cache is None:
             attn_mask = build_attention_mask(input_tokens, subsegment_ids)
+        return self._decode(x, input_tokens, position_ids, attn_mask, cache, target_tokens, loss_masks,
+                            loss_normalizer, z_loss, last_logits_only)
+
+    def _decode(self, x, input_tokens, position_ids, attn_mask, cache, target_tokens, loss_masks,
+                loss_normalizer, z_loss, last_logits_only) -> MolmoOutput:
+        """The decoder over embedded inputs ``x``: logits without targets, else the loss (both families)."""
+        if position_ids is None:
+            position_ids = default_position_ids(input_tokens)
         drop_mask = loss_masks > 0 if loss_masks is not None and self.training else None
         h = self.transformer(x, position_ids, attn_mask, drop_mask, cache)
         if target_tokens is None:

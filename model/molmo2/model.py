@@ -14,7 +14,7 @@ from torch import nn
 
 from model.config import MolmoConfig
 from model.connector import ImageProjector, normalize_patches
-from model.molmo import Molmo, MolmoOutput, default_position_ids
+from model.molmo import Molmo, MolmoOutput
 from model.vit import VisionTransformer, ViTAttention
 
 
@@ -109,13 +109,7 @@ class Molmo2(Molmo):
             raise ValueError("Molmo2 takes pixel_values / image_token_pooling / image_grids / image_num_crops, "
                              "not a v1 batch (images, image_input_idx)")
         x = self.embed(input_tokens, pixel_values, image_token_pooling, image_grids, image_num_crops)
-        if position_ids is None:
-            position_ids = default_position_ids(input_tokens)
         if attn_mask is None and cache is None:
             attn_mask = self.prefill_mask(input_tokens)
-        drop_mask = loss_masks > 0 if loss_masks is not None and self.training else None
-        h = self.transformer(x, position_ids, attn_mask, drop_mask, cache)
-        if target_tokens is None:
-            h = h[:, -1:] if last_logits_only else h
-            return MolmoOutput(logits=self.transformer.ff_out(h))
-        return self._loss(h, target_tokens, loss_masks, loss_normalizer, z_loss)
+        return self._decode(x, input_tokens, position_ids, attn_mask, cache, target_tokens, loss_masks,
+                            loss_normalizer, z_loss, last_logits_only)
