@@ -114,14 +114,14 @@ def run(args) -> dict:
     mbs = [synthetic_batch(mcfg, args.batch, args.seq_len, args.crops, d.device)] * args.accum
     t0 = time.perf_counter()
     for s in range(args.warmup):  # includes compilation
-        train_step(model, core, opt, mbs, 2000 + s, cfg, d)
+        train_step(model, opt, mbs, 2000 + s, cfg, d)
     _sync(d.device)
     warm_s = time.perf_counter() - t0
     if d.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for s in range(args.steps):
-        m = train_step(model, core, opt, mbs, 2000 + args.warmup + s, cfg, d)
+        m = train_step(model, opt, mbs, 2000 + args.warmup + s, cfg, d)
     _sync(d.device)
     dt = (time.perf_counter() - t0) / args.steps
     flops, tokens = step_flops(core, mbs)

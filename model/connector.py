@@ -54,7 +54,7 @@ class VisionBackbone(nn.Module):
         self.pad_embed = nn.Parameter(torch.zeros(2, v.feature_dim))
         self.image_pooling_2d = ViTAttention(v.feature_dim, v.width, cfg.connector.pool_heads,
                                              v.float32_attention)
-        self.image_projector = ImageProjector(v.width, cfg.llm.mlp_hidden, cfg.llm.d_model)
+        self.image_projector = ImageProjector(v.width, cfg.projector_hidden, cfg.llm.d_model)
 
     def forward(self, images: torch.Tensor, image_masks: torch.Tensor | None,
                 crop_mask: torch.Tensor | None = None) -> torch.Tensor:
