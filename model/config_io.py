@@ -38,7 +38,7 @@ def build(cls: type[T], data: Mapping[str, Any], where: str = "") -> T:
     types_ = field_types(cls)
     unknown = sorted(set(data) - set(types_))
     if unknown:
-        raise ValueError(f"unknown {cls.__name__} field {where}{unknown[0]!r}; known: {', '.join(types_)}")
+        raise ValueError(f"unknown {cls.__name__} field '{where}{unknown[0]}'; known: {', '.join(types_)}")
     return cls(**{k: convert(v, types_[k], f"{where}{k}") for k, v in data.items()})
 
 
