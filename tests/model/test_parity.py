@@ -17,8 +17,8 @@ transformers = pytest.importorskip("transformers")
 
 def _molmo(llm: LLMConfig | None = None, vision: VisionConfig | None = None) -> Molmo:
     cfg = MolmoConfig(
-        vision=vision or VisionConfig(image_size=56, width=32, n_layers=2, n_heads=2, mlp_dim=64),
-        connector=ConnectorConfig(pool_heads=2),
+        vision=vision or VisionConfig(image_size=56, width=32, n_layers=2, n_heads=2, mlp_dim=64, vit_layers=(-1, -2)),
+        connector=ConnectorConfig(pool_heads=2), overlap_margins=(0, 0),
         llm=llm or LLMConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, mlp_hidden=48,
                              vocab_size=64, embedding_size=64),
     )
