@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.config import MolmoConfig
-from model.connector import VisionBackbone, real_crop_mask
+from model.connector import ImageBackbone, VisionBackbone, real_crop_mask
 from model.decoder import Decoder, KVCache, RMSNorm
 
 IMAGE_SUBSEGMENT = 10000  # subsegment id of BOS and image tokens (docs/spec/molmo.md 6.5)
@@ -64,7 +64,7 @@ class Molmo(nn.Module):
         if cfg.ft_embedding == "lm_head":
             self.transformer.wte.embedding.requires_grad_(False)
 
-    def _backbone(self, cfg: MolmoConfig) -> nn.Module:
+    def _backbone(self, cfg: MolmoConfig) -> ImageBackbone:
         return VisionBackbone(cfg)
 
     def prefill_mask(self, input_tokens: torch.Tensor) -> torch.Tensor:

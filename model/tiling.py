@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -62,7 +63,7 @@ class PreprocessConfig:
 
     @classmethod
     def tiny(cls, **kw) -> PreprocessConfig:
-        base = dict(crop_size=56, patch_size=14, pooling=2, overlap_margins=(0, 0), max_crops=4)
+        base: dict[str, Any] = dict(crop_size=56, patch_size=14, pooling=2, overlap_margins=(0, 0), max_crops=4)
         base.update(kw)
         return cls(**base)
 

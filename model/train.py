@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -31,6 +31,9 @@ from model.config import MolmoConfig
 from model.molmo import Molmo, build_model
 from model.optim import build_optimizer, clip_grad_norm_tensors, norms_to_floats, set_lrs
 from model.train_config import TrainConfig  # also imported from here: `from model.train import TrainConfig`
+
+if TYPE_CHECKING:
+    from model.train_data import LoaderSource
 
 # ----------------------------------------------------------------------------- distributed
 
@@ -114,7 +117,7 @@ def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Modul
         fully_shard(model.vision_backbone, mp_policy=mp)
         fully_shard(model, mp_policy=mp)
     elif mode == "ddp":
-        model = torch.nn.parallel.DistributedDataParallel(model)
+        return torch.nn.parallel.DistributedDataParallel(model), mode
     return model, mode
 
 
@@ -190,10 +193,10 @@ def train_step(model, optimizer, mbs: list[dict], step: int, cfg: TrainConfig, d
         out.loss.backward()
         stats += torch.stack([out.ce_sum.detach(), out.z_sum.detach(), out.weight_sum.detach(),
                               out.n_correct.double(), out.n_tokens.double()]).double()
-    grad_norms = clip_grad_norm_tensors(optimizer, cfg.optim.max_grad_norm)
+    norm_tensors = clip_grad_norm_tensors(optimizer, cfg.optim.max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    grad_norms = norms_to_floats(grad_norms)  # the step's only host syncs: here and the stats below
+    grad_norms = norms_to_floats(norm_tensors)  # the step's only host syncs: here and the stats below
     stats = all_reduce_sum(stats)
     w = max(float(stats[2]), 1e-9)
     return {"loss": float(stats[0]) / w, "z_loss": float(stats[1]) / w,
@@ -218,6 +221,7 @@ def step_flops(core: Molmo, mbs: list[dict]) -> tuple[float, int]:
 def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, torch.optim.Optimizer, str]:
     torch.manual_seed(cfg.seed)
     mcfg = cfg.model_config()
+    core: Molmo
     if cfg.init_official and mcfg.family == "molmo2":
         from model.molmo2.hf_dir import load_molmo2_dir
 
@@ -244,7 +248,7 @@ def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, t
     return model, core, optimizer, mode
 
 
-def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, Any]:
+def train(cfg: TrainConfig, source: Sequence[dict] | LoaderSource | None = None) -> dict[str, Any]:
     """Run (or resume) training. Returns per-step metrics, the parallel mode and output paths."""
     d = setup_distributed(need_group=cfg.parallel == "fsdp")
     if d.device.type == "cpu" and cfg.cpu_threads:
@@ -284,7 +288,7 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < end:
             save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg))
     path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg))
-    result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
+    result: dict[str, Any] = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
     if cfg.lora is not None:  # the adapters alone, next to the full checkpoint
         from model.checkpoint import full_model_state
