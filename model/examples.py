@@ -84,10 +84,6 @@ class Example:
     meta: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
 
-    @property
-    def is_inference(self) -> bool:
-        return len(self.messages) % 2 == 1
-
 
 Pairs = list[tuple[str, str | None]]
 

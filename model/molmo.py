@@ -7,7 +7,6 @@ the loss tokens (the train loop divides by the global loss-token normaliser, doc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -164,9 +163,6 @@ class Molmo(nn.Module):
         return out
 
     # ------------------------------------------------------------------ utilities
-    def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
-
     def set_grad_checkpointing(self, on: bool | str = True) -> None:
         """Activation checkpointing: True/"all" (ViT and LLM blocks), "vit", "llm", or False/"none"."""
         modes = {True: (True, True), "all": (True, True), "vit": (True, False), "llm": (False, True),
@@ -210,7 +206,3 @@ def build_model(cfg: MolmoConfig, device: str | torch.device = "cpu", seed: int 
     if str(device) != "meta":
         model.init_weights(seed)
     return model
-
-
-def count_params(module: nn.Module) -> int:
-    return sum(math.prod(p.shape) for p in module.parameters())

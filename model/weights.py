@@ -51,17 +51,6 @@ def read_state_dict(src: str | Path | nn.Module | dict) -> StateDict:
     return sd
 
 
-def _strip(sd: StateDict, prefixes: tuple[str, ...]) -> StateDict:
-    out = {}
-    for k, v in sd.items():
-        for p in prefixes:
-            if k.startswith(p):
-                k = k[len(p):]
-                break
-        out[k] = v
-    return out
-
-
 # ----------------------------------------------------------------------------- ViT
 
 _VIT_LAYER = {
