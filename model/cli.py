@@ -21,19 +21,17 @@ def train(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
 ) -> None:
     """Train (or resume) a Molmo; run under `torchrun --nproc_per_node N` for several processes."""
+    from model.train import shutdown_distributed
+    from model.train import train as run
     from model.train_config import load_train_config
 
     try:
-        cfg = load_train_config(list(config or []), list(sets or []))
-    except (ValueError, OSError) as exc:
+        result = run(load_train_config(list(config or []), list(sets or [])))
+    except (ValueError, OSError) as exc:  # a bad setting, missing shards or weights: one line
         if debug:
             raise
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(code=2) from None
-    from model.train import shutdown_distributed
-    from model.train import train as run
-
-    result = run(cfg)
     shutdown_distributed()  # only after success: a failed rank must not wait in a barrier its peers never reach
     keys = ("final_loss", "checkpoint", "parallel", "world", "eval", "curve")
     typer.echo(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
