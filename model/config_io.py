@@ -14,7 +14,6 @@ Invariants beyond types are each dataclass's own `__post_init__`. Errors are `Va
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import types
 import typing
@@ -26,7 +25,6 @@ T = TypeVar("T")
 NONE_WORDS = ("none", "null", "~")
 
 
-@functools.cache
 def field_types(cls: type) -> dict[str, Any]:
     """The resolved annotation of each field of dataclass `cls`."""
     hints = typing.get_type_hints(cls)
