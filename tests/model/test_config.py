@@ -83,3 +83,15 @@ def test_v1_projector_width_follows_connector_projector_hidden():
     with torch.device("meta"):
         m = Molmo(cfg)
     assert m.vision_backbone.image_projector.w1.weight.shape == (40, cfg.vision.width)
+
+
+def test_preprocess_configs_refuse_zero_sizes_with_a_message():
+    from model.molmo2.preprocessing import Molmo2PreprocessConfig
+    from model.tiling import PreprocessConfig
+
+    with pytest.raises(ValueError, match="patch_size and pooling must be >= 1"):
+        PreprocessConfig(patch_size=0)  # was a ZeroDivisionError
+    with pytest.raises(ValueError, match="max_crops >= 1"):
+        Molmo2PreprocessConfig(patch_size=0)
+    with pytest.raises(ValueError, match="margins >= 0"):
+        Molmo2PreprocessConfig(overlap_margins=(-1, 2))
