@@ -70,7 +70,7 @@ gen-capqa: setup
 	.venv/bin/pixmo gen capqa --shards $(OUT)/cap --out $(OUT)/capqa
 
 train: setup
-	.venv/bin/pixmo model train $(or $(CONFIG),tiny)
+	.venv/bin/pixmo model train --config $(or $(CONFIG),tiny)
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b --quick; done

@@ -27,6 +27,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from model.optim import OptimConfig  # noqa: E402
 from model.train import TrainConfig, build_training, setup_distributed, step_flops, train_step  # noqa: E402
 
 TARGET_MFU = 0.40
@@ -101,27 +102,27 @@ def run(args) -> dict:
     cfg = TrainConfig(model=args.config, data="synthetic", seq_len=args.seq_len,
                       global_batch_size=args.batch * args.accum, micro_batch_size=args.batch, max_steps=10**6,
                       parallel=parallel, precision=precision, compile=args.compile,
-                      activation_checkpointing=args.ac, tensorboard=False, cpu_threads=args.threads)
-    cfg.optim.implementation = args.optimizer
+                      activation_checkpointing=args.ac, tensorboard=False, cpu_threads=args.threads,
+                      optim=OptimConfig(implementation=args.optimizer))
     d = setup_distributed(need_group=args.fsdp)
     if d.device.type == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     mcfg = cfg.model_config()
     if args.fast_vit_attention:
         mcfg.vision.float32_attention = False
-    cfg.model = mcfg.to_dict()
+    cfg.model = mcfg
     model, core, opt, mode = build_training(cfg, d)
     mbs = [synthetic_batch(mcfg, args.batch, args.seq_len, args.crops, d.device)] * args.accum
     t0 = time.perf_counter()
     for s in range(args.warmup):  # includes compilation
-        train_step(model, core, opt, mbs, 2000 + s, cfg, d)
+        train_step(model, opt, mbs, 2000 + s, cfg, d)
     _sync(d.device)
     warm_s = time.perf_counter() - t0
     if d.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
     t0 = time.perf_counter()
     for s in range(args.steps):
-        m = train_step(model, core, opt, mbs, 2000 + args.warmup + s, cfg, d)
+        m = train_step(model, opt, mbs, 2000 + args.warmup + s, cfg, d)
     _sync(d.device)
     dt = (time.perf_counter() - t0) / args.steps
     flops, tokens = step_flops(core, mbs)

@@ -18,6 +18,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
+from model.molmo import Molmo
+
 
 def _dcp():
     """torch.distributed.checkpoint.state_dict, imported on first use (a slow import)."""
@@ -30,8 +32,11 @@ def _full(cpu_offload: bool = True):
     return _dcp().StateDictOptions(full_state_dict=True, cpu_offload=cpu_offload)
 
 
-def _unwrap(model: nn.Module) -> nn.Module:
-    return model.module if hasattr(model, "module") else model
+def _unwrap(model: nn.Module) -> Molmo:
+    """The Molmo inside a DDP wrapper (`.module`), or the model itself."""
+    inner = getattr(model, "module", model)
+    assert isinstance(inner, Molmo), type(inner)
+    return inner
 
 
 def rng_state() -> dict[str, Any]:

@@ -12,28 +12,29 @@ app = typer.Typer(help="Molmo: train on shards, evaluate, generate, convert chec
 
 @app.command()
 def train(
-    config: str = typer.Argument(..., help="Train config: a JSON/YAML file or a name under model/configs (tiny)."),
-    out_dir: str | None = typer.Option(None, help="Override out_dir."),
-    shards: list[str] = typer.Option(None, "--shards", help="Override train_shards (repeatable)."),
-    max_steps: int | None = typer.Option(None, help="Override max_steps."),
-    synthetic: bool = typer.Option(False, help="Train on random synthetic batches (smoke test)."),
+    config: list[str] = typer.Option(None, "--config", help="Train config: a JSON/YAML file or a name under "
+                                     "model/configs (tiny). Repeatable: later files override earlier ones; none: "
+                                     "the TrainConfig defaults."),
+    sets: list[str] = typer.Option(None, "--set", help="KEY=VALUE for any TrainConfig field, applied after the "
+                                   "files (repeatable). Dotted keys reach nested configs: optim.llm_lr=1e-3, "
+                                   "model.llm.n_layers=2, lora.rank=8; lists as a,b; none for None."),
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error."),
 ) -> None:
     """Train (or resume) a Molmo; run under `torchrun --nproc_per_node N` for several processes."""
-    from model.train import TrainConfig, shutdown_distributed
+    from model.train import shutdown_distributed
     from model.train import train as run
+    from model.train_config import load_train_config
 
-    cfg = TrainConfig.from_file(config)
-    overrides = {"out_dir": out_dir, "train_shards": list(shards) if shards else None, "max_steps": max_steps,
-                 "data": "synthetic" if synthetic else None}
-    cfg = TrainConfig.from_dict(cfg.to_dict() | {k: v for k, v in overrides.items() if v is not None})
-    result = run(cfg)
+    try:
+        result = run(load_train_config(list(config or []), list(sets or [])))
+    except (ValueError, OSError) as exc:  # a bad setting, missing shards or weights: one line
+        if debug:
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(code=2) from None
     shutdown_distributed()  # only after success: a failed rank must not wait in a barrier its peers never reach
-    summary = {k: result[k] for k in ("final_loss", "checkpoint", "parallel", "world") if k in result}
-    if "eval" in result:
-        summary["eval"] = result["eval"]
-    if "curve" in result:
-        summary["curve"] = result["curve"]
-    typer.echo(json.dumps(summary, indent=2))
+    keys = ("final_loss", "checkpoint", "parallel", "world", "eval", "curve")
+    typer.echo(json.dumps({k: result[k] for k in keys if k in result}, indent=2))
 
 
 @app.command("eval")

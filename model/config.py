@@ -1,7 +1,8 @@
 """Molmo model configuration: vision encoder, connector and LLM, with presets.
 
-Numbers follow docs/spec/molmo.md sections 0, 3, 4 and 5. Every config is a plain dataclass that
-round-trips through JSON (`to_dict` / `from_dict`), so train configs can embed one.
+Numbers follow docs/spec/molmo.md sections 0, 3, 4 and 5. Every config is a plain dataclass that checks its
+invariants at construction (a ValueError naming the field) and round-trips through JSON (`to_dict` /
+`from_dict`, typed by model/config_io.py), so train configs can embed one.
 """
 
 from __future__ import annotations
@@ -10,15 +11,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from model.config_io import build
+
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
 
 
 @dataclass
 class VisionConfig:
-    """A ViT that reads 14x14 patches flattened in (dy, dx, c) order."""
+    """A ViT that reads 14x14 patches flattened in (dy, dx, c) order. CLIP, SigLIP and MetaCLIP differ only
+    in the fields below (VISION_PRESETS names them)."""
 
-    kind: str = "clip"  # clip | siglip | metaclip
     image_size: int = 336  # crop side in pixels
     patch_size: int = 14
     width: int = 1024
@@ -34,6 +37,21 @@ class VisionConfig:
     mean: tuple[float, float, float] = CLIP_MEAN
     std: tuple[float, float, float] = CLIP_STD
     float32_attention: bool = True  # the reference casts q and k to fp32
+
+    def __post_init__(self) -> None:
+        _positive(self, "image_size", "patch_size", "width", "n_layers", "n_heads", "mlp_dim", "ln_eps")
+        _one_of(self, "act", ACTIVATIONS)
+        if self.image_size % self.patch_size:
+            raise ValueError(f"vision.image_size ({self.image_size}) is not a multiple of patch_size "
+                             f"({self.patch_size})")
+        if self.width % self.n_heads:
+            raise ValueError(f"vision.width ({self.width}) is not a multiple of n_heads ({self.n_heads})")
+        bad = [i for i in self.vit_layers if not -self.n_layers <= i < self.n_layers]
+        if not self.vit_layers or bad:
+            raise ValueError(f"vision.vit_layers {self.vit_layers} must be non-empty layer indices of a "
+                             f"{self.n_layers}-layer ViT")
+        if min(self.std) <= 0:
+            raise ValueError(f"vision.std must be positive, got {self.std}")
 
     @property
     def grid(self) -> int:
@@ -54,11 +72,19 @@ class VisionConfig:
 
 @dataclass
 class ConnectorConfig:
-    pooling: str = "attention_meanq"  # 2x2 attention pooling with a mean query
+    """Attention pooling with a mean query (v1: pool_size x pool_size windows; Molmo2: the index lists of
+    its preprocessor, `MolmoConfig.family` picks which) and a SwiGLU projector."""
+
     pool_size: int = 2
     pad_embed: str = "pad_and_partial_pad"  # or "none"
     pool_heads: int = 16  # heads of the pooling attention (dim = vision width)
     projector_hidden: int = 0  # SwiGLU width of the image projector; 0: the LLM's mlp_hidden (v1)
+
+    def __post_init__(self) -> None:
+        _positive(self, "pool_size", "pool_heads")
+        _one_of(self, "pad_embed", ("pad_and_partial_pad", "none"))
+        if self.projector_hidden < 0:
+            raise ValueError(f"connector.projector_hidden must be >= 0, got {self.projector_hidden}")
 
 
 @dataclass
@@ -88,14 +114,31 @@ class LLMConfig:
     max_position: int = 4096
 
     def __post_init__(self) -> None:
-        if self.qk_norm_type not in ("full", "per_head"):
-            raise ValueError(f"qk_norm_type must be 'full' or 'per_head', not {self.qk_norm_type!r}")
+        _positive(self, "d_model", "n_layers", "n_heads", "n_kv_heads", "mlp_hidden", "rope_theta", "vocab_size",
+                  "embedding_size", "rms_eps", "max_position")
+        _one_of(self, "qk_norm_type", ("full", "per_head"))
+        for name in ("attn_head_dim", "moe_experts", "moe_top_k", "additional_vocab_size"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"llm.{name} must be >= 0, got {getattr(self, name)}")
+        if self.embedding_size < self.vocab_size:
+            raise ValueError(f"llm.embedding_size ({self.embedding_size}) is smaller than vocab_size "
+                             f"({self.vocab_size})")
         if self.n_heads % self.n_kv_heads:
             raise ValueError(f"n_heads ({self.n_heads}) must be a multiple of n_kv_heads ({self.n_kv_heads})")
         if self.moe_experts and not 0 < self.moe_top_k <= self.moe_experts:
             raise ValueError(f"moe_top_k must be in 1..moe_experts ({self.moe_experts}), got {self.moe_top_k}")
         if self.attn_head_dim == 0 and self.d_model % self.n_heads:
             raise ValueError(f"d_model ({self.d_model}) is not a multiple of n_heads; set attn_head_dim")
+        if self.head_dim % 2:
+            raise ValueError(f"head_dim ({self.head_dim}) must be even (RoPE rotates pairs)")
+        if self.moe_top_k and not self.moe_experts:
+            raise ValueError(f"moe_top_k ({self.moe_top_k}) needs moe_experts > 0")
+        layers = self.rope_scaling_layers or ()
+        if any(not 0 <= i < self.n_layers for i in layers):
+            raise ValueError(f"rope_scaling_layers {layers} must be layers of 0..{self.n_layers - 1}")
+        if self.rope_scaling is not None and self.rope_scaling.get("rope_type", "default") not in ROPE_TYPES:
+            raise ValueError(f"rope_scaling.rope_type must be one of {', '.join(ROPE_TYPES)}, "
+                             f"got {self.rope_scaling.get('rope_type')!r}")
 
     @property
     def head_dim(self) -> int:
@@ -121,6 +164,11 @@ class ImageTokenIds:
     frame_start: int = 151943
     frame_end: int = 151944
 
+    def __post_init__(self) -> None:
+        ids = dataclasses.astuple(self)
+        if min(ids) < 0 or len(set(ids)) != len(ids):
+            raise ValueError(f"image token ids must be distinct and non-negative, got {ids}")
+
     def block_ids(self) -> tuple[int, ...]:
         """Tokens that form the bidirectional image block (transformers' mm_token_type_ids == 1)."""
         return (self.image_patch, self.image_col, self.image_start, self.low_res_image_start,
@@ -145,8 +193,22 @@ class MolmoConfig:
     image_tokens: ImageTokenIds = field(default_factory=ImageTokenIds)  # Molmo2 only
 
     def __post_init__(self) -> None:
-        if self.family not in ("molmo", "molmo2"):
-            raise ValueError(f"family must be 'molmo' or 'molmo2', not {self.family!r}")
+        _one_of(self, "family", ("molmo", "molmo2"))
+        _one_of(self, "ft_embedding", ("lm_head", "all"))
+        _positive(self, "max_crops", "init_std")
+        for name in ("residual_dropout", "response_residual_dropout"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ValueError(f"{name} must be in [0, 1), got {getattr(self, name)}")
+        if self.vision.width % self.connector.pool_heads:
+            raise ValueError(f"vision.width ({self.vision.width}) is not a multiple of connector.pool_heads "
+                             f"({self.connector.pool_heads})")
+        left, right = self.overlap_margins
+        if min(left, right) < 0 or left + right >= self.vision.grid:
+            raise ValueError(f"overlap_margins {self.overlap_margins} must be >= 0 and leave a window in a "
+                             f"{self.vision.grid}-patch crop")
+        if self.family == "molmo" and left % self.connector.pool_size:
+            raise ValueError(f"overlap_margins {self.overlap_margins}: the left margin must be a multiple of "
+                             f"connector.pool_size ({self.connector.pool_size})")
 
     @property
     def projector_hidden(self) -> int:
@@ -159,12 +221,12 @@ class MolmoConfig:
 
     def preprocess_config(self, tokenizer: Any = None) -> Any:
         """The data side's `PreprocessConfig` with this model's crop geometry (and tokenizer ids)."""
-        from model.preprocessing import PreprocessConfig  # engineer A's module
+        from model.tiling import PreprocessConfig
 
         pcfg = PreprocessConfig(
             crop_size=self.vision.image_size, patch_size=self.vision.patch_size,
-            pooling=self.connector.pool_size, overlap_margins=tuple(self.overlap_margins),
-            max_crops=self.max_crops, mean=tuple(self.vision.mean), std=tuple(self.vision.std),
+            pooling=self.connector.pool_size, overlap_margins=self.overlap_margins,
+            max_crops=self.max_crops, mean=self.vision.mean, std=self.vision.std,
         )
         return pcfg.with_tokens(tokenizer) if tokenizer is not None else pcfg
 
@@ -173,33 +235,52 @@ class MolmoConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> MolmoConfig:
-        d = dict(d)
-        vision = _build(VisionConfig, d.pop("vision", {}))
-        connector = _build(ConnectorConfig, d.pop("connector", {}))
-        llm = _build(LLMConfig, d.pop("llm", {}))
-        tokens = _build(ImageTokenIds, d.pop("image_tokens", {}))
-        if "overlap_margins" in d:
-            d["overlap_margins"] = tuple(d["overlap_margins"])
-        return _build(cls, d, vision=vision, connector=connector, llm=llm, image_tokens=tokens)
+        """Strict: unknown fields and wrong types are refused. Configs saved before `vision.kind` and
+        `connector.pooling` were dropped (both were labels the code never read) still load."""
+        d = _without_legacy_labels(d)
+        return build(cls, d)
 
 
-def _build(klass: type, values: dict[str, Any], **extra: Any) -> Any:
-    known = {f.name for f in dataclasses.fields(klass)}
-    unknown = set(values) - known
-    if unknown:
-        raise ValueError(f"unknown {klass.__name__} fields: {sorted(unknown)}")
-    out = {k: (tuple(v) if isinstance(v, list) else v) for k, v in values.items()}
-    return klass(**out, **extra)
+LEGACY_LABELS = {("vision", "kind"): ("clip", "siglip", "metaclip"),
+                 ("connector", "pooling"): ("attention_meanq", "index_masked_meanq")}
+
+
+def _without_legacy_labels(d: dict[str, Any]) -> dict[str, Any]:
+    d = dict(d)
+    for (part, name), known in LEGACY_LABELS.items():
+        sub = d.get(part)
+        if isinstance(sub, dict) and name in sub:
+            if sub[name] not in known:
+                raise ValueError(f"{part}.{name} {sub[name]!r} is not supported (only {', '.join(known)})")
+            d[part] = {k: v for k, v in sub.items() if k != name}
+    return d
+
+
+ACTIVATIONS = ("quick_gelu", "gelu_tanh", "gelu")
+ROPE_TYPES = ("default", "linear", "llama3", "yarn")
+
+
+def _positive(obj: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(obj, name)
+        if not value > 0:
+            raise ValueError(f"{type(obj).__name__}.{name} must be > 0, got {value!r}")
+
+
+def _one_of(obj: Any, name: str, choices: tuple[str, ...]) -> None:
+    value = getattr(obj, name)
+    if value not in choices:
+        raise ValueError(f"{type(obj).__name__}.{name} must be one of {', '.join(choices)}; got {value!r}")
 
 
 # ----------------------------------------------------------------------------- presets
 
 SIGLIP_SO400M = VisionConfig(
-    kind="siglip", image_size=378, width=1152, n_layers=27, n_heads=16, mlp_dim=4304,
+    image_size=378, width=1152, n_layers=27, n_heads=16, mlp_dim=4304,
     act="gelu_tanh", ln_eps=1e-6, use_cls=False, pre_ln=False, patch_bias=True,
     vit_layers=(-3, -9), mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
 )
-METACLIP_L = VisionConfig(kind="metaclip", n_layers=24, vit_layers=(-3, -9))
+METACLIP_L = VisionConfig(n_layers=24, vit_layers=(-3, -9))
 
 
 def _preset(name: str) -> MolmoConfig:
@@ -240,7 +321,7 @@ def _preset(name: str) -> MolmoConfig:
 # head_dim 128) and OLMo-3-7B (full-width QK-norm, norm_after). A released config.json is the authority on
 # the exact numbers (model/molmo2/weights.py reads it); these presets give the shapes.
 MOLMO2_VIT = VisionConfig(
-    kind="siglip", image_size=378, width=1152, n_layers=25, n_heads=16, mlp_dim=4304, act="gelu_tanh",
+    image_size=378, width=1152, n_layers=25, n_heads=16, mlp_dim=4304, act="gelu_tanh",
     ln_eps=1e-6, use_cls=False, pre_ln=False, patch_bias=True, vit_layers=(24, 18),
     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), float32_attention=False,
 )
@@ -249,13 +330,13 @@ MOLMO2_VIT = VisionConfig(
 def _molmo2(llm: LLMConfig, vision: VisionConfig = MOLMO2_VIT, **kw: Any) -> MolmoConfig:
     return MolmoConfig(
         family="molmo2", vision=dataclasses.replace(vision),
-        connector=ConnectorConfig(pooling="index_masked_meanq", pad_embed="none",
+        connector=ConnectorConfig(pad_embed="none",
                                   pool_heads=kw.pop("pool_heads", vision.n_heads)),
         llm=llm, max_crops=kw.pop("max_crops", 8), overlap_margins=kw.pop("overlap_margins", (4, 4)), **kw)
 
 
 def _molmo2_preset(name: str) -> MolmoConfig:
-    qwen3 = dict(n_kv_heads=8, attn_head_dim=128, qkv_bias=False, qk_norm=True, qk_norm_type="per_head",
+    qwen3: dict[str, Any] = dict(n_kv_heads=8, attn_head_dim=128, qkv_bias=False, qk_norm=True, qk_norm_type="per_head",
                  rope_theta=1e6, vocab_size=151936, embedding_size=151936, max_position=36864)
     if name == "molmo2-4b":
         return _molmo2(LLMConfig(d_model=2560, n_layers=36, n_heads=32, mlp_hidden=9728, **qwen3))
@@ -266,7 +347,7 @@ def _molmo2_preset(name: str) -> MolmoConfig:
             d_model=4096, n_layers=32, n_heads=32, n_kv_heads=32, mlp_hidden=11008, rope_theta=500000.0,
             qkv_bias=False, qk_norm=True, qk_norm_type="full", norm_after=True, vocab_size=100278,
             embedding_size=100278, max_position=36864),
-            image_tokens=ImageTokenIds(*range(100278, 100284), 100285, 100286))
+            image_tokens=_token_ids(100278, 100285))
     if name == "molmo2-tiny":  # random weights on a laptop CPU; ids after the tiny tokenizer's 1024
         vit = dataclasses.replace(MOLMO2_VIT, image_size=56, width=32, n_layers=3, n_heads=2, mlp_dim=64,
                                   vit_layers=(-1, 0))
@@ -274,8 +355,13 @@ def _molmo2_preset(name: str) -> MolmoConfig:
                         qkv_bias=False, qk_norm=True, qk_norm_type="per_head", rope_theta=10000.0,
                         vocab_size=1024, embedding_size=1024, additional_vocab_size=16, max_position=2048)
         return _molmo2(llm, vit, max_crops=4, overlap_margins=(1, 1),
-                       image_tokens=ImageTokenIds(*range(1024, 1030), 1031, 1032))
+                       image_tokens=_token_ids(1024, 1031))
     raise ValueError(f"unknown model preset {name!r}; choose one of {PRESETS}")
+
+
+def _token_ids(first: int, frame_start: int) -> ImageTokenIds:
+    """Six consecutive ids from `first` (image_start .. image_placeholder), then the two frame ids."""
+    return ImageTokenIds(first, first + 1, first + 2, first + 3, first + 4, first + 5, frame_start, frame_start + 1)
 
 
 PRESETS = ("molmo-7b-d", "molmo-7b-o", "molmo-72b", "vitl-1.5b", "tiny", "molmoe-1b",
@@ -291,7 +377,7 @@ def get_config(name: str, vision: str | None = None, **llm_overrides: Any) -> Mo
     if vision is not None:
         if vision not in VISION_PRESETS:
             raise ValueError(f"unknown vision encoder {vision!r}; choose one of {sorted(VISION_PRESETS)}")
-        cfg.vision = VISION_PRESETS[vision]()
+        cfg = dataclasses.replace(cfg, vision=VISION_PRESETS[vision]())
     if llm_overrides:
-        cfg.llm = dataclasses.replace(cfg.llm, **llm_overrides)
+        cfg = dataclasses.replace(cfg, llm=dataclasses.replace(cfg.llm, **llm_overrides))
     return cfg

@@ -45,16 +45,25 @@ def real_crop_mask(images: torch.Tensor, crop_mask: torch.Tensor | None) -> torc
     return ~(images == -1).all(dim=(-1, -2))
 
 
-class VisionBackbone(nn.Module):
+class ImageBackbone(nn.Module):
+    """What both families share: the ViT, the mean-query attention pooling and the SwiGLU projector."""
+
     def __init__(self, cfg: MolmoConfig):
         super().__init__()
         self.cfg = cfg
         v = cfg.vision
         self.image_vit = VisionTransformer(v)
-        self.pad_embed = nn.Parameter(torch.zeros(2, v.feature_dim))
         self.image_pooling_2d = ViTAttention(v.feature_dim, v.width, cfg.connector.pool_heads,
                                              v.float32_attention)
-        self.image_projector = ImageProjector(v.width, cfg.llm.mlp_hidden, cfg.llm.d_model)
+        self.image_projector = ImageProjector(v.width, cfg.projector_hidden, cfg.llm.d_model)
+
+
+class VisionBackbone(ImageBackbone):
+    """Molmo v1: pad embeddings and pool_size x pool_size windows."""
+
+    def __init__(self, cfg: MolmoConfig):
+        super().__init__(cfg)
+        self.pad_embed = nn.Parameter(torch.zeros(2, cfg.vision.feature_dim))
 
     def forward(self, images: torch.Tensor, image_masks: torch.Tensor | None,
                 crop_mask: torch.Tensor | None = None) -> torch.Tensor:

@@ -34,6 +34,7 @@ from pixmo.formatting import (
 from pixmo.shards import Annotation, Sample
 
 POINT_STYLES = ("pointing", "point_count")
+STYLE_KINDS = ("style", "style_and_length", "demo_or_style", "none")  # pixmo.formatting.style_prefix
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,17 @@ class ExampleConfig:
     capqa_prefix_quirk: bool = False  # reference bug: prefix messages[0] instead of the matched question
     for_training: bool = True
     point_format: str = "molmo"  # molmo (v1, 0-100) | molmo2 (coords on 0-1000): the model family's format
+
+    def __post_init__(self) -> None:
+        choices = {"style_kind": STYLE_KINDS, "message_format": ("role", "none"), "prompt_type": ("uber_model", "none"),
+                   "cap_mode": ("caption", "transcript_and_caption"), "points_style": POINT_STYLES,
+                   "point_format": ("molmo", "molmo2")}
+        for name, allowed in choices.items():
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"ExampleConfig.{name} must be one of {', '.join(allowed)}; "
+                                 f"got {getattr(self, name)!r}")
+        if self.max_points < 1:
+            raise ValueError(f"ExampleConfig.max_points must be >= 1, got {self.max_points}")
 
     @classmethod
     def pretraining(cls, **kw: Any) -> ExampleConfig:
@@ -71,10 +83,6 @@ class Example:
     answer: str | None = None  # the final target text
     meta: dict[str, Any] = field(default_factory=dict)
     weight: float = 1.0
-
-    @property
-    def is_inference(self) -> bool:
-        return len(self.messages) % 2 == 1
 
 
 Pairs = list[tuple[str, str | None]]

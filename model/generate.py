@@ -68,7 +68,7 @@ def generate(model: Molmo, batch: dict[str, Any], *, max_new_tokens: int, eos_id
     gen = torch.Generator(device=dev).manual_seed(seed) if seed is not None else None
     logits = model(tokens, position_ids=pos, attn_mask=mask, cache=cache, last_logits_only=True, **batch).logits
     next_pos = pos[:, -1] + 1
-    out = [[] for _ in range(b)]
+    out: list[list[int]] = [[] for _ in range(b)]
     done = torch.zeros(b, dtype=torch.bool, device=dev)
     for step in range(max_new_tokens):
         nxt = _sample(logits[:, -1], temperature, top_p, gen)  # (B,)

@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from model.config_io import build, to_data
 
 LLM_TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
@@ -37,11 +40,8 @@ class LoraConfig:
             raise ValueError("LoRA base_dtype must be bf16 or fp32 and targets must not be empty")
 
     @classmethod
-    def from_dict(cls, d: dict) -> LoraConfig:
-        d = dict(d)
-        if "targets" in d:
-            d["targets"] = tuple(d["targets"])
-        return cls(**d)
+    def from_dict(cls, d: dict[str, Any]) -> LoraConfig:
+        return build(cls, d)
 
 
 class LoRALinear(nn.Linear):
@@ -83,7 +83,7 @@ def apply_lora(model: nn.Module, cfg: LoraConfig) -> list[str]:
             names.append(name)
     if not names:
         raise ValueError(f"no Linear layer matches the LoRA targets {cfg.targets}")
-    model.lora_config = cfg
+    setattr(model, "lora_config", cfg)  # noqa: B010  (a plain attribute; nn.Module's typing wants modules)
     return names
 
 
@@ -98,13 +98,20 @@ def save_adapters(src: nn.Module | dict[str, torch.Tensor], out_dir: str | Path,
     """`adapter_model.safetensors` + `adapter_config.json` (the adapters only, not the base)."""
     from safetensors.torch import save_file
 
-    cfg = cfg or src.lora_config  # type: ignore[union-attr]
+    cfg = cfg or lora_config_of(src)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     save_file(adapter_state_dict(src), str(out / "adapter_model.safetensors"))
-    cfg = asdict(cfg)
-    (out / "adapter_config.json").write_text(json.dumps({**cfg, "targets": list(cfg["targets"])}, indent=2))
+    (out / "adapter_config.json").write_text(json.dumps(to_data(cfg), indent=2))
     return out
+
+
+def lora_config_of(model: nn.Module | dict[str, torch.Tensor]) -> LoraConfig:
+    """The LoraConfig `apply_lora` attached to `model`."""
+    cfg = getattr(model, "lora_config", None)
+    if not isinstance(cfg, LoraConfig):
+        raise ValueError("the model has no LoRA adapters (apply_lora was not called)")
+    return cfg
 
 
 def load_adapters(model: nn.Module, path: str | Path) -> list[str]:

@@ -176,15 +176,6 @@ def _int_word(text: str, index: int) -> int | None:
         return None
 
 
-def parse_clock_reference(text: str) -> tuple[int, int] | None:
-    """(hour, minute) as the official clock evaluator reads them: ``int()`` of the last word before
-    the first ':' and of the first word after it; None when either fails."""
-    parts = text.strip().split(":")
-    hour = _int_word(parts[0], -1)
-    minute = _int_word(parts[1], 0) if len(parts) > 1 else None
-    return None if hour is None or minute is None else (hour, minute)
-
-
 _CLOCK_FIXED = re.compile(r"(\d{1,2})\s*:\s*(\d{2})(?:\s*:\s*(\d{2}))?(?!\d)")
 
 

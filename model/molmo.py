@@ -7,7 +7,6 @@ the loss tokens (the train loop divides by the global loss-token normaliser, doc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -15,7 +14,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from model.config import MolmoConfig
-from model.connector import VisionBackbone, real_crop_mask
+from model.connector import ImageBackbone, VisionBackbone, real_crop_mask
 from model.decoder import Decoder, KVCache, RMSNorm
 
 IMAGE_SUBSEGMENT = 10000  # subsegment id of BOS and image tokens (docs/spec/molmo.md 6.5)
@@ -64,7 +63,7 @@ class Molmo(nn.Module):
         if cfg.ft_embedding == "lm_head":
             self.transformer.wte.embedding.requires_grad_(False)
 
-    def _backbone(self, cfg: MolmoConfig) -> nn.Module:
+    def _backbone(self, cfg: MolmoConfig) -> ImageBackbone:
         return VisionBackbone(cfg)
 
     def prefill_mask(self, input_tokens: torch.Tensor) -> torch.Tensor:
@@ -164,9 +163,6 @@ class Molmo(nn.Module):
         return out
 
     # ------------------------------------------------------------------ utilities
-    def num_parameters(self, trainable_only: bool = False) -> int:
-        return sum(p.numel() for p in self.parameters() if p.requires_grad or not trainable_only)
-
     def set_grad_checkpointing(self, on: bool | str = True) -> None:
         """Activation checkpointing: True/"all" (ViT and LLM blocks), "vit", "llm", or False/"none"."""
         modes = {True: (True, True), "all": (True, True), "vit": (True, False), "llm": (False, True),
@@ -210,7 +206,3 @@ def build_model(cfg: MolmoConfig, device: str | torch.device = "cpu", seed: int 
     if str(device) != "meta":
         model.init_weights(seed)
     return model
-
-
-def count_params(module: nn.Module) -> int:
-    return sum(math.prod(p.shape) for p in module.parameters())

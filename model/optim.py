@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
 COMPONENTS = ("connector", "vit", "llm")
+IMPLEMENTATIONS = ("auto", "fused", "foreach")
 
 
 @dataclass
@@ -30,11 +32,24 @@ class OptimConfig:
     max_grad_norm: float = 1.0  # per component; 0 disables clipping
     implementation: str = "auto"  # auto (fused on CUDA, foreach elsewhere) | fused | foreach
 
+    def __post_init__(self) -> None:
+        for c in COMPONENTS:
+            if not (math.isfinite(self.peak(c)) and self.peak(c) >= 0) or self.warmup(c) < 0:
+                raise ValueError(f"optim.{c}_lr must be a finite number >= 0 and optim.{c}_warmup >= 0, got "
+                                 f"{self.peak(c)!r} and {self.warmup(c)!r}")
+        if not 0 <= self.alpha_f <= 1 or self.weight_decay < 0 or self.max_grad_norm < 0 or not self.eps > 0:
+            raise ValueError("optim needs 0 <= alpha_f <= 1, weight_decay >= 0, max_grad_norm >= 0 and eps > 0")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ValueError(f"optim.betas must lie in [0, 1), got {self.betas}")
+        if self.implementation not in IMPLEMENTATIONS:
+            raise ValueError(f"optim.implementation must be one of {', '.join(IMPLEMENTATIONS)}, "
+                             f"got {self.implementation!r}")
+
     def peak(self, component: str) -> float:
-        return getattr(self, f"{component}_lr")
+        return float(getattr(self, f"{component}_lr"))
 
     def warmup(self, component: str) -> int:
-        return getattr(self, f"{component}_warmup")
+        return int(getattr(self, f"{component}_warmup"))
 
 
 def cosine_lr(step: int, peak: float, warmup: int, total: int, alpha_f: float = 0.1) -> float:
@@ -48,16 +63,14 @@ def cosine_lr(step: int, peak: float, warmup: int, total: int, alpha_f: float = 
 
 def build_optimizer(groups: dict[str, list[tuple[str, nn.Parameter]]], cfg: OptimConfig) -> torch.optim.AdamW:
     """One AdamW param group per non-empty component; each group remembers its component name."""
-    param_groups = [
+    param_groups: list[dict[str, Any]] = [
         {"params": [p for _, p in named], "component": name, "lr": 0.0, "weight_decay": cfg.weight_decay}
         for name, named in groups.items() if named
     ]
-    impl = cfg.implementation
+    impl = cfg.implementation  # checked by OptimConfig
     if impl == "auto":
-        on_cuda = any(p.is_cuda for g in param_groups for p in g["params"])
+        on_cuda = any(p.is_cuda for named in groups.values() for _, p in named)
         impl = "fused" if on_cuda else "foreach"
-    if impl not in ("fused", "foreach"):
-        raise ValueError(f"optim.implementation must be auto|fused|foreach, got {impl!r}")
     return torch.optim.AdamW(param_groups, lr=0.0, betas=cfg.betas, eps=cfg.eps, weight_decay=cfg.weight_decay,
                              **{impl: True})
 

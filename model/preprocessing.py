@@ -196,7 +196,7 @@ class MolmoImageProcessor:
             masks = np.concatenate([_global_mask(cfg, gbox), masks])
         return crops, masks, lay
 
-    def _outputs(self, crops: torch.Tensor, masks: np.ndarray, lay: Layout) -> dict[str, Any]:
+    def _outputs(self, crops: torch.Tensor | np.ndarray, masks: np.ndarray, lay: Layout) -> dict[str, Any]:
         return {
             "images": crops,
             "image_tokens": np.array(lay.image_tokens),

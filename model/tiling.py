@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -49,6 +50,9 @@ class PreprocessConfig:
         object.__setattr__(self, "base_image_input_size", (self.crop_size, self.crop_size))
         for name in ("overlap_margins", "mean", "std"):  # hashable: configs key the layout caches
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if min(self.crop_size, self.patch_size, self.pooling) < 1:
+            raise ValueError(f"crop_size, patch_size and pooling must be >= 1, got {self.crop_size}, "
+                             f"{self.patch_size}, {self.pooling}")
         if self.crop_size % self.patch_size:
             raise ValueError(f"crop_size {self.crop_size} is not a multiple of patch_size {self.patch_size}")
         lm, rm = self.overlap_margins
@@ -62,7 +66,7 @@ class PreprocessConfig:
 
     @classmethod
     def tiny(cls, **kw) -> PreprocessConfig:
-        base = dict(crop_size=56, patch_size=14, pooling=2, overlap_margins=(0, 0), max_crops=4)
+        base: dict[str, Any] = dict(crop_size=56, patch_size=14, pooling=2, overlap_margins=(0, 0), max_crops=4)
         base.update(kw)
         return cls(**base)
 

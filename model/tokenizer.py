@@ -136,7 +136,7 @@ def _tiny(cache_dir: str | None) -> MolmoTokenizer:
 
     corpus = _corpus()
     digest = hashlib.sha256(json.dumps([TINY_VOCAB, corpus]).encode()).hexdigest()[:16]
-    root = Path(cache_dir or os.environ.get("PIXMO_CACHE", Path.home() / ".cache" / "pixmo"))
+    root = Path(cache_dir or os.environ.get("PIXMO_CACHE") or Path.home() / ".cache" / "pixmo")
     path = root / f"tiny_tokenizer-{digest}.json"
     if path.exists():
         backend = Tokenizer.from_file(str(path))
@@ -146,9 +146,11 @@ def _tiny(cache_dir: str | None) -> MolmoTokenizer:
         tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         backend.save(str(tmp))
         os.replace(tmp, path)
-    if backend.get_vocab_size() > TINY_VOCAB:
-        raise RuntimeError(f"tiny tokenizer has {backend.get_vocab_size()} entries, more than {TINY_VOCAB}")
-    return MolmoTokenizer(backend, vocab_size=TINY_VOCAB, eos_id=backend.token_to_id(EOS_TEXT), hf=False)
+    eos = backend.token_to_id(EOS_TEXT)
+    if backend.get_vocab_size() > TINY_VOCAB or eos is None:
+        raise RuntimeError(f"tiny tokenizer {path} has {backend.get_vocab_size()} entries (at most {TINY_VOCAB}) "
+                           f"and {EOS_TEXT} id {eos}")
+    return MolmoTokenizer(backend, vocab_size=TINY_VOCAB, eos_id=eos, hf=False)
 
 
 def _train(corpus: list[str]):

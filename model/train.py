@@ -1,7 +1,7 @@
 """The Molmo training loop: one readable file (docs/spec/molmo.md section 7).
 
-    cfg = TrainConfig.from_file("model/configs/tiny.json")
-    result = train(cfg)               # or: torchrun --nproc_per_node N -m model.cli train CFG
+    cfg = TrainConfig.from_file("model/configs/tiny.json")   # model/train_config.py
+    result = train(cfg)               # or: torchrun --nproc_per_node N -m model.cli train --config CFG
 
 Per step: every rank takes its slice of the global batch (a deterministic function of the step,
 so resuming needs only the step), splits it into microbatches, computes the loss normaliser
@@ -18,97 +18,22 @@ import os
 import time
 from collections.abc import Sequence
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from model.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
-from model.config import MolmoConfig, get_config
+from model.config import MolmoConfig
 from model.molmo import Molmo, build_model
-from model.optim import OptimConfig, build_optimizer, clip_grad_norm_tensors, norms_to_floats, set_lrs
+from model.optim import build_optimizer, clip_grad_norm_tensors, norms_to_floats, set_lrs
+from model.train_config import TrainConfig  # also imported from here: `from model.train import TrainConfig`
 
-
-@dataclass
-class TrainConfig:
-    model: str | dict = "tiny"  # preset name, or a full MolmoConfig dict
-    tokenizer: str = "tiny"  # "tiny" or a local HF tokenizer path
-    data: str = "shards"  # shards | synthetic
-    train_shards: list[str] = field(default_factory=list)
-    eval_shards: list[str] = field(default_factory=list)  # empty: a held-out split of train_shards
-    holdout_fraction: float = 0.1
-    out_dir: str = "out/model/tiny"
-    seq_len: int = 256
-    global_batch_size: int = 8
-    micro_batch_size: int = 4  # per device
-    max_steps: int = 200  # schedule length
-    stop_after: int | None = None  # stop early (the schedule still spans max_steps)
-    optim: OptimConfig = field(default_factory=OptimConfig)
-    z_loss: float = 1e-4
-    precision: str = "auto"  # auto (bf16 autocast on GPU, fp32 on CPU) | bf16 | fp32 | fsdp_bf16 (FSDP2 bf16 params)
-    parallel: str = "auto"  # auto (fsdp when world > 1) | fsdp | ddp | none
-    activation_checkpointing: bool | str = False  # True/"all", "vit" (ViT blocks only), "llm", False
-    compile: bool = False
-    seed: int = 0
-    log_every: int = 10
-    save_every: int = 0  # 0: only at the end
-    resume: bool = True  # continue from OUT/checkpoints/latest when present
-    peak_flops: float = 989e12  # per device; H100 SXM dense bf16
-    tensorboard: bool = True
-    num_workers: int = 0  # DataLoader workers per rank
-    cpu_threads: int = 1  # torch threads per process on CPU (0: torch's default); 1 is fastest on busy CPUs
-    init_vit: str | None = None  # HF CLIP/SigLIP checkpoint dir
-    init_llm: str | None = None  # HF Qwen2/OLMo-2 checkpoint dir
-    init_official: str | None = None  # official Molmo checkpoint dir, or a transformers Molmo2 dir
-    example_style: str = "demo_or_style"
-    eval_every: int = 0  # 0: evaluate only at the end (when there is an eval split)
-    eval_examples: int = 64
-    max_new_tokens: int = 24
-    lora: dict | None = None  # LoraConfig fields (rank, alpha, dropout, targets, base_dtype); None: full fine-tune
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TrainConfig:
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {sorted(unknown)}")
-        d = dict(d)
-        if isinstance(d.get("optim"), dict):
-            opt = dict(d["optim"])
-            if "betas" in opt:
-                opt["betas"] = tuple(opt["betas"])
-            d["optim"] = OptimConfig(**opt)
-        return cls(**d)
-
-    @classmethod
-    def from_file(cls, path: str | Path) -> TrainConfig:
-        """JSON or YAML; a bare name ("tiny") means model/configs/<name>.json."""
-        p = Path(path)
-        if not p.exists() and not p.suffix:
-            p = Path(__file__).parent / "configs" / f"{path}.json"
-        if not p.exists():
-            raise FileNotFoundError(f"train config {path} not found")
-        text = p.read_text()
-        if p.suffix in (".yaml", ".yml"):
-            import yaml
-
-            return cls.from_dict(yaml.safe_load(text))
-        return cls.from_dict(json.loads(text))
-
-    def model_config(self) -> MolmoConfig:
-        if self.init_official and (Path(self.init_official) / "config.json").exists():
-            hf = json.loads((Path(self.init_official) / "config.json").read_text())
-            if hf.get("model_type") == "molmo2":  # a transformers Molmo2 checkpoint defines the model
-                from model.molmo2.hf_dir import load_molmo2_config
-
-                return load_molmo2_config(self.init_official)
-        return get_config(self.model) if isinstance(self.model, str) else MolmoConfig.from_dict(self.model)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
+if TYPE_CHECKING:
+    from model.train_data import LoaderSource
 
 # ----------------------------------------------------------------------------- distributed
 
@@ -184,16 +109,15 @@ def parallelize(model: Molmo, cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Modul
         bf16 = cfg.precision == "fsdp_bf16"  # default: fp32 params + autocast
         # Blocks keep their float inputs as given (cast_forward_inputs=False): RoPE cos/sin stay fp32, and
         # activation-checkpoint recomputation sees the same dtypes as the forward pass.
+        # The same policy on the outer modules keeps the loss weights fp32.
         mp = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
                                   cast_forward_inputs=False) if bf16 else MixedPrecisionPolicy()
-        outer = MixedPrecisionPolicy(param_dtype=torch.bfloat16, reduce_dtype=torch.float32,
-                                     cast_forward_inputs=False) if bf16 else mp  # keep loss weights fp32
         for block in [*model.vision_backbone.image_vit.blocks, *model.transformer.blocks]:
             fully_shard(block, mp_policy=mp)
-        fully_shard(model.vision_backbone, mp_policy=outer)
-        fully_shard(model, mp_policy=outer)
+        fully_shard(model.vision_backbone, mp_policy=mp)
+        fully_shard(model, mp_policy=mp)
     elif mode == "ddp":
-        model = torch.nn.parallel.DistributedDataParallel(model)
+        return torch.nn.parallel.DistributedDataParallel(model), mode
     return model, mode
 
 
@@ -257,7 +181,7 @@ def autocast_ctx(cfg: TrainConfig, d: Dist):
     return torch.autocast(d.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
 
 
-def train_step(model, core: Molmo, optimizer, mbs: list[dict], step: int, cfg: TrainConfig, d: Dist) -> dict:
+def train_step(model, optimizer, mbs: list[dict], step: int, cfg: TrainConfig, d: Dist) -> dict:
     lrs = set_lrs(optimizer, step, cfg.max_steps, cfg.optim)
     local_w = sum(torch.where(mb["loss_masks"] > 0, mb["loss_masks"], 0).sum() for mb in mbs)
     # kept on the device: no host sync before the forward pass (the GPU never idles waiting for it)
@@ -269,10 +193,10 @@ def train_step(model, core: Molmo, optimizer, mbs: list[dict], step: int, cfg: T
         out.loss.backward()
         stats += torch.stack([out.ce_sum.detach(), out.z_sum.detach(), out.weight_sum.detach(),
                               out.n_correct.double(), out.n_tokens.double()]).double()
-    grad_norms = clip_grad_norm_tensors(optimizer, cfg.optim.max_grad_norm)
+    norm_tensors = clip_grad_norm_tensors(optimizer, cfg.optim.max_grad_norm)
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
-    grad_norms = norms_to_floats(grad_norms)  # the step's only host syncs: here and the stats below
+    grad_norms = norms_to_floats(norm_tensors)  # the step's only host syncs: here and the stats below
     stats = all_reduce_sum(stats)
     w = max(float(stats[2]), 1e-9)
     return {"loss": float(stats[0]) / w, "z_loss": float(stats[1]) / w,
@@ -297,6 +221,7 @@ def step_flops(core: Molmo, mbs: list[dict]) -> tuple[float, int]:
 def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, torch.optim.Optimizer, str]:
     torch.manual_seed(cfg.seed)
     mcfg = cfg.model_config()
+    core: Molmo
     if cfg.init_official and mcfg.family == "molmo2":
         from model.molmo2.hf_dir import load_molmo2_dir
 
@@ -314,16 +239,16 @@ def build_training(cfg: TrainConfig, d: Dist) -> tuple[torch.nn.Module, Molmo, t
         if cfg.init_llm:
             load_hf_llm(core, cfg.init_llm)
     if cfg.lora is not None:  # frozen (bf16) base + fp32 adapters, before sharding
-        from model.lora import LoraConfig, apply_lora
+        from model.lora import apply_lora
 
-        apply_lora(core, LoraConfig.from_dict(cfg.lora))
+        apply_lora(core, cfg.lora)
     core = core.to(d.device).train()
     model, mode = parallelize(core, cfg, d)
     optimizer = build_optimizer(core.param_groups(), cfg.optim)  # after sharding: DTensor params
     return model, core, optimizer, mode
 
 
-def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, Any]:
+def train(cfg: TrainConfig, source: Sequence[dict] | LoaderSource | None = None) -> dict[str, Any]:
     """Run (or resume) training. Returns per-step metrics, the parallel mode and output paths."""
     d = setup_distributed(need_group=cfg.parallel == "fsdp")
     if d.device.type == "cpu" and cfg.cpu_threads:
@@ -349,7 +274,7 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
     for step in range(start, end):
         t0 = time.perf_counter()
         mbs = microbatches(source, step, cfg, d)
-        m = train_step(model, core, optimizer, mbs, step, cfg, d)
+        m = train_step(model, optimizer, mbs, step, cfg, d)
         if d.device.type == "cuda":
             torch.cuda.synchronize()
         dt = time.perf_counter() - t0
@@ -363,15 +288,15 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < end:
             save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg))
     path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg))
-    result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
+    result: dict[str, Any] = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
     if cfg.lora is not None:  # the adapters alone, next to the full checkpoint
         from model.checkpoint import full_model_state
-        from model.lora import save_adapters
+        from model.lora import lora_config_of, save_adapters
 
         msd = full_model_state(model)  # collective under FSDP
         if d.main:
-            result["adapters"] = str(save_adapters(msd, out_dir / "adapters", core.lora_config))
+            result["adapters"] = str(save_adapters(msd, out_dir / "adapters", lora_config_of(core)))
     if d.main and eval_spec:
         from model.checkpoint import load_model
 

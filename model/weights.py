@@ -15,12 +15,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 from model.config import LLMConfig, MolmoConfig, VisionConfig
+
+if TYPE_CHECKING:
+    from model.molmo import Molmo
 
 StateDict = dict[str, torch.Tensor]
 
@@ -46,17 +49,6 @@ def read_state_dict(src: str | Path | nn.Module | dict) -> StateDict:
         else:
             sd.update(torch.load(f, map_location="cpu", weights_only=True))
     return sd
-
-
-def _strip(sd: StateDict, prefixes: tuple[str, ...]) -> StateDict:
-    out = {}
-    for k, v in sd.items():
-        for p in prefixes:
-            if k.startswith(p):
-                k = k[len(p):]
-                break
-        out[k] = v
-    return out
 
 
 # ----------------------------------------------------------------------------- ViT
@@ -98,7 +90,7 @@ def _vision_keys(sd: StateDict) -> StateDict:
     return {k.removeprefix("model."): v for k, v in sd.items() if "text_model" not in k}
 
 
-def load_hf_vit(model: nn.Module, src: Any) -> list[str]:
+def load_hf_vit(model: Molmo, src: Any) -> list[str]:
     """Copy a HF vision tower into `model`; returns the names it set."""
     ours = hf_vit_to_ours(read_state_dict(src), model.cfg.vision)
     _load_partial(model, ours)
@@ -142,7 +134,7 @@ def _pad_rows(w: torch.Tensor, rows: int) -> torch.Tensor:
     return torch.cat([w, w.new_zeros(rows - w.shape[0], *w.shape[1:])])
 
 
-def load_hf_llm(model: nn.Module, src: Any) -> list[str]:
+def load_hf_llm(model: Molmo, src: Any) -> list[str]:
     ours = hf_llm_to_ours(read_state_dict(src), model.cfg.llm)
     _load_partial(model, ours)
     return sorted(ours)

@@ -74,16 +74,19 @@ def _run(ctx: Context, args: list[str], timeout: float) -> list[float]:
     return stamps
 
 
-def _steps_for(ctx: Context, cfg: dict[str, Any]) -> int:
+def _steps_for(ctx: Context, sets: list[str]) -> int:
     """Steps that fit the time budget, timed on a 4-step probe run (the schedule then spans them)."""
-    conf = {**cfg, "out_dir": str(ctx.out / "model_probe"), "max_steps": 4, "log_every": 1, "eval_examples": 1}
-    path = ctx.path("model_probe.json")
-    path.write_text(json.dumps(conf))
-    stamps = _run(ctx, ["train", str(path)], timeout=600)
+    probe = [*sets, f"out_dir={ctx.out / 'model_probe'}", "max_steps=4", "log_every=1", "eval_examples=1"]
+    stamps = _run(ctx, _train_args(probe), timeout=600)
     per_step = (stamps[-1] - stamps[1]) / (len(stamps) - 2) if len(stamps) >= 3 else 5.0
     steps = int(ctx.config.train_minutes * 60 / max(per_step, 0.05))
     ctx.console.print(f"probe: {per_step:.2f} s/step -> {min(steps, ctx.config.train_steps)} steps")
     return max(4, min(ctx.config.train_steps, steps))
+
+
+def _train_args(sets: list[str]) -> list[str]:
+    """`pixmo model train` on the tiny config with these settings (later ones win)."""
+    return ["train", "--config", "tiny", *(a for s in sets for a in ("--set", s))]
 
 
 MOSAIC = "count mosaic train"  # the Count generator's face mosaics (stage count_mosaic)
@@ -116,19 +119,15 @@ def stage_train(ctx: Context) -> str:
     need("model.train", "train", "TrainConfig")
     train_dir = _train_set(ctx)
     ctx.results["train_dir"] = train_dir
-    base = json.loads((ROOT / "model" / "configs" / "tiny.json").read_text())
-    cfg = {**base, "train_shards": [train_dir], "out_dir": str(ctx.out / "model"), "max_new_tokens": 80,
-           "eval_examples": 1, "log_every": 10, "save_every": 0, "resume": False,
-           "tensorboard": False, "seed": ctx.config.seed,
-           "global_batch_size": ctx.config.train_batch, "micro_batch_size": min(8, ctx.config.train_batch)}
-    steps = _steps_for(ctx, cfg) if ctx.config.train_steps > 10 else ctx.config.train_steps
+    b = ctx.config.train_batch
+    sets = [f"train_shards={train_dir}", f"out_dir={ctx.out / 'model'}", "max_new_tokens=80", "eval_examples=1",
+            "log_every=10", "save_every=0", "resume=false", "tensorboard=false", f"seed={ctx.config.seed}",
+            f"global_batch_size={b}", f"micro_batch_size={min(8, b)}"]
+    steps = _steps_for(ctx, sets) if ctx.config.train_steps > 10 else ctx.config.train_steps
     warm = max(1, steps // 10)
-    cfg["max_steps"] = steps
-    cfg["log_every"] = max(1, min(10, steps // 20))
-    cfg["optim"] = {**cfg["optim"], "connector_warmup": warm, "vit_warmup": warm, "llm_warmup": warm}
-    path = ctx.path("train_config.json")
-    path.write_text(json.dumps(cfg, indent=2))
-    _run(ctx, ["train", str(path)], timeout=max(600, ctx.config.train_minutes * 60 * 3))
+    sets += [f"max_steps={steps}", f"log_every={max(1, min(10, steps // 20))}",
+             *(f"optim.{c}_warmup={warm}" for c in ("connector", "vit", "llm"))]
+    _run(ctx, _train_args(sets), timeout=max(600, ctx.config.train_minutes * 60 * 3))
     hist = json.loads((ctx.out / "model" / "history.json").read_text())
     steps_l = [int(h["step"]) for h in hist]
     ctx.results["curve"] = {"steps": steps_l, "series": {"loss": [float(h["loss"]) for h in hist]}}

@@ -6,7 +6,6 @@ remote-code keys (`vit_config`, `image_default_input_size`, `vit_layers`) are re
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from model.config import ConnectorConfig, ImageTokenIds, LLMConfig, MolmoConfig, VisionConfig
@@ -57,14 +56,14 @@ def config_to_hf(cfg: MolmoConfig) -> dict[str, Any]:
     return out
 
 
-def _vision(d: dict[str, Any]) -> VisionConfig:
+def _vision(d: dict[str, Any], n_layers: int, vit_layers: tuple[int, ...]) -> VisionConfig:
     size = d.get("image_size", d.get("image_default_input_size", [378, 378]))
     size = size[0] if isinstance(size, (list, tuple)) else size
     if d.get("hidden_act", "gelu_pytorch_tanh") not in ("gelu_pytorch_tanh", "gelu_tanh"):
         raise ValueError(f"unsupported vision activation {d.get('hidden_act')!r}")
     return VisionConfig(
-        kind="siglip", image_size=size, patch_size=d.get("patch_size", d.get("image_patch_size", 14)),
-        width=d["hidden_size"], n_layers=d["num_hidden_layers"], n_heads=d["num_attention_heads"],
+        image_size=size, patch_size=d.get("patch_size", d.get("image_patch_size", 14)),
+        width=d["hidden_size"], n_layers=n_layers, vit_layers=vit_layers, n_heads=d["num_attention_heads"],
         mlp_dim=d["intermediate_size"], act="gelu_tanh", ln_eps=d.get("layer_norm_eps", 1e-6), use_cls=False,
         pre_ln=False, patch_bias=True, mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5), float32_attention=False)
 
@@ -92,18 +91,17 @@ def config_from_hf(hf: dict[str, Any], preprocessor: dict[str, Any] | None = Non
     """A config.json dict (native or legacy keys), plus preprocessor_config.json for crops and margins."""
     vd = hf.get("vision_config") or hf["vit_config"]
     ad = hf.get("adapter_config", {})
-    vision = _vision(vd)
-    n_vit = vision.n_layers
+    n_vit = vd["num_hidden_layers"]
     layers = [int(x) for x in ad.get("vision_feature_layer", ad.get("vit_layers", [24, 18]))]
     if "vit_config" in hf and "vision_config" not in hf:  # legacy: 27 declared, keep max(layer) + 1
         layers = [x % n_vit for x in layers]
-        vision = dataclasses.replace(vision, n_layers=max(layers) + 1)
-    vision = dataclasses.replace(vision, vit_layers=tuple(layers))
+        n_vit = max(layers) + 1
+    vision = _vision(vd, n_vit, tuple(layers))
     llm = _llm(hf["text_config"])
     width = ad.get("hidden_size", vision.width)
     if width != vision.width or ad.get("mlp_bias", False):
         raise ValueError("adapter hidden_size must equal the ViT width and mlp_bias must be false")
-    connector = ConnectorConfig(pooling="index_masked_meanq", pad_embed="none",
+    connector = ConnectorConfig(pad_embed="none",
                                 pool_heads=ad.get("num_attention_heads", vision.n_heads),
                                 projector_hidden=ad.get("intermediate_size", llm.mlp_hidden))
     default = ImageTokenIds()

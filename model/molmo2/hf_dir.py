@@ -53,7 +53,8 @@ def _token_ids(path: Path, cfg: MolmoConfig) -> ImageTokenIds:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))
-    col, image = tok.convert_tokens_to_ids(["<im_col>", "<|image|>"])
+    vocab = tok.get_vocab()
+    col, image = vocab.get("<im_col>"), vocab.get("<|image|>")
     ids = cfg.image_tokens
     return ImageTokenIds(ids.image_start, ids.image_end, ids.image_patch, col if col is not None else ids.image_col,
                          ids.low_res_image_start, image if image is not None else ids.image_placeholder,
@@ -170,7 +171,7 @@ def save_molmo2_dir(model: Molmo2, out_dir: str | Path, *, source: str | Path | 
     out = Path(out_dir)
     if out.exists():
         raise FileExistsError(f"{out} exists; choose a new output directory")
-    source = Path(source) if source is not None else getattr(model, "source_dir", None)
+    source = Path(source) if source is not None else model.source_dir
     tmp = out.with_name(f".{out.name}.tmp{os.getpid()}")
     tmp.mkdir(parents=True)
     try:

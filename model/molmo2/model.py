@@ -9,25 +9,17 @@ other one during the prefill (SDPA bool masks), text stays causal.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
-from torch import nn
 
 from model.config import MolmoConfig
-from model.connector import ImageProjector, normalize_patches
+from model.connector import ImageBackbone, normalize_patches
 from model.molmo import Molmo, MolmoOutput
-from model.vit import VisionTransformer, ViTAttention
 
 
-class Molmo2Backbone(nn.Module):
+class Molmo2Backbone(ImageBackbone):
     """ViT + masked mean-query attention pooling over index lists + SwiGLU projector."""
-
-    def __init__(self, cfg: MolmoConfig):
-        super().__init__()
-        self.cfg = cfg
-        v = cfg.vision
-        self.image_vit = VisionTransformer(v)
-        self.image_pooling_2d = ViTAttention(v.feature_dim, v.width, cfg.connector.pool_heads, v.float32_attention)
-        self.image_projector = ImageProjector(v.width, cfg.projector_hidden, cfg.llm.d_model)
 
     def forward(self, pixel_values: torch.Tensor, pooling: torch.Tensor) -> torch.Tensor:
         """pixel_values (M, P, patch_dim); pooling (N, k) indices into the M*P patches -> (N', d_model).
@@ -74,12 +66,14 @@ def molmo2_attention_mask(input_tokens: torch.Tensor, block_ids: tuple[int, ...]
 class Molmo2(Molmo):
     """`Molmo` with Molmo2's vision path and attention mask; init, parameter groups and loss are shared."""
 
+    source_dir: Path | None = None  # a loaded transformers dir: where tokenizer and processor files come from
+
     def __init__(self, cfg: MolmoConfig):
         if cfg.family != "molmo2":
             raise ValueError(f"Molmo2 needs a config with family='molmo2', got {cfg.family!r}")
         super().__init__(cfg)
 
-    def _backbone(self, cfg: MolmoConfig) -> nn.Module:
+    def _backbone(self, cfg: MolmoConfig) -> ImageBackbone:
         return Molmo2Backbone(cfg)
 
     def prefill_mask(self, input_tokens: torch.Tensor) -> torch.Tensor:
@@ -101,10 +95,10 @@ class Molmo2(Molmo):
         b, t, d = x.shape
         return x.reshape(b * t, d).index_add(0, where, feats.to(x.dtype)).view(b, t, d)
 
-    def forward(self, input_tokens: torch.Tensor, pixel_values=None, image_token_pooling=None, image_grids=None,
-                image_num_crops=None, position_ids=None, target_tokens=None, loss_masks=None,
-                loss_normalizer=None, z_loss: float = 0.0, attn_mask=None, cache=None,
-                last_logits_only: bool = False, **_unused) -> MolmoOutput:
+    def forward(  # type: ignore[override]  # Molmo2's batch (transformers' processor output), not v1's
+            self, input_tokens: torch.Tensor, pixel_values=None, image_token_pooling=None, image_grids=None,
+            image_num_crops=None, position_ids=None, target_tokens=None, loss_masks=None, loss_normalizer=None,
+            z_loss: float = 0.0, attn_mask=None, cache=None, last_logits_only: bool = False, **_unused) -> MolmoOutput:
         if _unused.get("images") is not None or _unused.get("image_input_idx") is not None:
             raise ValueError("Molmo2 takes pixel_values / image_token_pooling / image_grids / image_num_crops, "
                              "not a v1 batch (images, image_input_idx)")

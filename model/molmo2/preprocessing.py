@@ -32,6 +32,9 @@ class Molmo2PreprocessConfig:
     std: tuple[float, float, float] = (0.5, 0.5, 0.5)
 
     def __post_init__(self) -> None:
+        if min(self.crop_size, self.patch_size, self.max_crops, *self.pooling) < 1 or min(self.overlap_margins) < 0:
+            raise ValueError(f"Molmo2 preprocessing needs sizes, pooling and max_crops >= 1 and margins >= 0, got "
+                             f"{self}")
         if self.crop_size % self.patch_size or sum(self.overlap_margins) >= self.crop_size // self.patch_size:
             raise ValueError(f"crop {self.crop_size} px must be whole patches of {self.patch_size} and wider than "
                              f"the overlap margins {self.overlap_margins} (in patches)")
@@ -39,7 +42,7 @@ class Molmo2PreprocessConfig:
     @classmethod
     def from_model(cls, cfg: MolmoConfig) -> Molmo2PreprocessConfig:
         v, p = cfg.vision, cfg.connector.pool_size
-        return cls(v.image_size, v.patch_size, (p, p), cfg.max_crops, tuple(cfg.overlap_margins), v.mean, v.std)
+        return cls(v.image_size, v.patch_size, (p, p), cfg.max_crops, cfg.overlap_margins, v.mean, v.std)
 
     def hf_dict(self) -> dict[str, Any]:
         """preprocessor_config.json of transformers' `Molmo2ImageProcessor` with these settings."""

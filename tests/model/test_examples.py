@@ -131,5 +131,5 @@ def test_fact15_multiple_choice():
 
 
 def test_unknown_style_kind_is_an_error():
-    with pytest.raises(ValueError, match="style-prefix kind"):
+    with pytest.raises(ValueError, match="ExampleConfig.style_kind must be one of"):
         examples(["clock"], style_kind="nope")

@@ -17,8 +17,8 @@ transformers = pytest.importorskip("transformers")
 
 def _molmo(llm: LLMConfig | None = None, vision: VisionConfig | None = None) -> Molmo:
     cfg = MolmoConfig(
-        vision=vision or VisionConfig(image_size=56, width=32, n_layers=2, n_heads=2, mlp_dim=64),
-        connector=ConnectorConfig(pool_heads=2),
+        vision=vision or VisionConfig(image_size=56, width=32, n_layers=2, n_heads=2, mlp_dim=64, vit_layers=(-1, -2)),
+        connector=ConnectorConfig(pool_heads=2), overlap_margins=(0, 0),
         llm=llm or LLMConfig(d_model=32, n_layers=1, n_heads=2, n_kv_heads=1, mlp_hidden=48,
                              vocab_size=64, embedding_size=64),
     )
@@ -133,7 +133,7 @@ def test_vit_matches_siglip_vision_model():
         hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
         image_size=42, patch_size=14, layer_norm_eps=1e-6)
     hf = transformers.SiglipVisionModel(hf_cfg).eval()
-    vision = VisionConfig(kind="siglip", image_size=42, width=32, n_layers=2, n_heads=2, mlp_dim=64,
+    vision = VisionConfig(image_size=42, width=32, n_layers=2, n_heads=2, mlp_dim=64,
                           act="gelu_tanh", ln_eps=1e-6, use_cls=False, pre_ln=False, patch_bias=True,
                           vit_layers=(-1,))
     ours = _molmo(vision=vision)

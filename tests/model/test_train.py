@@ -77,7 +77,7 @@ def test_train_config_files_load(tmp_path):
     yaml_path.write_text("model: tiny\nseq_len: 128\noptim:\n  llm_lr: 0.001\n  betas: [0.9, 0.99]\n")
     c = TrainConfig.from_file(yaml_path)
     assert c.seq_len == 128 and c.optim.llm_lr == 0.001 and c.optim.betas == (0.9, 0.99)
-    with pytest.raises(ValueError, match="unknown TrainConfig fields"):
+    with pytest.raises(ValueError, match="unknown TrainConfig field .sequence_length."):
         TrainConfig.from_dict({"sequence_length": 3})
 
 
