@@ -258,13 +258,16 @@ def config_to_official(cfg: MolmoConfig, *, tied: bool = False) -> dict[str, Any
 
 
 def load_official(path: str | Path, cfg: MolmoConfig | None = None):
-    """Build our Molmo from an official checkpoint directory (config.json + safetensors).
+    """Build our Molmo from an official checkpoint directory (config.json + safetensors, one file or shards).
 
     A tied export (`weight_tying` / `tie_word_embeddings`) has no `ff_out`: the head is the embedding."""
+    from model.moe import is_molmoe_config, load_molmoe
     from model.molmo import Molmo
 
     path = Path(path)
     hf = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else {}
+    if is_molmoe_config(hf):  # MolmoE-1B: its own config and key layout (model/moe.py)
+        return load_molmoe(path, cfg)
     if cfg is None:
         cfg = config_from_official(hf)
     sd = read_state_dict(path)
