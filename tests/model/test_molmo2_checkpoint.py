@@ -164,7 +164,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
     back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
     sample = next(iter_samples(shards))
     proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
-    row = encode_example([" User: How many dots are there? Assistant:"], load_image(sample.image), tok, cfg, proc, 256)
+    row = encode_example([" How many dots are there?"], load_image(sample.image), tok, cfg, proc, 256)
     b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
     with torch.no_grad():
         gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
@@ -202,7 +202,7 @@ def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_pat
     tok = load_molmo2_tokenizer("tiny", cfg)
     proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
     image = load_image(next(iter_samples(shards)).image)
-    row = encode_example([" User: What color are the dots? Assistant:"], image, tok, cfg, proc, 256)
+    row = encode_example([" What color are the dots?"], image, tok, cfg, proc, 256)
     b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
     with torch.no_grad():
         gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=5, do_sample=False, eos_token_id=None,
