@@ -125,11 +125,12 @@ def tiny_molmo2_tokenizer(cfg: MolmoConfig):
     from model.tokenizer import EOS_TEXT, MolmoTokenizer
 
     backend = Tokenizer.from_str(MolmoTokenizer.tiny().backend.to_str())  # a copy: tiny() may be shared
+    backend.add_special_tokens(["<|im_start|>", "<|im_end|>"])  # in the vocabulary: `<|im_end|>` is a target
     n = backend.get_vocab_size()
     if n > cfg.llm.vocab_size:
         raise ValueError(f"tiny tokenizer has {n} entries, more than vocab_size {cfg.llm.vocab_size}")
     backend.add_tokens([f"<|unused_{i}|>" for i in range(cfg.llm.vocab_size - n)])
-    backend.add_special_tokens(list(MOLMO2_SPECIAL) + ["<|im_start|>", "<|im_end|>"])
+    backend.add_special_tokens(list(MOLMO2_SPECIAL))
     tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=EOS_TEXT, bos_token=EOS_TEXT,
                                   pad_token=EOS_TEXT, extra_special_tokens={"image_token": "<|image|>"})
     tok.chat_template = CHAT_TEMPLATE

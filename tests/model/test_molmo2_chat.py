@@ -69,6 +69,7 @@ def test_encoded_row_expands_the_image_and_predicts_only_replies(exported):
     assert row["input_tokens"].count(cfg.image_tokens.low_res_image_start) == 1
     targets = [t for t in row["target_tokens"] if t >= 0]
     assert targets == [t for t, m in zip(ids, loss, strict=True) if m]  # same replies, image tokens never targets
+    assert max(targets) < cfg.llm.embedding_size  # `<|im_end|>` is a logit the model can predict
     assert encode_example(TURNS, image, tok, cfg, proc, seq_len=n_image + 10) is None  # does not fit
 
 

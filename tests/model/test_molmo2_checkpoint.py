@@ -144,7 +144,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
     save_hf(hf, cfg, tmp_path / "hf")
     ours = load_molmo2_dir(tmp_path / "hf")
     tok = tiny_molmo2_tokenizer(cfg)
-    shards = make_dot_shards(tmp_path / "dots", 12)
+    shards = make_dot_shards(tmp_path / "dots", 16)  # one chat row per image: its annotations are turns
     batches = list(itertools.islice(shard_batches(shards, tok, cfg, batch_size=4, seq_len=256), 4))
     assert len(batches) == 4 and all(int((b["loss_masks"] > 0).sum()) > 0 for b in batches)
     ours.train()
