@@ -53,7 +53,8 @@ def _token_ids(path: Path, cfg: MolmoConfig) -> ImageTokenIds:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))
-    col, image = tok.convert_tokens_to_ids(["<im_col>", "<|image|>"])
+    found = [tok.convert_tokens_to_ids(t) for t in ("<im_col>", "<|image|>")]
+    col, image = (v if isinstance(v, int) else None for v in found)
     ids = cfg.image_tokens
     return ImageTokenIds(ids.image_start, ids.image_end, ids.image_patch, col if col is not None else ids.image_col,
                          ids.low_res_image_start, image if image is not None else ids.image_placeholder,

@@ -9,6 +9,8 @@ other one during the prefill (SDPA bool masks), text stays causal.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
@@ -74,6 +76,8 @@ def molmo2_attention_mask(input_tokens: torch.Tensor, block_ids: tuple[int, ...]
 class Molmo2(Molmo):
     """`Molmo` with Molmo2's vision path and attention mask; init, parameter groups and loss are shared."""
 
+    source_dir: Path | None = None  # the checkpoint directory it was loaded from (tokenizer files on export)
+
     def __init__(self, cfg: MolmoConfig):
         if cfg.family != "molmo2":
             raise ValueError(f"Molmo2 needs a config with family='molmo2', got {cfg.family!r}")
@@ -101,10 +105,11 @@ class Molmo2(Molmo):
         b, t, d = x.shape
         return x.reshape(b * t, d).index_add(0, where, feats.to(x.dtype)).view(b, t, d)
 
-    def forward(self, input_tokens: torch.Tensor, pixel_values=None, image_token_pooling=None, image_grids=None,
-                image_num_crops=None, position_ids=None, target_tokens=None, loss_masks=None,
-                loss_normalizer=None, z_loss: float = 0.0, attn_mask=None, cache=None,
-                last_logits_only: bool = False, **_unused) -> MolmoOutput:
+    def forward(  # type: ignore[override]  # a Molmo2 batch has its own image inputs
+            self, input_tokens: torch.Tensor, pixel_values=None, image_token_pooling=None, image_grids=None,
+            image_num_crops=None, position_ids=None, target_tokens=None, loss_masks=None,
+            loss_normalizer=None, z_loss: float = 0.0, attn_mask=None, cache=None,
+            last_logits_only: bool = False, **_unused) -> MolmoOutput:
         if _unused.get("images") is not None or _unused.get("image_input_idx") is not None:
             raise ValueError("Molmo2 takes pixel_values / image_token_pooling / image_grids / image_num_crops, "
                              "not a v1 batch (images, image_input_idx)")

@@ -39,7 +39,8 @@ class Molmo2PreprocessConfig:
     @classmethod
     def from_model(cls, cfg: MolmoConfig) -> Molmo2PreprocessConfig:
         v, p = cfg.vision, cfg.connector.pool_size
-        return cls(v.image_size, v.patch_size, (p, p), cfg.max_crops, tuple(cfg.overlap_margins), v.mean, v.std)
+        m = cfg.overlap_margins
+        return cls(v.image_size, v.patch_size, (p, p), cfg.max_crops, (m[0], m[1]), v.mean, v.std)
 
     def hf_dict(self) -> dict[str, Any]:
         """preprocessor_config.json of transformers' `Molmo2ImageProcessor` with these settings."""
