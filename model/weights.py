@@ -293,9 +293,11 @@ def save_official(model: nn.Module, out_dir: str | Path, *, tokenizer: Any = Non
 
     from model.hf_molmo import check_remote_code, copy_remote_code, write_hf_files
 
+    cfg: MolmoConfig = model.cfg  # type: ignore[assignment]
+    if cfg.llm.moe_experts:
+        raise ValueError("export of a MolmoE (mixture-of-experts) model to the official layout is not implemented")
     if code_from is not None:
         check_remote_code(code_from)  # before anything is written
-    cfg: MolmoConfig = model.cfg  # type: ignore[assignment]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sd = ours_to_official({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, cfg)

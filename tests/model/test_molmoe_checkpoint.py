@@ -156,3 +156,20 @@ def test_molmoe_dir_missing_an_expert_is_refused(tmp_path, checkpoint):
     write_checkpoint(tmp_path / "broken", molmoe_config_json(), sd)
     with pytest.raises(KeyError, match="block 1 has 5 of 6 experts' up_proj"):
         load_official(tmp_path / "broken")
+
+
+def test_cli_converts_a_molmoe_dir_to_ours_and_refuses_the_way_back(tmp_path, checkpoint):
+    from typer.testing import CliRunner
+
+    from model.checkpoint import load_model
+    from model.cli import app
+
+    path, hf, _, _ = checkpoint
+    r = CliRunner().invoke(app, ["convert", str(path), str(tmp_path / "ours.pt")])
+    assert r.exit_code == 0, r.output
+    ours = load_model(tmp_path / "ours.pt").eval()
+    ids = torch.randint(0, VOCAB, (1, 9), generator=torch.Generator().manual_seed(2))
+    with torch.no_grad():
+        assert_close(ours(ids).logits, hf(ids).logits, rtol=1e-5, atol=1e-5)
+    r = CliRunner().invoke(app, ["convert", str(tmp_path / "ours.pt"), str(tmp_path / "back"), "--to", "official"])
+    assert r.exit_code == 2 and "MolmoE" in r.output and not (tmp_path / "back").exists()
