@@ -63,7 +63,7 @@ class TrainConfig:
     cpu_threads: int = 1  # torch threads per process on CPU (0: torch's default); 1 is fastest on busy CPUs
     init_vit: str | None = None  # HF CLIP/SigLIP checkpoint dir
     init_llm: str | None = None  # HF Qwen2/OLMo-2 checkpoint dir
-    init_official: str | None = None  # official Molmo checkpoint dir, or a transformers Molmo2 dir
+    init_official: str | None = None  # official Molmo (or MolmoE-1B) checkpoint dir, or a transformers Molmo2 dir
     example_style: str = "demo_or_style"
     eval_every: int = 0  # 0: evaluate only at the end (when there is an eval split)
     eval_examples: int = 64
@@ -113,6 +113,10 @@ class TrainConfig:
                 from model.molmo2.hf_dir import load_molmo2_config
 
                 return load_molmo2_config(self.init_official)
+            from model.moe import is_molmoe_config, molmoe_config
+
+            if is_molmoe_config(hf):  # so is a MolmoE-1B checkpoint (its decoder is the MoE one)
+                return molmoe_config(hf)
         return get_config(self.model) if isinstance(self.model, str) else self.model
 
     def to_dict(self) -> dict[str, Any]:

@@ -250,13 +250,16 @@ def config_to_official(cfg: MolmoConfig, *, tied: bool = False) -> dict[str, Any
 
 
 def load_official(path: str | Path, cfg: MolmoConfig | None = None):
-    """Build our Molmo from an official checkpoint directory (config.json + safetensors).
+    """Build our Molmo from an official checkpoint directory (config.json + safetensors, one file or shards).
 
     A tied export (`weight_tying` / `tie_word_embeddings`) has no `ff_out`: the head is the embedding."""
+    from model.moe import is_molmoe_config, load_molmoe
     from model.molmo import Molmo
 
     path = Path(path)
     hf = json.loads((path / "config.json").read_text()) if (path / "config.json").exists() else {}
+    if is_molmoe_config(hf):  # MolmoE-1B: its own config and key layout (model/moe.py)
+        return load_molmoe(path, cfg)
     if cfg is None:
         cfg = config_from_official(hf)
     sd = read_state_dict(path)
@@ -282,9 +285,11 @@ def save_official(model: nn.Module, out_dir: str | Path, *, tokenizer: Any = Non
 
     from model.hf_molmo import check_remote_code, copy_remote_code, write_hf_files
 
+    cfg: MolmoConfig = model.cfg  # type: ignore[assignment]
+    if cfg.llm.moe_experts:
+        raise ValueError("export of a MolmoE (mixture-of-experts) model to the official layout is not implemented")
     if code_from is not None:
         check_remote_code(code_from)  # before anything is written
-    cfg: MolmoConfig = model.cfg  # type: ignore[assignment]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sd = ours_to_official({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, cfg)

@@ -1,14 +1,16 @@
 """Molmo2 training batches from the toolkit's shards: examples -> tokens with `<|image|>` -> padded batch.
 
-A minimal path (no packing): each example becomes BOS, the image placeholder, then its turns as
-`model.examples` formats them (v1's " User: ... Assistant:" role format; Molmo2's chat template is not
-applied yet), with loss on the assistant turns and the final EOS. `collate` pads tokens with -1 on the
-right and concatenates the images' processor outputs in row order, the layout `Molmo2.forward` takes.
+A minimal path (no packing): the conversations `model.examples` writes for one image (bare prompts, the
+family's point format) are joined as turns of one chat while it fits `seq_len`, and rendered in Molmo2's chat
+format by the tokenizer's chat template (model/molmo2/chat.py), with loss on the assistant replies and their
+end-of-turn markers. `collate` pads tokens with -1 on the right and concatenates the images' processor
+outputs in row order, the layout `Molmo2.forward` takes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +18,18 @@ import numpy as np
 import torch
 
 from model.config import MolmoConfig
-from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig, expand_placeholders
+from model.molmo2.chat import expand_images, join_conversations, render_chat
+from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
 
 
 def encode_example(messages: list[str], image: np.ndarray, tokenizer: Any, cfg: MolmoConfig,
-                   proc: Molmo2ImageProcessor, seq_len: int) -> dict[str, Any] | None:
-    """Tokens, targets and image inputs of one conversation; None when it does not fit in `seq_len`."""
-    pix = proc([image])
-    bos = tokenizer.bos_token_id if tokenizer.bos_token_id is not None else tokenizer.eos_token_id
-    ids, loss = [bos, cfg.image_tokens.image_placeholder], [0, 0]
-    for i, turn in enumerate(messages):
-        part = tokenizer.encode(turn, add_special_tokens=False)
-        if i % 2 == 1:
-            part = part + [tokenizer.eos_token_id] if i == len(messages) - 1 else part
-        ids += part
-        loss += [i % 2] * len(part)
-    ids = expand_placeholders(ids, pix["image_grids"].tolist(), cfg.image_tokens)
-    loss = [0] * (len(ids) - len(loss)) + loss  # the image tokens carry no loss
+                   proc: Molmo2ImageProcessor, seq_len: int, pix: dict[str, Any] | None = None
+                   ) -> dict[str, Any] | None:
+    """Tokens, targets and image inputs of one chat (turns: user, assistant, ...; a final user turn is a
+    prompt); None when it does not fit in `seq_len`. `pix`: the image's processor outputs, when at hand."""
+    pix = proc([image]) if pix is None else pix
+    ids, loss = render_chat(messages, tokenizer)
+    ids, loss = expand_images(ids, loss, pix["image_grids"].tolist(), cfg.image_tokens)
     if len(ids) > seq_len:
         return None
     targets = [t if m else -1 for t, m in zip(ids[1:] + [-1], loss[1:] + [0], strict=True)]
@@ -60,15 +57,16 @@ def shard_batches(shards: str | Path, tokenizer: Any, cfg: MolmoConfig, batch_si
     from pixmo.shards import iter_samples
 
     proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
-    ex_cfg = ExampleConfig(point_format=cfg.family)
+    ex_cfg = ExampleConfig(point_format=cfg.family, message_format="none")  # the chat template adds the roles
     rng = np.random.default_rng(seed)
     rows: list[dict[str, Any]] = []
     for sample in iter_samples(shards):
         image = load_image(sample.image)
-        for ex in sample_to_examples(sample, rng, cfg=ex_cfg):
-            row = encode_example(ex.messages, image, tokenizer, cfg, proc, seq_len)
-            if row is not None:
-                rows.append(row)
+        pix = proc([image])
+        convs = [ex.messages for ex in sample_to_examples(sample, rng, cfg=ex_cfg)]
+        encode = partial(encode_example, image=image, tokenizer=tokenizer, cfg=cfg, proc=proc, seq_len=seq_len, pix=pix)
+        for row in join_conversations(convs, encode):
+            rows.append(row)
             if len(rows) == batch_size:
                 yield collate(rows)
                 rows = []

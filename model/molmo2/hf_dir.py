@@ -53,8 +53,8 @@ def _token_ids(path: Path, cfg: MolmoConfig) -> ImageTokenIds:
     from transformers import AutoTokenizer
 
     tok = AutoTokenizer.from_pretrained(str(path))
-    vocab = tok.get_vocab()
-    col, image = vocab.get("<im_col>"), vocab.get("<|image|>")
+    found = [tok.convert_tokens_to_ids(t) for t in ("<im_col>", "<|image|>")]
+    col, image = (v if isinstance(v, int) else None for v in found)
     ids = cfg.image_tokens
     return ImageTokenIds(ids.image_start, ids.image_end, ids.image_patch, col if col is not None else ids.image_col,
                          ids.low_res_image_start, image if image is not None else ids.image_placeholder,
@@ -126,11 +126,12 @@ def tiny_molmo2_tokenizer(cfg: MolmoConfig):
     from model.tokenizer import EOS_TEXT, MolmoTokenizer
 
     backend = Tokenizer.from_str(MolmoTokenizer.tiny().backend.to_str())  # a copy: tiny() may be shared
+    backend.add_special_tokens(["<|im_start|>", "<|im_end|>"])  # in the vocabulary: `<|im_end|>` is a target
     n = backend.get_vocab_size()
     if n > cfg.llm.vocab_size:
         raise ValueError(f"tiny tokenizer has {n} entries, more than vocab_size {cfg.llm.vocab_size}")
     backend.add_tokens([f"<|unused_{i}|>" for i in range(cfg.llm.vocab_size - n)])
-    backend.add_special_tokens(list(MOLMO2_SPECIAL) + ["<|im_start|>", "<|im_end|>"])
+    backend.add_special_tokens(list(MOLMO2_SPECIAL))
     tok = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token=EOS_TEXT, bos_token=EOS_TEXT,
                                   pad_token=EOS_TEXT, extra_special_tokens={"image_token": "<|image|>"})
     tok.chat_template = CHAT_TEMPLATE

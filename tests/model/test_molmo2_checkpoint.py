@@ -144,7 +144,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
     save_hf(hf, cfg, tmp_path / "hf")
     ours = load_molmo2_dir(tmp_path / "hf")
     tok = tiny_molmo2_tokenizer(cfg)
-    shards = make_dot_shards(tmp_path / "dots", 12)
+    shards = make_dot_shards(tmp_path / "dots", 16)  # one chat row per image: its annotations are turns
     batches = list(itertools.islice(shard_batches(shards, tok, cfg, batch_size=4, seq_len=256), 4))
     assert len(batches) == 4 and all(int((b["loss_masks"] > 0).sum()) > 0 for b in batches)
     ours.train()
@@ -164,7 +164,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
     back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
     sample = next(iter_samples(shards))
     proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
-    row = encode_example([" User: How many dots are there? Assistant:"], load_image(sample.image), tok, cfg, proc, 256)
+    row = encode_example([" How many dots are there?"], load_image(sample.image), tok, cfg, proc, 256)
     b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
     with torch.no_grad():
         gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
@@ -202,7 +202,7 @@ def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_pat
     tok = load_molmo2_tokenizer("tiny", cfg)
     proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
     image = load_image(next(iter_samples(shards)).image)
-    row = encode_example([" User: What color are the dots? Assistant:"], image, tok, cfg, proc, 256)
+    row = encode_example([" What color are the dots?"], image, tok, cfg, proc, 256)
     b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
     with torch.no_grad():
         gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=5, do_sample=False, eos_token_id=None,
