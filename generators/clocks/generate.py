@@ -55,6 +55,13 @@ class ClockConfig:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.size < 96:
             raise ValueError(f"size must be at least 96 px, got {self.size}")
+        if self.examples_per_face < 1:
+            raise ValueError(f"examples per face must be at least 1, got {self.examples_per_face}")
+        for name in ("p_not_shown", "p_digital"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if not 1 <= self.jpeg_quality <= 95:
+            raise ValueError(f"jpeg_quality must be 1 to 95, got {self.jpeg_quality}")
 
 
 def _family(rng: Draws, cfg: ClockConfig) -> str:

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import weakref
+from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -106,7 +107,7 @@ class Sandbox:
             if fut is not None and not fut.done():
                 fut.set_result({"ok": False, "error": "the sandbox worker stopped"})
 
-    def run(self, kind: str, files: dict[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
+    def run(self, kind: str, files: Mapping[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
         """Write ``files`` to a fresh temp dir, run the job, return the ``outputs`` it wrote."""
         with self._lock:
             self._ensure_scratch()
