@@ -33,6 +33,8 @@ _SPAN_S = 6 * 365 * 24 * 3600
 
 @dataclass(frozen=True)
 class ClockConfig:
+    """What the clocks depend on (fingerprinted per shard, in the manifest); ``RunOptions`` say how many."""
+
     size: int = 384  # canvas side in pixels
     examples_per_face: int = 5
     p_not_shown: float = 0.04  # examples whose face shows no time (hands or digits off)
@@ -42,10 +44,6 @@ class ClockConfig:
     augment: bool = False  # the section-5 training-time augmentation
     augment_cfg: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
     split: str = "train"  # part of every seed, so train and validation never share an example
-
-    @classmethod
-    def tiny(cls) -> ClockConfig:
-        return cls(size=192, examples_per_face=3)
 
     def __post_init__(self) -> None:
         bad = [f for f in self.families if f not in FAMILY_NAMES]

@@ -60,7 +60,7 @@ def dedupe(dets: list[Detection], thr: float = 0.3) -> list[Detection]:
     return keep
 
 
-@dataclass
+@dataclass(frozen=True)
 class OpenCVConfig:
     max_side: int = 640  # images are scaled down to this before detection (boxes scaled back)
     min_face: float = 0.04  # smallest object side, as a fraction of the shorter image side
@@ -68,6 +68,12 @@ class OpenCVConfig:
     profile_neighbors: int = 8
     cat_neighbors: int = 3
     person_weight: float = 1.0  # HOG SVM margin; ~0.8 still fires on rockets and logos
+
+    def __post_init__(self) -> None:
+        if self.max_side < 64 or not 0 < self.min_face < 1:
+            raise ValueError(f"need max_side >= 64 and 0 < min_face < 1, got {self.max_side}, {self.min_face}")
+        if min(self.face_neighbors, self.profile_neighbors, self.cat_neighbors) < 1:
+            raise ValueError("cascade neighbour counts must be at least 1")
 
 
 class OpenCVDetector:

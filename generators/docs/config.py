@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from generators.docs.renderers import RENDERERS
+from generators.docs.sandbox import Limits
 
 PERSONAS_FILE = Path(__file__).with_name("personas.jsonl")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -65,10 +66,10 @@ class RenderOptions:
     def __post_init__(self) -> None:
         if self.threads < 1:
             raise ValueError(f"--threads must be at least 1, got {self.threads}")
-        if not self.timeout > 0:
-            raise ValueError(f"--timeout must be positive, got {self.timeout}")
-        if self.mem_mb < 64:
-            raise ValueError(f"mem_mb must be at least 64, got {self.mem_mb}")
+        self.limits()  # checks the timeout and the memory limit
+
+    def limits(self) -> Limits:
+        return Limits(timeout=self.timeout, mem_mb=self.mem_mb)
 
 
 def load_personas(path: str | Path = "") -> list[Persona]:

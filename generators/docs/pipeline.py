@@ -216,7 +216,7 @@ _CTX_LOCK = threading.Lock()
 
 def render_context(opts: RenderOptions) -> RenderContext:
     """The process's long-lived context (sandbox worker, browser pool) for these limits."""
-    key = Limits(timeout=opts.timeout, mem_mb=opts.mem_mb)
+    key = opts.limits()
     with _CTX_LOCK:
         if key not in _CTX:
             _CTX[key] = RenderContext(key)

@@ -46,6 +46,12 @@ class Limits:
     mem_mb: int = 1024  # address space a job may add on top of the worker's
     start_timeout: float = 60.0
 
+    def __post_init__(self) -> None:
+        if not (self.timeout > 0 and self.start_timeout > 0):
+            raise ValueError(f"--timeout must be positive, got {self.timeout} (start: {self.start_timeout})")
+        if self.mem_mb < 64:
+            raise ValueError(f"mem_mb must be at least 64, got {self.mem_mb}")
+
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
 # LaTeX: paranoid file access (no absolute paths, no parent dirs, no dot files) on top of the jail;

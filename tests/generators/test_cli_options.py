@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import pytest
 
+from generators.capqa.core import CapQAConfig
 from generators.clocks.augment import AugmentConfig
 from generators.clocks.generate import ClockConfig
+from generators.count.detectors import OpenCVConfig
+from generators.count.generate import DetectConfig, SplitConfig
 from generators.count.mosaic import MosaicConfig
 from generators.docs.config import DocsConfig, RenderOptions
+from generators.docs.sandbox import Limits
 from pixmo.cli import main
 
 BAD = [
@@ -52,6 +56,11 @@ def test_a_bad_option_is_one_error_line_and_exit_2(tmp_path, capsys, args, says)
     (lambda: DocsConfig(attempts=0), "attempts must be at least 1"),
     (lambda: DocsConfig(renderers=()), "renderers must name at least one"),
     (lambda: RenderOptions(mem_mb=10), "mem_mb must be at least 64"),
+    (lambda: Limits(timeout=0), "--timeout must be positive"),
+    (lambda: OpenCVConfig(min_face=0), "need max_side >= 64 and 0 < min_face < 1"),
+    (lambda: DetectConfig(max_pixels=0), "max_pixels must be positive"),
+    (lambda: SplitConfig(max_per_count=-1), "--max-per-count must be >= 0"),
+    (lambda: CapQAConfig(max_turns=0), "max_turns must be at least 1"),
 ])
 def test_configs_refuse_impossible_values(make, says):
     with pytest.raises(ValueError) as exc:
