@@ -35,7 +35,7 @@ from generators.docs.browser import (  # noqa: E402
     mermaid_js_path,
     plotly_js_path,
 )
-from generators.docs.config import DocsConfig, load_personas  # noqa: E402
+from generators.docs.config import RenderOptions, load_personas  # noqa: E402
 from generators.docs.pipeline import DocJob, offline_content, render_context  # noqa: E402
 from generators.docs.renderers import RENDERERS  # noqa: E402
 
@@ -148,7 +148,7 @@ def main() -> None:
     ap.add_argument("--renderers", default=",".join(RENDERERS))
     args = ap.parse_args()
     n_pool, n_base = (4, 1) if args.quick else (30, 5)
-    ctx = render_context(DocsConfig())
+    ctx = render_context(RenderOptions())
     t0 = time.perf_counter()
     _ = ctx.browser.render("html", "<p>warm</p>")
     startup = time.perf_counter() - t0

@@ -52,7 +52,7 @@ def make_samples(n: int, size: int, seed: int = 0, pool: int = 32) -> list[Sampl
     encoded = []
     for _ in range(pool):
         base = rng.integers(0, 255, (size // 16, size // 16, 3), dtype=np.uint8)
-        arr = np.asarray(Image.fromarray(base).resize((size, size), Image.BILINEAR)).astype(np.int16)
+        arr = np.asarray(Image.fromarray(base).resize((size, size), Image.Resampling.BILINEAR)).astype(np.int16)
         arr = arr + rng.integers(-12, 12, (size, size, 3))
         buf = io.BytesIO()
         Image.fromarray(arr.clip(0, 255).astype(np.uint8)).save(buf, "JPEG", quality=90)
@@ -69,7 +69,7 @@ def make_samples(n: int, size: int, seed: int = 0, pool: int = 32) -> list[Sampl
     return out
 
 
-def best_of(repeats: int, fns: dict[str, Callable[[], None]], setup: Callable[[str], None] | None = None,
+def best_of(repeats: int, fns: dict[str, Callable[[], object]], setup: Callable[[str], None] | None = None,
             ) -> dict[str, float]:
     """Best wall time of each function; the functions take turns so that load drift hits all alike."""
     times: dict[str, list[float]] = {k: [] for k in fns}
@@ -102,7 +102,7 @@ def write_wds(out: Path, members: list[list[tuple[str, bytes]]], per_shard: int)
 
     with wds.ShardWriter(str(out / "shard-%06d.tar"), maxcount=per_shard, verbose=0, mtime=0) as w:
         for sample in members:
-            d = {"__key__": sample[0][0].split(".")[0]}
+            d: dict[str, str | bytes] = {"__key__": sample[0][0].split(".")[0]}
             d.update({name.split(".", 1)[1]: data for name, data in sample})
             w.write(d)
 
@@ -156,8 +156,8 @@ def run(n: int, size: int, per_shard: int, repeats: int) -> dict:
         t.update(best_of(repeats, {
             "read_wds": lambda: read_wds(urls),
             "read_tarfile": lambda: read_tarfile(urls),
-            "read_pixmo": lambda: sum(1 for _ in iter_samples(src)) and None,
-            "read_pixmo_raw": lambda: sum(1 for _ in iter_raw(src)) and None,
+            "read_pixmo": lambda: sum(1 for _ in iter_samples(src)),
+            "read_pixmo_raw": lambda: sum(1 for _ in iter_raw(src)),
         }))
     finally:
         shutil.rmtree(root, ignore_errors=True)

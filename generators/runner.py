@@ -5,7 +5,13 @@ beside it; a rerun skips those and only makes the missing ones, then writes the 
 all the stats files. The same function runs in a local process pool or on Ray.
 
 Each stats file records a fingerprint of (config, seed, items); a shard whose fingerprint does
-not match the current run (another config or seed) is made again instead of being reused.
+not match the current run (another config or seed) is made again instead of being reused. So
+``config`` holds what the shards' bytes depend on and nothing else (it also goes into the
+manifest); how to make them (threads, time limits) is bound into ``fn`` with ``functools.partial``,
+and how many (``--num``) and where (``--workers``, ``--executor``) are the tasks and ``run``'s own
+arguments, so changing any of those reuses the finished shards. A rerun of the same command over a
+published set that would hold fewer items (a smaller ``--num``) is refused unless ``mode`` is
+``overwrite``.
 Everything is made in a staging directory beside the output and published at the end
 (``pixmo.shardset``): an output that holds another set is refused unless ``mode`` is
 ``overwrite`` or ``append``, and a killed run leaves the published set as it was.
@@ -39,7 +45,7 @@ from pixmo.shards import (
     write_manifest,
     write_shard,
 )
-from pixmo.shardset import StagedSet
+from pixmo.shardset import ShardSetExists, StagedSet
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +69,7 @@ class ShardResult:
     stats: dict[str, Any] = field(default_factory=dict)
 
 
-ShardFn = Callable[[Any, ShardTask], ShardResult]
+ShardFn = Callable[[Any, ShardTask], ShardResult]  # fn(config, task), picklable (a module function or a partial)
 
 
 def plan_tasks(items: Sequence[Any], per_shard: int, seed: int) -> list[ShardTask]:
@@ -145,6 +151,8 @@ def run(
     staged = StagedSet(out, mode=mode, keep_staging=True, same_as={
         "dataset": dataset, "split": split, "config": config_dict(config), "seed": seed})
     out_dir = staged.dir
+    if mode == "new" and staged.mode == "overwrite":  # the same command again over its published set
+        _refuse_fewer_items(staged.out, tasks)
     if staged.mode == "overwrite":
         _link_finished(staged.out, out_dir)
     remove_stale_tmp(out_dir)  # a killed earlier run may have left half-written files
@@ -159,7 +167,7 @@ def run(
         _run_local(fn, config, todo, out_dir, workers, progress)
     else:
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'ray'")
-    infos, totals = list(staged.existing), {}
+    infos, totals = list(staged.existing), dict[str, Any]()
     for t in tasks:
         st = json.loads(_stats_path(out_dir, t.index).read_text())
         infos.append(ShardInfo(**st["shard"]))
@@ -169,6 +177,21 @@ def run(
     return {"manifest": str(manifest), "shards": len(tasks), "skipped": skipped, "redone": len(todo),
             "first_index": staged.first_index, "samples": sum(i.samples for i in infos[staged.first_index:]),
             "stats": totals}
+
+
+def _refuse_fewer_items(out: Path, tasks: Sequence[ShardTask]) -> None:
+    """Data is not dropped silently: a rerun planning fewer items than the published set holds
+    (per its stats files) needs ``overwrite``."""
+    held = 0
+    for p in out.glob("*" + STATS_SUFFIX):
+        try:
+            held += int(json.loads(p.read_text())["items"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return  # not a set this runner wrote: nothing to compare with
+    planned = sum(len(t.items) for t in tasks)
+    if planned < held:
+        raise ShardSetExists(f"{out} holds {held} items of this run and this one plans {planned}; pass "
+                             "--overwrite to replace it with the smaller set")
 
 
 def _link_finished(src: Path, dst: Path) -> None:
@@ -195,13 +218,12 @@ def _add_totals(totals: dict[str, Any], stats: dict[str, Any]) -> None:
             _add_totals(totals.setdefault(k, {}), v)
 
 
-def _bar(progress: bool, total: int, label: str) -> Progress:
-    p = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=not progress)
-    return p
+def _bar(progress: bool, label: str) -> Progress:
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), disable=not progress)
 
 
 def _run_local(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, workers: int, progress: bool) -> None:
-    with _bar(progress, len(todo), "shards") as bar:
+    with _bar(progress, "shards") as bar:
         tid = bar.add_task("shards", total=len(todo))
         if workers <= 1:
             for t in todo:
@@ -232,7 +254,7 @@ def _run_ray(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, workers
     try:
         remote = ray.remote(run_shard)
         refs = [remote.remote(fn, config, t, str(out)) for t in todo]
-        with _bar(progress, len(todo), "shards (ray)") as bar:
+        with _bar(progress, "shards (ray)") as bar:
             tid = bar.add_task("shards", total=len(todo))
             while refs:
                 done, refs = ray.wait(refs, num_returns=1)

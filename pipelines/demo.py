@@ -40,6 +40,16 @@ class DemoConfig:
     seed: int = 0
     skip: tuple[str, ...] = ()  # stages this preset leaves out
 
+    def __post_init__(self) -> None:
+        sizes = {k: v for k, v in asdict(self).items() if isinstance(v, int | float) and not isinstance(v, bool)}
+        negative = sorted(k for k, v in sizes.items() if v < 0)
+        if negative:
+            raise ValueError(f"demo config: {', '.join(negative)} must be >= 0")
+        zero = sorted(k for k in ("shard_size", "train_steps", "train_minutes", "train_batch", "eval_samples")
+                      if not sizes[k] > 0)
+        if zero:
+            raise ValueError(f"demo config: {', '.join(zero)} must be positive")
+
 
 PRESETS = {
     "full": DemoConfig(),

@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import shutil
 from collections import Counter
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -33,22 +35,29 @@ FAILURES = "failures.json"
 STATE_DIR = ".state"
 
 
+@dataclass(frozen=True)
 class ImportConfig:
-    """Settings of one import run. A plain class (not a dataclass) so that the shard runner's
-    fingerprint and the manifest see only ``model_dump()``: what a shard's content depends on.
-    Download tuning (threads, delays, retries) and the output path are left out on purpose, so a
-    rerun with other tuning still skips the shards it finished.
-    """
+    """What an import's shards depend on: fingerprinted per shard by the runner and written to the
+    manifest (the same fields, so the same fingerprints, as the plain class it replaces)."""
 
-    def __init__(self, subset: str, out: str, images_per_shard: int = 1000,
-                 download: DownloadConfig | None = None, progress: bool = False, source: tuple[str, ...] = ()):
-        self.subset, self.out, self.images_per_shard = subset, out, images_per_shard
-        self.download = download or DownloadConfig()
-        self.progress = progress  # per-image progress bar (only for in-process runs)
-        self.source = source  # the Parquet file names: another source is another set
+    subset: str
+    images_per_shard: int = 1000
+    source: tuple[str, ...] = ()  # the Parquet file names: another source is another set
 
-    def model_dump(self, mode: str = "json") -> dict[str, Any]:
-        return {"subset": self.subset, "images_per_shard": self.images_per_shard, "source": list(self.source)}
+    def __post_init__(self) -> None:
+        if self.images_per_shard < 1:
+            raise ValueError(f"images per shard must be at least 1, got {self.images_per_shard}")
+
+
+@dataclass(frozen=True)
+class ImportRun:
+    """How an import runs, not what it makes: where its state lives, download tuning (threads,
+    delays, retries) and the per-image bar. Not fingerprinted, so a rerun with other tuning still
+    skips the shards it finished; bound into the shard function with ``functools.partial``."""
+
+    out: str
+    download: DownloadConfig = field(default_factory=DownloadConfig)
+    progress: bool = False  # per-image progress bar (only for in-process runs)
 
 
 # --- reading the published rows ------------------------------------------------------------
@@ -108,10 +117,10 @@ def _failure_row(item: Any, out: Outcome) -> dict[str, Any]:
             "reason": out.reason, "status": out.status, "detail": out.detail, "attempts": out.attempts}
 
 
-def _previous(cfg: ImportConfig, task: ShardTask) -> tuple[list[Sample], set[str] | None]:
+def _previous(cfg: ImportConfig, task: ShardTask, out: str) -> tuple[list[Sample], set[str] | None]:
     """The samples of this shard made by an earlier run of the same shard, and the keys of the items
     that failed then (None when there is no such shard): a rerun only fetches those again."""
-    d = staging_dir(cfg.out)
+    d = staging_dir(out)
     tar, stats = d / shard_name(task.index), d / (shard_name(task.index) + STATS_SUFFIX)
     if not (tar.exists() and stats.exists()):
         return [], None
@@ -122,17 +131,17 @@ def _previous(cfg: ImportConfig, task: ShardTask) -> tuple[list[Sample], set[str
     return [decode_sample(k, m, validate=False) for k, m in iter_raw(str(tar))], failed
 
 
-def download_shard(cfg: ImportConfig, task: ShardTask) -> ShardResult:
+def download_shard(cfg: ImportConfig, task: ShardTask, opts: ImportRun) -> ShardResult:
     """Fetch the images of one shard; good ones become samples, bad ones failure rows. When an
     earlier run made this shard, its samples are kept and only its failed items are fetched again."""
-    state = ItemState(_state_dir(cfg.out, task.index))
-    samples, failed_before = _previous(cfg, task)
+    state = ItemState(_state_dir(opts.out, task.index))
+    samples, failed_before = _previous(cfg, task, opts.out)
     items = [it for it in task.items if failed_before is None or it.key in failed_before]
     failures = []
     counts: Counter = Counter(ok=len(samples), annotations=sum(len(s.annotations) for s in samples))
     fetched: list[tuple[Any, Outcome, bytes]] = []
-    with _progress(cfg.progress, len(items), f"shard {task.index}") as tick:
-        for item, out, data in download_items(items, cfg.download, state):
+    with _progress(opts.progress, len(items), f"shard {task.index}") as tick:
+        for item, out, data in download_items(items, opts.download, state):
             tick()
             if out.ok and data is not None:
                 fetched.append((item, out, data))
@@ -196,12 +205,12 @@ def import_subset(subset: str, source: str, out: str | Path, *, dl: DownloadConf
     rows = read_rows(source, limit)
     items, rejected = plan_items(subset, rows)
     out = Path(out)
-    cfg = ImportConfig(subset, str(out), images_per_shard, dl or DownloadConfig(),
-                       progress=progress and workers <= 1 and executor == "local", source=names)
+    cfg = ImportConfig(subset, images_per_shard, source=names)
+    opts = ImportRun(str(out), dl or DownloadConfig(), progress=progress and workers <= 1 and executor == "local")
     tasks = plan_tasks(items, images_per_shard, seed)
     retried = _failed_before(cfg, tasks, out) if mode != "overwrite" else 0
-    summary = run(download_shard, cfg, tasks, out, dataset=subset, seed=seed, workers=workers,
-                  executor=executor, progress=progress and not cfg.progress, mode=mode,
+    summary = run(partial(download_shard, opts=opts), cfg, tasks, out, dataset=subset, seed=seed, workers=workers,
+                  executor=executor, progress=progress and not opts.progress, mode=mode,
                   redo=lambda st: bool(st.get("failures")))
     first = summary["first_index"]
     report = failure_report(out, [t.index + first for t in tasks], rejected, len(rows), len(items))
@@ -250,14 +259,14 @@ def failure_rate(report: dict[str, Any]) -> float:
     return 1.0 - report["ok"] / report["images"] if report["images"] else 0.0
 
 
-def print_report(report: dict[str, Any], console: Any, top: int = 20) -> None:
+def print_report(report: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
     t = Table(title=f"download: {report['ok']}/{report['images']} images ok, {report['dead']} dead, "
                     f"{report['wrong']} wrong, {report['bad_records']} bad rows")
     for c in ("reason", "count", "example url", "detail"):
         t.add_column(c, overflow="fold")
-    examples = {}
+    examples: dict[str, dict[str, Any]] = {}
     for f in report["failures"]:
         examples.setdefault(f["reason"], f)
     for reason, n in report["by_reason"].items():

@@ -7,7 +7,7 @@ Heavy imports happen inside the commands so that ``pixmo --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -17,7 +17,7 @@ DB = typer.Option(None, "--db", help="database URL (default: PIXMO_APP_DATABASE_
 MEDIA = typer.Option(None, "--media", help="media root, a folder or fsspec URL (default: var/media)")
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str) -> NoReturn:
     typer.secho(f"error: {msg}", fg="red", err=True)
     raise typer.Exit(2)
 
@@ -27,7 +27,8 @@ def _app_env(db: str | None, media: str | None):  # noqa: ANN202
     from annotation_app.media import MediaStore
     from annotation_app.settings import Settings
 
-    s = Settings(**{k: v for k, v in (("database_url", db), ("media_root", media)) if v})
+    given: dict[str, Any] = {k: v for k, v in (("database_url", db), ("media_root", media)) if v}
+    s = Settings(**given)
     migrate(s.database_url)
     return make_engine(s.database_url, synchronous=s.sqlite_synchronous), MediaStore(s.media_root)
 

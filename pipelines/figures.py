@@ -177,10 +177,12 @@ def _pixel_points(sample: Sample, record: Any) -> list[tuple[float, float]]:
             p = p.model_dump()
         if isinstance(p, dict):
             x, y = p.get("x"), p.get("y")
-        elif isinstance(p, list | tuple) and len(p) == 2 and all(isinstance(v, int | float) for v in p):
+        elif isinstance(p, list | tuple) and len(p) == 2:
             x, y = p
         else:
             continue  # nested groups (point explanations) are not drawn
+        if not (isinstance(x, int | float) and isinstance(y, int | float)):
+            continue
         if unit == "percent":
             x, y = images.to_pixels(x, y, (sample.width, sample.height))
         out.append((x, y))

@@ -99,6 +99,7 @@ def _train_set(ctx: Context) -> str:
     source would be), so the model answers with points and a count; its hash-held-out part
     (``holdout_fraction``) is the evaluation split."""
     from pipelines.mix import _tagged
+    from pixmo.records import PixmoCount
     from pixmo.shards import ShardWriter, iter_samples
 
     if MOSAIC not in ctx.datasets:
@@ -109,7 +110,10 @@ def _train_set(ctx: Context) -> str:
     counts = set()
     with ShardWriter(out, dataset="count-mosaic-point-count", max_count=1000, resume=False, mode="overwrite") as w:
         for s in iter_samples(ctx.datasets[MOSAIC]):
-            counts.add(s.annotations[0].record.count)
+            rec = s.annotations[0].record
+            if not isinstance(rec, PixmoCount):
+                raise ValueError(f"{ctx.datasets[MOSAIC]}: expected pixmo-count records, found {rec.SUBSET}")
+            counts.add(rec.count)
             w.write(_tagged(s, "count_mosaic", "point_count"))
     ctx.results["count_values"] = sorted(counts)
     return str(out)

@@ -20,27 +20,26 @@ def register(app: typer.Typer) -> None:
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
         """Write pixmo-cap-qa records from pixmo-cap captions; needs PIXMO_LLM_BASE_URL."""
+        from generators.capqa.core import CapQAConfig, make_shard
+        from generators.common import RunOptions
+        from generators.runner import plan_tasks, run
         from pixmo.llm import LLMUnavailable, get_client
+        from pixmo.shards import read_manifest
+        from pixmo.shardset import write_mode
 
+        cfg = CapQAConfig(conversations=conversations)  # bad options: ValueError, one line from pixmo.cli.main
+        opts = RunOptions(out=str(out), seed=seed, workers=workers)
         try:
             get_client()
         except LLMUnavailable as exc:
             typer.echo(f"error: CapQA is unavailable: {exc}", err=True)
             raise typer.Exit(3) from None
-        from pixmo.shards import read_manifest
-
         try:
             manifest = read_manifest(shards)
         except Exception as exc:  # noqa: BLE001 - any unreadable input: say which
             typer.echo(f"error: cannot read shards in {shards}: {exc}", err=True)
             raise typer.Exit(2) from None
-        from generators.capqa.core import CapQAConfig, make_shard
-        from generators.runner import plan_tasks, run
-
         paths = [str(Path(shards) / s["name"]) for s in manifest["shards"]]
-        cfg = CapQAConfig(shards=str(shards), conversations=conversations, seed=seed)
-        from pixmo.shardset import write_mode
-
-        summary = run(make_shard, cfg, plan_tasks(paths, 1, seed), out, dataset="pixmo-cap-qa", seed=seed,
-                      workers=workers, mode=write_mode(overwrite, append))
+        summary = run(make_shard, cfg, plan_tasks(paths, 1, opts.seed), opts.out, dataset="pixmo-cap-qa",
+                      seed=opts.seed, workers=opts.workers, mode=write_mode(overwrite, append))
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "samples")} | summary["stats"]))

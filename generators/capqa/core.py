@@ -22,15 +22,19 @@ PROMPT_VERSION = "capqa-v1"
 _TURN = re.compile(r"^\s*(USER|ASSISTANT)\s*:\s*(.*)$", re.I)
 
 
-@dataclass
+@dataclass(frozen=True)
 class CapQAConfig:
-    shards: str = ""  # input directory with pixmo-cap records
+    """What is asked (fingerprinted with each shard's seed and input shard path; in the manifest)."""
+
     conversations: int = 3  # asked for per caption
     max_turns: int = 3
-    seed: int = 0
     llm: dict[str, Any] = field(default_factory=dict)  # LLMSettings overrides; {} -> environment
 
     def __post_init__(self) -> None:
+        if self.conversations < 1:
+            raise ValueError(f"--conversations must be at least 1, got {self.conversations}")
+        if self.max_turns < 1:
+            raise ValueError(f"max_turns must be at least 1, got {self.max_turns}")
         if "api_key" in self.llm:
             raise ValueError("set the API key as PIXMO_LLM_API_KEY, not in the config (configs go into the manifest)")
 
@@ -83,7 +87,7 @@ def make_shard(cfg: CapQAConfig, task: ShardTask) -> ShardResult:
     inputs = [(s, cap) for path in task.items for s in iter_samples(path) for cap in _captions(s)]
     calls = [{"messages": prompt(cap.caption, cfg.conversations, cfg.max_turns), "stage": "capqa",
               "validate": parse_conversations, "prompt_version": PROMPT_VERSION, "temperature": 1.0,
-              "seed": int(hashlib.sha256((s.key + cap.caption).encode()).hexdigest()[:8], 16) ^ cfg.seed}
+              "seed": int(hashlib.sha256((s.key + cap.caption).encode()).hexdigest()[:8], 16) ^ task.seed}
              for s, cap in inputs]
     results = client.chat_many(calls)
     samples, failed = [], 0

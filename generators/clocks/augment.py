@@ -27,6 +27,16 @@ class AugmentConfig:
     saturation: tuple[float, float] = (0.8, 1.2)
     contrast: tuple[float, float] = (0.8, 1.2)
 
+    def __post_init__(self) -> None:
+        if self.strip < 0 or self.strip_pad < 0:
+            raise ValueError(f"strip and strip_pad must be >= 0, got {self.strip}, {self.strip_pad}")
+        if not 0 <= self.hue <= 0.5:
+            raise ValueError(f"hue must be between 0 and 0.5, got {self.hue}")
+        for name in ("scale", "brightness", "saturation", "contrast"):
+            lo, hi = getattr(self, name)
+            if not 0 < lo <= hi:
+                raise ValueError(f"{name} must be a range 0 < low <= high, got {(lo, hi)}")
+
 
 def rotation_degrees(rng: np.random.Generator) -> float:
     """10% upright, 40% within +-25 degrees, the rest within +-25, +-80 or +-180."""

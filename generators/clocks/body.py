@@ -56,9 +56,15 @@ class Body:
     light_angle: float  # radians: the direction the light falls off towards
 
 
+def rgb(values: Any) -> tuple[int, int, int]:
+    """Three numbers as an RGB colour: ints clamped to 0..255."""
+    r, g, b = (min(255, max(0, int(v))) for v in values)
+    return r, g, b
+
+
 def _jitter(rng: np.random.Generator, c: tuple[int, int, int], amount: int = 12) -> tuple[int, int, int]:
     d = rng.integers(-amount, amount + 1, 3)
-    return tuple(min(255, max(0, int(v + e))) for v, e in zip(c, d, strict=True))  # type: ignore[return-value]
+    return rgb(v + e for v, e in zip(c, d, strict=True))
 
 
 @functools.cache
@@ -94,7 +100,7 @@ def candidates(shape: str | None, case: str | None, nato: bool) -> tuple[int, ..
 
 
 def shade(c: tuple[int, int, int], f: float) -> tuple[int, int, int]:
-    return tuple(min(255, max(0, int(v * f))) for v in c)  # type: ignore[return-value]
+    return rgb(v * f for v in c)
 
 
 def _strap(cv: Canvas, b: Body, c: tuple[float, float], r: float) -> None:

@@ -23,23 +23,26 @@ PAD = 2  # px of empty border around every text mask (room for the warp's interp
 
 
 @functools.lru_cache(maxsize=64)
-def _base_font(name: str) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+def _base_font(name: str) -> ImageFont.FreeTypeFont:
     """The font at a nominal size. Basic layout: glyphs are drawn one at a time, so there is
-    nothing to shape, and it measures an advance about 10x faster than raqm."""
+    nothing to shape, and it measures an advance about 10x faster than raqm. Without matplotlib's
+    copy of the font, Pillow's own scalable default font."""
     base = package_dir("matplotlib")
-    try:
-        return ImageFont.truetype(str(base / "mpl-data" / "fonts" / "ttf" / name), 24,  # type: ignore[operator]
-                                  layout_engine=ImageFont.Layout.BASIC)
-    except (OSError, TypeError):
-        return ImageFont.load_default(24)
+    if base is not None:
+        try:
+            return ImageFont.truetype(str(base / "mpl-data" / "fonts" / "ttf" / name), 24,
+                                      layout_engine=ImageFont.Layout.BASIC)
+        except OSError:
+            pass
+    default = ImageFont.load_default(24)
+    if not isinstance(default, ImageFont.FreeTypeFont):  # a Pillow built without FreeType
+        raise RuntimeError("clock text needs Pillow with FreeType support")
+    return default
 
 
 @functools.lru_cache(maxsize=512)
-def font(name: str, size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
-    base = _base_font(name)
-    if isinstance(base, ImageFont.FreeTypeFont):  # a new size of an open font: no second file read
-        return base.font_variant(size=max(6, size))
-    return ImageFont.load_default(max(6, size))
+def font(name: str, size: int) -> ImageFont.FreeTypeFont:
+    return _base_font(name).font_variant(size=max(6, size))  # a new size of an open font: no second file read
 
 
 @functools.lru_cache(maxsize=8192)

@@ -15,7 +15,7 @@ import numpy as np
 from PIL import Image
 
 from generators.clocks import geom
-from generators.clocks.body import shade
+from generators.clocks.body import rgb, shade
 from generators.clocks.canvas import Canvas
 from generators.clocks.dial_geom import DialArea, bezel_parts, dial_area, tick_parts, where
 from generators.clocks.geom import polar
@@ -125,6 +125,7 @@ def _gain(face: FaceSpec, area: DialArea, r: float, rng: np.random.Generator) ->
     """A brightness map (float32) of the dial texture on the area's coarse grid."""
     dx, ang, rad = area.dx, area.ang, area.rad
     kind = face.texture
+    g: np.ndarray
     if kind == "sunburst":
         g = 1 + 0.1 * np.cos(ang * np.float32(2 * int(rng.integers(20, 60))))
     elif kind == "gradient":
@@ -182,7 +183,7 @@ def numerals(texts: list[Text], face: FaceSpec, c: tuple[float, float], r: float
         label = ROMAN[h] if "roman" in kind else str(h or 12)
         ink = face.ink
         if colorful:
-            ink = tuple(int(v) for v in rng.integers(0, 200, 3)) if luminance(face.dial) > 0.5 else ink
+            ink = rgb(rng.integers(0, 200, 3)) if luminance(face.dial) > 0.5 else ink
         texts.append(Text(label, polar(c, r * b * inset, d), size, ink, face.font, -d if face.radial_numerals else 0.0))
         if kind == "military":
             texts.append(Text(str(h + 12 if h else 24), polar(c, r * 0.52, d), int(size * 0.5), face.ink, face.font))

@@ -33,6 +33,8 @@ _SPAN_S = 6 * 365 * 24 * 3600
 
 @dataclass(frozen=True)
 class ClockConfig:
+    """What the clocks depend on (fingerprinted per shard, in the manifest); ``RunOptions`` say how many."""
+
     size: int = 384  # canvas side in pixels
     examples_per_face: int = 5
     p_not_shown: float = 0.04  # examples whose face shows no time (hands or digits off)
@@ -43,10 +45,6 @@ class ClockConfig:
     augment_cfg: aug.AugmentConfig = field(default_factory=aug.AugmentConfig)
     split: str = "train"  # part of every seed, so train and validation never share an example
 
-    @classmethod
-    def tiny(cls) -> ClockConfig:
-        return cls(size=192, examples_per_face=3)
-
     def __post_init__(self) -> None:
         bad = [f for f in self.families if f not in FAMILY_NAMES]
         if bad:
@@ -55,6 +53,13 @@ class ClockConfig:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.size < 96:
             raise ValueError(f"size must be at least 96 px, got {self.size}")
+        if self.examples_per_face < 1:
+            raise ValueError(f"examples per face must be at least 1, got {self.examples_per_face}")
+        for name in ("p_not_shown", "p_digital"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be between 0 and 1, got {getattr(self, name)}")
+        if not 1 <= self.jpeg_quality <= 95:
+            raise ValueError(f"jpeg_quality must be 1 to 95, got {self.jpeg_quality}")
 
 
 def _family(rng: Draws, cfg: ClockConfig) -> str:

@@ -342,7 +342,7 @@ def build_layer(face: FaceSpec, size: int, rng: np.random.Generator, warp: bool 
         dial.subdials(cv, face, lay, rng)
     dial.windows(cv, face, lay)
     if face.digital is not None and face.digital.ghost and face.digital.kind == "7seg":
-        ghost = tuple(int(0.82 * p + 0.18 * k) for p, k in zip(face.digital.panel, face.digital.ink, strict=True))
+        ghost = bodies.rgb(0.82 * p + 0.18 * k for p, k in zip(face.digital.panel, face.digital.ink, strict=True))
         pattern = "88:88" + (":88" if face.digital.seconds else "")
         seven_segment(cv.arr, pattern, lay.boxes["digital"], ghost, h, lay.memo)
     dial.brand(texts, face, lay)

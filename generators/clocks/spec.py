@@ -43,7 +43,6 @@ NUMERALS = ("none", "arabic", "roman", "quarters-arabic", "quarters-roman", "mil
             "cardinal")
 HANDS = ("baton", "sword", "leaf", "dauphine", "arrow", "pencil", "lollipop", "syringe", "plongeur",
          "skeleton-tip")
-CASES = ("none", "watch", "wall", "pocket", "smart", "alarm")
 BEZELS = ("none", "plain", "diver", "tachy", "numbers", "knurled", "hours")
 BACKGROUNDS = ("plain", "gradient", "noise", "stripes", "checker", "photo", "wood")
 

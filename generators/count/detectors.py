@@ -21,11 +21,14 @@ DEFAULT_QUERIES = ("person", "face", "car", "dog", "cat", "bird", "chair", "bott
                    "tree", "boat", "horse", "sheep", "cow", "apple", "orange", "window", "coin")
 
 
+Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+
+
 @dataclass(frozen=True)
 class Detection:
     label: str
     score: float
-    box: tuple[float, float, float, float]  # x0, y0, x1, y1 in image pixels
+    box: Box
 
     @property
     def center(self) -> tuple[float, float]:
@@ -57,7 +60,7 @@ def dedupe(dets: list[Detection], thr: float = 0.3) -> list[Detection]:
     return keep
 
 
-@dataclass
+@dataclass(frozen=True)
 class OpenCVConfig:
     max_side: int = 640  # images are scaled down to this before detection (boxes scaled back)
     min_face: float = 0.04  # smallest object side, as a fraction of the shorter image side
@@ -66,17 +69,24 @@ class OpenCVConfig:
     cat_neighbors: int = 3
     person_weight: float = 1.0  # HOG SVM margin; ~0.8 still fires on rockets and logos
 
+    def __post_init__(self) -> None:
+        if self.max_side < 64 or not 0 < self.min_face < 1:
+            raise ValueError(f"need max_side >= 64 and 0 < min_face < 1, got {self.max_side}, {self.min_face}")
+        if min(self.face_neighbors, self.profile_neighbors, self.cat_neighbors) < 1:
+            raise ValueError("cascade neighbour counts must be at least 1")
+
 
 class OpenCVDetector:
     name = "opencv"
-    labels = ("face", "cat", "person")
+    labels: tuple[str, ...] = ("face", "cat", "person")
 
     def __init__(self, cfg: OpenCVConfig | None = None):
         import cv2
+        from cv2.data import haarcascades
 
         cv2.setNumThreads(1)
         self.cv2, self.cfg = cv2, cfg or OpenCVConfig()
-        base = cv2.data.haarcascades
+        base = haarcascades
         self.cascades = {k: cv2.CascadeClassifier(base + f) for k, f in (
             ("frontal", "haarcascade_frontalface_default.xml"), ("alt2", "haarcascade_frontalface_alt2.xml"),
             ("profile", "haarcascade_profileface.xml"), ("cat", "haarcascade_frontalcatface_extended.xml"))}
@@ -84,17 +94,17 @@ class OpenCVDetector:
             if c.empty():
                 raise RuntimeError(f"OpenCV cascade {k!r} is missing: install opencv-python-headless<5")
         self.hog = cv2.HOGDescriptor()
-        self.hog.setSVMDetector(cv2.HOGDescriptor_getDefaultPeopleDetector())
+        self.hog.setSVMDetector(np.asarray(cv2.HOGDescriptor.getDefaultPeopleDetector(), dtype=np.float32))
 
     def _cascade(self, name: str, gray: np.ndarray, neighbors: int, scale: float = 1.1,
-                 side: int = 0) -> list[tuple[tuple[float, ...], float]]:
+                 side: int = 0) -> list[tuple[Box, float]]:
         side = side or max(20, int(min(gray.shape) * self.cfg.min_face))
         boxes, _, weights = self.cascades[name].detectMultiScale3(
             gray, scaleFactor=scale, minNeighbors=neighbors, minSize=(side, side), outputRejectLevels=True)
         return [((float(x), float(y), float(x + w), float(y + h)), float(s))
                 for (x, y, w, h), s in zip(boxes, np.ravel(weights), strict=True)]
 
-    def _confirmed(self, gray: np.ndarray, box: tuple[float, ...]) -> bool:
+    def _confirmed(self, gray: np.ndarray, box: Box) -> bool:
         """Does the default frontal cascade also see a face in a window around ``box``?"""
         x0, y0, x1, y1 = box
         m = 0.3 * (x1 - x0)
@@ -182,7 +192,7 @@ class HFDetector:
             outputs = self.model(**{k: v.to(self.device) for k, v in inputs.items()})
         res = self._post(outputs, (pil.height, pil.width), inputs)[0]
         out = []
-        names = res.get("text_labels") or res.get("labels")
+        names = res.get("text_labels") or res["labels"]
         for score, lab, box in zip(res["scores"].tolist(), names, res["boxes"].tolist(), strict=True):
             if isinstance(lab, str):
                 label = lab

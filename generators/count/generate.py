@@ -34,19 +34,42 @@ TRAIN_COUNTS = range(0, 11)
 
 
 @dataclass(frozen=True)
-class CountConfig:
+class DetectConfig:
+    """What the candidates depend on (step 1): fingerprinted per shard, in the candidates' manifest."""
+
     detector: str = "opencv"  # or hf:<model name or path>
     threshold: float = 0.3  # score threshold for hf detectors (OpenCV ones have their own, see detectors.py)
     queries: tuple[str, ...] = ()  # labels for open-vocabulary detectors (default list when empty)
+    max_pixels: int = 40_000_000  # larger images are skipped (decompression bombs)
+
+    def __post_init__(self) -> None:
+        if not (self.detector == "opencv" or (self.detector.startswith("hf:") and len(self.detector) > 3)):
+            raise ValueError(f"--detector {self.detector!r}: use 'opencv' or 'hf:<model name or local path>'")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError(f"--threshold must be between 0 and 1, got {self.threshold}")
+        if self.max_pixels < 1:
+            raise ValueError(f"max_pixels must be positive, got {self.max_pixels}")
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    """How the candidates are split (step 2); not part of the detection, so changing it re-uses the
+    candidates. Written to the splits' manifests with the candidates' config."""
+
     eval_per_count: int = 60  # per count value, per split (PixMo: 540 = 9 x 60)
     max_per_count: int = 0  # train cap per count value; 0 = the median of the non-empty counts' sizes
-    max_pixels: int = 40_000_000  # larger images are skipped (decompression bombs)
+
+    def __post_init__(self) -> None:
+        if self.eval_per_count < 0:
+            raise ValueError(f"--eval-per-count must be >= 0, got {self.eval_per_count}")
+        if self.max_per_count < 0:
+            raise ValueError(f"--max-per-count must be >= 0 (0: the median), got {self.max_per_count}")
 
 
 _DETECTORS: dict[tuple[str, float, tuple[str, ...]], Detector] = {}
 
 
-def detector_for(cfg: CountConfig) -> Detector:
+def detector_for(cfg: DetectConfig) -> Detector:
     """One detector per process and config (cascades and models are not picklable)."""
     key = (cfg.detector, cfg.threshold, cfg.queries)
     if key not in _DETECTORS:
@@ -93,7 +116,7 @@ def count_sample(url: str, data: bytes, image: np.ndarray, dets: list[Detection]
     return s
 
 
-def detect_shard(cfg: CountConfig, task: ShardTask) -> ShardResult:
+def detect_shard(cfg: DetectConfig, task: ShardTask) -> ShardResult:
     """The runner's per-shard function: every image of the task's references, detected."""
     det = detector_for(cfg)
     samples: list[Sample] = []
@@ -123,7 +146,7 @@ def detect_shard(cfg: CountConfig, task: ShardTask) -> ShardResult:
     return ShardResult(samples, stats)
 
 
-def _plan(counts: dict[str, int], cfg: CountConfig, seed: int) -> dict[str, str]:
+def _plan(counts: dict[str, int], cfg: SplitConfig, seed: int) -> dict[str, str]:
     """Assign each candidate key to 'train', 'validation', 'test' (or nowhere)."""
     rng = np.random.default_rng([seed, 0xC0])
     by: dict[int, list[str]] = {}
@@ -158,7 +181,7 @@ def _eval_form(s: Sample) -> Sample:
                   image_ext=s.image_ext, width=s.width, height=s.height, key=s.key)
 
 
-def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: int, per_shard: int,
+def split_candidates(cand: str | Path, out: str | Path, cfg: SplitConfig, seed: int, per_shard: int,
                      exclude: frozenset[str] | set[str] = frozenset(), mode: str = "new") -> dict[str, Any]:
     """Write OUT/train, OUT/validation, OUT/test from the candidate shards (deterministic);
     candidates whose key is in ``exclude`` go nowhere."""
@@ -172,7 +195,8 @@ def split_candidates(cand: str | Path, out: str | Path, cfg: CountConfig, seed: 
             continue
         counts[key] = envelope(json.loads(members["json"])["annotations"][0])[1]["count"]
     plan = _plan(counts, cfg, seed)
-    config = dict(read_manifest(cand).get("config", {}), eval_per_count=cfg.eval_per_count)
+    config = dict(read_manifest(cand).get("config", {}), eval_per_count=cfg.eval_per_count,
+                  max_per_count=cfg.max_per_count)
     writers = {sp: ShardWriter(Path(out) / sp, dataset="pixmo-count", split=sp, max_count=per_shard, config=config,
                                seed=seed, mode=mode) for sp in ("train", "validation", "test")}
     hist: dict[str, dict[int, int]] = {sp: {} for sp in writers}

@@ -37,11 +37,14 @@ class MosaicConfig:
     scale: tuple[float, float] = (0.7, 0.85)  # face crop side as a fraction of the cell side
     texture: float = 0.5  # probability of a textured (rather than flat) background
 
-    def check(self) -> None:
+    def __post_init__(self) -> None:
         if not 1 <= self.min_k <= self.max_k <= self.grid * self.grid:
             raise ValueError(f"mosaic counts {self.min_k}..{self.max_k} do not fit a {self.grid}x{self.grid} grid")
         if self.num < 1 or self.size < 64 * self.grid:
             raise ValueError(f"mosaic: need num >= 1 and size >= {64 * self.grid} (got {self.num}, {self.size})")
+        if not (0 < self.scale[0] <= self.scale[1] <= 1 and 0 <= self.texture <= 1 and self.margin >= 0):
+            raise ValueError(f"mosaic: need 0 < scale[0] <= scale[1] <= 1, 0 <= texture <= 1 and margin >= 0 "
+                             f"(got {self.scale}, {self.texture}, {self.margin})")
 
 
 def sprites(margin: float) -> list[Image.Image]:
@@ -66,7 +69,7 @@ def background(rng: np.random.Generator, size: int, texture: float) -> Image.Ima
     if rng.random() >= texture:
         return Image.new("RGB", (size, size), tuple(int(v) for v in base))
     coarse = rng.normal(0, 25, size=(8, 8, 3))
-    noise = np.asarray(Image.fromarray(np.uint8(np.clip(coarse + 128, 0, 255))).resize((size, size), Image.BICUBIC))
+    noise = np.asarray(Image.fromarray(np.uint8(np.clip(coarse + 128, 0, 255))).resize((size, size), Image.Resampling.BICUBIC))
     return Image.fromarray(np.uint8(np.clip(base + noise.astype(np.int16) - 128, 0, 255)))
 
 
@@ -77,7 +80,7 @@ def make_mosaic(rng: np.random.Generator, cfg: MosaicConfig, faces: list[Image.I
     cell = cfg.size // cfg.grid
     for c in rng.permutation(cfg.grid * cfg.grid)[:k]:
         side = int(cell * rng.uniform(*cfg.scale))
-        face = faces[int(rng.integers(len(faces)))].resize((side, side), Image.BILINEAR)
+        face = faces[int(rng.integers(len(faces)))].resize((side, side), Image.Resampling.BILINEAR)
         x = (c % cfg.grid) * cell + int(rng.integers(0, cell - side + 1))
         y = (c // cfg.grid) * cell + int(rng.integers(0, cell - side + 1))
         im.paste(face, (x, y))
@@ -89,7 +92,6 @@ def make_mosaic(rng: np.random.Generator, cfg: MosaicConfig, faces: list[Image.I
 def write_mosaics(folder: str | Path, cfg: MosaicConfig, seed: int) -> dict[str, int]:
     """Write ``cfg.num`` mosaics and ``truth.json`` ({image_url (``sha256:HEX``) -> pasted count}) to
     ``folder``."""
-    cfg.check()
     root = Path(folder).resolve()
     root.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng([seed, 0x30A1C])

@@ -1,4 +1,10 @@
-"""``pixmo gen docs``: charts, tables, diagrams and documents from code, with QA from the code's data."""
+"""``pixmo gen docs``: charts, tables, diagrams and documents from code, with QA from the code's data.
+
+``DocsConfig`` (what is made) is fingerprinted and goes into the manifest; ``RunOptions`` and
+``RenderOptions`` (how many, how fast) do not, so a rerun with other ``--threads``, ``--workers`` or a
+larger ``--num`` reuses the finished shards. Bad options raise ``ValueError``, which ``pixmo.cli.main``
+prints as one ``error:`` line with exit status 2.
+"""
 
 from __future__ import annotations
 
@@ -33,22 +39,22 @@ def register(app: typer.Typer) -> None:
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
         """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
-        from generators.docs.config import DocsConfig
-        from generators.runner import plan_tasks, run
+        from functools import partial
+
+        from generators.common import RunOptions
+        from generators.docs.config import DocsConfig, RenderOptions, load_personas
+        from generators.docs.pipeline import make_shard
+        from generators.docs.renderers import RENDERERS
+        from generators.docs.splits import personas_for, split_seed
+        from generators.runner import run
         from pixmo.shardset import write_mode
 
-        try:
-            chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
-            kw = {"renderers": chosen} if chosen else {}
-            cfg = DocsConfig(num=num, seed=seed, mode=mode, personas_file=str(personas or ""),
-                             per_shard=per_shard, timeout=timeout, threads=threads, split=split, **kw)
-            from generators.docs.config import load_personas
-            from generators.docs.splits import personas_for, split_seed
-
-            personas_for(load_personas(cfg.personas_file), split)  # a bad file, or too few to split
-        except (ValueError, FileNotFoundError) as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
+        chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
+        cfg = DocsConfig(mode=mode, personas_file=str(personas or ""), split=split, renderers=chosen or tuple(RENDERERS))
+        render = RenderOptions(threads=threads, timeout=timeout)
+        opts = RunOptions(out=str(out), seed=split_seed(seed, split), num=num, workers=workers, executor=executor,
+                          per_shard=per_shard, split=split or "train")
+        personas_for(load_personas(cfg.personas_file), split)  # a bad file, or too few to split
         if mode == "llm":
             from pixmo.llm import LLMUnavailable, get_client
 
@@ -57,12 +63,9 @@ def register(app: typer.Typer) -> None:
             except LLMUnavailable as exc:
                 typer.echo(f"error: LLM mode is unavailable: {exc}", err=True)
                 raise typer.Exit(3) from None
-        from generators.docs.pipeline import make_shard
-
-        seed = split_seed(seed, split)
-        tasks = plan_tasks(list(range(num)), per_shard, seed)
-        summary = run(make_shard, cfg, tasks, out, dataset="pixmo-docs", seed=seed, workers=workers,
-                      executor=executor, split=split or "train", mode=write_mode(overwrite, append))
+        summary = run(partial(make_shard, render=render), cfg, opts.tasks(), opts.out, dataset="pixmo-docs",
+                      seed=opts.seed, workers=opts.workers, executor=opts.executor, split=opts.split,
+                      mode=write_mode(overwrite, append))
         stats = summary["stats"]
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
@@ -89,17 +92,18 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Render order pages and write pixmo-points records: point at elements, count them, and say
         when something is not on the page (zero points)."""
-        from generators.docs.points import PointsConfig, make_points_shard
-        from generators.runner import plan_tasks, run
+        from functools import partial
+
+        from generators.common import RunOptions
+        from generators.docs.config import RenderOptions
+        from generators.docs.points import make_points_shard
+        from generators.runner import run
         from pixmo.shardset import write_mode
 
-        try:
-            cfg = PointsConfig(num=num, seed=seed, per_shard=per_shard, timeout=timeout, threads=threads)
-        except ValueError as exc:
-            typer.echo(f"error: {exc}", err=True)
-            raise typer.Exit(2) from None
-        tasks = plan_tasks(list(range(num)), per_shard, seed)
-        summary = run(make_points_shard, cfg, tasks, out, dataset="pixmo-docs-points", seed=seed, workers=workers,
+        render = RenderOptions(threads=threads, timeout=timeout)
+        opts = RunOptions(out=str(out), seed=seed, num=num, workers=workers, per_shard=per_shard)
+        summary = run(partial(make_points_shard, render=render), None, opts.tasks(), opts.out,
+                      dataset="pixmo-docs-points", seed=opts.seed, workers=opts.workers,
                       mode=write_mode(overwrite, append))
         stats = summary["stats"]
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |

@@ -6,11 +6,12 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from generators.docs.renderers import RENDERERS
+from generators.docs.sandbox import Limits
 
 PERSONAS_FILE = Path(__file__).with_name("personas.jsonl")
-CATEGORIES = ("charts", "tables", "diagrams", "other")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -20,40 +21,55 @@ class Persona:
     domain: str | None = None
 
 
-@dataclass
+@dataclass(frozen=True)
 class DocsConfig:
-    """Everything one run needs; plain values so it pickles to worker processes."""
+    """What a run makes: the runner fingerprints it per shard and writes it to the manifest.
 
-    num: int = 70
-    seed: int = 0
+    How many documents (``--num``), the seed, the shard size and how they are rendered
+    (:class:`RenderOptions`) are run options: changing them reuses the finished shards.
+    Plain values, so it pickles to worker processes."""
+
     mode: str = "offline"  # "offline" (template bank) or "llm"
     renderers: tuple[str, ...] = tuple(RENDERERS)
     personas_file: str = ""  # PersonaHub-style JSONL (field "persona"); "" -> the shipped list
-    per_shard: int = 35
-    timeout: float = 20.0  # seconds per render
-    mem_mb: int = 1024  # memory a render may add
     attempts: int = 3  # offline: re-sample a document whose image is rejected
-    threads: int = 6  # documents in flight per worker process (sandbox jobs and browser pages overlap)
     prompt_version: str = "docs-v1"
-    llm: dict[str, object] = field(default_factory=dict)  # LLMSettings overrides (llm mode)
+    llm: dict[str, Any] = field(default_factory=dict)  # LLMSettings overrides (llm mode)
     split: str = ""  # "" (no split) or train/validation/test: personas and organisations of that split only
 
     def __post_init__(self) -> None:
+        if not self.renderers:
+            raise ValueError(f"renderers must name at least one of {', '.join(RENDERERS)}")
         unknown = [r for r in self.renderers if r not in RENDERERS]
         if unknown:
             raise ValueError(f"unknown renderer(s) {unknown}; choose from {', '.join(RENDERERS)}")
         if self.mode not in ("offline", "llm"):
             raise ValueError(f"mode must be 'offline' or 'llm', got {self.mode!r}")
-        if self.num < 0:
-            raise ValueError(f"num must be >= 0, got {self.num}")
+        if self.attempts < 1:
+            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
         if self.split not in ("", "train", "validation", "test"):
             raise ValueError(f"split must be train, validation or test, got {self.split!r}")
         if "api_key" in self.llm:
             raise ValueError("set the API key as PIXMO_LLM_API_KEY, not in the config (configs go into the manifest)")
 
-    @classmethod
-    def tiny(cls, **kw: object) -> DocsConfig:
-        return cls(**{"num": 7, "per_shard": 7, "timeout": 10.0, **kw})  # type: ignore[arg-type]
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """How a worker renders, not what: documents (or pages) in flight at once and the limits of one
+    render. Not fingerprinted: a document that runs over a limit is rejected (counted in the stats),
+    which a slower machine does at the same limits too, so the limits do not define the bytes."""
+
+    threads: int = 6  # documents in flight per worker process (sandbox jobs and browser pages overlap)
+    timeout: float = 20.0  # seconds per render
+    mem_mb: int = 1024  # memory a render may add
+
+    def __post_init__(self) -> None:
+        if self.threads < 1:
+            raise ValueError(f"--threads must be at least 1, got {self.threads}")
+        self.limits()  # checks the timeout and the memory limit
+
+    def limits(self) -> Limits:
+        return Limits(timeout=self.timeout, mem_mb=self.mem_mb)
 
 
 def load_personas(path: str | Path = "") -> list[Persona]:

@@ -21,7 +21,7 @@ import numpy as np
 
 from generators.docs import templates, titles
 from generators.docs.bank import domain_for
-from generators.docs.config import DocsConfig, Persona, load_personas
+from generators.docs.config import DocsConfig, Persona, RenderOptions, load_personas
 from generators.docs.data import TableData, sample_doc, sample_graph, sample_table
 from generators.docs.evidence import filter_qa, llm_evidence
 from generators.docs.qa import MIN_QA, make_qa
@@ -190,9 +190,9 @@ def run_llm(cfg: DocsConfig, job: DocJob, ctx: RenderContext, client: Any) -> Do
 
 
 def to_sample(job: DocJob, mode: str) -> Sample:
-    cls = docs_record_type(job.category)
-    rec = cls(image_id=f"docs-{job.seed}-{job.index:07d}",
-              questions=DocsQuestions(question=[q for q, _, _ in job.qa], answer=[a for _, a, _ in job.qa]))
+    rec = docs_record_type(job.category).model_validate({
+        "image_id": f"docs-{job.seed}-{job.index:07d}",
+        "questions": DocsQuestions(question=[q for q, _, _ in job.qa], answer=[a for _, a, _ in job.qa])})
     meta: dict[str, Any] = {"generator": "docs", "mode": mode, "persona": job.persona, "topic": job.topic,
                             "figure_type": job.figure_type, "renderer": job.renderer, "data": job.data,
                             "code": job.code, "index": job.index, "seed": job.seed}
@@ -210,16 +210,16 @@ def to_sample(job: DocJob, mode: str) -> Sample:
 
 
 # -- the shard function -----------------------------------------------------------------------------
-_CTX: dict[tuple[float, int], RenderContext] = {}
+_CTX: dict[Limits, RenderContext] = {}
 _CTX_LOCK = threading.Lock()
 
 
-def render_context(cfg: DocsConfig) -> RenderContext:
+def render_context(opts: RenderOptions) -> RenderContext:
     """The process's long-lived context (sandbox worker, browser pool) for these limits."""
-    key = (cfg.timeout, cfg.mem_mb)
+    key = opts.limits()
     with _CTX_LOCK:
         if key not in _CTX:
-            _CTX[key] = RenderContext(Limits(timeout=cfg.timeout, mem_mb=cfg.mem_mb))
+            _CTX[key] = RenderContext(key)
         return _CTX[key]
 
 
@@ -229,14 +229,14 @@ def make_client(cfg: DocsConfig) -> Any:
     return LLMClient(LLMSettings(**cfg.llm)) if cfg.llm else LLMClient()
 
 
-def run_jobs(cfg: DocsConfig, jobs: list[DocJob], client: Any = None) -> list[DocJob]:
-    ctx = render_context(cfg)
+def run_jobs(cfg: DocsConfig, jobs: list[DocJob], opts: RenderOptions, client: Any = None) -> list[DocJob]:
+    ctx = render_context(opts)
     if cfg.mode == "llm":
         client = client or make_client(cfg)
         fn = lambda j: run_llm(cfg, j, ctx, client)  # noqa: E731
     else:
         fn = lambda j: run_offline(cfg, j, ctx)  # noqa: E731
-    with ThreadPoolExecutor(max_workers=max(1, cfg.threads)) as pool:
+    with ThreadPoolExecutor(max_workers=opts.threads) as pool:
         return list(pool.map(fn, jobs))
 
 
@@ -259,11 +259,13 @@ def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
     return stats
 
 
-def make_shard(cfg: DocsConfig, task: ShardTask) -> ShardResult:
+def make_shard(cfg: DocsConfig, task: ShardTask, render: RenderOptions = RenderOptions()) -> ShardResult:
+    """The shard function for ``generators.runner.run``; bind other ``render`` options with
+    ``functools.partial`` (they are not part of the fingerprinted config)."""
     personas = personas_for(load_personas(cfg.personas_file), cfg.split)
     jobs = [plan_job(cfg, personas, task.seed, int(i)) for i in task.items]
     client = make_client(cfg) if cfg.mode == "llm" else None
-    done = run_jobs(cfg, jobs, client)
+    done = run_jobs(cfg, jobs, render, client)
     for j in done:
         if not j.ok:
             log.warning("docs %d (%s) rejected at %s: %s", j.index, j.renderer, j.stage, j.error[:300])

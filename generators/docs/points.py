@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from generators.docs.bank import DOMAINS, ORGS
+from generators.docs.config import RenderOptions
 from generators.docs.documents import GOODS
 from generators.docs.renderers import RenderContext, check_image
 from generators.docs.sandbox import RenderError
@@ -41,26 +42,6 @@ FONTS = ("Arial, sans-serif", "Georgia, serif", "'DejaVu Sans', sans-serif", "'C
 BUTTON_COLORS = ("#1f6feb", "#2da44e", "#d1242f", "#8250df", "#bf8700", "#0a7ea4", "#444444")
 BACKGROUNDS = ("#ffffff", "#f6f8fa", "#fffaf0", "#f0f7ff", "#fbfbf5")
 CURRENCIES = ("$", "€", "£")
-
-
-@dataclass
-class PointsConfig:
-    """``pixmo gen docs-points``: how many pages, the seed, shard size and render limits."""
-
-    num: int = 20
-    seed: int = 0
-    per_shard: int = 20
-    timeout: float = 20.0
-    mem_mb: int = 1024
-    threads: int = 4
-
-    def __post_init__(self) -> None:
-        if self.num < 0:
-            raise ValueError(f"num must be >= 0, got {self.num}")
-        if self.per_shard <= 0:
-            raise ValueError(f"per_shard must be positive, got {self.per_shard}")
-        if self.timeout <= 0 or self.threads <= 0:
-            raise ValueError("timeout and threads must be positive")
 
 
 @dataclass(frozen=True)
@@ -199,14 +180,15 @@ def page_sample(index: int, seed: int, ctx: RenderContext) -> Sample:
     return s
 
 
-def make_points_shard(cfg: PointsConfig, task: ShardTask) -> ShardResult:
-    """Shard function for ``generators.runner.run``: one page per item, pages rendered in threads."""
+def make_points_shard(_config: None, task: ShardTask, render: RenderOptions = RenderOptions(threads=4)) -> ShardResult:
+    """Shard function for ``generators.runner.run``: one page per item, pages rendered in ``render.threads``
+    threads. A page depends on (seed, index) alone, so there is no content config (``_config`` is None);
+    bind ``render`` with ``functools.partial``."""
     from concurrent.futures import ThreadPoolExecutor
 
-    from generators.docs.config import DocsConfig
     from generators.docs.pipeline import render_context
 
-    ctx = render_context(DocsConfig(num=0, timeout=cfg.timeout, mem_mb=cfg.mem_mb))
+    ctx = render_context(render)
 
     def one(i: int) -> Sample | str:
         try:
@@ -214,7 +196,7 @@ def make_points_shard(cfg: PointsConfig, task: ShardTask) -> ShardResult:
         except RenderError as exc:
             return f"{type(exc).__name__}: {exc}"
 
-    with ThreadPoolExecutor(max_workers=cfg.threads) as pool:
+    with ThreadPoolExecutor(max_workers=render.threads) as pool:
         done = list(pool.map(one, task.items))
     samples = [d for d in done if isinstance(d, Sample)]
     anns = [a for x in samples for a in x.annotations]

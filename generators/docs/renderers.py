@@ -206,7 +206,7 @@ def check_image(png: bytes) -> bytes:
     """docs/spec/pixmo_data.md section 4 item 6: reject near-monochrome (>95% one colour), aspect > 5 or short
     side < 128; flatten alpha onto white; downscale (Lanczos) to at most 2560x1440 pixels in area."""
     try:
-        im = Image.open(io.BytesIO(png))
+        im: Image.Image = Image.open(io.BytesIO(png))
         im.load()
     except Exception as exc:  # noqa: BLE001
         raise ImageRejected(f"not a readable image: {exc}") from exc
@@ -220,14 +220,14 @@ def check_image(png: bytes) -> bytes:
         raise ImageRejected(f"short side {min(w, h)} px < 128")
     if max(w, h) / min(w, h) > 5:
         raise ImageRejected(f"aspect ratio {max(w, h) / min(w, h):.1f} > 5")
-    small = np.asarray(im.resize((max(1, w // 4), max(1, h // 4)), Image.NEAREST)).reshape(-1, 3)
+    small = np.asarray(im.resize((max(1, w // 4), max(1, h // 4)), Image.Resampling.NEAREST)).reshape(-1, 3)
     packed = (small[:, 0].astype(np.int32) << 16) | (small[:, 1].astype(np.int32) << 8) | small[:, 2]
     top = np.bincount(np.unique(packed, return_inverse=True)[1]).max() / len(packed)
     if top > 0.95:
         raise ImageRejected(f"{top:.1%} of the image is one colour (> 95%)")
     if w * h > MAX_AREA:
         s = (MAX_AREA / (w * h)) ** 0.5
-        im = im.resize((max(1, int(w * s)), max(1, int(h * s))), Image.LANCZOS)
+        im = im.resize((max(1, int(w * s)), max(1, int(h * s))), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     im.save(buf, "PNG")
     return buf.getvalue()

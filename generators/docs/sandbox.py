@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import weakref
+from collections.abc import Mapping
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
@@ -44,6 +45,12 @@ class Limits:
     timeout: float = 20.0  # seconds per render (the reference used a 20 s SIGALRM)
     mem_mb: int = 1024  # address space a job may add on top of the worker's
     start_timeout: float = 60.0
+
+    def __post_init__(self) -> None:
+        if not (self.timeout > 0 and self.start_timeout > 0):
+            raise ValueError(f"--timeout must be positive, got {self.timeout} (start: {self.start_timeout})")
+        if self.mem_mb < 64:
+            raise ValueError(f"mem_mb must be at least 64, got {self.mem_mb}")
 
 
 ZYGOTE = Path(__file__).with_name("_zygote.py")
@@ -106,7 +113,7 @@ class Sandbox:
             if fut is not None and not fut.done():
                 fut.set_result({"ok": False, "error": "the sandbox worker stopped"})
 
-    def run(self, kind: str, files: dict[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
+    def run(self, kind: str, files: Mapping[str, str | bytes], outputs: tuple[str, ...], **job: Any) -> dict[str, bytes]:
         """Write ``files`` to a fresh temp dir, run the job, return the ``outputs`` it wrote."""
         with self._lock:
             self._ensure_scratch()

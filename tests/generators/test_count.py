@@ -18,7 +18,7 @@ from PIL import Image
 from generators.common import package_dir
 from generators.count import sources
 from generators.count.detectors import Detection, OpenCVDetector, make_detector
-from generators.count.generate import CountConfig, choose, detect_shard, split_candidates
+from generators.count.generate import DetectConfig, SplitConfig, choose, detect_shard, split_candidates
 from generators.runner import plan_tasks, run
 from pixmo.records import CountPoints, PixmoCount
 from pixmo.shards import Annotation, Sample, iter_samples, sha256_hex, write_samples
@@ -87,7 +87,7 @@ def test_unreadable_images_and_detector_errors_are_skipped_and_logged(tmp_path, 
 
     monkeypatch.setattr(OpenCVDetector, "detect", flaky)
     caplog.set_level(logging.WARNING)
-    summary = run(detect_shard, CountConfig(), plan_tasks(refs, 2, 0), tmp_path / "out/candidates",
+    summary = run(detect_shard, DetectConfig(), plan_tasks(refs, 2, 0), tmp_path / "out/candidates",
                   dataset="pixmo-count-candidates", split="candidates", progress=False)
     assert summary["stats"] == {"images": 1, "unreadable": 2, "detector_errors": 1}
     text = caplog.text
@@ -113,7 +113,7 @@ def _fake_candidates(out: Path, counts: list[int]) -> None:
 def test_splits_balance_train_and_give_equal_eval_counts(tmp_path):
     counts = [0] * 30 + [1] * 25 + [c for c in range(2, 11) for _ in range(12 - c // 2)] + [13] * 3
     _fake_candidates(tmp_path / "cand", counts)
-    res = split_candidates(tmp_path / "cand", tmp_path, CountConfig(eval_per_count=3), seed=1, per_shard=20)
+    res = split_candidates(tmp_path / "cand", tmp_path, SplitConfig(eval_per_count=3), seed=1, per_shard=20)
     assert res["validation"]["per_count"] == {c: 3 for c in range(2, 11)} == res["test"]["per_count"]
     train = res["train"]["per_count"]
     assert set(train) <= set(range(0, 11)) and max(train.values()) - min(train.values()) <= 3
@@ -123,7 +123,7 @@ def test_splits_balance_train_and_give_equal_eval_counts(tmp_path):
         a = s.annotations[0]
         assert a.record.points.x == [] and 2 <= a.record.count <= 10
         assert len(a.meta["detector_points"]["x"]) == a.record.count and a.meta["needs_verification"]
-    again = split_candidates(tmp_path / "cand", tmp_path / "b", CountConfig(eval_per_count=3), seed=1, per_shard=20)
+    again = split_candidates(tmp_path / "cand", tmp_path / "b", SplitConfig(eval_per_count=3), seed=1, per_shard=20)
     assert again == res
     assert (tmp_path / "b/test/manifest.json").read_bytes() == (tmp_path / "test/manifest.json").read_bytes()
 
@@ -157,13 +157,13 @@ def test_hf_detector_path_with_a_tiny_random_detr(tmp_path):
     dets = det.detect(image)
     assert dets and all(isinstance(d, Detection) and d.label in det.labels for d in dets)
     assert all(0 <= d.box[0] <= d.box[2] <= 512 and 0 <= d.box[1] <= d.box[3] <= 512 for d in dets)
-    res = detect_shard(CountConfig(detector=f"hf:{tmp_path / 'detr'}", threshold=0.0),
+    res = detect_shard(DetectConfig(detector=f"hf:{tmp_path / 'detr'}", threshold=0.0),
                        plan_tasks(["bundled:skimage/data/astronaut.png"], 1, 0)[0])
     rec = res.samples[0].annotations[0].record
     assert res.stats["images"] == 1 and rec.count == len(rec.points.x) >= 1 and rec.label in det.labels
 
 
-def test_cli_runs_on_a_folder_and_output_validates(tmp_path):
+def test_cli_runs_on_a_folder_and_output_validates(tmp_path, capsys):
     from typer.testing import CliRunner
 
     from generators.cli import app
@@ -179,6 +179,28 @@ def test_cli_runs_on_a_folder_and_output_validates(tmp_path):
     assert summary["images"] == 2 and summary["splits"]["train"]["per_count"] == {"1": 2}
     recs = [s.annotations[0].record for s in iter_samples(tmp_path / "o/train", verify=True)]
     assert sorted(r.label for r in recs) == ["cat", "face"]
-    bad = CliRunner().invoke(app, ["count", "--images", str(tmp_path / "none"), "--out", str(tmp_path / "x")],
-                             env={"COLUMNS": "300"})
-    assert bad.exit_code == 2 and "not a directory" in bad.output
+    from pixmo.cli import main
+
+    capsys.readouterr()
+    assert main(["gen", "count", "--images", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error:") and "not a directory" in err and len(err.strip().splitlines()) == 1
+
+
+def test_rerun_with_other_workers_reuses_the_candidates(tmp_path, capsys):
+    """The candidate shards do not depend on --workers (the old code cut the images by the worker count,
+    so another --workers detected every image again)."""
+    from pixmo.cli import main
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for name in ("astronaut.png", "chelsea.png", "coffee.png"):
+        shutil.copy(SK / name, folder / name)
+    args = ["gen", "count", "--images", str(folder), "--out", str(tmp_path / "o"), "--quiet", "--overwrite"]
+    runs = []
+    for workers in ("1", "2"):
+        capsys.readouterr()
+        assert main([*args, "--workers", workers]) == 0
+        runs.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert runs[0]["skipped_shards"] == 0 and runs[1]["skipped_shards"] == 3
+    assert runs[0]["splits"] == runs[1]["splits"]

@@ -22,7 +22,7 @@ N = 5000
 
 @pytest.fixture(scope="module")
 def planned():
-    cfg, personas = DocsConfig(num=N, seed=0), load_personas()
+    cfg, personas = DocsConfig(), load_personas()
     out = []
     for i in range(N):
         job = plan_job(cfg, personas, 0, i)

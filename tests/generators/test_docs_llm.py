@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import json
 import logging
+from functools import partial
 
 import pytest
 from typer.testing import CliRunner
 
-from generators.docs.config import DocsConfig
+from generators.docs.config import DocsConfig, RenderOptions
 from generators.docs.pipeline import DocJob, make_shard
 from generators.runner import plan_tasks, run
 from pixmo.shards import iter_samples
@@ -72,7 +73,7 @@ def _replies(by_seed):
 
 @pytest.fixture
 def llm_run(tmp_path):
-    cfg0 = DocsConfig(num=6, seed=3, renderers=("matplotlib",), mode="llm", timeout=3.0, threads=3)
+    cfg0 = DocsConfig(renderers=("matplotlib",), mode="llm")
     by_seed = {DocJob(i, 3, "", "", "", None).seed_int: BEHAVIOUR[i] for i in range(6)}
     with serve(_replies(by_seed)) as srv:
         llm = {"base_url": srv.base_url, "cache_dir": str(tmp_path / "cache"), "backoff": 0.0,
@@ -85,7 +86,8 @@ def llm_run(tmp_path):
 def test_llm_mode_rejects_bad_code_and_completes(llm_run, caplog):
     cfg, srv, tmp = llm_run
     caplog.set_level(logging.WARNING, logger="generators.docs.pipeline")
-    summary = run(make_shard, cfg, plan_tasks(list(range(6)), 6, 3), tmp / "out", dataset="pixmo-docs",
+    fast = partial(make_shard, render=RenderOptions(threads=3, timeout=3.0))
+    summary = run(fast, cfg, plan_tasks(list(range(6)), 6, 3), tmp / "out", dataset="pixmo-docs",
                   seed=3, progress=False)
     assert summary["samples"] == 2
     stats = json.loads((tmp / "out" / "shard-000000.tar.stats.json").read_text())["stats"]
@@ -114,7 +116,7 @@ def test_llm_mode_rejects_bad_code_and_completes(llm_run, caplog):
 
     # a rerun costs nothing: every reply comes from the cache
     before = len(srv.chat_requests())
-    again = make_shard(cfg, plan_tasks(list(range(6)), 6, 3)[0])
+    again = fast(cfg, plan_tasks(list(range(6)), 6, 3)[0])
     assert len(srv.chat_requests()) == before
     assert again.stats["llm_requests"] == 0 and again.stats["llm_cached"] > 0
     assert sorted(s.key for s in again.samples) == sorted(s.key for s in samples)
@@ -151,7 +153,7 @@ def test_llm_mode_json_data_renderers(tmp_path):
 
     with serve(fn) as srv:
         llm = {"base_url": srv.base_url, "cache_dir": str(tmp_path / "cache"), "backoff": 0.0}
-        cfg = DocsConfig(num=2, seed=1, renderers=("graphviz", "vegalite"), mode="llm", llm=llm)
+        cfg = DocsConfig(renderers=("graphviz", "vegalite"), mode="llm", llm=llm)
         res = make_shard(cfg, plan_tasks([0, 1], 2, 1)[0])
     assert res.stats["rejected"] == 0, res.stats["rejections"]
     got = {s.annotations[0].meta["renderer"]: s for s in res.samples}
@@ -202,8 +204,8 @@ def test_llm_code_cannot_put_the_api_key_or_host_files_into_a_shard(tmp_path, mo
     with serve(fn) as srv:
         llm = {"base_url": srv.base_url, "cache_dir": str(tmp_path / "cache"), "backoff": 0.0}
         # a timeout of its own: a fresh render context, so its sandbox starts with the key in our environment
-        cfg = DocsConfig(num=1, seed=9, renderers=("matplotlib",), mode="llm", llm=llm, timeout=17.0)
-        run(make_shard, cfg, plan_tasks([0], 1, 9), tmp_path / "out", dataset="pixmo-docs", seed=9, progress=False)
+        cfg = DocsConfig(renderers=("matplotlib",), mode="llm", llm=llm)
+        run(partial(make_shard, render=RenderOptions(timeout=17.0)), cfg, plan_tasks([0], 1, 9), tmp_path / "out", dataset="pixmo-docs", seed=9, progress=False)
     (sample,) = list(iter_samples(tmp_path / "out", verify=True))
     drawn = " ".join(t for t, _ in sample.annotations[0].meta["drawn_text"])
     assert "no key | no passwd" in drawn, drawn

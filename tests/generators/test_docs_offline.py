@@ -25,7 +25,7 @@ def test_offline_run_of_70(tmp_path):
     """The `make gen-docs N=70` run, checked in one test so that it is made once (xdist may spread the
     tests of one module over both workers, and a module or session fixture would then run twice)."""
     out = tmp_path / "docs70"
-    summary = run(make_shard, DocsConfig(num=70, seed=0), plan_tasks(list(range(70)), 35, 0), out,
+    summary = run(make_shard, DocsConfig(), plan_tasks(list(range(70)), 35, 0), out,
                   dataset="pixmo-docs", seed=0, workers=1, progress=False)
     docs70 = (out, summary, list(iter_samples(out, verify=True)))
     check_ten_valid_images_per_renderer_with_five_qa(docs70)
@@ -222,7 +222,7 @@ def check_multiple_choice_answers(docs70):
 
 
 def test_same_seed_same_documents(tmp_path):
-    cfg = DocsConfig(num=4, seed=5, renderers=("graphviz", "latex"))
+    cfg = DocsConfig(renderers=("graphviz", "latex"))
     a = make_shard(cfg, plan_tasks([0, 1, 2, 3], 4, 5)[0])
     b = make_shard(cfg, plan_tasks([0, 1, 2, 3], 4, 5)[0])
     assert [s.key for s in a.samples] == [s.key for s in b.samples]
@@ -233,7 +233,7 @@ def test_same_seed_same_documents(tmp_path):
 def test_two_runs_give_byte_identical_shards_for_every_renderer(tmp_path):
     """Same seed, two runs (6 documents in flight each, so pages are reused in a different order):
     every shard file is byte-identical, Mermaid trees included (rough.js shapes used Math.random)."""
-    cfg = DocsConfig(num=21, seed=16)
+    cfg = DocsConfig()
     tars = []
     for name in ("a", "b"):
         run(make_shard, cfg, plan_tasks(list(range(21)), 11, 16), tmp_path / name, dataset="pixmo-docs",

@@ -159,11 +159,17 @@ def test_boxes_follow_the_downscale_of_a_large_page():
     assert centre(boxes[key], w, h) is not None
 
 
-@pytest.mark.parametrize("args", [["--num", "-1"], ["--per-shard", "0"]])
-def test_bad_options_give_one_line_and_exit_2(tmp_path, args):
-    res = CliRunner().invoke(app, ["docs-points", "--out", str(tmp_path / "x"), *args])
-    assert res.exit_code == 2
-    assert res.output.strip().startswith("error:") and len(res.output.strip().splitlines()) == 1
+@pytest.mark.parametrize(("args", "says"), [(["--num", "0"], "--num must be at least 1"),
+                                             (["--per-shard", "0"], "--per-shard must be at least 1"),
+                                             (["--threads", "0"], "--threads must be at least 1"),
+                                             (["--timeout", "0"], "--timeout must be positive"),
+                                             (["--workers", "0"], "--workers must be at least 1")])
+def test_bad_options_give_one_line_and_exit_2(tmp_path, capsys, args, says):
+    from pixmo.cli import main
+
+    assert main(["gen", "docs-points", "--out", str(tmp_path / "x"), *args]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {says}") and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists()
 
 

@@ -167,7 +167,7 @@ def test_personahub_jsonl(tmp_path):
         load_personas(f)
 
 
-def test_gen_docs_cli_offline(tmp_path):
+def test_gen_docs_cli_offline(tmp_path, capsys):
     from typer.testing import CliRunner
 
     from generators.cli import app
@@ -178,5 +178,8 @@ def test_gen_docs_cli_offline(tmp_path):
     assert res.exit_code == 0, res.output
     assert '"per_renderer": {"graphviz": 2, "latex": 2}' in res.output
     assert validate_dir(tmp_path / "d", progress=False).ok
-    bad = CliRunner().invoke(app, ["docs", "--num", "1", "--out", str(tmp_path / "e"), "--renderers", "powerpoint"])
-    assert bad.exit_code == 2 and "unknown renderer" in bad.output
+    from pixmo.cli import main
+
+    assert main(["gen", "docs", "--num", "1", "--out", str(tmp_path / "e"), "--renderers", "powerpoint"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: unknown renderer") and len(err.strip().splitlines()) == 1

@@ -18,7 +18,7 @@ N = 600
 
 
 def _plan(split: str):
-    cfg, seed = DocsConfig(num=N, split=split), split_seed(0, split)
+    cfg, seed = DocsConfig(split=split), split_seed(0, split)
     personas = personas_for(load_personas(), split)
     jobs = []
     for i in range(N):
@@ -72,14 +72,16 @@ def test_cli_split_run_records_the_split(tmp_path):
         assert ann.meta["seed"] == split_seed(0, "test")
 
 
-def test_bad_split_and_too_few_personas_give_one_line(tmp_path):
-    res = CliRunner().invoke(app, ["docs", "--out", str(tmp_path / "x"), "--split", "dev"])
-    assert res.exit_code == 2 and res.output.strip().startswith("error: split must be")
+def test_bad_split_and_too_few_personas_give_one_line(tmp_path, capsys):
+    from pixmo.cli import main
+
+    assert main(["gen", "docs", "--out", str(tmp_path / "x"), "--split", "dev"]) == 2
+    assert capsys.readouterr().err.strip().startswith("error: split must be")
     two = tmp_path / "p.jsonl"
     two.write_text('{"persona": "a baker"}\n{"persona": "a nurse"}\n')
-    res = CliRunner().invoke(app, ["docs", "--out", str(tmp_path / "y"), "--split", "test", "--personas", str(two)])
-    assert res.exit_code == 2 and "cannot be split three ways" in res.output
-    assert len(res.output.strip().splitlines()) == 1
+    assert main(["gen", "docs", "--out", str(tmp_path / "y"), "--split", "test", "--personas", str(two)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot be split three ways" in err and len(err.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
 
 

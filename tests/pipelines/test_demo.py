@@ -63,3 +63,14 @@ def _every_shard_set_loads_in_hf_datasets(out: Path, cache: Path) -> None:
         plain = datasets.load_dataset("webdataset", data_files={"train": files}, split="train",
                                       features=hfcard.features(d), cache_dir=str(cache))
         assert len(by_dir) == len(plain) == n, d
+
+
+@pytest.mark.parametrize(("kw", "says"), [({"clocks": -1}, "clocks must be >= 0"),
+                                          ({"train_steps": 0}, "train_steps must be positive"),
+                                          ({"shard_size": 0, "train_batch": 0}, "shard_size, train_batch must be")])
+def test_demo_config_refuses_impossible_sizes(kw: dict, says: str) -> None:
+    from pipelines.demo import PRESETS, DemoConfig
+
+    assert set(PRESETS) == {"full", "tiny"}  # the presets themselves are valid
+    with pytest.raises(ValueError, match=says):
+        DemoConfig(**kw)

@@ -9,6 +9,7 @@ prompts ask for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -52,7 +53,9 @@ FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
     "mermaid": {"diagrams": ("flowchart", "state", "tree", "network"), "charts": ("pie",)},
     "graphviz": {"diagrams": ("flowchart", "tree", "state", "network")},
 }
-WRITERS = {"matplotlib": mpl.write, "plotly": plotly_t.write, "vegalite": vega.write,
+# (figure type, the data object the renderer's category draws, rng, style) -> code
+Writer = Callable[[str, Any, np.random.Generator, dict[str, Any]], str]
+WRITERS: dict[str, Writer] = {"matplotlib": mpl.write, "plotly": plotly_t.write, "vegalite": vega.write,
            "latex": pages.write_latex, "html": pages.write_html, "mermaid": graphs.write_mermaid,
            "graphviz": graphs.write_dot}
 

@@ -16,7 +16,7 @@ def _q(s: str) -> str:
     return s.replace('"', "'")
 
 
-def _mermaid_pie(t: TableData, rng: np.random.Generator, st: dict[str, Any]) -> str:
+def _mermaid_pie(t: TableData, rng: np.random.Generator) -> str:
     theme = str(rng.choice(MERMAID_THEMES))
     lines = [f"%%{{init: {{'theme': '{theme}'}}}}%%", f"pie showData title {_q(t.title)}"]
     lines += [f'    "{_q(r[0])}" : {fmt(r[1], t.decimals[0])}' for r in t.rows]
@@ -25,7 +25,7 @@ def _mermaid_pie(t: TableData, rng: np.random.Generator, st: dict[str, Any]) -> 
 
 def write_mermaid(figure_type: str, g: Any, rng: np.random.Generator, st: dict[str, Any]) -> str:
     if figure_type == "pie":
-        return _mermaid_pie(g, rng, st)
+        return _mermaid_pie(g, rng)
     assert isinstance(g, GraphData)
     theme = str(rng.choice(MERMAID_THEMES))
     ids = {n: f"n{i}" for i, n in enumerate(g.nodes)}

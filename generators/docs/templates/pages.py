@@ -152,7 +152,7 @@ def _doc_html(d: DocData, st: dict[str, Any], rng: np.random.Generator) -> tuple
     return body, css
 
 
-def _css_bars(t: TableData, st: dict[str, Any], rng: np.random.Generator) -> tuple[str, str]:
+def _css_bars(t: TableData, st: dict[str, Any]) -> tuple[str, str]:
     vals = t.column(0)
     top = max(vals) or 1
     rows = "".join(
@@ -171,7 +171,7 @@ def write_html(figure_type: str, data: Any, rng: np.random.Generator, st: dict[s
         body, css = _doc_html(data, st, rng)
         return _page(data.title, body, css, st, width)
     if figure_type == "css bar chart":
-        body, css = _css_bars(data, st, rng)
+        body, css = _css_bars(data, st)
         return _page(data.title, body, css, st, width)
     css = TABLE_CSS[figure_type].format(c=st["palette"][int(rng.integers(0, 5))], bg2="#f0f3f8")
     caption = f"<p style='color:#666;font-size:13px'>Source: {_e(data.label)} records.</p>" if rng.random() < 0.5 else ""
