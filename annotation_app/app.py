@@ -81,7 +81,7 @@ def all_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     for prefix, router in app.state.routers:
         for r in router.routes:
             if isinstance(r, APIRoute):
-                out += [(m, prefix + r.path, r) for m in sorted(r.methods - {"HEAD"})]
+                out += [(m, prefix + r.path, r) for m in sorted((r.methods or set()) - {"HEAD"})]
     return out
 
 

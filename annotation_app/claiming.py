@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select, update
 from annotation_app import sql
 from annotation_app.audit import audit, audit_op
 from annotation_app.db import now
-from annotation_app.models import Assignment, Item
+from annotation_app.models import Assignment, Item, table
 from annotation_app.sql import Op, Q, Steps, jload
 from annotation_app.tasks import ItemContext, PayloadError, get_task_type
 
@@ -31,7 +31,7 @@ class ClaimError(Exception):
         self.status, self.message = status, message
 
 
-A, I = Assignment.__table__, Item.__table__  # noqa: E741
+A, I = table(Assignment), table(Item)  # noqa: E741
 
 
 def item_context(item: Any, campaign_config: dict[str, Any] | None = None) -> ItemContext:

@@ -22,7 +22,7 @@ from annotation_app.deps import (
     require,
     run_db,
 )
-from annotation_app.models import ApiToken, AuditLog, User
+from annotation_app.models import ApiToken, AuditLog, User, table
 from annotation_app.security import (
     AuthError,
     Principal,
@@ -207,7 +207,7 @@ async def patch_user(request: Request, user_id: Annotated[int, PathParam(ge=1, l
 async def audit_log(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
     def _do() -> list[dict[str, Any]]:
         with read_tx(request.app.state.engine) as conn:
-            rows = conn.execute(select(AuditLog.__table__).order_by(AuditLog.id.desc()).limit(limit)).all()
+            rows = conn.execute(select(table(AuditLog)).order_by(AuditLog.id.desc()).limit(limit)).all()
             return [dict(r._mapping) for r in rows]
 
     return await run_db(request, _do)

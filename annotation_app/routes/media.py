@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from annotation_app.db import read_tx
 from annotation_app.deps import require, run_db
 from annotation_app.media import check_key
-from annotation_app.models import ROLE_RANK
+from annotation_app.models import ROLE_RANK, table
 from annotation_app.security import Principal
 from annotation_app.speech.models import Recording
 
@@ -21,7 +21,7 @@ _AUDIO = re.compile(r"^audio/(?:chunks/r(\d+)/|rec/r(\d+)-)")
 
 def _recording_owner(request: Request, rec_id: int) -> int | None:
     with read_tx(request.app.state.engine) as conn:
-        row = conn.execute(Recording.__table__.select().with_only_columns(Recording.user_id)
+        row = conn.execute(table(Recording).select().with_only_columns(Recording.user_id)
                            .where(Recording.id == rec_id)).first()
         return row.user_id if row else None
 

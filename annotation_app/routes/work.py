@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from annotation_app import claiming
-from annotation_app.claiming import A, I
+from annotation_app.claiming import A
 from annotation_app.db import read_tx, write_tx
 from annotation_app.deps import MAX_ID, client_ip, require, run_db, run_steps
 from annotation_app.models import Campaign
@@ -129,6 +129,3 @@ async def my_assignments(request: Request, p: Principal = Depends(require("annot
             return [dict(r._mapping) for r in rows]
 
     return await run_db(request, _do)
-
-
-_ = I

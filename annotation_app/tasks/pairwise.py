@@ -23,7 +23,7 @@ from sqlalchemy import Engine, select
 
 from annotation_app.db import read_tx
 from annotation_app.deps import MAX_ID, require, run_db
-from annotation_app.models import Assignment, Campaign, Item, Submission, User
+from annotation_app.models import Assignment, Campaign, Item, Submission, User, table
 from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, register
 from pixmo.shards import Annotation, Sample
 
@@ -69,7 +69,7 @@ class PairwiseTask(TaskType):
         return _router()
 
 
-S, I, A, U, C = (t.__table__ for t in (Submission, Item, Assignment, User, Campaign))  # noqa: E741
+S, I, A, U, C = (table(t) for t in (Submission, Item, Assignment, User, Campaign))  # noqa: E741
 
 
 def vote_of(item_spec: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
