@@ -21,6 +21,17 @@ from annotation_app.deps import (
     require,
 )
 from annotation_app.models import ApiToken, AuditLog, User, table
+from annotation_app.schemas import (
+    AuditRow,
+    LoginOut,
+    Me,
+    Ok,
+    TokenCreated,
+    TokenRow,
+    UserCreated,
+    UserPatched,
+    UserRow,
+)
 from annotation_app.security import (
     AuthError,
     Principal,
@@ -79,7 +90,7 @@ def _login(conn: Connection, request: Request, body: LoginIn) -> tuple[int, str,
     return user.id, user.role, secret, csrf
 
 
-@router.post("/api/auth/login")
+@router.post("/api/auth/login", response_model=LoginOut)
 async def login(request: Request, db: Db, body: LoginIn, response: Response) -> dict[str, Any]:
     """Start a browser session: sets an HttpOnly session cookie and a CSRF cookie (a new session
     on every login). Failed logins of one (username, client) make the next attempt wait
@@ -101,7 +112,7 @@ def _logout(conn: Connection, p: Principal, ip: str) -> None:
     audit(conn, p.id, "logout", "user", p.id, ip=ip)
 
 
-@router.post("/api/auth/logout")
+@router.post("/api/auth/logout", response_model=Ok)
 async def logout(request: Request, db: Db, response: Response, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     ip = client_ip(request)
     await db.write(lambda c: _logout(c, p, ip))
@@ -111,7 +122,7 @@ async def logout(request: Request, db: Db, response: Response, p: Principal = De
     return {"ok": True}
 
 
-@router.get("/api/me")
+@router.get("/api/me", response_model=Me)
 async def me(p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     return {"user_id": p.id, "username": p.username, "role": p.role, "via": p.via}
 
@@ -122,7 +133,7 @@ def _create_token(conn: Connection, p: Principal, body: TokenIn, ip: str) -> tup
     return tid, token
 
 
-@router.post("/api/tokens", status_code=201)
+@router.post("/api/tokens", status_code=201, response_model=TokenCreated)
 async def create_token(request: Request, db: Db, body: TokenIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     """Create an API token for scripts. The token is shown once; only its hash is stored."""
     ip = client_ip(request)
@@ -134,7 +145,7 @@ def _rows(conn: Connection, query: Any) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in conn.execute(query).all()]
 
 
-@router.get("/api/tokens")
+@router.get("/api/tokens", response_model=list[TokenRow])
 async def list_tokens(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
     return await db.read(lambda c: _rows(c, select(ApiToken.id, ApiToken.name, ApiToken.created_at,
                                                    ApiToken.expires_at, ApiToken.revoked_at)
@@ -148,7 +159,7 @@ def _revoke(conn: Connection, token_id: int, p: Principal, ip: str) -> bool:
     return ok
 
 
-@router.delete("/api/tokens/{token_id}")
+@router.delete("/api/tokens/{token_id}", response_model=Ok)
 async def delete_token(request: Request, db: Db, token_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
                        p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     ip = client_ip(request)
@@ -164,7 +175,7 @@ def _add_user(conn: Connection, body: UserIn, p: Principal, ip: str) -> int:
     return uid
 
 
-@router.post("/api/users", status_code=201)
+@router.post("/api/users", status_code=201, response_model=UserCreated)
 async def add_user(request: Request, db: Db, body: UserIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     ip = client_ip(request)
     try:
@@ -174,7 +185,7 @@ async def add_user(request: Request, db: Db, body: UserIn, p: Principal = Depend
     return {"id": uid, "username": body.username, "role": body.role}
 
 
-@router.get("/api/users")
+@router.get("/api/users", response_model=list[UserRow])
 async def list_users(db: Db, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
     return await db.read(lambda c: _rows(c, select(User.id, User.username, User.role, User.active, User.created_at)))
 
@@ -186,7 +197,7 @@ def _patch_user(conn: Connection, user_id: int, values: dict[str, Any], p: Princ
     return ok
 
 
-@router.patch("/api/users/{user_id}")
+@router.patch("/api/users/{user_id}", response_model=UserPatched, response_model_exclude_unset=True)
 async def patch_user(request: Request, db: Db, user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], body: UserPatch,
                      p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     values = body.model_dump(exclude_none=True)
@@ -199,7 +210,7 @@ async def patch_user(request: Request, db: Db, user_id: Annotated[int, PathParam
     return {"id": user_id, **values}
 
 
-@router.get("/api/audit")
+@router.get("/api/audit", response_model=list[AuditRow])
 async def audit_log(db: Db, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
                     p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
     return await db.read(lambda c: _rows(c, select(table(AuditLog)).order_by(AuditLog.id.desc()).limit(limit)))

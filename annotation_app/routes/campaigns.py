@@ -28,6 +28,19 @@ from annotation_app.db import write_tx
 from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.export import export_coco
 from annotation_app.models import Campaign
+from annotation_app.schemas import (
+    AnnotatorStats,
+    CampaignCreated,
+    CampaignDetail,
+    CampaignRow,
+    Coco,
+    GoldOut,
+    ItemsAdded,
+    Progress,
+    ShardsOut,
+    TaskTypeOut,
+    UrlsImported,
+)
 from annotation_app.security import Principal
 from annotation_app.tasks import task_types
 
@@ -50,12 +63,12 @@ def _bad(exc: Exception) -> HTTPException:
     return HTTPException(404 if "not found" in msg else 422, msg)
 
 
-@router.get("/api/task-types")
+@router.get("/api/task-types", response_model=list[TaskTypeOut])
 async def list_task_types(p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
     return [{"name": n, "title": t.title, "subsets": list(t.subsets)} for n, t in task_types().items()]
 
 
-@router.post("/api/campaigns", status_code=201)
+@router.post("/api/campaigns", status_code=201, response_model=CampaignCreated)
 async def new_campaign(request: Request, db: Db, body: CampaignIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     ip = client_ip(request)
     try:
@@ -70,7 +83,7 @@ def _campaigns(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-@router.get("/api/campaigns")
+@router.get("/api/campaigns", response_model=list[CampaignRow])
 async def list_campaigns(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
     return await db.read(_campaigns)
 
@@ -81,7 +94,7 @@ def _detail(conn: Connection, campaign_id: int) -> dict[str, Any]:
             "overlap": c.overlap, "config": c.config, "progress": stats.progress(conn, campaign_id)}
 
 
-@router.get("/api/campaigns/{campaign_id}")
+@router.get("/api/campaigns/{campaign_id}", response_model=CampaignDetail)
 async def campaign_detail(db: Db, campaign_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     try:
         return await db.read(lambda c: _detail(c, campaign_id))
@@ -89,7 +102,7 @@ async def campaign_detail(db: Db, campaign_id: Id, p: Principal = Depends(requir
         raise _bad(exc) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/images", status_code=201)
+@router.post("/api/campaigns/{campaign_id}/images", status_code=201, response_model=ItemsAdded)
 async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[UploadFile] = File(...),
                         gold: str = Form(""), p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Upload images (JPEG, PNG or WebP). The type is sniffed from the bytes; a declared type that
@@ -119,7 +132,7 @@ async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[U
         raise _bad(exc) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/urls", status_code=201)
+@router.post("/api/campaigns/{campaign_id}/urls", status_code=201, response_model=UrlsImported)
 async def import_urls(request: Request, db: Db, campaign_id: Id, body: UrlsIn,
                       p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Import images from http(s) URLs (private addresses refused unless allowed in settings)."""
@@ -136,7 +149,7 @@ async def import_urls(request: Request, db: Db, campaign_id: Id, body: UrlsIn,
         raise _bad(exc) from None
 
 
-@router.put("/api/items/{item_id}/gold")
+@router.put("/api/items/{item_id}/gold", response_model=GoldOut)
 async def put_gold(request: Request, db: Db, item_id: Id, body: GoldIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     ip = client_ip(request)
     try:
@@ -146,7 +159,7 @@ async def put_gold(request: Request, db: Db, item_id: Id, body: GoldIn, p: Princ
     return {"item_id": item_id, "gold": body.gold}
 
 
-@router.get("/api/campaigns/{campaign_id}/export/coco")
+@router.get("/api/campaigns/{campaign_id}/export/coco", response_model=Coco)
 async def coco(db: Db, campaign_id: Id, include_unreviewed: bool = False,
                p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
     """The campaign's accepted answers as COCO-keypoints JSON."""
@@ -156,7 +169,7 @@ async def coco(db: Db, campaign_id: Id, include_unreviewed: bool = False,
         raise HTTPException(404, str(exc.args[0])) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/export/shards")
+@router.post("/api/campaigns/{campaign_id}/export/shards", response_model=ShardsOut)
 async def shards(request: Request, db: Db, campaign_id: Id,
                  subset: Annotated[Literal["pixmo-points", "pixmo-count"] | None, Query()] = None,
                  include_unreviewed: bool = False, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
@@ -183,12 +196,12 @@ async def shards(request: Request, db: Db, campaign_id: Id,
         raise HTTPException(422, str(exc)) from None
 
 
-@router.get("/api/campaigns/{campaign_id}/progress")
+@router.get("/api/campaigns/{campaign_id}/progress", response_model=Progress)
 async def progress(db: Db, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
     return await db.read(lambda c: stats.progress(c, campaign_id))
 
 
-@router.get("/api/campaigns/{campaign_id}/annotators")
+@router.get("/api/campaigns/{campaign_id}/annotators", response_model=list[AnnotatorStats])
 async def annotators(db: Db, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> list[dict[str, Any]]:
     """Per-annotator throughput, time per item, rejection rate and gold scores."""
     return await db.read(lambda c: stats.annotators(c, campaign_id))

@@ -40,7 +40,8 @@ async def may_see(db: Database, key: str, p: Principal) -> bool:
     return owner == p.id
 
 
-@router.get("/media/{key:path}")
+@router.get("/media/{key:path}", response_class=Response,
+            responses={200: {"content": {"image/*": {}, "audio/*": {}}, "description": "the object's bytes"}})
 async def media(request: Request, db: Db, key: str, p: Principal = Depends(require("annotator"))) -> Response:
     store = request.app.state.media
     check_key(key)

@@ -13,6 +13,7 @@ from fastapi.templating import Jinja2Templates
 from annotation_app.campaigns import ImportError_, get_campaign_row
 from annotation_app.database import Database, Db
 from annotation_app.deps import MAX_ID, require
+from annotation_app.schemas import Health
 from annotation_app.security import Principal
 from annotation_app.tasks import get_task_type
 
@@ -28,7 +29,7 @@ async def _campaign(db: Database, campaign_id: int) -> Any:
         raise HTTPException(404, str(exc)) from None
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Health)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 

@@ -10,13 +10,14 @@ from fastapi import Path as PathParam
 from annotation_app import review as review_svc
 from annotation_app.database import Db
 from annotation_app.deps import MAX_ID, client_ip, require
+from annotation_app.schemas import ReviewDone, ReviewEntry
 from annotation_app.security import Principal
 
 router = APIRouter(tags=["review"])
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
 
-@router.get("/api/campaigns/{campaign_id}/review")
+@router.get("/api/campaigns/{campaign_id}/review", response_model=list[ReviewEntry])
 async def review_queue(db: Db, campaign_id: Id, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                        status: Literal["submitted", "accepted", "rejected"] = "submitted",
                        offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
@@ -27,7 +28,7 @@ async def review_queue(db: Db, campaign_id: Id, limit: Annotated[int, Query(ge=1
                                                     annotator=annotator or None, flagged=flagged))
 
 
-@router.post("/api/assignments/{assignment_id}/review")
+@router.post("/api/assignments/{assignment_id}/review", response_model=ReviewDone)
 async def review(request: Request, db: Db, assignment_id: Id, body: review_svc.ReviewIn,
                  p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
     """Accept, reject with a reason (the item returns to its author), or edit and accept."""

@@ -15,6 +15,7 @@ from annotation_app.claiming import A
 from annotation_app.database import Db
 from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.models import Campaign
+from annotation_app.schemas import AssignmentView, ClaimOut, DraftSaved, LeaseOut, MyAssignment, Ok, SubmitOut
 from annotation_app.security import Principal
 
 router = APIRouter(tags=["work"])
@@ -49,7 +50,7 @@ def _settings(request: Request) -> Any:
     return request.app.state.settings
 
 
-@router.post("/api/campaigns/{campaign_id}/claim")
+@router.post("/api/campaigns/{campaign_id}/claim", response_model=ClaimOut)
 async def claim(request: Request, db: Db, campaign_id: Id, body: ClaimIn | None = None,
                 p: Principal = Depends(require("annotator"))) -> Response:
     """The next task with a lease: one you already hold (not in ``exclude``), one a reviewer sent
@@ -64,18 +65,18 @@ async def claim(request: Request, db: Db, campaign_id: Id, body: ClaimIn | None 
     return fast_json({"assignment": await db.steps(steps)})
 
 
-@router.get("/api/assignments/{assignment_id}")
+@router.get("/api/assignments/{assignment_id}", response_model=AssignmentView)
 async def get_assignment(db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     return await db.read(lambda c: claiming.view_assignment(c, assignment_id, p.id))
 
 
-@router.post("/api/assignments/{assignment_id}/heartbeat")
+@router.post("/api/assignments/{assignment_id}/heartbeat", response_model=LeaseOut)
 async def heartbeat(request: Request, db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     lease_s = _settings(request).lease_seconds
     return {"lease_expires_at": await db.write(lambda c: claiming.heartbeat(c, assignment_id, p.id, lease_s))}
 
 
-@router.put("/api/assignments/{assignment_id}/draft")
+@router.put("/api/assignments/{assignment_id}/draft", response_model=DraftSaved)
 async def draft(request: Request, db: Db, assignment_id: Id, body: DraftIn,
                 p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     """Save the work in progress (also extends the lease)."""
@@ -83,14 +84,14 @@ async def draft(request: Request, db: Db, assignment_id: Id, body: DraftIn,
     return {"saved_at": await db.write(lambda c: claiming.save_draft(c, assignment_id, p.id, body.draft, lease_s))}
 
 
-@router.post("/api/assignments/{assignment_id}/release")
+@router.post("/api/assignments/{assignment_id}/release", response_model=Ok)
 async def release(request: Request, db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     ip = client_ip(request)
     await db.write(lambda c: claiming.release(c, assignment_id, p.id, ip))
     return {"ok": True}
 
 
-@router.post("/api/assignments/{assignment_id}/submit")
+@router.post("/api/assignments/{assignment_id}/submit", response_model=SubmitOut)
 async def submit(request: Request, db: Db, assignment_id: Id, body: SubmitIn,
                  p: Principal = Depends(require("annotator"))) -> Response:
     """Store the answer. Repeating a submit with the same ``client_key`` returns the stored one."""
@@ -114,7 +115,7 @@ def _my_assignments(conn: Connection, user_id: int) -> list[dict[str, Any]]:
     return [dict(r._mapping) for r in rows]
 
 
-@router.get("/api/my/assignments")
+@router.get("/api/my/assignments", response_model=list[MyAssignment])
 async def my_assignments(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
     """Your assignments that are not finished: active leases and items a reviewer sent back."""
     return await db.read(lambda c: _my_assignments(c, p.id))

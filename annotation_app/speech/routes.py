@@ -17,6 +17,17 @@ from annotation_app.claiming import get_campaign
 from annotation_app.database import Db
 from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.models import ROLE_RANK
+from annotation_app.schemas import (
+    CaptionPayload,
+    ChunkStored,
+    Consent,
+    ConsentWithText,
+    RecordingStarted,
+    RecordingView,
+    RetentionOut,
+    Summary,
+    WordDiff,
+)
 from annotation_app.security import Principal
 from annotation_app.speech import recordings as rec_svc
 from annotation_app.speech.audio import AudioRejected, assemble, mime_ext
@@ -48,17 +59,17 @@ class FinalizeIn(BaseModel):
 def router() -> APIRouter:
     r = APIRouter(tags=["caption"])
 
-    @r.get("/consent")
+    @r.get("/consent", response_model=ConsentWithText)
     async def get_consent(request: Request, db: Db, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         state = await db.read(lambda c: rec_svc.consent_state(c, p.id))
         return {**state, "text": CONSENT_TEXT}
 
-    @r.post("/consent")
+    @r.post("/consent", response_model=Consent)
     async def post_consent(request: Request, db: Db, body: ConsentIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Give (``agree: true``) or withdraw (``agree: false``) consent to voice recording."""
         return await db.write(lambda c: rec_svc.set_consent(c, p.id, body.agree, client_ip(request)))
 
-    @r.post("/recordings")
+    @r.post("/recordings", response_model=RecordingStarted)
     async def start(request: Request, db: Db, body: StartIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """The open recording of the assignment (resume after a reload) or a new one; also the campaign's
         recorder settings."""
@@ -69,12 +80,12 @@ def router() -> APIRouter:
 
         return await db.write(do)
 
-    @r.get("/recordings/{rec_id}")
+    @r.get("/recordings/{rec_id}", response_model=RecordingView)
     async def get_rec(request: Request, db: Db, rec_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         owner = None if ROLE_RANK[p.role] >= ROLE_RANK["reviewer"] else p.id
         return await db.read(lambda c: rec_svc.recording_view(c, rec_svc.get_recording(c, rec_id, owner)))
 
-    @r.put("/recordings/{rec_id}/chunks/{segment}/{seq}")
+    @r.put("/recordings/{rec_id}/chunks/{segment}/{seq}", response_model=ChunkStored)
     async def put_chunk(request: Request, db: Db, rec_id: Id, segment: Seq, seq: Seq,
                         x_chunk_sha256: Annotated[str | None, Header()] = None,
                         x_elapsed_ms: Annotated[int, Header(ge=0, le=86_400_000)] = 0,
@@ -93,7 +104,7 @@ def router() -> APIRouter:
                                                              x_elapsed_ms))
         return {"recording_id": rec_id, "segment": segment, "seq": seq, **out}
 
-    @r.post("/recordings/{rec_id}/finalize")
+    @r.post("/recordings/{rec_id}/finalize", response_model=RecordingView)
     async def finalize(request: Request, db: Db, rec_id: Id, body: FinalizeIn | None = None,
                        p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Assemble the chunks, check the audio (too short, silent, damaged...) and queue transcription.
@@ -118,12 +129,13 @@ def router() -> APIRouter:
         return await db.write(lambda c: rec_svc.commit_finalize(c, rec_id, p.id, n, audio, key, sha,
                                                                     client_ip(request)))
 
-    @r.get("/recordings/{rec_id}/payload")
+    @r.get("/recordings/{rec_id}/payload", response_model=CaptionPayload)
     async def payload(request: Request, db: Db, rec_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """The submit payload, built by the server from the processed recording."""
         return await db.read(lambda c: rec_svc.caption_payload(rec_svc.get_recording(c, rec_id, p.id)))
 
-    @r.get("/recordings/{rec_id}/audio")
+    @r.get("/recordings/{rec_id}/audio", response_class=Response,
+           responses={200: {"content": {"audio/*": {}}, "description": "the processed recording"}})
     async def audio(request: Request, db: Db, rec_id: Id, p: Principal = Depends(require("annotator"))) -> Response:
         owner = None if ROLE_RANK[p.role] >= ROLE_RANK["reviewer"] else p.id
         rec = await db.read(lambda c: rec_svc.get_recording(c, rec_id, owner))
@@ -132,11 +144,11 @@ def router() -> APIRouter:
         return Response(request.app.state.media.get(rec.audio_key), media_type=f"audio/{mime_ext(rec.mime)}".replace(
             "m4a", "mp4"), headers={"cache-control": "private, no-store"})
 
-    @r.get("/diff")
+    @r.get("/diff", response_model=WordDiff)
     async def diff(a: str = "", b: str = "", p: Principal = Depends(require("reviewer"))) -> list[list[str]]:
         return word_diff(a, b)
 
-    @r.post("/retention/run")
+    @r.post("/retention/run", response_model=RetentionOut)
     async def retention(request: Request, db: Db, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
         """Delete the audio of every recording past its campaign's retention period, now."""
         from annotation_app.speech.worker import SpeechWorker
@@ -144,7 +156,7 @@ def router() -> APIRouter:
         media = request.app.state.media
         return await db.call(lambda engine: SpeechWorker(engine, media).retention(), off_loop=True)
 
-    @r.post("/items/{item_id}/summarise")
+    @r.post("/items/{item_id}/summarise", response_model=Summary)
     async def summarise(request: Request, db: Db, item_id: Id, rules: bool = False,
                         p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
         """Summarise the accepted transcripts of an image into one caption (LLM, or rules if asked or
@@ -153,7 +165,7 @@ def router() -> APIRouter:
 
         return await db.call(lambda engine: summarise_item(engine, item_id, p.id, rules=rules), off_loop=True)
 
-    @r.get("/review/{campaign_id}", include_in_schema=False)
+    @r.get("/review/{campaign_id}", include_in_schema=False, response_class=RedirectResponse)
     async def review_page(campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> RedirectResponse:
         """The caption review is the campaign's review page (audio, transcript -> caption diff, flags)."""
         return RedirectResponse(f"/campaigns/{campaign_id}/review", status_code=303)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from annotation_app.claiming import ClaimError
 from annotation_app.database import Db
 from annotation_app.deps import MAX_ID, require
+from annotation_app.schemas import AmaPayload, DraftView
 from annotation_app.security import Principal
 from annotation_app.tasks import ama_drafts as svc
 
@@ -59,7 +60,7 @@ def router(with_points: bool) -> APIRouter:
                           prompt_version=svc.PROMPT_VERSION, temperature=0.2)
         return res.parsed.strip(), {**res.provenance(), "attempts": res.attempts}
 
-    @r.post("/drafts")
+    @r.post("/drafts", response_model=DraftView)
     async def ask(request: Request, db: Db, body: AskIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Ask a question: OCR + caption are gathered and the LLM drafts the first answer."""
         a, campaign, item, drafts = await db.read(lambda c: svc.prepare(c, body.assignment_id, p.id))
@@ -77,7 +78,7 @@ def router(with_points: bool) -> APIRouter:
         answer, llm = await run_in_threadpool(draft, request, a, item, cfg, body.question.strip(), ctx, [])
         return await db.write(lambda c: svc.store_draft(c, a, p.id, body.question.strip(), answer, ctx, llm, 1))
 
-    @r.post("/drafts/{draft_id}/reject")
+    @r.post("/drafts/{draft_id}/reject", response_model=DraftView)
     async def reject(request: Request, db: Db, draft_id: Id, body: RejectIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Reject the draft with feedback; the LLM writes a revised draft (returned)."""
         d = await db.write(lambda c: svc.reject(c, draft_id, p.id, body.feedback))
@@ -89,7 +90,7 @@ def router(with_points: bool) -> APIRouter:
         return await db.write(lambda c: svc.store_draft(c, a, p.id, d.question, answer, drafts[0].context, llm,
                                                            len(drafts) + 1))
 
-    @r.post("/drafts/{draft_id}/accept")
+    @r.post("/drafts/{draft_id}/accept", response_model=AmaPayload)
     async def accept(request: Request, db: Db, draft_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Accept the pending draft; returns the submit payload (all drafts, timing, flags)."""
         def do(c: Any) -> dict[str, Any]:
@@ -100,7 +101,7 @@ def router(with_points: bool) -> APIRouter:
             return svc.finish(c, d.assignment_id, p.id, svc.ama_config(campaign.config), draft_id=draft_id)
         return await db.write(do)
 
-    @r.post("/assignments/{assignment_id}/final")
+    @r.post("/assignments/{assignment_id}/final", response_model=AmaPayload)
     async def final(request: Request, db: Db, assignment_id: Id, body: FinalIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Store a hand-written answer (after at least one draft); returns the submit payload."""
         def do(c: Any) -> dict[str, Any]:
@@ -108,7 +109,7 @@ def router(with_points: bool) -> APIRouter:
             return svc.finish(c, assignment_id, p.id, svc.ama_config(campaign.config), answer=body.answer)
         return await db.write(do)
 
-    @r.get("/assignments/{assignment_id}/drafts")
+    @r.get("/assignments/{assignment_id}/drafts", response_model=list[DraftView])
     async def drafts(request: Request, db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
         def do(c: Any) -> list[dict[str, Any]]:
             svc.own_assignment(c, assignment_id, p.id)

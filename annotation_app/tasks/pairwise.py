@@ -123,7 +123,8 @@ def _write(engine: Engine, campaign_id: int, f: Any) -> int:
 def _router() -> APIRouter:
     r = APIRouter(tags=["pairwise"])
 
-    @r.get("/campaigns/{campaign_id}/votes")
+    @r.get("/campaigns/{campaign_id}/votes", response_class=Response,
+          responses={200: {"content": {"application/x-ndjson": {}}, "description": "one vote per line"}})
     async def votes(db: Db, campaign_id: CampaignId, p: Any = Depends(require("reviewer"))) -> Response:
         """The campaign's votes as JSONL (one Chatbot-Arena-style vote per line)."""
         def jsonl(engine: Engine) -> str:
