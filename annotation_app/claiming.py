@@ -52,7 +52,6 @@ _EXTEND = Q("UPDATE assignments SET status = 'active', lease_expires_at = :exp W
 _TAKE = Q("UPDATE items SET taken = taken + 1 WHERE id = :i AND taken < overlap")
 _PAYLOAD = Q("SELECT payload FROM submissions WHERE id = :s")
 _ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FROM items WHERE id = :i")
-_ASSIGNMENT_COLUMNS = ("item_id", "campaign_id", "user_id", "status", "lease_expires_at", "claimed_at", "version")
 _TAKE_NEW = sql.Chain(  # no row: nothing free; a NULL id: the upsert hit a live assignment (the caller rolls back)
     sql.Step("cand", "SELECT id FROM items WHERE campaign_id = :c AND taken < overlap AND NOT EXISTS "
                      "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
@@ -60,7 +59,8 @@ _TAKE_NEW = sql.Chain(  # no row: nothing free; a NULL id: the upsert hit a live
     sql.Step("took", "UPDATE items SET taken = taken + 1 WHERE id = {cand.id} AND taken < overlap "
                      "RETURNING id, media_key, width, height, spec, image_sha256, image_url"),
     sql.Step("ins", table="assignments",
-             values=tuple(zip(_ASSIGNMENT_COLUMNS, ("{took.id}", ":c", ":u", "'active'", ":exp", ":t", "1"), strict=True)),
+             values=(("item_id", "{took.id}"), ("campaign_id", ":c"), ("user_id", ":u"), ("status", "'active'"),
+                     ("lease_expires_at", ":exp"), ("claimed_at", ":t"), ("version", "1")),
              tail="ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'active', "
                   "lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
                   "WHERE assignments.status = 'expired' RETURNING id, item_id, draft, version"),

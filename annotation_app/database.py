@@ -63,12 +63,12 @@ class Database:
     async def call(self, fn: Callable[[Engine], T], *, off_loop: bool = False) -> T:
         return await self._run(lambda: fn(self.engine), off_loop)
 
-    async def steps(self, make: Callable[[bool], Steps[T]], *, write: bool = True) -> T:
+    async def steps(self, make: Callable[[bool], Steps[T]]) -> T:
         if self.pg_pool is not None:
             return await _asyncpg_tx(await self.pg_pool.get(), make)
 
         def tx() -> T:
-            with raw_tx(self.engine, write=write) as conn:
+            with raw_tx(self.engine) as conn:
                 return run(make(not conn.sqlite), conn)
 
         return await self._run(tx, False)

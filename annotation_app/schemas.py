@@ -3,7 +3,8 @@
 Each lists exactly the keys its route returns (``extra="forbid"``: a key the code adds without adding
 it here fails the route's tests instead of being dropped silently), in the shape the pages' scripts
 (``annotation_app/static/*.js``) read. Task-specific parts (``item.task``, payloads, drafts) stay JSON
-objects: each task type defines them (``TaskType.item_view``, ``TaskType.parse``).
+objects: each task type defines them (``TaskType.item_view``, ``TaskType.parse``); a route that returns a payload for the page to submit
+uses the task's own payload model (``tasks.ama.AmaPayload``, ``tasks.caption.CaptionPayload``).
 """
 
 from __future__ import annotations
@@ -280,19 +281,6 @@ class ChunkStored(Out):
     bytes: int
 
 
-class CaptionPayload(Out):
-    recording_id: int
-    caption: str | None
-    transcript: str | None
-    audio_key: str | None
-    audio_sha256: str | None
-    duration_s: float | None
-    speech_s: float | None
-    flags: list[Any]
-    stt: JsonObject
-    cleanup: JsonObject
-
-
 class WordDiff(RootModel[list[tuple[Literal["equal", "delete", "insert"], str]]]):
     """[op, words] pairs, raw transcript -> cleaned caption."""
 
@@ -325,16 +313,3 @@ class DraftView(Out):
     decided_at: float | None
     context: JsonObject
 
-
-class AmaPayload(Out):
-    """The submit payload built from the stored drafts (``ama_drafts.final_payload``)."""
-
-    question: str
-    answer: str
-    final_source: str
-    edit_distance: int
-    time_to_decision_ms: int
-    flags: list[JsonObject]
-    context: JsonObject
-    points: list[Any]
-    drafts: list[JsonObject]

@@ -18,7 +18,6 @@ from annotation_app.database import Db
 from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.models import ROLE_RANK
 from annotation_app.schemas import (
-    CaptionPayload,
     ChunkStored,
     Consent,
     ConsentWithText,
@@ -33,6 +32,7 @@ from annotation_app.speech import recordings as rec_svc
 from annotation_app.speech.audio import AudioRejected, assemble, mime_ext
 from annotation_app.speech.config import CONSENT_TEXT, speech_config
 from annotation_app.speech.recordings import SpeechError
+from annotation_app.tasks.caption import CaptionPayload
 
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 Seq = Annotated[int, Field(ge=0, le=100_000)]

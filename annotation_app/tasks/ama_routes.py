@@ -12,9 +12,10 @@ from starlette.concurrency import run_in_threadpool
 from annotation_app.claiming import ClaimError
 from annotation_app.database import Db
 from annotation_app.deps import MAX_ID, require
-from annotation_app.schemas import AmaPayload, DraftView
+from annotation_app.schemas import DraftView
 from annotation_app.security import Principal
 from annotation_app.tasks import ama_drafts as svc
+from annotation_app.tasks.ama import AmaPayload
 
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 

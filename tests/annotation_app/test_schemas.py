@@ -65,3 +65,25 @@ def test_patch_user_returns_only_the_changed_fields(appctx):
     r = c.patch(f"/api/users/{appctx.user_ids['throwaway']}", json={"active": False})
     assert r.status_code == 200, r.text
     assert r.json() == {"id": appctx.user_ids["throwaway"], "active": False}
+
+
+def test_read_routes_answer_through_their_models(appctx):
+    """FastAPI validates each answer against its model (a mismatch is a 500): the read routes that
+    the other API tests do not call, on a campaign with one submitted answer."""
+    ann = appctx.client("annotator")
+    a = ann.post(f"/api/campaigns/{appctx.campaign_id}/claim", json={}).json()["assignment"]
+    assert ann.post(f"/api/assignments/{a['assignment_id']}/submit",
+                    json={"client_key": "key-schema2", "payload": PT}).status_code == 200
+    cid = appctx.campaign_id
+    admin = appctx.client("admin")
+    for path in ("/api/me", "/api/task-types", "/api/campaigns", f"/api/campaigns/{cid}",
+                 f"/api/campaigns/{cid}/progress", f"/api/campaigns/{cid}/annotators", f"/api/campaigns/{cid}/review",
+                 f"/api/campaigns/{cid}/export/coco", "/api/users", "/api/tokens", "/api/audit",
+                 "/api/tasks/caption/diff?a=uh%20a%20red%20dot&b=a%20red%20dot"):
+        r = admin.get(path)
+        assert r.status_code == 200, (path, r.text)
+    r = ann.get("/api/my/assignments")
+    assert r.status_code == 200 and r.json()[0]["name"] == "c1" and r.json()[0]["status"] == "submitted"
+    assert admin.get(f"/api/campaigns/{cid}/review").json()[0]["item"]["media_url"].startswith("/media/img/")
+    assert admin.get("/api/tasks/caption/diff?a=uh%20a&b=a").json() == [["delete", "uh"], ["equal", "a"]]
+    assert admin.get("/api/audit").json()[0]["action"] == "submit"
