@@ -24,7 +24,6 @@ from annotation_app.campaigns import (
     url_images,
 )
 from annotation_app.database import Db
-from annotation_app.db import write_tx
 from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.export import export_coco
 from annotation_app.models import Campaign
@@ -182,18 +181,15 @@ async def shards(request: Request, db: Db, campaign_id: Id,
     out = Path(request.app.state.settings.media_root).parent / "exports" / f"campaign-{campaign_id}-{int(time.time())}"
     media, ip = request.app.state.media, client_ip(request)
 
-    def run(engine: Engine) -> str:  # reads, writes shards, then records the export
-        path = export_shards(engine, media, campaign_id, out, subset=subset, include_unreviewed=include_unreviewed)
-        with write_tx(engine) as conn:
-            audit(conn, p.id, "campaign.export", "campaign", campaign_id, {"path": str(path)}, ip=ip)
-        return str(path)
-
     try:
-        return {"manifest": await db.call(run, off_loop=True)}
+        path = str(await db.call(lambda engine: export_shards(engine, media, campaign_id, out, subset=subset,
+                                                              include_unreviewed=include_unreviewed), off_loop=True))
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from None
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    await db.write(lambda c: audit(c, p.id, "campaign.export", "campaign", campaign_id, {"path": path}, ip=ip))
+    return {"manifest": path}
 
 
 @router.get("/api/campaigns/{campaign_id}/progress", response_model=Progress)
