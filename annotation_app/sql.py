@@ -216,6 +216,7 @@ class Chain:
         self.anchor = min((st for st, _, _ in self.out), key=order.index) if self.out else ""
         self.lite = [Q(s.render(postgres=False)) for s in steps]
         self.pg = Q(self._pg())
+        self._plan = [(s.name, q, s.refs(), s.returns) for s, q in zip(steps, self.lite, strict=True)]  # hot path
 
     def _pg(self) -> str:
         if not self.out:
@@ -233,16 +234,16 @@ class Chain:
         if postgres:
             return (yield Op("first", self.pg, params))
         rows: dict[str, dict[str, Any] | None] = {}
-        for step, q in zip(self.steps, self.lite, strict=True):
-            found = {r: rows.get(r) for r, _ in step.refs()}
+        for name, q, refs, returns in self._plan:
+            found = {r: rows.get(r) for r, _ in refs}
             if any(row is None for row in found.values()):
-                rows[step.name] = None  # what it refers to returned nothing
+                rows[name] = None  # what it refers to returned nothing
                 continue
-            p = {**params, **{f"{r}__{c}": (found[r] or {})[c] for r, c in step.refs()}}
-            if step.returns:
-                rows[step.name] = yield Op("first", q, p)
+            p = {**params, **{f"{r}__{c}": (found[r] or {})[c] for r, c in refs}}
+            if returns:
+                rows[name] = yield Op("first", q, p)
             else:
-                rows[step.name] = {} if (yield Op("execute", q, p)) else None
+                rows[name] = {} if (yield Op("execute", q, p)) else None
         if not self.out:
             return rows[self.steps[0].name]
         if rows[self.anchor] is None:
