@@ -14,6 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
 from annotation_app.claiming import ClaimError
+from annotation_app.database import Database
 from annotation_app.db import AsyncPgPool, is_sqlite, make_engine, migrate, warm_pool
 from annotation_app.media import MediaKeyError, MediaStore
 from annotation_app.settings import Settings, get_settings
@@ -53,9 +54,10 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     app.state.settings = settings
     app.state.engine = engine
     app.state.media = MediaStore(settings.media_root)
-    app.state.inline_db = is_sqlite(engine) if settings.inline_db is None else settings.inline_db
-    app.state.pg_pool = AsyncPgPool.for_url(settings.database_url, async_pool_size(settings)) if settings.pg_async else None
-    if app.state.pg_pool is None:
+    inline = is_sqlite(engine) if settings.inline_db is None else settings.inline_db
+    pg_pool = AsyncPgPool.for_url(settings.database_url, async_pool_size(settings)) if settings.pg_async else None
+    app.state.db = Database(engine, inline=inline, pg_pool=pg_pool)  # every route's data access: database.Db
+    if pg_pool is None:
         warm_pool(engine, settings.pool_size)
 
     from annotation_app.routes import auth, campaigns, media, pages, review, work
@@ -81,7 +83,7 @@ def all_routes(app: FastAPI) -> list[tuple[str, str, APIRoute]]:
     for prefix, router in app.state.routers:
         for r in router.routes:
             if isinstance(r, APIRoute):
-                out += [(m, prefix + r.path, r) for m in sorted(r.methods - {"HEAD"})]
+                out += [(m, prefix + r.path, r) for m in sorted((r.methods or set()) - {"HEAD"})]
     return out
 
 

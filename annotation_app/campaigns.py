@@ -13,9 +13,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from annotation_app.audit import audit
-from annotation_app.db import now, write_tx
+from annotation_app.db import inserted_id, now, write_tx
 from annotation_app.media import MediaStore, image_key
-from annotation_app.models import Campaign, Item
+from annotation_app.models import Campaign, Item, table
 from annotation_app.tasks import PayloadError, get_task_type, task_types
 from pixmo.shards import Sample, ShardError, image_info, iter_samples, sha256_hex
 
@@ -47,9 +47,9 @@ def create_campaign(conn: Connection, spec: CampaignIn, user_id: int | None, ip:
         get_task_type(spec.task_type).check_config(config)
     except PayloadError as exc:
         raise ImportError_(str(exc)) from None
-    cid = conn.execute(insert(Campaign).values(name=spec.name, task_type=spec.task_type, instructions=spec.instructions,
+    cid = inserted_id(conn.execute(insert(Campaign).values(name=spec.name, task_type=spec.task_type, instructions=spec.instructions,
                                                overlap=spec.overlap, config=config, created_by=user_id,
-                                               created_at=now())).inserted_primary_key[0]
+                                               created_at=now())))
     audit(conn, user_id, "campaign.create", "campaign", cid, spec.model_dump(), ip=ip)
     return int(cid)
 
@@ -90,17 +90,17 @@ def add_image(conn: Connection, media: MediaStore, campaign: Any, data: bytes, *
             continue
         gold = seed.gold
         overlap = int(campaign.config.get("gold_overlap", 1000)) if gold else campaign.overlap
-        iid = conn.execute(insert(Item).values(
+        iid = inserted_id(conn.execute(insert(Item).values(
             campaign_id=campaign.id, source_key=source_key, media_key=key, image_sha256=sha, image_url=image_url,
             width=w, height=h, spec=seed.spec, gold=gold, priority=10 if gold else 100, overlap=overlap, taken=0,
-        )).inserted_primary_key[0]
+        )))
         ids.append(int(iid))
     audit(conn, user_id, "item.import", "campaign", campaign.id, {"image_sha256": sha, "items": ids})
     return ids
 
 
 def get_campaign_row(conn: Connection, campaign_id: int) -> Any:
-    c = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).first()
+    c = conn.execute(select(table(Campaign)).where(Campaign.id == campaign_id)).first()
     if c is None:
         raise ImportError_(f"campaign {campaign_id} not found")
     return c
@@ -175,7 +175,7 @@ def import_shards(engine: Engine, media: MediaStore, campaign_id: int, source: s
 
 
 def set_gold(conn: Connection, item_id: int, gold: dict[str, Any] | None, user_id: int, ip: str = "") -> None:
-    item = conn.execute(select(Item.__table__).where(Item.id == item_id)).first()
+    item = conn.execute(select(table(Item)).where(Item.id == item_id)).first()
     if item is None:
         raise ImportError_(f"item {item_id} not found")
     c = get_campaign_row(conn, item.campaign_id)

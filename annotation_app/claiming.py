@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import Connection, select, update
 
 from annotation_app import sql
-from annotation_app.audit import audit, audit_op
+from annotation_app.audit import audit, audit_op, audit_step
 from annotation_app.db import now
-from annotation_app.models import Assignment, Item
+from annotation_app.models import Assignment, Item, table
 from annotation_app.sql import Op, Q, Steps, jload
 from annotation_app.tasks import ItemContext, PayloadError, get_task_type
 
@@ -31,7 +31,7 @@ class ClaimError(Exception):
         self.status, self.message = status, message
 
 
-A, I = Assignment.__table__, Item.__table__  # noqa: E741
+A, I = table(Assignment), table(Item)  # noqa: E741
 
 
 def item_context(item: Any, campaign_config: dict[str, Any] | None = None) -> ItemContext:
@@ -49,30 +49,25 @@ _CAMPAIGN_MINE = Q(  # the campaign and the caller's live assignments in it (a N
     "(a.status = 'rejected' OR (a.status = 'active' AND a.lease_expires_at >= :t)) WHERE c.id = :c "
     "ORDER BY a.claimed_at, a.id")
 _EXTEND = Q("UPDATE assignments SET status = 'active', lease_expires_at = :exp WHERE id = :id")
-_CANDIDATE = ("SELECT id FROM items WHERE campaign_id = :c AND taken < overlap AND NOT EXISTS "
-              "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
-              "ORDER BY priority, id LIMIT 1")
-_CANDIDATE_LITE = Q(_CANDIDATE)
 _TAKE = Q("UPDATE items SET taken = taken + 1 WHERE id = :i AND taken < overlap")
-_UPSERT = Q("INSERT INTO assignments (item_id, campaign_id, user_id, status, lease_expires_at, claimed_at, version) "
-               "VALUES (:i, :c, :u, 'active', :exp, :t, 1) ON CONFLICT (item_id, user_id) DO UPDATE SET "
-               "status = 'active', lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
-               "WHERE assignments.status = 'expired' RETURNING id, draft, version")
 _PAYLOAD = Q("SELECT payload FROM submissions WHERE id = :s")
 _ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FROM items WHERE id = :i")
-_TAKE_NEW_PG = Q(  # no row: nothing free; a NULL id: the upsert hit a live assignment (the caller rolls back)
-    f"WITH cand AS ({_CANDIDATE} FOR UPDATE SKIP LOCKED), "
-    "took AS (UPDATE items SET taken = taken + 1 FROM cand WHERE items.id = cand.id AND items.taken < items.overlap "
-    "RETURNING items.id, items.media_key, items.width, items.height, items.spec, items.image_sha256, "
-    "items.image_url), "
-    "ins AS (INSERT INTO assignments (item_id, campaign_id, user_id, status, lease_expires_at, claimed_at, version) "
-    "SELECT id, :c, :u, 'active', :exp, :t, 1 FROM took ON CONFLICT (item_id, user_id) DO UPDATE SET "
-    "status = 'active', lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
-    "WHERE assignments.status = 'expired' RETURNING id, item_id, draft, version), "
-    "aud AS (INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
-    "SELECT :t, :u, 'claim', 'assignment', ins.id::text, ('{\"item_id\": ' || ins.item_id || '}')::json, :ip FROM ins) "
-    "SELECT ins.id, ins.draft, ins.version, took.id AS item_id, took.media_key, took.width, took.height, took.spec, "
-    "took.image_sha256, took.image_url FROM took LEFT JOIN ins ON ins.item_id = took.id")
+_TAKE_NEW = sql.Chain(  # no row: nothing free; a NULL id: the upsert hit a live assignment (the caller rolls back)
+    sql.Step("cand", "SELECT id FROM items WHERE campaign_id = :c AND taken < overlap AND NOT EXISTS "
+                     "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
+                     "ORDER BY priority, id LIMIT 1", lock="FOR UPDATE SKIP LOCKED"),
+    sql.Step("took", "UPDATE items SET taken = taken + 1 WHERE id = {cand.id} AND taken < overlap "
+                     "RETURNING id, media_key, width, height, spec, image_sha256, image_url"),
+    sql.Step("ins", table="assignments",
+             values=(("item_id", "{took.id}"), ("campaign_id", ":c"), ("user_id", ":u"), ("status", "'active'"),
+                     ("lease_expires_at", ":exp"), ("claimed_at", ":t"), ("version", "1")),
+             tail="ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'active', "
+                  "lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
+                  "WHERE assignments.status = 'expired' RETURNING id, item_id, draft, version"),
+    audit_step("claim", "assignment", "{ins.id}", "'{\"item_id\": ' || {ins.item_id} || '}'"),
+    out=("ins.id", "ins.draft", "ins.version", "took.id AS item_id", "took.media_key", "took.width", "took.height",
+         "took.spec", "took.image_sha256", "took.image_url"),
+)
 _last_expiry = [0.0]
 
 
@@ -134,35 +129,15 @@ def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: 
         raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")
     if t - _last_expiry[0] > 1.0:
         yield from expire_steps(t)
-    take = _take_new_pg if postgres else _take_new_lite
     params = {"c": campaign_id, "u": user_id, "exp": exp, "t": t, "ip": ip[:64]}
-    row = yield from take(params)
+    row = yield from _TAKE_NEW.run(params, postgres=postgres)
     if row is None and (yield from expire_steps(t)):
-        row = yield from take(params)
+        row = yield from _TAKE_NEW.run(params, postgres=postgres)
     if row is None:
         return None
     if row["id"] is None:
         raise ClaimError(503, "could not claim an item; try again")
-    item = dict(row, id=row["item_id"]) if "media_key" in row else None  # the PG statement returns the item too
-    return (yield from _view_steps(dict(row, reject_reason=None), campaign, exp, item=item))
-
-
-def _take_new_lite(p: dict[str, Any]) -> Steps[dict[str, Any] | None]:
-    """SQLite (one writer at a time): find a free item, take a slot, (re)open the assignment."""
-    item_id = yield Op("scalar", _CANDIDATE_LITE, p)
-    if item_id is None or not (yield Op("execute", _TAKE, {"i": item_id})):
-        return None
-    row = yield Op("first", _UPSERT, {**p, "i": item_id})
-    if row is None:
-        return {"id": None}
-    yield audit_op(p["u"], "claim", "assignment", row["id"], {"item_id": item_id}, ip=p["ip"])
-    return dict(row, item_id=item_id)
-
-
-def _take_new_pg(p: dict[str, Any]) -> Steps[dict[str, Any] | None]:
-    """PostgreSQL: the same steps and the audit row as one statement (one round trip); the item
-    row is locked with SKIP LOCKED, so concurrent claims take different items."""
-    return (yield Op("first", _TAKE_NEW_PG, p))
+    return (yield from _view_steps(dict(row, reject_reason=None), campaign, exp, item=dict(row, id=row["item_id"])))
 
 
 def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: bool = False) -> Any:
@@ -234,26 +209,26 @@ def release(conn: Connection, assignment_id: int, user_id: int, ip: str = "") ->
 
 
 _PRIOR = Q("SELECT id, assignment_id FROM submissions WHERE user_id = :u AND client_key = :k")
-_LOAD = ("SELECT a.id, a.user_id, a.item_id, a.campaign_id, a.status, i.width, i.height, i.spec, i.image_sha256, "
-         "i.image_url, c.task_type, c.config, s.id AS prior_id, s.assignment_id AS prior_assignment "
-         "FROM assignments a JOIN items i ON i.id = a.item_id JOIN campaigns c ON c.id = a.campaign_id "
-         "LEFT JOIN submissions s ON s.user_id = :u AND s.client_key = :k WHERE a.id = :id")
-_LOAD_LITE, _LOAD_PG = Q(_LOAD), Q(_LOAD + " FOR UPDATE OF a")
-_INSERT_SUB = ("INSERT INTO submissions (assignment_id, item_id, campaign_id, user_id, client_key, payload, "
-               "duration_ms, kind, created_at) VALUES (:a, :i, :c, :u, :k, :p, :d, 'annotator', :t) RETURNING id")
-_MARK = ("UPDATE assignments SET status = 'submitted', submitted_at = :t, submission_id = {sid}, draft = NULL, "
-         "version = version + 1, reject_reason = NULL WHERE id = :a")
-_INSERT_SUB_LITE, _MARK_LITE = Q(_INSERT_SUB), Q(_MARK.format(sid=":s"))
-_STORE_PG = Q(  # PostgreSQL: submission, assignment update and audit row in one statement (one round trip)
-    f"WITH sub AS ({_INSERT_SUB}), mark AS ({_MARK.format(sid='(SELECT id FROM sub)')}), "
-    "aud AS (INSERT INTO audit_log (at, user_id, action, object_type, object_id, detail, ip) "
-    "SELECT :t, :u, 'submit', 'submission', id::text, CAST(:detail AS json), :ip FROM sub) SELECT id FROM sub")
+_LOAD = sql.Chain(sql.Step(  # the assignment with its item, campaign and any submission under the same key
+    "load", "SELECT a.id, a.user_id, a.item_id, a.campaign_id, a.status, i.width, i.height, i.spec, i.image_sha256, "
+            "i.image_url, c.task_type, c.config, s.id AS prior_id, s.assignment_id AS prior_assignment "
+            "FROM assignments a JOIN items i ON i.id = a.item_id JOIN campaigns c ON c.id = a.campaign_id "
+            "LEFT JOIN submissions s ON s.user_id = :u AND s.client_key = :k WHERE a.id = :id", lock="FOR UPDATE OF a"))
+_STORE = sql.Chain(  # the submission, the assignment marked submitted, the audit row
+    sql.Step("sub", table="submissions", tail="RETURNING id", values=(
+        ("assignment_id", ":a"), ("item_id", ":i"), ("campaign_id", ":c"), ("user_id", ":u"), ("client_key", ":k"),
+        ("payload", ":p"), ("duration_ms", ":d"), ("kind", "'annotator'"), ("created_at", ":t"))),
+    sql.Step("mark", "UPDATE assignments SET status = 'submitted', submitted_at = :t, submission_id = {sub.id}, "
+                     "draft = NULL, version = version + 1, reject_reason = NULL WHERE id = :a"),
+    audit_step("submit", "submission", "{sub.id}", ":detail"),
+    out=("sub.id",),
+)
 
 
 def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any, duration_ms: int | None,
                  lease_s: float, ip: str = "", *, postgres: bool) -> Steps[dict[str, Any]]:
     """Store an answer once per ``client_key``; a repeated key returns the stored submission."""
-    row = yield Op("first", _LOAD_PG if postgres else _LOAD_LITE, {"id": assignment_id, "u": user_id, "k": client_key})
+    row = yield from _LOAD.run({"id": assignment_id, "u": user_id, "k": client_key}, postgres=postgres)
     prior = ({"id": row["prior_id"], "assignment_id": row["prior_assignment"]} if row is not None
              else (yield Op("first", _PRIOR, {"u": user_id, "k": client_key})))
     if prior is not None and prior["id"] is not None:
@@ -280,13 +255,9 @@ def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any
     yield from _retake_steps(a, lease_s, t)
     p = {"a": a.id, "i": a.item_id, "c": a.campaign_id, "u": user_id, "k": client_key, "p": clean.model_dump_json(),
          "d": duration_ms, "t": t}
-    if postgres:
-        sid = yield Op("scalar", _STORE_PG, {**p, "detail": json.dumps({"assignment_id": a.id}), "ip": ip[:64]})
-    else:
-        sid = yield Op("scalar", _INSERT_SUB_LITE, p)
-        yield Op("execute", _MARK_LITE, {**p, "s": sid})
-        yield audit_op(user_id, "submit", "submission", sid, {"assignment_id": a.id}, ip=ip)
-    return {"submission_id": sid, "assignment_id": a.id, "replayed": False}
+    stored = yield from _STORE.run({**p, "detail": json.dumps({"assignment_id": a.id}), "ip": ip[:64]}, postgres=postgres)
+    assert stored is not None  # an INSERT ... VALUES always returns its row
+    return {"submission_id": stored["id"], "assignment_id": a.id, "replayed": False}
 
 
 def new_client_key() -> str:

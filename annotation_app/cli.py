@@ -8,6 +8,7 @@ from __future__ import annotations
 import getpass
 import json
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -17,7 +18,7 @@ app = typer.Typer(help="Annotation app: serve, users, import, export.", no_args_
 def _settings(db: str | None, media: str | None):  # noqa: ANN202
     from annotation_app.settings import Settings
 
-    kw = {}
+    kw: dict[str, Any] = {}
     if db:
         kw["database_url"] = db
     if media:

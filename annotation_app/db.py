@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, CursorResult, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 _write_locks: dict[int, threading.Lock] = {}
@@ -17,6 +17,14 @@ _write_locks: dict[int, threading.Lock] = {}
 
 def now() -> float:
     return time.time()
+
+
+def inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an ``INSERT`` made."""
+    pk = result.inserted_primary_key
+    if pk is None:
+        raise RuntimeError("the INSERT reported no primary key")
+    return int(pk[0])
 
 
 def is_sqlite(engine: Engine) -> bool:

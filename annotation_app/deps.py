@@ -1,4 +1,4 @@
-"""FastAPI dependencies: database calls, authentication, per-route roles and CSRF.
+"""FastAPI dependencies: authentication, per-route roles and CSRF (the database: ``annotation_app.database``).
 
 Every non-public route declares its minimum role with ``Depends(require("annotator"|"reviewer"|"admin"))``;
 ``route_role`` reads it back (the role x route test relies on it). Cookie-authenticated unsafe
@@ -11,57 +11,19 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi import HTTPException, Request
-from starlette.concurrency import run_in_threadpool
 
+from annotation_app.database import Database
 from annotation_app.db import raw_tx
 from annotation_app.models import ROLE_RANK
 from annotation_app.security import TOKEN_PREFIX, Principal, principal_from_session, principal_from_token
-from annotation_app.sql import Steps, run, run_async
 
 SESSION_COOKIE = "pixmo_session"
 CSRF_COOKIE = "pixmo_csrf"
 CSRF_HEADER = "x-csrf-token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
-T = TypeVar("T")
-
-
-async def run_db(request: Request, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-    """Run a blocking DB function: inline on the event loop for SQLite (one writer anyway, no
-    thread hop), in the threadpool for PostgreSQL."""
-    if request.app.state.inline_db:
-        return fn(*args, **kwargs)
-    return await run_in_threadpool(fn, *args, **kwargs)
-
-
-async def run_steps(request: Request, make: Callable[[bool], Steps[T]]) -> T:
-    """Run the transaction ``make(postgres)`` (see ``annotation_app.sql.Op``): on PostgreSQL with
-    asyncpg on the event loop, otherwise on a pooled DB-API connection (``run_db``)."""
-    pool = request.app.state.pg_pool
-    if pool is not None:
-        return await _asyncpg_tx(await pool.get(), make)
-    engine = request.app.state.engine
-
-    def _do() -> T:
-        with raw_tx(engine) as conn:
-            return run(make(not conn.sqlite), conn)
-
-    return await run_db(request, _do)
-
-
-async def _asyncpg_tx(pool: Any, make: Callable[[bool], Steps[T]]) -> T:
-    import asyncpg
-
-    dropped = (asyncpg.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError, asyncpg.InterfaceError)
-    try:
-        async with pool.acquire() as conn, conn.transaction():
-            return await run_async(make(True), conn)
-    except dropped:  # the server closed pooled connections (a restart): renew them all, try once more
-        await pool.expire_connections()  # (safe: a claim returns the lease it made, a submit replays its key)
-    async with pool.acquire() as conn, conn.transaction():
-        return await run_async(make(True), conn)
 
 
 def client_ip(request: Request) -> str:
@@ -122,7 +84,8 @@ async def authenticate(request: Request) -> Principal | None:
         if hit and hit[0] > t:
             p = hit[1]
         else:
-            p = await run_db(request, _authenticate, request.app.state.engine, token, cookie)
+            db: Database = request.app.state.db
+            p = await db.call(lambda engine: _authenticate(engine, token, cookie))
             if p is not None:
                 if len(_CACHE) > 10000:
                     _CACHE.clear()

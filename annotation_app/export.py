@@ -11,18 +11,18 @@ from sqlalchemy import Engine, select
 from annotation_app.claiming import A, I, item_context
 from annotation_app.db import read_tx
 from annotation_app.media import MediaStore
-from annotation_app.models import Campaign, Submission
+from annotation_app.models import Campaign, Submission, table
 from annotation_app.tasks import get_task_type
 from pixmo.shards import Sample, ShardWriter
 
-S = Submission.__table__
+S = table(Submission)
 
 
 def answers(engine: Engine, campaign_id: int, include_unreviewed: bool = False) -> Iterator[tuple[Any, Any, Any]]:
     """(campaign, item, submission) for every accepted answer (and submitted ones if asked), by item."""
     states = ["accepted", "submitted"] if include_unreviewed else ["accepted"]
     with read_tx(engine) as conn:
-        campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == campaign_id)).first()
+        campaign = conn.execute(select(table(Campaign)).where(Campaign.id == campaign_id)).first()
         if campaign is None:
             raise KeyError(f"campaign {campaign_id} not found")
         rows = conn.execute(select(I, S.c.id.label("sid"), S.c.payload, S.c.user_id.label("uid"))

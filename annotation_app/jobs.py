@@ -19,11 +19,11 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, insert, or_, select, update
 
-from annotation_app.db import now, write_tx
-from annotation_app.models import Job
+from annotation_app.db import inserted_id, now, write_tx
+from annotation_app.models import Job, table
 
 log = logging.getLogger(__name__)
-J = Job.__table__
+J = table(Job)
 
 
 def enqueue(conn: Connection, kind: str, dedupe_key: str, payload: dict[str, Any] | None = None, *,
@@ -33,9 +33,9 @@ def enqueue(conn: Connection, kind: str, dedupe_key: str, payload: dict[str, Any
     if old is not None:
         return int(old)
     t = now()
-    return int(conn.execute(insert(J).values(kind=kind, dedupe_key=dedupe_key, payload=payload or {}, status="queued",
-                                             attempts=0, max_attempts=max_attempts, run_after=t + delay_s,
-                                             created_at=t, updated_at=t)).inserted_primary_key[0])
+    return inserted_id(conn.execute(insert(J).values(kind=kind, dedupe_key=dedupe_key, payload=payload or {},
+                                                     status="queued", attempts=0, max_attempts=max_attempts,
+                                                     run_after=t + delay_s, created_at=t, updated_at=t)))
 
 
 def claim_job(engine: Engine, kinds: list[str], worker: str, lease_s: float = 300.0) -> dict[str, Any] | None:

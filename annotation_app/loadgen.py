@@ -208,7 +208,7 @@ def seed_campaign(url: str, media_root: str, *, items: int, users: int, overlap:
     from PIL import Image
     from sqlalchemy import insert, text
 
-    from annotation_app.db import make_engine, migrate, write_tx
+    from annotation_app.db import inserted_id, make_engine, migrate, write_tx
     from annotation_app.media import MediaStore, image_key
     from annotation_app.models import Campaign, Item, User
     from annotation_app.security import hash_password, new_token
@@ -225,8 +225,8 @@ def seed_campaign(url: str, media_root: str, *, items: int, users: int, overlap:
     pw = password_hash or hash_password("load-test-password")
     t = time.time()
     with write_tx(engine) as conn:
-        cid = conn.execute(insert(Campaign).values(name=name, task_type=task_type, instructions="", overlap=overlap,
-                                                   config={"label": "thing"}, created_at=t)).inserted_primary_key[0]
+        cid = inserted_id(conn.execute(insert(Campaign).values(name=name, task_type=task_type, instructions="", overlap=overlap,
+                                                   config={"label": "thing"}, created_at=t)))
         conn.execute(insert(Item), [dict(campaign_id=cid, source_key=f"{sha}:{i}", media_key=key, image_sha256=sha,
                                          image_url="", width=64, height=48, spec={"label": "thing"}, gold=None,
                                          priority=100, overlap=high_overlap[1] if i < high_overlap[0] else overlap,
@@ -235,8 +235,8 @@ def seed_campaign(url: str, media_root: str, *, items: int, users: int, overlap:
                                                {"c": cid})]
         uids, tokens = [], []
         for i in range(users):
-            uid = conn.execute(insert(User).values(username=f"{name}{i}", password_hash=pw, role=role, active=True,
-                                                   created_at=t)).inserted_primary_key[0]
+            uid = inserted_id(conn.execute(insert(User).values(username=f"{name}{i}", password_hash=pw, role=role, active=True,
+                                                   created_at=t)))
             uids.append(uid)
             tokens.append(new_token(conn, uid, "load")[1])
     engine.dispose()

@@ -17,6 +17,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
     Text,
     UniqueConstraint,
     text,
@@ -29,6 +30,12 @@ ROLE_RANK = {r: i for i, r in enumerate(ROLES, start=1)}
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def table(model: type[Base]) -> Table:
+    """The ``Table`` of a mapped class (``Model.__table__`` is typed as a bare ``FromClause``, which
+    ``insert``/``update`` do not accept)."""
+    return Base.metadata.tables[model.__tablename__]
 
 
 class User(Base):

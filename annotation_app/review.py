@@ -9,11 +9,11 @@ from sqlalchemy import Connection, insert, select, update
 
 from annotation_app.audit import audit
 from annotation_app.claiming import A, ClaimError, I, get_campaign, item_context, new_client_key
-from annotation_app.db import now
-from annotation_app.models import Review, Submission, User
+from annotation_app.db import inserted_id, now
+from annotation_app.models import Review, Submission, User, table
 from annotation_app.tasks import PayloadError, get_task_type
 
-S = Submission.__table__
+S = table(Submission)
 
 
 class ReviewIn(BaseModel):
@@ -41,7 +41,7 @@ def queue(conn: Connection, campaign_id: int, limit: int = 50, status: str = "su
     if flagged:  # flags live in the JSON payload: filtered here, then paged
         rows = [r for r in conn.execute(q.limit(20000)).all() if (r.payload or {}).get("flags")][offset:offset + limit]
     else:
-        rows = conn.execute(q.offset(offset).limit(limit)).all()
+        rows = list(conn.execute(q.offset(offset).limit(limit)).all())
     return [{"assignment_id": r.id, "version": r.version, "status": r.status, "annotator": r.username,
              "submitted_at": r.submitted_at, "payload": r.payload, "duration_ms": r.duration_ms,
              "reject_reason": r.reject_reason, "task_type": campaign.task_type,
@@ -76,16 +76,16 @@ def review(conn: Connection, assignment_id: int, reviewer_id: int, body: ReviewI
             clean = get_task_type(campaign.task_type).parse(body.payload, item_context(item, campaign.config))
         except PayloadError as exc:
             raise ClaimError(422, str(exc)) from None
-        sub_id = conn.execute(insert(S).values(
+        sub_id = inserted_id(conn.execute(insert(S).values(
             assignment_id=a.id, item_id=a.item_id, campaign_id=a.campaign_id, user_id=reviewer_id,
             client_key=new_client_key(), payload=clean.model_dump(mode="json"), kind="review_edit", created_at=t,
-        )).inserted_primary_key[0]
+        )))
         values = {"status": "accepted", "submission_id": sub_id}
     else:
         values = {"status": "accepted"}
     conn.execute(update(A).where(A.c.id == a.id).values(version=A.c.version + 1, **values))
-    rid = conn.execute(insert(Review.__table__).values(assignment_id=a.id, submission_id=sub_id,
+    rid = inserted_id(conn.execute(insert(table(Review)).values(assignment_id=a.id, submission_id=sub_id,
                                                        reviewer_id=reviewer_id, decision=body.decision,
-                                                       reason=body.reason, created_at=t)).inserted_primary_key[0]
+                                                       reason=body.reason, created_at=t)))
     audit(conn, reviewer_id, f"review.{body.decision}", "assignment", a.id, {"review_id": rid}, ip=ip)
     return {"assignment_id": a.id, "status": values["status"], "review_id": rid}

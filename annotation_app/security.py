@@ -11,8 +11,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
-from annotation_app.db import now
-from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession
+from annotation_app.db import inserted_id, now
+from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession, table
 from annotation_app.sql import Q, first
 
 _hasher = PasswordHasher()
@@ -60,7 +60,7 @@ def create_user(conn: Connection, username: str, password: str, role: str) -> in
         raise AuthError(f"user {username!r} already exists")
     res = conn.execute(insert(User).values(username=username, password_hash=hash_password(password), role=role,
                                            active=True, created_at=now()))
-    return int(res.inserted_primary_key[0])
+    return inserted_id(res)
 
 
 # --- login throttling ---------------------------------------------------------------------------
@@ -91,7 +91,7 @@ def login_wait(conn: Connection, username: str, client: str, *, free: int, delay
 
 def verify_login(conn: Connection, username: str, password: str, ip: str) -> Any:
     """The active user row for these credentials, or None; records the attempt either way."""
-    user = conn.execute(select(User.__table__).where(User.username == username)).first()
+    user = conn.execute(select(table(User)).where(User.username == username)).first()
     if user is None:
         check_password(_DUMMY_HASH, password)  # the same work whether or not the user exists
         ok = False
@@ -122,7 +122,7 @@ def new_token(conn: Connection, user_id: int, name: str, days: float | None = 90
     t = now()
     res = conn.execute(insert(ApiToken).values(user_id=user_id, name=name[:128], token_hash=sha256(secret),
                                                created_at=t, expires_at=t + days * 86400 if days else None))
-    return int(res.inserted_primary_key[0]), secret
+    return inserted_id(res), secret
 
 
 def revoke_token(conn: Connection, token_id: int, user_id: int | None = None) -> bool:

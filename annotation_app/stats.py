@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from annotation_app.claiming import A, I, get_campaign, item_context
-from annotation_app.models import Review, Submission, User
+from annotation_app.models import Review, Submission, User, table
 from annotation_app.quality import mean_metrics
 from annotation_app.tasks import get_task_type
 
-S, R = Submission.__table__, Review.__table__
+S, R = table(Submission), table(Review)
 
 
 def progress(conn: Connection, campaign_id: int) -> dict[str, Any]:
@@ -21,8 +21,8 @@ def progress(conn: Connection, campaign_id: int) -> dict[str, Any]:
                                               func.coalesce(func.sum(I.c.taken), 0))
                                        .where(I.c.campaign_id == campaign_id, I.c.gold.is_(None))).one()
     gold = conn.execute(select(func.count()).where(I.c.campaign_id == campaign_id, I.c.gold.is_not(None))).scalar()
-    by_status = dict(conn.execute(select(A.c.status, func.count()).where(A.c.campaign_id == campaign_id)
-                                  .group_by(A.c.status)).all())
+    by_status: dict[str, int] = dict(conn.execute(select(A.c.status, func.count()).where(A.c.campaign_id == campaign_id)
+                                                   .group_by(A.c.status)).tuples().all())
     done = by_status.get("accepted", 0) + by_status.get("submitted", 0)
     return {"items": items, "gold_items": gold, "slots": int(slots), "taken": int(taken), "by_status": by_status,
             "percent_done": round(100.0 * done / slots, 2) if slots else 0.0}

@@ -8,11 +8,10 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select, update
-from starlette.concurrency import run_in_threadpool
+from sqlalchemy import Connection, select, update
 
 from annotation_app.audit import audit
-from annotation_app.db import read_tx, write_tx
+from annotation_app.database import Db
 from annotation_app.deps import (
     CSRF_COOKIE,
     MAX_ID,
@@ -20,9 +19,19 @@ from annotation_app.deps import (
     client_ip,
     forget_credentials,
     require,
-    run_db,
 )
-from annotation_app.models import ApiToken, AuditLog, User
+from annotation_app.models import ApiToken, AuditLog, User, table
+from annotation_app.schemas import (
+    AuditRow,
+    LoginOut,
+    Me,
+    Ok,
+    TokenCreated,
+    TokenRow,
+    UserCreated,
+    UserPatched,
+    UserRow,
+)
 from annotation_app.security import (
     AuthError,
     Principal,
@@ -63,31 +72,30 @@ class UserPatch(BaseModel):
     active: bool | None = None
 
 
-def _login(request: Request, body: LoginIn) -> tuple[int, str, str, str] | None:
+def _login(conn: Connection, request: Request, body: LoginIn) -> tuple[int, str, str, str] | None:
     s = request.app.state.settings
     ip = client_ip(request)
-    with write_tx(request.app.state.engine) as conn:
-        wait = login_wait(conn, body.username, ip, free=s.login_free_failures, delay_s=s.login_delay_s,
-                          max_delay_s=s.login_max_delay_s, window_s=s.login_window_s)
-        if wait > 0:
-            secs = math.ceil(wait)
-            raise HTTPException(429, f"too many failed logins for {body.username!r} from your address; "
-                                     f"try again in {secs} s", headers={"Retry-After": str(secs)})
-        user = verify_login(conn, body.username, body.password, ip)
-        if user is None:
-            audit(conn, None, "login.failed", "user", body.username, ip=ip)
-            return None
-        secret, csrf = new_session(conn, user.id, s.session_hours)
-        audit(conn, user.id, "login", "user", user.id, ip=ip)
-        return user.id, user.role, secret, csrf
+    wait = login_wait(conn, body.username, ip, free=s.login_free_failures, delay_s=s.login_delay_s,
+                      max_delay_s=s.login_max_delay_s, window_s=s.login_window_s)
+    if wait > 0:
+        secs = math.ceil(wait)
+        raise HTTPException(429, f"too many failed logins for {body.username!r} from your address; "
+                                 f"try again in {secs} s", headers={"Retry-After": str(secs)})
+    user = verify_login(conn, body.username, body.password, ip)
+    if user is None:
+        audit(conn, None, "login.failed", "user", body.username, ip=ip)
+        return None
+    secret, csrf = new_session(conn, user.id, s.session_hours)
+    audit(conn, user.id, "login", "user", user.id, ip=ip)
+    return user.id, user.role, secret, csrf
 
 
-@router.post("/api/auth/login")
-async def login(request: Request, body: LoginIn, response: Response) -> dict[str, Any]:
+@router.post("/api/auth/login", response_model=LoginOut)
+async def login(request: Request, db: Db, body: LoginIn, response: Response) -> dict[str, Any]:
     """Start a browser session: sets an HttpOnly session cookie and a CSRF cookie (a new session
     on every login). Failed logins of one (username, client) make the next attempt wait
     longer (see docs/annotation_app.md, Security); there is no lockout."""
-    res = await run_in_threadpool(_login, request, body)  # argon2 takes tens of ms: off the loop
+    res = await db.write(lambda c: _login(c, request, body), off_loop=True)  # argon2 takes tens of ms: off the loop
     if res is None:
         raise HTTPException(401, "wrong username or password")
     uid, role, secret, csrf = res
@@ -98,116 +106,111 @@ async def login(request: Request, body: LoginIn, response: Response) -> dict[str
     return {"user_id": uid, "role": role, "csrf_token": csrf}
 
 
-@router.post("/api/auth/logout")
-async def logout(request: Request, response: Response, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    def _do() -> None:
-        with write_tx(request.app.state.engine) as conn:
-            if p.session_id is not None:
-                revoke_session(conn, p.session_id)
-            audit(conn, p.id, "logout", "user", p.id, ip=client_ip(request))
+def _logout(conn: Connection, p: Principal, ip: str) -> None:
+    if p.session_id is not None:
+        revoke_session(conn, p.session_id)
+    audit(conn, p.id, "logout", "user", p.id, ip=ip)
 
-    await run_db(request, _do)
+
+@router.post("/api/auth/logout", response_model=Ok)
+async def logout(request: Request, db: Db, response: Response, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    ip = client_ip(request)
+    await db.write(lambda c: _logout(c, p, ip))
     forget_credentials()
     response.delete_cookie(SESSION_COOKIE)
     response.delete_cookie(CSRF_COOKIE)
     return {"ok": True}
 
 
-@router.get("/api/me")
+@router.get("/api/me", response_model=Me)
 async def me(p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     return {"user_id": p.id, "username": p.username, "role": p.role, "via": p.via}
 
 
-@router.post("/api/tokens", status_code=201)
-async def create_token(request: Request, body: TokenIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    """Create an API token for scripts. The token is shown once; only its hash is stored."""
-    def _do() -> tuple[int, str]:
-        with write_tx(request.app.state.engine) as conn:
-            tid, token = new_token(conn, p.id, body.name, body.days)
-            audit(conn, p.id, "token.create", "api_token", tid, {"name": body.name}, ip=client_ip(request))
-            return tid, token
+def _create_token(conn: Connection, p: Principal, body: TokenIn, ip: str) -> tuple[int, str]:
+    tid, token = new_token(conn, p.id, body.name, body.days)
+    audit(conn, p.id, "token.create", "api_token", tid, {"name": body.name}, ip=ip)
+    return tid, token
 
-    tid, token = await run_db(request, _do)
+
+@router.post("/api/tokens", status_code=201, response_model=TokenCreated)
+async def create_token(request: Request, db: Db, body: TokenIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    """Create an API token for scripts. The token is shown once; only its hash is stored."""
+    ip = client_ip(request)
+    tid, token = await db.write(lambda c: _create_token(c, p, body, ip))
     return {"id": tid, "token": token, "name": body.name}
 
 
-@router.get("/api/tokens")
-async def list_tokens(request: Request, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
-    def _do() -> list[dict[str, Any]]:
-        with read_tx(request.app.state.engine) as conn:
-            rows = conn.execute(select(ApiToken.id, ApiToken.name, ApiToken.created_at, ApiToken.expires_at,
-                                       ApiToken.revoked_at).where(ApiToken.user_id == p.id)).all()
-            return [dict(r._mapping) for r in rows]
-
-    return await run_db(request, _do)
+def _rows(conn: Connection, query: Any) -> list[dict[str, Any]]:
+    return [dict(r._mapping) for r in conn.execute(query).all()]
 
 
-@router.delete("/api/tokens/{token_id}")
-async def delete_token(request: Request, token_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    def _do() -> bool:
-        with write_tx(request.app.state.engine) as conn:
-            ok = revoke_token(conn, token_id, None if p.role == "admin" else p.id)
-            if ok:
-                audit(conn, p.id, "token.revoke", "api_token", token_id, ip=client_ip(request))
-            return ok
+@router.get("/api/tokens", response_model=list[TokenRow])
+async def list_tokens(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
+    return await db.read(lambda c: _rows(c, select(ApiToken.id, ApiToken.name, ApiToken.created_at,
+                                                   ApiToken.expires_at, ApiToken.revoked_at)
+                                         .where(ApiToken.user_id == p.id)))
 
-    if not await run_db(request, _do):
+
+def _revoke(conn: Connection, token_id: int, p: Principal, ip: str) -> bool:
+    ok = revoke_token(conn, token_id, None if p.role == "admin" else p.id)
+    if ok:
+        audit(conn, p.id, "token.revoke", "api_token", token_id, ip=ip)
+    return ok
+
+
+@router.delete("/api/tokens/{token_id}", response_model=Ok)
+async def delete_token(request: Request, db: Db, token_id: Annotated[int, PathParam(ge=1, le=MAX_ID)],
+                       p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    ip = client_ip(request)
+    if not await db.write(lambda c: _revoke(c, token_id, p, ip)):
         raise HTTPException(404, f"token {token_id} not found or already revoked")
     forget_credentials()
     return {"ok": True}
 
 
-@router.post("/api/users", status_code=201)
-async def add_user(request: Request, body: UserIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    def _do() -> int:
-        with write_tx(request.app.state.engine) as conn:
-            uid = create_user(conn, body.username, body.password, body.role)
-            audit(conn, p.id, "user.create", "user", uid, {"username": body.username, "role": body.role},
-                  ip=client_ip(request))
-            return uid
+def _add_user(conn: Connection, body: UserIn, p: Principal, ip: str) -> int:
+    uid = create_user(conn, body.username, body.password, body.role)
+    audit(conn, p.id, "user.create", "user", uid, {"username": body.username, "role": body.role}, ip=ip)
+    return uid
 
+
+@router.post("/api/users", status_code=201, response_model=UserCreated)
+async def add_user(request: Request, db: Db, body: UserIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    ip = client_ip(request)
     try:
-        uid = await run_in_threadpool(_do)
+        uid = await db.write(lambda c: _add_user(c, body, p, ip), off_loop=True)  # argon2: off the loop
     except AuthError as exc:
         raise HTTPException(422, str(exc)) from None
     return {"id": uid, "username": body.username, "role": body.role}
 
 
-@router.get("/api/users")
-async def list_users(request: Request, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
-    def _do() -> list[dict[str, Any]]:
-        with read_tx(request.app.state.engine) as conn:
-            rows = conn.execute(select(User.id, User.username, User.role, User.active, User.created_at)).all()
-            return [dict(r._mapping) for r in rows]
-
-    return await run_db(request, _do)
+@router.get("/api/users", response_model=list[UserRow])
+async def list_users(db: Db, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
+    return await db.read(lambda c: _rows(c, select(User.id, User.username, User.role, User.active, User.created_at)))
 
 
-@router.patch("/api/users/{user_id}")
-async def patch_user(request: Request, user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], body: UserPatch,
+def _patch_user(conn: Connection, user_id: int, values: dict[str, Any], p: Principal, ip: str) -> bool:
+    ok = conn.execute(update(User).where(User.id == user_id).values(**values)).rowcount > 0
+    if ok:
+        audit(conn, p.id, "user.update", "user", user_id, values, ip=ip)
+    return ok
+
+
+@router.patch("/api/users/{user_id}", response_model=UserPatched, response_model_exclude_unset=True)
+async def patch_user(request: Request, db: Db, user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], body: UserPatch,
                      p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     values = body.model_dump(exclude_none=True)
     if not values:
         raise HTTPException(422, "nothing to change: give role and/or active")
-
-    def _do() -> bool:
-        with write_tx(request.app.state.engine) as conn:
-            ok = conn.execute(update(User).where(User.id == user_id).values(**values)).rowcount > 0
-            if ok:
-                audit(conn, p.id, "user.update", "user", user_id, values, ip=client_ip(request))
-            return ok
-
-    if not await run_db(request, _do):
+    ip = client_ip(request)
+    if not await db.write(lambda c: _patch_user(c, user_id, values, p, ip)):
         raise HTTPException(404, f"user {user_id} not found")
     forget_credentials()
     return {"id": user_id, **values}
 
 
-@router.get("/api/audit")
-async def audit_log(request: Request, limit: Annotated[int, Query(ge=1, le=1000)] = 100, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
-    def _do() -> list[dict[str, Any]]:
-        with read_tx(request.app.state.engine) as conn:
-            rows = conn.execute(select(AuditLog.__table__).order_by(AuditLog.id.desc()).limit(limit)).all()
-            return [dict(r._mapping) for r in rows]
-
-    return await run_db(request, _do)
+@router.get("/api/audit", response_model=list[AuditRow])
+async def audit_log(db: Db, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                    p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
+    return await db.read(lambda c: _rows(c, select(table(AuditLog)).order_by(AuditLog.id.desc()).limit(limit)))

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Connection, Engine, select
 
 from annotation_app import stats
 from annotation_app.audit import audit
@@ -23,10 +23,23 @@ from annotation_app.campaigns import (
     set_gold,
     url_images,
 )
-from annotation_app.db import read_tx, write_tx
-from annotation_app.deps import MAX_ID, client_ip, require, run_db
+from annotation_app.database import Db
+from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.export import export_coco
 from annotation_app.models import Campaign
+from annotation_app.schemas import (
+    AnnotatorStats,
+    CampaignCreated,
+    CampaignDetail,
+    CampaignRow,
+    Coco,
+    GoldOut,
+    ItemsAdded,
+    Progress,
+    ShardsOut,
+    TaskTypeOut,
+    UrlsImported,
+)
 from annotation_app.security import Principal
 from annotation_app.tasks import task_types
 
@@ -49,54 +62,52 @@ def _bad(exc: Exception) -> HTTPException:
     return HTTPException(404 if "not found" in msg else 422, msg)
 
 
-@router.get("/api/task-types")
+@router.get("/api/task-types", response_model=list[TaskTypeOut])
 async def list_task_types(p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
     return [{"name": n, "title": t.title, "subsets": list(t.subsets)} for n, t in task_types().items()]
 
 
-@router.post("/api/campaigns", status_code=201)
-async def new_campaign(request: Request, body: CampaignIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    def _do() -> int:
-        with write_tx(request.app.state.engine) as conn:
-            return create_campaign(conn, body, p.id, client_ip(request))
-
+@router.post("/api/campaigns", status_code=201, response_model=CampaignCreated)
+async def new_campaign(request: Request, db: Db, body: CampaignIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    ip = client_ip(request)
     try:
-        return {"id": await run_db(request, _do), "name": body.name}
+        return {"id": await db.write(lambda c: create_campaign(c, body, p.id, ip)), "name": body.name}
     except ImportError_ as exc:
         raise HTTPException(422, str(exc)) from None
 
 
-@router.get("/api/campaigns")
-async def list_campaigns(request: Request, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
-    def _do() -> list[dict[str, Any]]:
-        with read_tx(request.app.state.engine) as conn:
-            rows = conn.execute(select(Campaign.id, Campaign.name, Campaign.task_type, Campaign.instructions,
-                                       Campaign.overlap).order_by(Campaign.id)).all()
-            return [dict(r._mapping) for r in rows]
-
-    return await run_db(request, _do)
+def _campaigns(conn: Connection) -> list[dict[str, Any]]:
+    rows = conn.execute(select(Campaign.id, Campaign.name, Campaign.task_type, Campaign.instructions,
+                               Campaign.overlap).order_by(Campaign.id)).all()
+    return [dict(r._mapping) for r in rows]
 
 
-@router.get("/api/campaigns/{campaign_id}")
-async def campaign_detail(request: Request, campaign_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    def _do() -> dict[str, Any]:
-        with read_tx(request.app.state.engine) as conn:
-            c = get_campaign_row(conn, campaign_id)
-            return {"id": c.id, "name": c.name, "task_type": c.task_type, "instructions": c.instructions,
-                    "overlap": c.overlap, "config": c.config, "progress": stats.progress(conn, campaign_id)}
+@router.get("/api/campaigns", response_model=list[CampaignRow])
+async def list_campaigns(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
+    return await db.read(_campaigns)
 
+
+def _detail(conn: Connection, campaign_id: int) -> dict[str, Any]:
+    c = get_campaign_row(conn, campaign_id)
+    return {"id": c.id, "name": c.name, "task_type": c.task_type, "instructions": c.instructions,
+            "overlap": c.overlap, "config": c.config, "progress": stats.progress(conn, campaign_id)}
+
+
+@router.get("/api/campaigns/{campaign_id}", response_model=CampaignDetail)
+async def campaign_detail(db: Db, campaign_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     try:
-        return await run_db(request, _do)
+        return await db.read(lambda c: _detail(c, campaign_id))
     except ImportError_ as exc:
         raise _bad(exc) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/images", status_code=201)
-async def upload_images(request: Request, campaign_id: Id, files: list[UploadFile] = File(...),
+@router.post("/api/campaigns/{campaign_id}/images", status_code=201, response_model=ItemsAdded)
+async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[UploadFile] = File(...),
                         gold: str = Form(""), p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Upload images (JPEG, PNG or WebP). The type is sniffed from the bytes; a declared type that
     disagrees, a non-image or a file over the size limit is refused with a message naming the file."""
     s = request.app.state.settings
+    media = request.app.state.media
     blobs = []
     for f in files:
         data = await f.read(s.max_image_bytes + 1)
@@ -107,104 +118,86 @@ async def upload_images(request: Request, campaign_id: Id, files: list[UploadFil
             raise HTTPException(code, f"{f.filename}: {exc}") from None
         blobs.append((f.filename or "upload", data))
 
-    def _do() -> list[int]:
+    def add(conn: Connection) -> list[int]:
         ids: list[int] = []
-        with write_tx(request.app.state.engine) as conn:
-            c = get_campaign_row(conn, campaign_id)
-            for _name, data in blobs:
-                ids += add_image(conn, request.app.state.media, c, data, user_id=p.id, max_bytes=s.max_image_bytes)
+        c = get_campaign_row(conn, campaign_id)
+        for _name, data in blobs:
+            ids += add_image(conn, media, c, data, user_id=p.id, max_bytes=s.max_image_bytes)
         return ids
 
     try:
-        return {"item_ids": await run_db(request, _do)}
+        return {"item_ids": await db.write(add)}
     except ImportError_ as exc:
         raise _bad(exc) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/urls", status_code=201)
-async def import_urls(request: Request, campaign_id: Id, body: UrlsIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+@router.post("/api/campaigns/{campaign_id}/urls", status_code=201, response_model=UrlsImported)
+async def import_urls(request: Request, db: Db, campaign_id: Id, body: UrlsIn,
+                      p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Import images from http(s) URLs (private addresses refused unless allowed in settings)."""
     s = request.app.state.settings
+    media = request.app.state.media
 
-    def _do() -> int:
-        return import_images(request.app.state.engine, request.app.state.media, campaign_id,
-                             url_images(body.urls, s.allow_private_urls, s.max_image_bytes), urls=True,
-                             user_id=p.id, max_bytes=s.max_image_bytes)
-
-    from starlette.concurrency import run_in_threadpool
+    def run(engine: Engine) -> int:  # downloads: off the event loop
+        return import_images(engine, media, campaign_id, url_images(body.urls, s.allow_private_urls, s.max_image_bytes),
+                             urls=True, user_id=p.id, max_bytes=s.max_image_bytes)
 
     try:
-        return {"items": await run_in_threadpool(_do)}
+        return {"items": await db.call(run, off_loop=True)}
     except ImportError_ as exc:
         raise _bad(exc) from None
 
 
-@router.put("/api/items/{item_id}/gold")
-async def put_gold(request: Request, item_id: Id, body: GoldIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
-    def _do() -> None:
-        with write_tx(request.app.state.engine) as conn:
-            set_gold(conn, item_id, body.gold, p.id, client_ip(request))
-
+@router.put("/api/items/{item_id}/gold", response_model=GoldOut)
+async def put_gold(request: Request, db: Db, item_id: Id, body: GoldIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+    ip = client_ip(request)
     try:
-        await run_db(request, _do)
+        await db.write(lambda c: set_gold(c, item_id, body.gold, p.id, ip))
     except ImportError_ as exc:
         raise _bad(exc) from None
     return {"item_id": item_id, "gold": body.gold}
 
 
-@router.get("/api/campaigns/{campaign_id}/export/coco")
-async def coco(request: Request, campaign_id: Id, include_unreviewed: bool = False,
+@router.get("/api/campaigns/{campaign_id}/export/coco", response_model=Coco)
+async def coco(db: Db, campaign_id: Id, include_unreviewed: bool = False,
                p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
     """The campaign's accepted answers as COCO-keypoints JSON."""
     try:
-        return await run_db(request, export_coco, request.app.state.engine, campaign_id, include_unreviewed)
+        return await db.call(lambda engine: export_coco(engine, campaign_id, include_unreviewed))
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from None
 
 
-@router.post("/api/campaigns/{campaign_id}/export/shards")
-async def shards(request: Request, campaign_id: Id,
+@router.post("/api/campaigns/{campaign_id}/export/shards", response_model=ShardsOut)
+async def shards(request: Request, db: Db, campaign_id: Id,
                  subset: Annotated[Literal["pixmo-points", "pixmo-count"] | None, Query()] = None,
                  include_unreviewed: bool = False, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
     """Write the campaign to PixMo shards under ``<media root>/../exports`` and return the manifest path."""
     import time
     from pathlib import Path
 
-    from starlette.concurrency import run_in_threadpool
-
     from annotation_app.export import export_shards
 
     out = Path(request.app.state.settings.media_root).parent / "exports" / f"campaign-{campaign_id}-{int(time.time())}"
-
-    def _do() -> str:
-        path = export_shards(request.app.state.engine, request.app.state.media, campaign_id, out, subset=subset,
-                             include_unreviewed=include_unreviewed)
-        with write_tx(request.app.state.engine) as conn:
-            audit(conn, p.id, "campaign.export", "campaign", campaign_id, {"path": str(path)}, ip=client_ip(request))
-        return str(path)
+    media, ip = request.app.state.media, client_ip(request)
 
     try:
-        return {"manifest": await run_in_threadpool(_do)}
+        path = str(await db.call(lambda engine: export_shards(engine, media, campaign_id, out, subset=subset,
+                                                              include_unreviewed=include_unreviewed), off_loop=True))
     except KeyError as exc:
         raise HTTPException(404, str(exc.args[0])) from None
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+    await db.write(lambda c: audit(c, p.id, "campaign.export", "campaign", campaign_id, {"path": path}, ip=ip))
+    return {"manifest": path}
 
 
-@router.get("/api/campaigns/{campaign_id}/progress")
-async def progress(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
-    def _do() -> dict[str, Any]:
-        with read_tx(request.app.state.engine) as conn:
-            return stats.progress(conn, campaign_id)
-
-    return await run_db(request, _do)
+@router.get("/api/campaigns/{campaign_id}/progress", response_model=Progress)
+async def progress(db: Db, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
+    return await db.read(lambda c: stats.progress(c, campaign_id))
 
 
-@router.get("/api/campaigns/{campaign_id}/annotators")
-async def annotators(request: Request, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> list[dict[str, Any]]:
+@router.get("/api/campaigns/{campaign_id}/annotators", response_model=list[AnnotatorStats])
+async def annotators(db: Db, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> list[dict[str, Any]]:
     """Per-annotator throughput, time per item, rejection rate and gold scores."""
-    def _do() -> list[dict[str, Any]]:
-        with read_tx(request.app.state.engine) as conn:
-            return stats.annotators(conn, campaign_id)
-
-    return await run_db(request, _do)
+    return await db.read(lambda c: stats.annotators(c, campaign_id))

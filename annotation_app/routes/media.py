@@ -7,11 +7,12 @@ from __future__ import annotations
 import re
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
+from sqlalchemy import Connection
 
-from annotation_app.db import read_tx
-from annotation_app.deps import require, run_db
+from annotation_app.database import Database, Db
+from annotation_app.deps import require
 from annotation_app.media import check_key
-from annotation_app.models import ROLE_RANK
+from annotation_app.models import ROLE_RANK, table
 from annotation_app.security import Principal
 from annotation_app.speech.models import Recording
 
@@ -19,14 +20,13 @@ router = APIRouter(tags=["media"])
 _AUDIO = re.compile(r"^audio/(?:chunks/r(\d+)/|rec/r(\d+)-)")
 
 
-def _recording_owner(request: Request, rec_id: int) -> int | None:
-    with read_tx(request.app.state.engine) as conn:
-        row = conn.execute(Recording.__table__.select().with_only_columns(Recording.user_id)
-                           .where(Recording.id == rec_id)).first()
-        return row.user_id if row else None
+def _recording_owner(conn: Connection, rec_id: int) -> int | None:
+    row = conn.execute(table(Recording).select().with_only_columns(Recording.user_id)
+                       .where(Recording.id == rec_id)).first()
+    return row.user_id if row else None
 
 
-async def may_see(request: Request, key: str, p: Principal) -> bool:
+async def may_see(db: Database, key: str, p: Principal) -> bool:
     """Whether ``p`` may read the media object ``key``."""
     if key.startswith("img/"):
         return True
@@ -35,15 +35,17 @@ async def may_see(request: Request, key: str, p: Principal) -> bool:
     m = _AUDIO.match(key)
     if m is None:
         return False  # any other private object: reviewers and admins only
-    owner = await run_db(request, _recording_owner, request, int(m.group(1) or m.group(2)))
+    rec_id = int(m.group(1) or m.group(2))
+    owner = await db.read(lambda c: _recording_owner(c, rec_id))
     return owner == p.id
 
 
-@router.get("/media/{key:path}")
-async def media(request: Request, key: str, p: Principal = Depends(require("annotator"))) -> Response:
+@router.get("/media/{key:path}", response_class=Response,
+            responses={200: {"content": {"image/*": {}, "audio/*": {}}, "description": "the object's bytes"}})
+async def media(request: Request, db: Db, key: str, p: Principal = Depends(require("annotator"))) -> Response:
     store = request.app.state.media
     check_key(key)
-    if not await may_see(request, key, p):
+    if not await may_see(db, key, p):
         raise HTTPException(404, f"no media {key!r}")  # 404, not 403: do not confirm that it exists
     try:
         data = store.get(key)

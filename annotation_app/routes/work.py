@@ -8,13 +8,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from annotation_app import claiming
-from annotation_app.claiming import A, I
-from annotation_app.db import read_tx, write_tx
-from annotation_app.deps import MAX_ID, client_ip, require, run_db, run_steps
+from annotation_app.claiming import A
+from annotation_app.database import Db
+from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.models import Campaign
+from annotation_app.schemas import AssignmentView, ClaimOut, DraftSaved, LeaseOut, MyAssignment, Ok, SubmitOut
 from annotation_app.security import Principal
 
 router = APIRouter(tags=["work"])
@@ -49,8 +50,8 @@ def _settings(request: Request) -> Any:
     return request.app.state.settings
 
 
-@router.post("/api/campaigns/{campaign_id}/claim")
-async def claim(request: Request, campaign_id: Id, body: ClaimIn | None = None,
+@router.post("/api/campaigns/{campaign_id}/claim", response_model=ClaimOut)
+async def claim(request: Request, db: Db, campaign_id: Id, body: ClaimIn | None = None,
                 p: Principal = Depends(require("annotator"))) -> Response:
     """The next task with a lease: one you already hold (not in ``exclude``), one a reviewer sent
     back to you, or a new item with a free slot. ``{"assignment": null}`` when nothing is left.
@@ -61,74 +62,60 @@ async def claim(request: Request, campaign_id: Id, body: ClaimIn | None = None,
         return claiming.claim_steps(campaign_id, p.id, exclude=(body.exclude if body else []), lease_s=s.lease_seconds,
                                     max_active=s.max_active_leases, postgres=postgres, ip=client_ip(request))
 
-    return fast_json({"assignment": await run_steps(request, steps)})
+    return fast_json({"assignment": await db.steps(steps)})
 
 
-@router.get("/api/assignments/{assignment_id}")
-async def get_assignment(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    def _do() -> dict[str, Any]:
-        with read_tx(request.app.state.engine) as conn:
-            return claiming.view_assignment(conn, assignment_id, p.id)
-
-    return await run_db(request, _do)
+@router.get("/api/assignments/{assignment_id}", response_model=AssignmentView)
+async def get_assignment(db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    return await db.read(lambda c: claiming.view_assignment(c, assignment_id, p.id))
 
 
-@router.post("/api/assignments/{assignment_id}/heartbeat")
-async def heartbeat(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    def _do() -> float:
-        with write_tx(request.app.state.engine) as conn:
-            return claiming.heartbeat(conn, assignment_id, p.id, _settings(request).lease_seconds)
-
-    return {"lease_expires_at": await run_db(request, _do)}
+@router.post("/api/assignments/{assignment_id}/heartbeat", response_model=LeaseOut)
+async def heartbeat(request: Request, db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    lease_s = _settings(request).lease_seconds
+    return {"lease_expires_at": await db.write(lambda c: claiming.heartbeat(c, assignment_id, p.id, lease_s))}
 
 
-@router.put("/api/assignments/{assignment_id}/draft")
-async def draft(request: Request, assignment_id: Id, body: DraftIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+@router.put("/api/assignments/{assignment_id}/draft", response_model=DraftSaved)
+async def draft(request: Request, db: Db, assignment_id: Id, body: DraftIn,
+                p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     """Save the work in progress (also extends the lease)."""
-    def _do() -> float:
-        with write_tx(request.app.state.engine) as conn:
-            return claiming.save_draft(conn, assignment_id, p.id, body.draft, _settings(request).lease_seconds)
-
-    return {"saved_at": await run_db(request, _do)}
+    lease_s = _settings(request).lease_seconds
+    return {"saved_at": await db.write(lambda c: claiming.save_draft(c, assignment_id, p.id, body.draft, lease_s))}
 
 
-@router.post("/api/assignments/{assignment_id}/release")
-async def release(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
-    def _do() -> None:
-        with write_tx(request.app.state.engine) as conn:
-            claiming.release(conn, assignment_id, p.id, client_ip(request))
-
-    await run_db(request, _do)
+@router.post("/api/assignments/{assignment_id}/release", response_model=Ok)
+async def release(request: Request, db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    ip = client_ip(request)
+    await db.write(lambda c: claiming.release(c, assignment_id, p.id, ip))
     return {"ok": True}
 
 
-@router.post("/api/assignments/{assignment_id}/submit")
-async def submit(request: Request, assignment_id: Id, body: SubmitIn, p: Principal = Depends(require("annotator"))) -> Response:
+@router.post("/api/assignments/{assignment_id}/submit", response_model=SubmitOut)
+async def submit(request: Request, db: Db, assignment_id: Id, body: SubmitIn,
+                 p: Principal = Depends(require("annotator"))) -> Response:
     """Store the answer. Repeating a submit with the same ``client_key`` returns the stored one."""
     def steps(postgres: bool) -> Any:
         return claiming.submit_steps(assignment_id, p.id, body.client_key, body.payload, body.duration_ms,
                                      _settings(request).lease_seconds, client_ip(request), postgres=postgres)
 
     try:
-        return fast_json(await run_steps(request, steps))
+        return fast_json(await db.steps(steps))
     except Exception as exc:  # a concurrent submit with the same key won the race: this run replays it
         if not claiming.is_duplicate_key(exc):
             raise
-    return fast_json(await run_steps(request, steps))
+    return fast_json(await db.steps(steps))
 
 
-@router.get("/api/my/assignments")
-async def my_assignments(request: Request, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
+def _my_assignments(conn: Connection, user_id: int) -> list[dict[str, Any]]:
+    rows = conn.execute(select(A.c.id, A.c.status, A.c.campaign_id, A.c.reject_reason, A.c.item_id, Campaign.name)
+                        .join(Campaign, Campaign.id == A.c.campaign_id)
+                        .where(A.c.user_id == user_id, A.c.status.in_(["active", "rejected", "submitted"]))
+                        .order_by(A.c.id)).all()
+    return [dict(r._mapping) for r in rows]
+
+
+@router.get("/api/my/assignments", response_model=list[MyAssignment])
+async def my_assignments(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
     """Your assignments that are not finished: active leases and items a reviewer sent back."""
-    def _do() -> list[dict[str, Any]]:
-        with read_tx(request.app.state.engine) as conn:
-            rows = conn.execute(select(A.c.id, A.c.status, A.c.campaign_id, A.c.reject_reason, A.c.item_id,
-                                       Campaign.name).join(Campaign, Campaign.id == A.c.campaign_id)
-                                .where(A.c.user_id == p.id, A.c.status.in_(["active", "rejected", "submitted"]))
-                                .order_by(A.c.id)).all()
-            return [dict(r._mapping) for r in rows]
-
-    return await run_db(request, _do)
-
-
-_ = I
+    return await db.read(lambda c: _my_assignments(c, p.id))

@@ -14,13 +14,14 @@ from sqlalchemy import Connection, insert, select, update
 from annotation_app import jobs
 from annotation_app.audit import audit
 from annotation_app.claiming import ClaimError, get_campaign, own_assignment
-from annotation_app.db import now
+from annotation_app.db import inserted_id, now
 from annotation_app.media import MediaStore
+from annotation_app.models import table
 from annotation_app.speech.audio import Assembled, mime_ext
 from annotation_app.speech.config import CONSENT_VERSION, SpeechConfig, speech_config
 from annotation_app.speech.models import Chunk, Recording, VoiceConsent
 
-R, C, V = Recording.__table__, Chunk.__table__, VoiceConsent.__table__
+R, C, V = table(Recording), table(Chunk), table(VoiceConsent)
 TRANSCRIBE, CLEANUP, RETENTION = "speech.transcribe", "speech.cleanup", "speech.retention"
 
 
@@ -100,9 +101,9 @@ def start(conn: Connection, assignment_id: int, user_id: int, mime: str, restart
         return recording_view(conn, open_rec)
     if open_rec is not None:
         conn.execute(update(R).where(R.c.id == open_rec.id).values(status="failed", error="restarted by the annotator"))
-    rid = conn.execute(insert(R).values(campaign_id=a.campaign_id, item_id=a.item_id, assignment_id=a.id, user_id=user_id,
+    rid = inserted_id(conn.execute(insert(R).values(campaign_id=a.campaign_id, item_id=a.item_id, assignment_id=a.id, user_id=user_id,
                                         status="recording", mime=mime[:64], bytes=0, elapsed_ms=0, flags=[],
-                                        created_at=now())).inserted_primary_key[0]
+                                        created_at=now())))
     audit(conn, user_id, "speech.start", "recording", rid, {"assignment_id": a.id, "mime": mime}, ip=ip)
     return recording_view(conn, get_recording(conn, rid))
 
@@ -203,8 +204,9 @@ def caption_payload(rec: Any) -> dict[str, Any]:
 
 
 def expired_recordings(conn: Connection, t: float, limit: int = 500) -> list[Any]:
-    return conn.execute(select(R).where(R.c.delete_after.is_not(None), R.c.delete_after < t, R.c.deleted_at.is_(None))
-                        .order_by(R.c.id).limit(limit)).all()
+    return list(conn.execute(select(R).where(R.c.delete_after.is_not(None), R.c.delete_after < t,
+                                             R.c.deleted_at.is_(None))
+                             .order_by(R.c.id).limit(limit)).all())
 
 
 def delete_audio(conn: Connection, media: MediaStore, rec: Any, reason: str, user_id: int | None = None) -> int:

@@ -12,11 +12,11 @@ from sqlalchemy import Engine, select, update
 from annotation_app.audit import audit
 from annotation_app.claiming import A, ClaimError, I
 from annotation_app.db import now, read_tx, write_tx
-from annotation_app.models import Campaign, Submission
+from annotation_app.models import Campaign, Submission, table
 from pixmo.cleanup import clean_caption, clean_with_rules
 from pixmo.llm import LLMSettings
 
-S = Submission.__table__
+S = table(Submission)
 
 
 def accepted_transcripts(engine: Engine, item_id: int) -> tuple[Any, list[tuple[int, str]]]:
@@ -24,7 +24,7 @@ def accepted_transcripts(engine: Engine, item_id: int) -> tuple[Any, list[tuple[
         item = conn.execute(select(I).where(I.c.id == item_id)).first()
         if item is None:
             raise ClaimError(404, f"item {item_id} not found")
-        camp = conn.execute(select(Campaign.__table__).where(Campaign.id == item.campaign_id)).one()
+        camp = conn.execute(select(table(Campaign)).where(Campaign.id == item.campaign_id)).one()
         if camp.task_type != "caption":
             raise ClaimError(422, f"item {item_id} belongs to a {camp.task_type} campaign, not a caption campaign")
         rows = conn.execute(select(S.c.id, S.c.payload).join(A, A.c.submission_id == S.c.id)

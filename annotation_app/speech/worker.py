@@ -25,7 +25,7 @@ from annotation_app import jobs
 from annotation_app.audit import audit
 from annotation_app.db import make_engine, migrate, now, read_tx, write_tx
 from annotation_app.media import MediaStore
-from annotation_app.models import Campaign
+from annotation_app.models import Campaign, table
 from annotation_app.speech import recordings as rs
 from annotation_app.speech.config import quality_flags, speech_config
 from annotation_app.speech.recordings import CLEANUP, RETENTION, TRANSCRIBE, R
@@ -56,7 +56,7 @@ class SpeechWorker:
     def _load(self, rec_id: int) -> tuple[Any, Any]:
         with read_tx(self.engine) as conn:
             rec = conn.execute(select(R).where(R.c.id == rec_id)).one()
-            campaign = conn.execute(select(Campaign.__table__).where(Campaign.id == rec.campaign_id)).one()
+            campaign = conn.execute(select(table(Campaign)).where(Campaign.id == rec.campaign_id)).one()
         return rec, speech_config(campaign.config)
 
     @contextmanager

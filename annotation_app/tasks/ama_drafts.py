@@ -18,13 +18,13 @@ from sqlalchemy import Connection, insert, select, update
 
 from annotation_app.audit import audit
 from annotation_app.claiming import ClaimError, get_campaign, own_assignment
-from annotation_app.db import now
-from annotation_app.models import Item
+from annotation_app.db import inserted_id, now
+from annotation_app.models import Item, table
 from annotation_app.speech.models import AmaDraft
 from pixmo.llm import LLMClient, LLMSettings, LLMUnavailable
 from pixmo.text import levenshtein
 
-D, ITEMS = AmaDraft.__table__, Item.__table__
+D, ITEMS = table(AmaDraft), table(Item)
 PROMPT_VERSION = "ama-v1"
 SYSTEM = (
     "You answer a person's question about an image that you cannot see. You are given text read from "
@@ -143,7 +143,7 @@ def cite_validator(n_groups: int) -> Any:
 
 
 def _drafts(conn: Connection, assignment_id: int) -> list[Any]:
-    return conn.execute(select(D).where(D.c.assignment_id == assignment_id).order_by(D.c.round)).all()
+    return list(conn.execute(select(D).where(D.c.assignment_id == assignment_id).order_by(D.c.round)).all())
 
 
 def draft_view(d: Any) -> dict[str, Any]:
@@ -165,9 +165,9 @@ def store_draft(conn: Connection, a: Any, user_id: int, question: str, answer: s
                 llm: dict[str, Any], round_: int) -> dict[str, Any]:
     if _drafts(conn, a.id) and _drafts(conn, a.id)[-1].round >= round_:
         raise ClaimError(409, "another draft was created meanwhile; reload")
-    did = conn.execute(insert(D).values(assignment_id=a.id, item_id=a.item_id, user_id=user_id, round=round_,
+    did = inserted_id(conn.execute(insert(D).values(assignment_id=a.id, item_id=a.item_id, user_id=user_id, round=round_,
                                         question=question, answer=answer, context=ctx, llm=llm, decision="pending",
-                                        shown_at=now())).inserted_primary_key[0]
+                                        shown_at=now())))
     audit(conn, user_id, "ama.draft", "ama_draft", did, {"assignment_id": a.id, "round": round_})
     return draft_view(conn.execute(select(D).where(D.c.id == did)).one())
 

@@ -10,10 +10,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from annotation_app.claiming import ClaimError
-from annotation_app.db import read_tx, write_tx
-from annotation_app.deps import MAX_ID, require, run_db
+from annotation_app.database import Db
+from annotation_app.deps import MAX_ID, require
+from annotation_app.schemas import DraftView
 from annotation_app.security import Principal
 from annotation_app.tasks import ama_drafts as svc
+from annotation_app.tasks.ama import AmaPayload
 
 Id = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 
@@ -50,13 +52,6 @@ class FinalIn(BaseModel):
 def router(with_points: bool) -> APIRouter:
     r = APIRouter(tags=["point_explanations" if with_points else "ama"])
 
-    def tx(request: Request, fn: Any, write: bool = True) -> Any:
-        def run() -> Any:
-            eng = request.app.state.engine
-            with (write_tx(eng) if write else read_tx(eng)) as conn:
-                return fn(conn)
-        return run_db(request, run)
-
     def draft(request: Request, a: Any, item: Any, cfg: svc.AmaConfig, question: str, ctx: dict[str, Any],
               history: list[Any]) -> tuple[str, dict[str, Any]]:
         groups = ctx.get("points") or []
@@ -66,10 +61,10 @@ def router(with_points: bool) -> APIRouter:
                           prompt_version=svc.PROMPT_VERSION, temperature=0.2)
         return res.parsed.strip(), {**res.provenance(), "attempts": res.attempts}
 
-    @r.post("/drafts")
-    async def ask(request: Request, body: AskIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    @r.post("/drafts", response_model=DraftView)
+    async def ask(request: Request, db: Db, body: AskIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Ask a question: OCR + caption are gathered and the LLM drafts the first answer."""
-        a, campaign, item, drafts = await tx(request, lambda c: svc.prepare(c, body.assignment_id, p.id), write=False)
+        a, campaign, item, drafts = await db.read(lambda c: svc.prepare(c, body.assignment_id, p.id))
         if drafts:
             raise ClaimError(409, "this item already has a question; reject the draft with feedback to revise it")
         if with_points and not body.points:
@@ -82,22 +77,22 @@ def router(with_points: bool) -> APIRouter:
         ctx = await run_in_threadpool(svc.gather_context, item, request.app.state.media.get(item.media_key), cfg)
         ctx["points"] = [g.model_dump() for g in body.points]
         answer, llm = await run_in_threadpool(draft, request, a, item, cfg, body.question.strip(), ctx, [])
-        return await tx(request, lambda c: svc.store_draft(c, a, p.id, body.question.strip(), answer, ctx, llm, 1))
+        return await db.write(lambda c: svc.store_draft(c, a, p.id, body.question.strip(), answer, ctx, llm, 1))
 
-    @r.post("/drafts/{draft_id}/reject")
-    async def reject(request: Request, draft_id: Id, body: RejectIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    @r.post("/drafts/{draft_id}/reject", response_model=DraftView)
+    async def reject(request: Request, db: Db, draft_id: Id, body: RejectIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Reject the draft with feedback; the LLM writes a revised draft (returned)."""
-        d = await tx(request, lambda c: svc.reject(c, draft_id, p.id, body.feedback))
-        a, campaign, item, drafts = await tx(request, lambda c: svc.prepare(c, d.assignment_id, p.id), write=False)
+        d = await db.write(lambda c: svc.reject(c, draft_id, p.id, body.feedback))
+        a, campaign, item, drafts = await db.read(lambda c: svc.prepare(c, d.assignment_id, p.id))
         cfg = svc.ama_config(campaign.config)
         if len(drafts) >= cfg.max_rounds:
             raise ClaimError(409, f"{cfg.max_rounds} drafts were rejected; write the answer by hand")
         answer, llm = await run_in_threadpool(draft, request, a, item, cfg, d.question, drafts[0].context, drafts)
-        return await tx(request, lambda c: svc.store_draft(c, a, p.id, d.question, answer, drafts[0].context, llm,
+        return await db.write(lambda c: svc.store_draft(c, a, p.id, d.question, answer, drafts[0].context, llm,
                                                            len(drafts) + 1))
 
-    @r.post("/drafts/{draft_id}/accept")
-    async def accept(request: Request, draft_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    @r.post("/drafts/{draft_id}/accept", response_model=AmaPayload)
+    async def accept(request: Request, db: Db, draft_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Accept the pending draft; returns the submit payload (all drafts, timing, flags)."""
         def do(c: Any) -> dict[str, Any]:
             d = c.execute(svc.select(svc.D).where(svc.D.c.id == draft_id)).first()
@@ -105,21 +100,21 @@ def router(with_points: bool) -> APIRouter:
                 raise ClaimError(404, f"draft {draft_id} not found")
             _a, campaign, _i, _ = svc.prepare(c, d.assignment_id, p.id)
             return svc.finish(c, d.assignment_id, p.id, svc.ama_config(campaign.config), draft_id=draft_id)
-        return await tx(request, do)
+        return await db.write(do)
 
-    @r.post("/assignments/{assignment_id}/final")
-    async def final(request: Request, assignment_id: Id, body: FinalIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
+    @r.post("/assignments/{assignment_id}/final", response_model=AmaPayload)
+    async def final(request: Request, db: Db, assignment_id: Id, body: FinalIn, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
         """Store a hand-written answer (after at least one draft); returns the submit payload."""
         def do(c: Any) -> dict[str, Any]:
             _a, campaign, _i, _ = svc.prepare(c, assignment_id, p.id)
             return svc.finish(c, assignment_id, p.id, svc.ama_config(campaign.config), answer=body.answer)
-        return await tx(request, do)
+        return await db.write(do)
 
-    @r.get("/assignments/{assignment_id}/drafts")
-    async def drafts(request: Request, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
+    @r.get("/assignments/{assignment_id}/drafts", response_model=list[DraftView])
+    async def drafts(request: Request, db: Db, assignment_id: Id, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
         def do(c: Any) -> list[dict[str, Any]]:
             svc.own_assignment(c, assignment_id, p.id)
             return [svc.draft_view(d) for d in svc._drafts(c, assignment_id)]
-        return await tx(request, do, write=False)
+        return await db.read(do)
 
     return r

@@ -15,15 +15,16 @@ import json
 from collections.abc import Iterator
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Engine, select
 
+from annotation_app.database import Db
 from annotation_app.db import read_tx
-from annotation_app.deps import MAX_ID, require, run_db
-from annotation_app.models import Assignment, Campaign, Item, Submission, User
+from annotation_app.deps import MAX_ID, require
+from annotation_app.models import Assignment, Campaign, Item, Submission, User, table
 from annotation_app.tasks import ItemContext, ItemSeed, PayloadError, TaskType, register
 from pixmo.shards import Annotation, Sample
 
@@ -69,7 +70,7 @@ class PairwiseTask(TaskType):
         return _router()
 
 
-S, I, A, U, C = (t.__table__ for t in (Submission, Item, Assignment, User, Campaign))  # noqa: E741
+S, I, A, U, C = (table(t) for t in (Submission, Item, Assignment, User, Campaign))  # noqa: E741
 
 
 def vote_of(item_spec: dict[str, Any], payload: dict[str, Any]) -> dict[str, Any]:
@@ -122,14 +123,15 @@ def _write(engine: Engine, campaign_id: int, f: Any) -> int:
 def _router() -> APIRouter:
     r = APIRouter(tags=["pairwise"])
 
-    @r.get("/campaigns/{campaign_id}/votes")
-    async def votes(request: Request, campaign_id: CampaignId, p: Any = Depends(require("reviewer"))) -> Response:
+    @r.get("/campaigns/{campaign_id}/votes", response_class=Response,
+          responses={200: {"content": {"application/x-ndjson": {}}, "description": "one vote per line"}})
+    async def votes(db: Db, campaign_id: CampaignId, p: Any = Depends(require("reviewer"))) -> Response:
         """The campaign's votes as JSONL (one Chatbot-Arena-style vote per line)."""
-        def _do() -> str:
-            return "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in iter_votes(request.app.state.engine,
-                                                                                         campaign_id))
+        def jsonl(engine: Engine) -> str:
+            return "".join(json.dumps(v, ensure_ascii=False) + "\n" for v in iter_votes(engine, campaign_id))
+
         try:
-            body = await run_db(request, _do)
+            body = await db.call(jsonl)
         except KeyError as exc:
             raise HTTPException(404, str(exc.args[0])) from None
         except PayloadError as exc:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from annotation_app.tasks import ItemContext, PayloadError, register
-from annotation_app.tasks.ama import AmaPayload, AmaTask
+from annotation_app.tasks.ama import AmaTask
 from annotation_app.tasks.ama_drafts import CITE_RE
 from pixmo.formatting import fill_point_placeholders
 from pixmo.records import POINT_PLACEHOLDER, PixmoPointExplanations
@@ -38,8 +38,6 @@ def to_record_fields(answer: str, groups: list[dict[str, Any]], width: int, heig
 class PointExplanationsTask(AmaTask):
     name = "point_explanations"
     title = "Point, ask, and explain"
-    script = "ama_task.js"
-    Payload = AmaPayload
     subsets = ("pixmo-point-explanations",)
     with_points = True
 

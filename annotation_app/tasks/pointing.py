@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Generator
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import (
     BaseModel,
@@ -166,7 +166,7 @@ class PointingTask(TaskType):
     title = "Pointing"
     script = "pointing.js"
     Payload = PointingPayload
-    subsets = ("pixmo-points",)
+    subsets: ClassVar[tuple[str, ...]] = ("pixmo-points",)
     collection_method = "pointing"
 
     def check(self, payload: Any, item: ItemContext) -> None:

@@ -51,7 +51,7 @@ def test_postgres_pool_survives_a_server_side_disconnect(pg_url, monkeypatch):
 def test_claim_and_submit_survive_a_database_restart(pg_url, tmp_path, server_factory, seeder):
     """Every pooled connection is dropped by the server (as in a restart) between two cycles: asyncpg
     sees idle connections close and its pool reconnects (a connection lost inside a transaction is
-    retried once on a renewed pool, ``deps._asyncpg_tx``). The threadpool path pings connections
+    retried once on a renewed pool, ``database._asyncpg_tx``). The threadpool path pings connections
     idle for more than ``IDLE_PING_S``; see the test above."""
     import httpx
 

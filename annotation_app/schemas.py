@@ -1,0 +1,315 @@
+"""Response models of the JSON API (the request models live next to their routes).
+
+Each lists exactly the keys its route returns (``extra="forbid"``: a key the code adds without adding
+it here fails the route's tests instead of being dropped silently), in the shape the pages' scripts
+(``annotation_app/static/*.js``) read. Task-specific parts (``item.task``, payloads, drafts) stay JSON
+objects: each task type defines them (``TaskType.item_view``, ``TaskType.parse``); a route that returns a payload for the page to submit
+uses the task's own payload model (``tasks.ama.AmaPayload``, ``tasks.caption.CaptionPayload``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, RootModel
+
+JsonObject = dict[str, Any]
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Ok(Out):
+    ok: Literal[True] = True
+
+
+class Health(Out):
+    status: str
+
+
+# ---------------------------------------------------------------- work
+
+
+class ItemView(Out):
+    id: int
+    media_url: str
+    width: int
+    height: int
+    task: JsonObject  # TaskType.item_view
+
+
+class AssignmentView(Out):
+    assignment_id: int
+    status: str
+    version: int
+    lease_expires_at: float | None
+    draft: Any  # the saved draft (task-defined), or the rejected answer to fix; null when none
+    reject_reason: str | None
+    item: ItemView
+
+
+class ClaimOut(Out):
+    assignment: AssignmentView | None  # null: nothing left in this campaign
+
+
+class LeaseOut(Out):
+    lease_expires_at: float
+
+
+class DraftSaved(Out):
+    saved_at: float
+
+
+class SubmitOut(Out):
+    submission_id: int
+    assignment_id: int
+    replayed: bool
+
+
+class MyAssignment(Out):
+    id: int
+    status: str
+    campaign_id: int
+    reject_reason: str | None
+    item_id: int
+    name: str  # the campaign's name
+
+
+# ---------------------------------------------------------------- auth and users
+
+
+class LoginOut(Out):
+    user_id: int
+    role: str
+    csrf_token: str
+
+
+class Me(Out):
+    user_id: int
+    username: str
+    role: str
+    via: str
+
+
+class TokenCreated(Out):
+    id: int
+    token: str  # shown once; only its hash is stored
+    name: str
+
+
+class TokenRow(Out):
+    id: int
+    name: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+
+class UserCreated(Out):
+    id: int
+    username: str
+    role: str
+
+
+class UserRow(Out):
+    id: int
+    username: str
+    role: str
+    active: bool
+    created_at: float
+
+
+class UserPatched(Out):
+    id: int
+    role: str | None = None  # only the fields that were changed are returned
+    active: bool | None = None
+
+
+class AuditRow(Out):
+    id: int
+    at: float
+    user_id: int | None
+    action: str
+    object_type: str
+    object_id: str
+    detail: JsonObject | None
+    ip: str
+
+
+# ---------------------------------------------------------------- campaigns
+
+
+class TaskTypeOut(Out):
+    name: str
+    title: str
+    subsets: list[str]
+
+
+class CampaignCreated(Out):
+    id: int
+    name: str
+
+
+class CampaignRow(Out):
+    id: int
+    name: str
+    task_type: str
+    instructions: str
+    overlap: int
+
+
+class Progress(Out):
+    items: int
+    gold_items: int
+    slots: int
+    taken: int
+    by_status: dict[str, int]
+    percent_done: float
+
+
+class CampaignDetail(CampaignRow):
+    config: JsonObject
+    progress: Progress
+
+
+class ItemsAdded(Out):
+    item_ids: list[int]
+
+
+class UrlsImported(Out):
+    items: int
+
+
+class GoldOut(Out):
+    item_id: int
+    gold: JsonObject | None
+
+
+class Coco(Out):
+    """COCO keypoints (one category per label with a single keypoint ``point``)."""
+
+    info: JsonObject
+    images: list[JsonObject]
+    annotations: list[JsonObject]
+    categories: list[JsonObject]
+
+
+class ShardsOut(Out):
+    manifest: str
+
+
+class AnnotatorStats(Out):
+    user_id: int
+    username: str
+    submissions: int
+    items_per_hour: float | None
+    median_seconds_per_item: float | None
+    reviewed: int
+    rejection_rate: float | None
+    gold_items: int
+    gold: dict[str, float] | None  # mean precision, recall, count error, ... over scored gold items
+    gold_unscorable: int
+
+
+# ---------------------------------------------------------------- review
+
+
+class ReviewEntry(Out):
+    assignment_id: int
+    version: int
+    status: str
+    annotator: str
+    submitted_at: float | None
+    payload: JsonObject | None
+    duration_ms: int | None
+    reject_reason: str | None
+    task_type: str
+    flags: list[Any]
+    item: ItemView
+
+
+class ReviewDone(Out):
+    assignment_id: int
+    status: str
+    review_id: int
+
+
+# ---------------------------------------------------------------- caption (speech)
+
+
+class Consent(Out):
+    consented: bool
+    version: str
+    given_at: float | None
+    revoked_at: float | None
+
+
+class ConsentWithText(Consent):
+    text: str
+
+
+class RecordingView(Out):
+    recording_id: int
+    assignment_id: int
+    status: str
+    mime: str
+    bytes: int
+    elapsed_ms: int | None
+    segments: dict[str, list[int]]  # part number -> the chunk numbers stored
+    next_segment: int
+    duration_s: float | None
+    speech_s: float | None
+    transcript: str | None
+    caption: str | None
+    stt: JsonObject | None
+    cleanup: JsonObject | None
+    flags: list[Any]
+    error: str | None
+    has_audio: bool
+
+
+class RecordingStarted(RecordingView):
+    config: JsonObject  # the campaign's recorder settings (speech.config.SpeechConfig)
+
+
+class ChunkStored(Out):
+    recording_id: int
+    segment: int
+    seq: int
+    stored: bool  # false: this chunk was stored before (a resend)
+    bytes: int
+
+
+class WordDiff(RootModel[list[tuple[Literal["equal", "delete", "insert"], str]]]):
+    """[op, words] pairs, raw transcript -> cleaned caption."""
+
+
+class RetentionOut(Out):
+    recordings: int
+    files: int
+
+
+class Summary(Out):
+    caption: str
+    transcripts: list[str]
+    submission_ids: list[int]
+    provenance: JsonObject
+    created_at: float
+
+
+# ---------------------------------------------------------------- AMA / point explanations
+
+
+class DraftView(Out):
+    draft_id: int
+    round: int
+    question: str
+    answer: str
+    decision: str
+    feedback: str | None
+    llm: JsonObject | None
+    shown_at: float
+    decided_at: float | None
+    context: JsonObject
+
