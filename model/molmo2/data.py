@@ -1,6 +1,8 @@
-"""Molmo2 training batches from the toolkit's shards: examples -> tokens with `<|image|>` -> padded batch.
+"""Molmo2 rows and batches: examples -> tokens with `<|image|>` -> padded batch.
 
-A minimal path (no packing): each example becomes BOS, the image placeholder, then its turns as
+The shards are read by the one data path (`model.data`, `build_dataloader(..., model_config=cfg)`),
+which calls `encode_example` per conversation and `collate` per batch. No packing: each example
+becomes BOS, the image placeholder, then its turns as
 `model.examples` formats them (v1's " User: ... Assistant:" role format; Molmo2's chat template is not
 applied yet), with loss on the assistant turns and the final EOS. `collate` pads tokens with -1 on the
 right and concatenates the images' processor outputs in row order, the layout `Molmo2.forward` takes.
@@ -8,15 +10,13 @@ right and concatenates the images' processor outputs in row order, the layout `M
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from model.config import MolmoConfig
-from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig, expand_placeholders
+from model.molmo2.preprocessing import Molmo2ImageProcessor, expand_placeholders
 
 
 def encode_example(messages: list[str], image: np.ndarray, tokenizer: Any, cfg: MolmoConfig,
@@ -50,50 +50,6 @@ def collate(rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         out[k] = torch.cat([r[k] for r in rows])
     out["loss_masks"] = (out["target_tokens"] >= 0).float()
     return out
-
-
-def shard_batches(shards: str | Path, tokenizer: Any, cfg: MolmoConfig, batch_size: int, seq_len: int,
-                  seed: int = 0) -> Iterator[dict[str, torch.Tensor]]:
-    """Batches of `batch_size` conversations from a shard directory, in shard order (one pass)."""
-    from model.examples import ExampleConfig, sample_to_examples
-    from model.preprocessing import load_image
-    from pixmo.shards import iter_samples
-
-    proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
-    ex_cfg = ExampleConfig(point_format=cfg.family)
-    rng = np.random.default_rng(seed)
-    rows: list[dict[str, Any]] = []
-    for sample in iter_samples(shards):
-        image = load_image(sample.image)
-        for ex in sample_to_examples(sample, rng, cfg=ex_cfg):
-            row = encode_example(ex.messages, image, tokenizer, cfg, proc, seq_len)
-            if row is not None:
-                rows.append(row)
-            if len(rows) == batch_size:
-                yield collate(rows)
-                rows = []
-
-
-class Molmo2ShardLoader:
-    """Endless microbatches for one rank (batch i goes to rank i % world), epoch after epoch."""
-
-    def __init__(self, shards: list[str], tokenizer: Any, cfg: MolmoConfig, batch_size: int, seq_len: int,
-                 rank: int = 0, world: int = 1, seed: int = 0):
-        self.args = (tokenizer, cfg, batch_size, seq_len)
-        self.shards, self.rank, self.world, self.seed = shards, rank, world, seed
-
-    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
-        epoch = 0
-        while True:
-            n = 0
-            for shard in self.shards:
-                for i, b in enumerate(shard_batches(shard, *self.args, seed=self.seed + epoch)):
-                    n += 1
-                    if i % self.world == self.rank:
-                        yield b
-            if n == 0:
-                raise ValueError(f"no Molmo2 batch fits in the shards {self.shards}")
-            epoch += 1
 
 
 def load_molmo2_tokenizer(name: str, cfg: MolmoConfig) -> Any:
