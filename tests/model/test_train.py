@@ -70,6 +70,23 @@ def test_resumed_run_reproduces_the_loss_curve_exactly(tmp_path):
     assert Path(straight["curve"]).exists()
 
 
+def test_resume_on_shards_with_other_worker_count_reproduces_the_losses(tmp_path):
+    """Shards through model.data: a run stopped mid-epoch at step 3 (its checkpoint holds the loader state)
+    and resumed with 2 data workers instead of 0 gives the uninterrupted run's losses, bit for bit."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    from test_train_learns import make_dot_shards
+
+    shards = make_dot_shards(tmp_path / "dots", 40)  # one epoch is ~10 steps: step 3 is mid-epoch
+    kw = dict(data="shards", train_shards=[str(shards)], holdout_fraction=0.0, seq_len=96, max_steps=6)
+    straight = train(_cfg(tmp_path / "a", **kw))
+    first = train(_cfg(tmp_path / "b", stop_after=3, **kw))
+    blob = torch.load(first["checkpoint"], weights_only=False)
+    assert blob["loader_state"][0]["sample"] == 3 * 4  # 4 images per step, each one packed sequence
+    resumed = train(_cfg(tmp_path / "b", num_workers=2, **kw))
+    a = [h["loss"] for h in straight["history"]]
+    assert [h["loss"] for h in resumed["history"]] == a and len(a) == 6
+
+
 def test_train_config_files_load(tmp_path):
     cfg = TrainConfig.from_file("tiny")
     assert cfg.model_config().llm.d_model > 0 and cfg.max_steps > 0
