@@ -263,8 +263,9 @@ def grad_sync(model: torch.nn.Module, sync: bool):
     ``set_requires_gradient_sync`` (unsharded gradients accumulate locally until then)."""
     if isinstance(model, torch.nn.parallel.DistributedDataParallel):
         return nullcontext() if sync else model.no_sync()
-    if hasattr(model, "set_requires_gradient_sync"):  # an FSDP2 module
-        model.set_requires_gradient_sync(sync)
+    set_sync = getattr(model, "set_requires_gradient_sync", None)  # an FSDP2 module
+    if callable(set_sync):
+        set_sync(sync)
     return nullcontext()
 
 
@@ -344,10 +345,11 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
     eval_spec = None
     if source is None and cfg.data == "synthetic":
         source = synthetic_examples(cfg.model_config(), 4 * cfg.global_batch_size, cfg.seq_len, cfg.seed)
-    elif source is None:
+    data: Any = source  # a list of example dicts, or model.data.source.LoaderSource
+    if data is None:
         from model.data.source import build_sources
 
-        source, eval_spec = build_sources(cfg, d.rank, d.world)
+        data, eval_spec = build_sources(cfg, d.rank, d.world)
     if cfg.global_batch_size % d.world:
         raise ValueError(f"global_batch_size {cfg.global_batch_size} is not divisible by world size {d.world}")
     model, core, optimizer, mode = build_training(cfg, d)
@@ -356,12 +358,12 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
     if ckpt is not None:
         blob = load_checkpoint(ckpt, model, optimizer)
         start, history, evals = blob["step"], blob.get("history", []), blob.get("evals", [])
-        restore_loader(source, blob, d)
+        restore_loader(data, blob, d)
     writer = _writer(cfg, out_dir, d)
     end = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
     for step in range(start, end):
         t0 = time.perf_counter()
-        mbs = microbatches(source, step, cfg, d)
+        mbs = microbatches(data, step, cfg, d)
         m = train_step(model, core, optimizer, mbs, step, cfg, d)
         if d.device.type == "cuda":
             torch.cuda.synchronize()
@@ -374,10 +376,10 @@ def train(cfg: TrainConfig, source: Sequence[dict] | None = None) -> dict[str, A
         if eval_spec and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and mode == "none":
             evals.append((step + 1, run_eval(core, cfg, eval_spec)["accuracy"]))
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < end:
-            save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg, source))
-    path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg, source))
-    if hasattr(source, "close"):
-        source.close()
+            save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg, data))
+    path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg, data))
+    if hasattr(data, "close"):
+        data.close()
     result = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
     if cfg.lora is not None:  # the adapters alone, next to the full checkpoint

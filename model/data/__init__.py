@@ -32,8 +32,10 @@ def load_tokenizer(name: str):
 
 
 def make_plan(source: str | Path | list | MixtureConfig, cfg: DataConfig, rank: int = 0, world_size: int = 1) -> Plan:
-    mix = source if isinstance(source, MixtureConfig) else None
-    sources, rates = plan_sources(source if mix is None else [], mix)
+    if isinstance(source, MixtureConfig):
+        sources, rates = plan_sources([], source)
+    else:
+        sources, rates = plan_sources(source)
     return Plan(sources, rank, world_size, cfg.seed, cfg.shuffle, cfg.epochs, rates, cfg.max_samples)
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import queue
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from typing import Any
 
 from model.data.order import Cursor, Plan
@@ -54,7 +54,7 @@ class Loader:
             self.state = state
             yield batch
 
-    def iter_with_state(self) -> Iterator[tuple[dict[str, Any], dict]]:
+    def iter_with_state(self) -> Generator[tuple[dict[str, Any], dict], None, None]:
         """(batch, the state after it): a consumer that prefetches keeps the state of what it used."""
         start = dict(self.state)
         cursor = Cursor(self.plan, start)

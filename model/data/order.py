@@ -128,8 +128,10 @@ class Cursor:
     _lists: dict[tuple[int, int], list[int]] = field(default_factory=dict)
     _perms: dict[tuple[int, int, int], np.ndarray] = field(default_factory=dict)
     _draws: tuple[int, np.ndarray] | None = None
+    _fingerprint: str = ""
 
     def __post_init__(self) -> None:
+        self._fingerprint = self.plan.fingerprint()
         self.pos = [_Pos() for _ in self.plan.sources]
         if self.state is not None:
             check_state(self.state, self.plan)
@@ -138,7 +140,7 @@ class Cursor:
 
     def snapshot(self) -> dict:
         p = self.plan
-        return {"version": STATE_VERSION, "fingerprint": p.fingerprint(), "rank": p.rank, "world": p.world,
+        return {"version": STATE_VERSION, "fingerprint": self._fingerprint, "rank": p.rank, "world": p.world,
                 "sample": self.k, "sources": [[q.epoch, q.unit, q.index, q.serial] for q in self.pos], "skip": 0}
 
     def shard_list(self, s: int, epoch: int) -> list[int]:
