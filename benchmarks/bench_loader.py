@@ -151,7 +151,7 @@ from pixmo.mixture import MixtureConfig, MixtureSource
 tok, pcfg, _, _ = _parts()
 mix = MixtureConfig([MixtureSource("fixed", {small!r}, rate=0.5), MixtureSource("growing", {big!r}, rate=0.5)])
 loader = build_dataloader(mix, tok, pcfg, seq_len=512, batch_size=4, pad_to_seq_len=False, shuffle=True,
-                          max_samples={draws})
+                          shuffle_in_shard=True, max_samples={draws})
 n = sum(len(b["input_tokens"]) for b in loader)
 print(peak_rss_mb())
 """

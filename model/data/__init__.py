@@ -36,7 +36,8 @@ def make_plan(source: str | Path | list | MixtureConfig, cfg: DataConfig, rank: 
         sources, rates = plan_sources([], source)
     else:
         sources, rates = plan_sources(source)
-    return Plan(sources, rank, world_size, cfg.seed, cfg.shuffle, cfg.epochs, rates, cfg.max_samples)
+    return Plan(sources, rank, world_size, cfg.seed, cfg.shuffle, cfg.epochs, rates, cfg.max_samples,
+                cfg.shuffle_in_shard)
 
 
 def build_dataloader(source: str | Path | list[str | Path] | MixtureConfig, tokenizer,

@@ -37,7 +37,8 @@ class DataConfig:
     seed: int = 0
     epochs: int | None = 1  # None: repeat forever (shard sources); mixtures are endless
     max_samples: int | None = None  # stop after this many samples of the rank's order
-    shuffle: bool = False  # epoch-seeded shard order and order inside each shard
+    shuffle: bool = False  # epoch-seeded shard order
+    shuffle_in_shard: bool = False  # and an epoch-seeded order inside each shard (holds one shard in memory)
     split: str | None = None  # "train" / "val": held-out split by image-key hash
     val_fraction: float = 0.1
     split_seed: int = 0

@@ -5,7 +5,7 @@ several directories concatenated). Epoch ``e`` of source ``s`` visits its shards
 ``permutation(rng(seed, s, e))`` (identity when not shuffling); the shard at position ``p`` belongs to
 rank ``(e * n_shards + p) % world``, so the ranks split every epoch's shards between them (and a source
 with fewer shards than ranks still reaches every rank, in turn). Inside a shard the samples are taken in
-stored order, or in ``permutation(rng(seed, s, e, shard))`` when shuffling.
+stored order, or in ``permutation(rng(seed, s, e, shard))`` with ``shuffle_in_shard``.
 
 A mixture draws the source of the rank's ``n``-th sample from block ``n // DRAW_BLOCK`` of draws seeded
 by ``(seed, rank, block)``: any draw is found without replaying the earlier ones.
@@ -73,10 +73,11 @@ class Plan:
     rank: int = 0
     world: int = 1
     seed: int = 0
-    shuffle: bool = False
+    shuffle: bool = False  # epoch-seeded shard order
     epochs: int | None = 1  # None: forever (mixtures are always endless)
     rates: tuple[float, ...] | None = None  # a mixture: the sampling rate of every source
     max_samples: int | None = None  # per rank
+    shuffle_in_shard: bool = False  # also an epoch-seeded order inside each shard (holds one shard per source)
 
     def __post_init__(self) -> None:
         if not 0 <= self.rank < self.world:
@@ -86,7 +87,8 @@ class Plan:
 
     def fingerprint(self) -> str:
         """Identifies the data and its order (not the rank): a resumed run must read the same."""
-        blob = json.dumps([[s.urls, s.counts] for s in self.sources] + [self.seed, self.shuffle, self.rates])
+        blob = json.dumps([[s.urls, s.counts] for s in self.sources]
+                          + [self.seed, self.shuffle, self.rates, self.shuffle_in_shard])
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -156,7 +158,7 @@ class Cursor:
         return self._lists[key]
 
     def stored_index(self, s: int, epoch: int, shard: int, i: int) -> int:
-        if not self.plan.shuffle:
+        if not self.plan.shuffle_in_shard:
             return i
         key = (s, epoch, shard)
         if key not in self._perms:

@@ -2,7 +2,7 @@
 
 A worker walks the same :class:`~model.data.order.Cursor` as the main process, skips the samples of
 units it does not own *before opening their shards*, and streams its own units: one shard open per
-source at a time (read whole only when shuffling inside shards), so memory does not grow with a
+source at a time (read whole only with ``shuffle_in_shard``), so memory does not grow with a
 source. Resuming in the middle of a shard skips the tar members before the position (no decoding).
 """
 
@@ -35,7 +35,7 @@ class _Unit:
         self.key = (ref.source, ref.epoch, ref.serial)
         self.f = open_url(url)
         members = iter_tar_members(self.f, url.rsplit("/", 1)[-1])
-        if cursor.plan.shuffle:  # canonical position -> stored index: the shard is read once
+        if cursor.plan.shuffle_in_shard:  # canonical position -> stored index: the shard is read once
             self.table: list[Raw] | None = list(members)
             self.it: Iterator[Raw] | None = None
         else:

@@ -75,8 +75,8 @@ def test_batches_follow_the_contract(shards, tok):
 
 
 def test_workers_do_not_change_batches(shards, tok):
-    serial = list(load(shards / "a", tok, batch_size=3, shuffle=True))
-    parallel = list(load(shards / "a", tok, batch_size=3, shuffle=True, num_workers=2))
+    serial = list(load(shards / "a", tok, batch_size=3, shuffle=True, shuffle_in_shard=True))
+    parallel = list(load(shards / "a", tok, batch_size=3, shuffle=True, shuffle_in_shard=True, num_workers=2))
     assert len(serial) == len(parallel) == 3
     assert all(same(a, b) for a, b in zip(serial, parallel, strict=True))
 
@@ -98,11 +98,11 @@ def _shard_keys(d, name) -> list[str]:
     return [k for k, _ in iter_raw(d / name)]
 
 
-@pytest.mark.parametrize("workers", [(0, 2), (2, 1)])
-def test_resume_mid_epoch_continues_at_the_next_sequence(shards, tok, workers):
+@pytest.mark.parametrize(("workers", "in_shard"), [((0, 2), True), ((2, 1), False)])
+def test_resume_mid_epoch_continues_at_the_next_sequence(shards, tok, workers, in_shard):
     """Stopped after 5 batches (mid-sample: the packer carries conversations over), resumed from the state
     with another worker count: the rest equals the uninterrupted run, and nothing is read twice."""
-    kw = dict(seq_len=80, batch_size=3, shuffle=True, epochs=2, with_meta=True, seed=4)
+    kw = dict(seq_len=80, batch_size=3, shuffle=True, shuffle_in_shard=in_shard, epochs=2, with_meta=True, seed=4)
     straight = list(load(shards / "a", tok, num_workers=workers[0], **kw))
     first = load(shards / "a", tok, num_workers=workers[0], **kw)
     head = [b for _, b in zip(range(5), first, strict=False)]
@@ -179,7 +179,8 @@ def test_mixture_streams_sources_at_their_rates(shards, tok):
 
 
 def test_shuffle_is_seeded(shards, tok):
-    order = [keys(load(shards / "a", tok, shuffle=True, seed=s, with_meta=True, batch_size=8)) for s in (1, 1, 2)]
+    order = [keys(load(shards / "a", tok, shuffle=True, shuffle_in_shard=True, seed=s, with_meta=True, batch_size=8))
+             for s in (1, 1, 2)]
     assert order[0] == order[1] and sorted(order[0]) == sorted(order[2])
     assert np.any(np.array(order[0]) != np.array(order[2]))
 
