@@ -46,6 +46,22 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert two["normalizer"] == 400.0  # docs/spec/molmo.md fact 20: sums 300 and 500 -> 400
 
 
+@pytest.mark.xdist_group("torchrun")
+@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
+def test_gradient_accumulation_reduces_on_the_last_microbatch_only(tmp_path, mode):
+    """`model.train.grad_sync` (DDP no_sync, FSDP2 set_requires_gradient_sync): 3 accumulated microbatches make
+    the gradient collectives of one, and the accumulated gradients equal those synced every microbatch."""
+    script = SCRIPT.with_name("_dist_sync.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           str(_free_port()), str(script), str(tmp_path), mode],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = json.loads((tmp_path / "sync.json").read_text())
+    assert got["same_grads"], got
+    assert got["suppressed"] == got["one_microbatch"] and got["every_microbatch"] == 3 * got["one_microbatch"], got
+
+
 def _cfg(out: Path, **kw) -> TrainConfig:
     base = dict(
         data="synthetic", out_dir=str(out), seq_len=64, global_batch_size=4, micro_batch_size=2, max_steps=6,
