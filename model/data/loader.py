@@ -12,6 +12,7 @@ to it, nothing earlier is read again.
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
 from collections.abc import Generator, Iterator
 from typing import Any
@@ -26,12 +27,25 @@ def _worker(plan: Plan, state: dict | None, fmt: Formatter, wid: int, nw: int, q
     import torch
 
     torch.set_num_threads(1)
+    parent = os.getppid()
+    q.cancel_join_thread()  # at exit, do not wait to flush items nobody will read
     try:
         for item in produce(plan, state, fmt, wid, nw):
-            q.put(("ok", item))
-        q.put((_END, None))
+            _put(q, ("ok", item), parent)
+        _put(q, (_END, None), parent)
     except Exception as exc:  # noqa: BLE001 - carried to the main process, which raises it with its message
-        q.put(("error", f"{type(exc).__name__}: {exc}"))
+        _put(q, ("error", f"{type(exc).__name__}: {exc}"), parent)
+
+
+def _put(q: Any, item: Any, parent: int) -> None:
+    """Wait for room in the queue, but leave when the main process is gone (killed: nobody will read)."""
+    while True:
+        try:
+            q.put(item, timeout=2.0)
+            return
+        except queue.Full:
+            if os.getppid() != parent:
+                os._exit(0)
 
 
 class Loader:

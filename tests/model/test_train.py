@@ -104,6 +104,27 @@ def test_resume_on_shards_with_other_worker_count_reproduces_the_losses(tmp_path
     assert [h["loss"] for h in resumed["history"]] == a and len(a) == 6
 
 
+def test_run_killed_mid_epoch_resumes_with_the_uninterrupted_losses(tmp_path):
+    """A run with 2 data workers SIGKILLed right after its step-4 checkpoint, resumed with 1 worker: the same
+    losses as a run never interrupted (and the killed run's workers do not outlive it)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    from test_train_learns import make_dot_shards
+
+    shards = make_dot_shards(tmp_path / "dots", 40)
+    kw = dict(data="shards", train_shards=[str(shards)], holdout_fraction=0.0, seq_len=96, max_steps=6,
+              save_every=2)
+    straight = train(_cfg(tmp_path / "a", **kw))
+    cfg_path = tmp_path / "b.json"
+    cfg_path.write_text(json.dumps(_cfg(tmp_path / "b", num_workers=2, **kw).to_dict()))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(SCRIPT.with_name("_killed_train.py")), str(cfg_path), "4"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
+    resumed = train(_cfg(tmp_path / "b", num_workers=1, **kw))
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in straight["history"]]
+    assert len(resumed["history"]) == 6
+
+
 def test_train_config_files_load(tmp_path):
     cfg = TrainConfig.from_file("tiny")
     assert cfg.model_config().llm.d_model > 0 and cfg.max_steps > 0
