@@ -28,7 +28,6 @@ def _worker(plan: Plan, state: dict | None, fmt: Formatter, wid: int, nw: int, q
 
     torch.set_num_threads(1)
     parent = os.getppid()
-    q.cancel_join_thread()  # at exit, do not wait to flush items nobody will read
     try:
         for item in produce(plan, state, fmt, wid, nw):
             _put(q, ("ok", item), parent)
@@ -45,7 +44,7 @@ def _put(q: Any, item: Any, parent: int) -> None:
             return
         except queue.Full:
             if os.getppid() != parent:
-                os._exit(0)
+                os._exit(0)  # no exit handlers: they would wait to flush items nobody reads
 
 
 class Loader:

@@ -211,3 +211,22 @@ def test_fsspec_url_shards_are_streamed_without_a_local_copy(shards, tok):
     remote = list(load("memory://i22/a", tok, num_workers=2))
     local = list(load(shards / "a", tok))
     assert len(remote) == len(local) and all(same(a, b) for a, b in zip(remote, local, strict=True))
+
+
+def test_training_reads_a_mixture_file_through_the_same_loader(shards, tmp_path):
+    """`train_shards: ["mix.json"]` streams the mixture with its rates; the source keeps the loader state."""
+    import json
+
+    from model.data.source import build_sources
+    from model.train import TrainConfig
+
+    mix = MixtureConfig([MixtureSource("a", str(shards / "a"), rate=0.5), MixtureSource("b", str(shards / "b"),
+                                                                                        rate=0.5)])
+    (tmp_path / "mix.json").write_text(json.dumps(mix.to_json()))
+    cfg = TrainConfig(train_shards=[str(tmp_path / "mix.json")], holdout_fraction=0.0, seq_len=256,
+                      global_batch_size=4, micro_batch_size=2)
+    source, eval_spec = build_sources(cfg)
+    mbs = source.batches(0)
+    assert eval_spec is None and len(mbs) == 2 and all(b["input_tokens"].shape[0] == 2 for b in mbs)
+    assert source.state["sample"] >= 4 and len(source.state["sources"]) == 2
+    source.close()
