@@ -40,7 +40,7 @@ class MolmoBackend:
 
     def __init__(self, ckpt: str | Path, *, device: str = "cpu", tokenizer: str | None = None, batch_size: int = 8):
         from model.checkpoint import load_model
-        from model.train_data import load_tokenizer
+        from model.data import load_tokenizer
 
         self.model = load_model(ckpt, device)
         tc = getattr(self.model, "train_config", None) or {}

@@ -162,7 +162,7 @@ def _convert(src: Path, dst: Path, to: str, tokenizer: str | None, code_from: Pa
     import torch
 
     from model.checkpoint import load_model
-    from model.train_data import load_tokenizer
+    from model.data import load_tokenizer
     from model.weights import load_official, save_official
 
     if to not in ("ours", "official"):

@@ -70,15 +70,3 @@ def _collate_images(examples: Sequence[dict[str, Any]], T: int) -> dict[str, tor
         idx[i, :n] = torch.where(ix >= T, -1, ix)  # features whose token was truncated away are dropped
         masks[i, :n] = torch.as_tensor(np.asarray(e["image_masks"]), dtype=torch.float32)
     return {"images": images, "crop_mask": crop_mask, "image_input_idx": idx, "image_masks": masks}
-
-
-def loss_token_sum(batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Weighted number of loss tokens of a (micro)batch: the sum of positive ``loss_masks``."""
-    m = batch["loss_masks"]
-    return torch.where(m > 0, m, torch.zeros_like(m)).sum()
-
-
-def loss_normalizer(per_device_sums: Sequence[float] | torch.Tensor) -> float:
-    """Average weighted loss tokens per device (docs/spec/molmo.md 7.3): 300 and 500 -> 400."""
-    t = torch.as_tensor(per_device_sums, dtype=torch.float64)
-    return float(t.sum() / t.numel())

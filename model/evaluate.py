@@ -82,7 +82,7 @@ def evaluate(ckpt: str | Path, shards: list[str], *, split: str | None = None, d
              tokenizer: str | None = None, **kw: Any) -> dict[str, Any]:
     """Load a training checkpoint (file or run directory) and evaluate it on `shards`."""
     from model.checkpoint import load_model
-    from model.train_data import load_tokenizer
+    from model.data import load_tokenizer
 
     model = load_model(ckpt, device)
     tc = getattr(model, "train_config", None) or {}

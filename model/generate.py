@@ -125,8 +125,8 @@ def answer_image(ckpt: str | Path, image_path: str | Path, prompt: str, *, out: 
                  max_new_tokens: int = 128, tokenizer: str | None = None, **kw: Any):
     """(answer text, pixel points, path of the drawn image or None) for a checkpoint and an image."""
     from model.checkpoint import load_model
+    from model.data import load_tokenizer
     from model.preprocessing import load_image
-    from model.train_data import load_tokenizer
     from pixmo.formatting import parse_points
 
     model = load_model(ckpt)

@@ -126,13 +126,3 @@ def packed_positions(sub: np.ndarray) -> np.ndarray:
         counts = np.cumsum(sub >= k) - 1
         pos[sub == k] = counts[sub == k]
     return pos
-
-
-def attention_mask(subsegment_ids: torch.Tensor | None, valid: torch.Tensor) -> torch.Tensor:
-    """Boolean [B, T, T] mask: query i sees key j iff j <= i, both valid, and ``sub[i] <= sub[j]``."""
-    T = valid.shape[-1]
-    causal = torch.ones(T, T, dtype=torch.bool, device=valid.device).tril()
-    m = causal[None] & valid[:, :, None] & valid[:, None, :]
-    if subsegment_ids is not None:
-        m &= subsegment_ids[:, :, None] <= subsegment_ids[:, None, :]
-    return m

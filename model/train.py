@@ -3,9 +3,10 @@
     cfg = TrainConfig.from_file("model/configs/tiny.json")   # model/train_config.py
     result = train(cfg)               # or: torchrun --nproc_per_node N -m model.cli train --config CFG
 
-Per step: every rank takes its slice of the global batch (a deterministic function of the step,
-so resuming needs only the step), splits it into microbatches, computes the loss normaliser
-(average weighted loss tokens per device, all-reduced), accumulates gradients, clips each
+Per step: every rank takes its microbatches of the global batch from its loader (`model.data`,
+prefetched one step ahead; the loader state of every rank is saved with each checkpoint, so a
+resume continues at the next sample), computes the loss normaliser (average weighted loss tokens
+per device, all-reduced), accumulates gradients (reduced across ranks on the last microbatch only), clips each
 component by its own norm, steps AdamW with per-component cosine LRs, and logs loss, LRs,
 tokens/s and MFU to TensorBoard.
 """
@@ -33,7 +34,7 @@ from model.optim import build_optimizer, clip_grad_norm_tensors, norms_to_floats
 from model.train_config import TrainConfig  # also imported from here: `from model.train import TrainConfig`
 
 if TYPE_CHECKING:
-    from model.train_data import LoaderSource
+    from model.data.source import LoaderSource
 
 # ----------------------------------------------------------------------------- distributed
 
@@ -164,8 +165,8 @@ def microbatches(source: Any, step: int, cfg: TrainConfig, d: Dist) -> list[dict
     """This rank's microbatches of `step`: from a step-indexed loader, or a list of example dicts."""
     from model.collate import collate
 
-    if hasattr(source, "batches"):  # model.train_data.LoaderSource
-        return [{k: v.to(d.device) for k, v in mb.items() if isinstance(v, torch.Tensor)}
+    if hasattr(source, "batches"):  # model.data.source.LoaderSource (prefetches the next step)
+        return [{k: v.to(d.device, non_blocking=True) for k, v in mb.items() if isinstance(v, torch.Tensor)}
                 for mb in source.batches(step)]
     idx = step_indices(step, len(source), cfg, d)
     mbs = [idx[i:i + cfg.micro_batch_size] for i in range(0, len(idx), cfg.micro_batch_size)]
@@ -181,16 +182,28 @@ def autocast_ctx(cfg: TrainConfig, d: Dist):
     return torch.autocast(d.device.type, dtype=torch.bfloat16) if use_bf16 else nullcontext()
 
 
+def grad_sync(model: torch.nn.Module, sync: bool):
+    """Gradients are reduced across ranks on the last microbatch only: DDP ``no_sync`` and FSDP2
+    ``set_requires_gradient_sync`` (unsharded gradients accumulate locally until then)."""
+    if isinstance(model, torch.nn.parallel.DistributedDataParallel):
+        return nullcontext() if sync else model.no_sync()
+    set_sync = getattr(model, "set_requires_gradient_sync", None)  # an FSDP2 module
+    if callable(set_sync):
+        set_sync(sync)
+    return nullcontext()
+
+
 def train_step(model, optimizer, mbs: list[dict], step: int, cfg: TrainConfig, d: Dist) -> dict:
     lrs = set_lrs(optimizer, step, cfg.max_steps, cfg.optim)
     local_w = sum(torch.where(mb["loss_masks"] > 0, mb["loss_masks"], 0).sum() for mb in mbs)
     # kept on the device: no host sync before the forward pass (the GPU never idles waiting for it)
     norm = loss_normalizer(torch.as_tensor(local_w, device=d.device, dtype=torch.float32)).float()
     stats = torch.zeros(5, dtype=torch.float64, device=d.device)  # ce, z, weight, correct, tokens
-    for mb in mbs:
-        with autocast_ctx(cfg, d):
-            out = model(**mb, loss_normalizer=norm, z_loss=cfg.z_loss)
-        out.loss.backward()
+    for i, mb in enumerate(mbs):
+        with grad_sync(model, i == len(mbs) - 1):
+            with autocast_ctx(cfg, d):
+                out = model(**mb, loss_normalizer=norm, z_loss=cfg.z_loss)
+            out.loss.backward()
         stats += torch.stack([out.ce_sum.detach(), out.z_sum.detach(), out.weight_sum.detach(),
                               out.n_correct.double(), out.n_tokens.double()]).double()
     norm_tensors = clip_grad_norm_tensors(optimizer, cfg.optim.max_grad_norm)
@@ -257,10 +270,11 @@ def train(cfg: TrainConfig, source: Sequence[dict] | LoaderSource | None = None)
     eval_spec = None
     if source is None and cfg.data == "synthetic":
         source = synthetic_examples(cfg.model_config(), 4 * cfg.global_batch_size, cfg.seq_len, cfg.seed)
-    elif source is None:
-        from model.train_data import build_sources
+    data: Any = source  # a list of example dicts, or model.data.source.LoaderSource
+    if data is None:
+        from model.data.source import build_sources
 
-        source, eval_spec = build_sources(cfg, d.rank, d.world)
+        data, eval_spec = build_sources(cfg, d.rank, d.world)
     if cfg.global_batch_size % d.world:
         raise ValueError(f"global_batch_size {cfg.global_batch_size} is not divisible by world size {d.world}")
     model, core, optimizer, mode = build_training(cfg, d)
@@ -269,11 +283,12 @@ def train(cfg: TrainConfig, source: Sequence[dict] | LoaderSource | None = None)
     if ckpt is not None:
         blob = load_checkpoint(ckpt, model, optimizer)
         start, history, evals = blob["step"], blob.get("history", []), blob.get("evals", [])
+        restore_loader(data, blob, d)
     writer = _writer(cfg, out_dir, d)
     end = min(cfg.max_steps, cfg.stop_after or cfg.max_steps)
     for step in range(start, end):
         t0 = time.perf_counter()
-        mbs = microbatches(source, step, cfg, d)
+        mbs = microbatches(data, step, cfg, d)
         m = train_step(model, optimizer, mbs, step, cfg, d)
         if d.device.type == "cuda":
             torch.cuda.synchronize()
@@ -286,8 +301,10 @@ def train(cfg: TrainConfig, source: Sequence[dict] | LoaderSource | None = None)
         if eval_spec and cfg.eval_every and (step + 1) % cfg.eval_every == 0 and mode == "none":
             evals.append((step + 1, run_eval(core, cfg, eval_spec)["accuracy"]))
         if cfg.save_every and (step + 1) % cfg.save_every == 0 and step + 1 < end:
-            save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg))
-    path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg))
+            save_checkpoint(out_dir, model, optimizer, step + 1, _extra(history, evals, cfg, data))
+    path = save_checkpoint(out_dir, model, optimizer, end, _extra(history, evals, cfg, data))
+    if hasattr(data, "close"):
+        data.close()
     result: dict[str, Any] = {"history": history, "parallel": mode, "world": d.world, "checkpoint": str(path),
               "final_loss": history[-1]["loss"] if history else math.nan}
     if cfg.lora is not None:  # the adapters alone, next to the full checkpoint
@@ -312,14 +329,36 @@ def train(cfg: TrainConfig, source: Sequence[dict] | LoaderSource | None = None)
     return result
 
 
-def _extra(history: list, evals: list, cfg: TrainConfig) -> dict[str, Any]:
-    return {"history": history, "evals": evals, "train_config": cfg.to_dict()}
+def _extra(history: list, evals: list, cfg: TrainConfig, source: Any = None) -> dict[str, Any]:
+    extra = {"history": history, "evals": evals, "train_config": cfg.to_dict()}
+    if hasattr(source, "state"):  # the loader state of every rank (collective under torchrun)
+        extra["loader_state"] = gather_objects(source.state)
+    return extra
+
+
+def gather_objects(obj: Any) -> list[Any]:
+    if not dist.is_initialized():
+        return [obj]
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, obj)
+    return out
+
+
+def restore_loader(source: Any, blob: dict[str, Any], d: Dist) -> None:
+    """Continue the data exactly after the checkpoint's last sample (no batch is rebuilt or replayed)."""
+    if not hasattr(source, "load_state"):
+        return  # example lists are indexed by step
+    states = blob.get("loader_state")
+    if not states or len(states) != d.world:
+        raise ValueError(f"checkpoint has loader states for {len(states or [])} ranks, this run has {d.world}: "
+                         "resume with the same number of ranks (or start a new out_dir)")
+    source.load_state(states[d.rank])
 
 
 def run_eval(core: Molmo, cfg: TrainConfig, spec: dict) -> dict[str, Any]:
     """Held-out evaluation of the (unsharded) model; restores train mode afterwards."""
+    from model.data import load_tokenizer
     from model.evaluate import evaluate_model
-    from model.train_data import load_tokenizer
 
     try:
         return evaluate_model(core, load_tokenizer(cfg.tokenizer), spec["shards"], split=spec["split"],

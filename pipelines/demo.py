@@ -2,8 +2,8 @@
 
     python -m pipelines.demo --out out/demo [--preset tiny|full] [--only samples,report]
 
-Each stage runs when the package it needs provides what it needs, and prints
-``skipped: <reason>`` otherwise. The report lands in ``OUT/report.html``.
+Every stage runs, or prints ``skipped: <reason>`` for a declared reason (``pipelines.stages.SKIP_REASONS``);
+a broken package fails its stage and the demo exits 1. The report lands in ``OUT/report.html``.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def stage_report(ctx: Context) -> str:
 
 
 def _preset_skip(ctx: Context) -> str:
-    raise Skip("not in this preset (run the full demo for it)")
+    raise Skip("preset", "not in this preset (run the full demo for it)")
 
 
 def all_stages() -> list[Stage]:
@@ -93,27 +93,17 @@ def all_stages() -> list[Stage]:
 
 
 def _optional_stages() -> list[Stage]:
-    """Stages that need other packages (generators, annotation app)."""
-    try:
-        from pipelines.stage_generate import generate_stages
-    except ImportError:
-        return []
-    out = generate_stages()
-    try:
-        from pipelines.stage_annotate import stage_annotate
+    """The generators and the annotation app (imported plainly: a broken package fails loudly)."""
+    from pipelines.stage_annotate import stage_annotate
+    from pipelines.stage_generate import generate_stages
 
-        out.append(Stage("annotate", stage_annotate, "synthetic campaign through the annotation app API"))
-    except ImportError:
-        pass
-    return out
+    return [*generate_stages(), Stage("annotate", stage_annotate, "synthetic campaign through the annotation app API")]
 
 
 def _late_stages() -> list[Stage]:
     """Mixture, training and evaluation."""
-    try:
-        from pipelines.stage_model import model_stages
-    except ImportError:
-        return []
+    from pipelines.stage_model import model_stages
+
     return model_stages()
 
 

@@ -54,9 +54,9 @@ def generate_outputs(prompts: list[dict[str, Any]], checkpoints: dict[str, str],
     """One output row per (checkpoint, prompt), checkpoint by checkpoint."""
     try:
         from model.checkpoint import load_model
+        from model.data import load_tokenizer
         from model.generate import generate_text, prompt_batch
         from model.preprocessing import load_image
-        from model.train_data import load_tokenizer
     except ImportError as exc:  # the model package is optional for this pipeline
         raise GenerateError(f"the Molmo package (model/) cannot be imported: {exc}") from None
 

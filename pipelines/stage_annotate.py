@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from pipelines.samples import demo_samples
-from pipelines.stages import Context, Skip, need
+from pipelines.stages import Context
 from pixmo.shards import sha256_hex
 
 ROLES = (("demo-admin", "admin"), ("demo-reviewer", "reviewer"), ("synthetic-annotator", "annotator"))
@@ -125,9 +125,6 @@ def _review(reviewer: Api, cid: int) -> int:
 
 
 def stage_annotate(ctx: Context) -> str:
-    need("annotation_app.serve_demo", "asgi_app")
-    need("annotation_app.security", "create_user", "new_token")
-    need("annotation_app.db", "migrate", "make_engine", "write_tx")
     root = ctx.out / "annotation"
     if root.exists():
         import shutil
@@ -135,10 +132,7 @@ def stage_annotate(ctx: Context) -> str:
         shutil.rmtree(root)
     root.mkdir(parents=True)
     db_url = f"sqlite:///{root / 'app.db'}"
-    try:
-        tokens = _bootstrap(db_url)
-    except Exception as exc:
-        raise Skip(f"the annotation app could not be set up: {exc}") from None
+    tokens = _bootstrap(db_url)
     port = _free_port()
     server = _start_server(root, db_url, port)
     try:

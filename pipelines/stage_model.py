@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from pipelines.stages import Context, Skip, Stage, need
+from pipelines.stages import Context, Skip, Stage
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def stage_mix(ctx: Context) -> str:
             safe = "".join(c if c.isalnum() else "_" for c in name)
             sources.append(MixtureSource(name=safe, path=path, cap=500, style=_style(name)))
     if not sources:
-        raise Skip("no shard sets to mix")
+        raise Skip("upstream", "no shard sets to mix")
     cfg = MixtureConfig(sources)
     (ctx.path("mixture_config.json")).write_text(json.dumps(cfg.to_json(), indent=2))
     out = ctx.out / "shards" / "mixture"
@@ -104,7 +104,7 @@ def _train_set(ctx: Context) -> str:
 
     if MOSAIC not in ctx.datasets:
         if "mixture_dir" not in ctx.results:
-            raise Skip("no mixture to train on (the mix stage did not run)")
+            raise Skip("upstream", "no mixture to train on (the mix stage did not run)")
         return ctx.results["mixture_dir"]
     out = ctx.out / "shards" / "count_mosaic_point_count"
     counts = set()
@@ -120,7 +120,6 @@ def _train_set(ctx: Context) -> str:
 
 
 def stage_train(ctx: Context) -> str:
-    need("model.train", "train", "TrainConfig")
     train_dir = _train_set(ctx)
     ctx.results["train_dir"] = train_dir
     b = ctx.config.train_batch
@@ -143,10 +142,9 @@ def stage_train(ctx: Context) -> str:
 
 
 def stage_evaluate(ctx: Context) -> str:
-    need("model.evaluate")
     model_dir = ctx.out / "model"
     if not (model_dir / "history.json").exists():
-        raise Skip("no trained model (the train stage did not run)")
+        raise Skip("upstream", "no trained model (the train stage did not run)")
     out = ctx.out / "eval.json"
     _run(ctx, ["eval", str(model_dir), ctx.results["train_dir"], "--split", "val", "--max-examples",
                str(ctx.config.eval_samples), "--max-new-tokens", "80", "--out", str(out)], timeout=600)
@@ -166,19 +164,18 @@ BENCH_ON_SHARDS = ("pixmo_count", "pixmo_points_eval", "clocks")  # benchmarks t
 def stage_benchmarks(ctx: Context) -> str:
     """`pixmo model eval --suite paper` on the held-out split of the training shards: the same table
     format as for the paper's benchmarks (benchmarks without data are listed as skipped)."""
-    need("model.bench_run")
     from model.bench_run import table_rows
 
     model_dir = ctx.out / "model"
     if not (model_dir / "history.json").exists() or "train_dir" not in ctx.results:
-        raise Skip("no trained model (the train stage did not run)")
+        raise Skip("upstream", "no trained model (the train stage did not run)")
     out = ctx.out / "benchmarks"
     data = [a for b in BENCH_ON_SHARDS for a in ("--data", f"{b}={ctx.results['train_dir']}")]
     _run(ctx, ["eval", str(model_dir), "--suite", "paper", *data, "--split", "val", "--out-dir", str(out),
                "--max-examples", str(ctx.config.eval_samples), "--max-new-tokens", "80"], timeout=900)
     res = json.loads((out / "results.json").read_text())
     if not res["benchmarks"]:
-        raise Skip("no held-out examples of " + ", ".join(BENCH_ON_SHARDS))
+        raise Skip("upstream", "no held-out examples of " + ", ".join(BENCH_ON_SHARDS))
     rows = "".join(f"<tr><td>{a}</td><td>{b}</td><td>{c}</td><td>{d}</td></tr>" for a, b, c, d in table_rows(res))
     ctx.results.setdefault("report_sections", []).append((
         "Benchmarks (paper table format)",

@@ -1,8 +1,10 @@
-"""The demo's stage runner: each stage runs when its package provides what it needs, else says why not.
+"""The demo's stage runner: every stage runs, or is skipped for a declared reason.
 
-A stage is a function ``fn(ctx) -> str`` (a one-line summary). It raises ``Skip(reason)`` when a
-package it needs is missing or incomplete; the runner prints ``skipped: <reason>`` and goes on.
-Any other exception fails that stage (printed with its message) and the later stages still run.
+A stage is a function ``fn(ctx) -> str`` (a one-line summary). It raises ``Skip(kind, detail)`` only for
+a reason declared in ``SKIP_REASONS`` (the preset leaves it out; an earlier stage did not produce its
+input); the runner prints ``skipped: <detail>`` and goes on. Anything else, a failing import of a
+toolkit package included, fails that stage loudly (printed with its message, exit status 1) and the
+later stages still run.
 """
 
 from __future__ import annotations
@@ -16,9 +18,20 @@ from typing import Any
 
 from rich.console import Console
 
+SKIP_REASONS = {
+    "preset": "the preset leaves the stage out",
+    "upstream": "an earlier stage did not produce this stage's input",
+}
+
 
 class Skip(Exception):
-    """A stage cannot run here; the message says why."""
+    """A stage does not run, for a declared reason (``kind`` in ``SKIP_REASONS``); ``detail`` says more."""
+
+    def __init__(self, kind: str, detail: str):
+        if kind not in SKIP_REASONS:
+            raise ValueError(f"undeclared skip reason {kind!r}; declared: {sorted(SKIP_REASONS)}")
+        super().__init__(detail)
+        self.kind = kind
 
 
 @dataclass
@@ -50,20 +63,7 @@ class StageOutcome:
     status: str  # ok | skipped | failed
     detail: str
     seconds: float
-
-
-def need(module: str, *attrs: str) -> Any:
-    """Import ``module`` and check it has ``attrs``; raise Skip naming what is missing."""
-    import importlib
-
-    try:
-        mod = importlib.import_module(module)
-    except ImportError as exc:
-        raise Skip(f"{module} is not available ({exc})") from None
-    missing = [a for a in attrs if not hasattr(mod, a)]
-    if missing:
-        raise Skip(f"{module} does not provide {', '.join(missing)} yet")
-    return mod
+    reason: str = ""  # a key of SKIP_REASONS when skipped
 
 
 def run_stages(stages: list[Stage], ctx: Context, only: set[str] | None = None) -> list[StageOutcome]:
@@ -73,11 +73,12 @@ def run_stages(stages: list[Stage], ctx: Context, only: set[str] | None = None) 
             continue
         ctx.console.rule(f"[bold]stage {i}/{len(stages)}: {st.name}[/] {st.help}")
         t0 = time.perf_counter()
+        reason = ""
         try:
             detail, status = st.fn(ctx), "ok"
             ctx.console.print(f"[green]done[/] {st.name}: {detail}")
         except Skip as exc:
-            detail, status = str(exc), "skipped"
+            detail, status, reason = str(exc), "skipped", exc.kind
             ctx.console.print(f"[yellow]skipped: {detail}[/]")
             ctx.notes.append(f"stage {st.name} skipped: {detail}")
         except Exception as exc:  # a failing stage must not hide the others
@@ -85,5 +86,5 @@ def run_stages(stages: list[Stage], ctx: Context, only: set[str] | None = None) 
             ctx.console.print(f"[red]failed[/] {st.name}: {detail}")
             ctx.console.print(traceback.format_exc(limit=6), markup=False, highlight=False)
             ctx.notes.append(f"stage {st.name} failed: {detail}")
-        outcomes.append(StageOutcome(st.name, status, detail, time.perf_counter() - t0))
+        outcomes.append(StageOutcome(st.name, status, detail, time.perf_counter() - t0, reason))
     return outcomes

@@ -59,7 +59,9 @@ def _register() -> None:
     for ep in sorted(entry_points(group="pixmo.commands"), key=lambda e: e.name):
         try:
             sub = ep.load()
-        except ImportError as exc:  # an extra is not installed: say so instead of failing the CLI
+        except ModuleNotFoundError as exc:
+            if not _missing_extra(exc):
+                raise  # a toolkit package that does not import is broken: fail loudly
             msg = f"unavailable: {exc} (install the matching extra)"
             stub = typer.Typer(help=msg)
 
@@ -76,6 +78,14 @@ def _register() -> None:
                 app.registered_groups.append(grp)
         else:
             app.add_typer(sub, name=ep.name)
+
+
+TOOLKIT_PACKAGES = ("pixmo", "model", "generators", "annotation_app", "pipelines")
+
+
+def _missing_extra(exc: ModuleNotFoundError) -> bool:
+    """A third-party module of an optional extra is not installed (not a broken toolkit package)."""
+    return bool(exc.name) and str(exc.name).split(".")[0] not in TOOLKIT_PACKAGES
 
 
 def user_error_types() -> tuple[type[BaseException], ...]:
@@ -103,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("PIXMO_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    _register()
     try:
+        _register()  # a toolkit package that does not import fails here, loudly (exit 1)
         rc = app(args=args, prog_name="pixmo", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
     except typer.Exit as exc:

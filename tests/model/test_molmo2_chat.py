@@ -92,14 +92,17 @@ def test_conversations_of_one_image_become_turns_of_one_chat_while_they_fit():
     assert rows == [[" q1", " a1", " q2", " a2"], [" q3", " a3"], [" q5", " a5"]]
 
 
-def test_shard_batches_train_on_chat_rows(tmp_path, exported):
+def test_the_data_path_trains_molmo2_on_chat_rows(tmp_path, exported):
     from test_train_learns import make_dot_shards
 
-    from model.molmo2.data import shard_batches
+    from model.data import build_dataloader
+    from model.examples import ExampleConfig
 
     cfg, tok = exported
     shards = make_dot_shards(tmp_path / "dots", 4)
-    batch = next(shard_batches(shards, tok, cfg, batch_size=2, seq_len=512))
+    loader = build_dataloader(shards, tok, seq_len=512, batch_size=2, packing=False, model_config=cfg,
+                              examples=ExampleConfig(point_format=cfg.family))
+    batch = next(iter(loader))
     first = [t for t in batch["input_tokens"][0].tolist() if t >= 0]
     text = tok.decode(first)
     assert text.startswith("<|endoftext|><|im_start|>user\n<low_res_im_start>") and "User:" not in text

@@ -128,12 +128,14 @@ def test_lora_merged_molmo2_export_generates_same_tokens(tmp_path):
 
 
 def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
-    """transformers tiny -> ours -> a few steps on dot shards (model.molmo2.data) -> export -> same tokens."""
+    """transformers tiny -> ours -> a few steps on dot shards (model.data) -> export -> same tokens."""
     import itertools
 
     from test_train_learns import make_dot_shards
 
-    from model.molmo2.data import collate, encode_example, shard_batches
+    from model.data import build_dataloader
+    from model.examples import ExampleConfig
+    from model.molmo2.data import collate, encode_example
     from model.molmo2.hf_dir import tiny_molmo2_tokenizer
     from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
     from model.preprocessing import load_image
@@ -145,7 +147,9 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
     ours = load_molmo2_dir(tmp_path / "hf")
     tok = tiny_molmo2_tokenizer(cfg)
     shards = make_dot_shards(tmp_path / "dots", 16)  # one chat row per image: its annotations are turns
-    batches = list(itertools.islice(shard_batches(shards, tok, cfg, batch_size=4, seq_len=256), 4))
+    loader = build_dataloader(shards, tok, seq_len=256, batch_size=4, packing=False, model_config=cfg,
+                              examples=ExampleConfig(point_format=cfg.family))
+    batches = list(itertools.islice(loader, 4))
     assert len(batches) == 4 and all(int((b["loss_masks"] > 0).sum()) > 0 for b in batches)
     ours.train()
     opt = torch.optim.AdamW([p for p in ours.parameters() if p.requires_grad], lr=3e-3)

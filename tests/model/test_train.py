@@ -46,6 +46,22 @@ def test_torchrun_two_gloo_processes_match_one_process(tmp_path):
     assert two["normalizer"] == 400.0  # docs/spec/molmo.md fact 20: sums 300 and 500 -> 400
 
 
+@pytest.mark.xdist_group("torchrun")
+@pytest.mark.parametrize("mode", ["ddp", "fsdp"])
+def test_gradient_accumulation_reduces_on_the_last_microbatch_only(tmp_path, mode):
+    """`model.train.grad_sync` (DDP no_sync, FSDP2 set_requires_gradient_sync): 3 accumulated microbatches make
+    the gradient collectives of one, and the accumulated gradients equal those synced every microbatch."""
+    script = SCRIPT.with_name("_dist_sync.py")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
+                           str(_free_port()), str(script), str(tmp_path), mode],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    got = json.loads((tmp_path / "sync.json").read_text())
+    assert got["same_grads"], got
+    assert got["suppressed"] == got["one_microbatch"] and got["every_microbatch"] == 3 * got["one_microbatch"], got
+
+
 def _cfg(out: Path, **kw) -> TrainConfig:
     base = dict(
         data="synthetic", out_dir=str(out), seq_len=64, global_batch_size=4, micro_batch_size=2, max_steps=6,
@@ -68,6 +84,45 @@ def test_resumed_run_reproduces_the_loss_curve_exactly(tmp_path):
     assert len(a) == len(b) == 6
     assert a == b, (a, b)  # bit-exact: model, optimizer, schedule, data position and RNG restored
     assert Path(straight["curve"]).exists()
+
+
+def test_resume_on_shards_with_other_worker_count_reproduces_the_losses(tmp_path):
+    """Shards through model.data: a run stopped mid-epoch at step 3 (its checkpoint holds the loader state)
+    and resumed with 2 data workers instead of 0 gives the uninterrupted run's losses, bit for bit."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    from test_train_learns import make_dot_shards
+
+    shards = make_dot_shards(tmp_path / "dots", 40)  # one epoch is ~10 steps: step 3 is mid-epoch
+    kw = dict(data="shards", train_shards=[str(shards)], holdout_fraction=0.0, seq_len=96, max_steps=6)
+    straight = train(_cfg(tmp_path / "a", **kw))
+    first = train(_cfg(tmp_path / "b", stop_after=3, **kw))
+    blob = torch.load(first["checkpoint"], weights_only=False)
+    state = blob["loader_state"][0]
+    assert 0 < state["sample"] <= 3 * 4 and state["sources"][0][0] == 0  # mid-epoch (an image may span 2 sequences)
+    resumed = train(_cfg(tmp_path / "b", num_workers=2, **kw))
+    a = [h["loss"] for h in straight["history"]]
+    assert [h["loss"] for h in resumed["history"]] == a and len(a) == 6
+
+
+def test_run_killed_mid_epoch_resumes_with_the_uninterrupted_losses(tmp_path):
+    """A run with 2 data workers SIGKILLed right after its step-4 checkpoint, resumed with 1 worker: the same
+    losses as a run never interrupted (and the killed run's workers do not outlive it)."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    from test_train_learns import make_dot_shards
+
+    shards = make_dot_shards(tmp_path / "dots", 40)
+    kw = dict(data="shards", train_shards=[str(shards)], holdout_fraction=0.0, seq_len=96, max_steps=6,
+              save_every=2)
+    straight = train(_cfg(tmp_path / "a", **kw))
+    cfg_path = tmp_path / "b.json"
+    cfg_path.write_text(json.dumps(_cfg(tmp_path / "b", num_workers=2, **kw).to_dict()))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run([sys.executable, str(SCRIPT.with_name("_killed_train.py")), str(cfg_path), "4"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=400)
+    assert proc.returncode == -9, proc.stdout[-2000:] + proc.stderr[-2000:]
+    resumed = train(_cfg(tmp_path / "b", num_workers=1, **kw))
+    assert [h["loss"] for h in resumed["history"]] == [h["loss"] for h in straight["history"]]
+    assert len(resumed["history"]) == 6
 
 
 def test_train_config_files_load(tmp_path):

@@ -11,7 +11,48 @@ from pathlib import Path
 import pytest
 from report_browser import open_report
 
+from pipelines.demo import PRESETS, DemoConfig
+from pipelines.stages import SKIP_REASONS, Context, Skip, Stage, run_stages
+
 ROOT = Path(__file__).resolve().parents[2]
+
+
+def assert_skips_declared(summary: dict, preset: DemoConfig) -> None:
+    """A stage may be skipped only because the preset leaves it out, or because a stage it depends on was
+    skipped that way; any other skip (a package that did not import, say) fails the test."""
+    preset_skipped = set(preset.skip)
+    for st in summary["stages"]:
+        if st["status"] != "skipped":
+            continue
+        assert st["reason"] in SKIP_REASONS, f"stage {st['name']} skipped without a declared reason: {st}"
+        if st["reason"] == "preset":
+            assert st["name"] in preset_skipped, st
+        else:  # upstream: only behind a stage the preset leaves out
+            assert preset_skipped, f"stage {st['name']} skipped ({st['detail']}) although the preset skips nothing"
+
+
+def test_undeclared_skips_and_broken_packages_fail_the_demo(tmp_path: Path) -> None:
+    """A stage that raises an ImportError fails (it is not turned into a skip), and a skip must name a
+    declared reason."""
+    from rich.console import Console
+
+    def broken(ctx: Context) -> str:
+        import model._no_such_module  # noqa: F401 - the broken package under test
+
+        return "unreachable"
+
+    def preset(ctx: Context) -> str:
+        raise Skip("preset", "left out")
+
+    ctx = Context(out=tmp_path, config=PRESETS["tiny"], console=Console(quiet=True))
+    outcomes = run_stages([Stage("train", broken), Stage("docs", preset)], ctx)
+    assert [(o.status, o.reason) for o in outcomes] == [("failed", ""), ("skipped", "preset")]
+    assert "ModuleNotFoundError" in outcomes[0].detail
+    with pytest.raises(ValueError, match="undeclared skip reason"):
+        Skip("package missing", "model is not importable")
+    summary = {"stages": [{"name": "train", "status": "skipped", "reason": "", "detail": "?"}]}
+    with pytest.raises(AssertionError, match="without a declared reason"):
+        assert_skips_declared(summary, PRESETS["tiny"])
 
 
 @pytest.mark.browser
@@ -26,6 +67,7 @@ def test_tiny_demo_report_loads_in_chromium(tmp_path: Path) -> None:
     status = {s["name"]: s["status"] for s in summary["stages"]}
     assert status["samples"] == status["validate"] == status["report"] == "ok"
     assert not [n for n, s in status.items() if s == "failed"]
+    assert_skips_declared(summary, PRESETS["tiny"])
     _every_shard_set_loads_in_hf_datasets(out, tmp_path / "hf-cache")
 
     shot = tmp_path / "report.png"
