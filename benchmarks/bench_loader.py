@@ -77,13 +77,14 @@ def throughput(path: Path) -> list[dict]:
 
     def timed(name: str, fn, repeats: int = 3) -> None:
         """Best of ``repeats`` (the first run also warms caches: tokenizer, processor, imports)."""
-        best = None
+        best: tuple[float, float] | None = None
         for _ in range(repeats):
             c0, w0 = time.process_time(), time.perf_counter()
             got = fn()
             cpu, wall = time.process_time() - c0, time.perf_counter() - w0
             assert got == n, (name, got, n)
             best = (cpu, wall) if best is None or cpu < best[0] else best
+        assert best is not None
         rows.append({"implementation": name, "samples": n, "per_core": n / best[0], "wall": n / best[1]})
 
     def ours() -> int:

@@ -449,9 +449,10 @@ def open_url(url: str) -> IO[bytes]:
     """A buffered binary stream for a local path or any fsspec URL."""
     if "://" not in url or url.startswith("file://"):
         return open(url.removeprefix("file://"), "rb", buffering=1 << 20)
-    import fsspec
+    from fsspec.core import url_to_fs
 
-    return fsspec.open(url, "rb", block_size=1 << 22).open()  # type: ignore[no-any-return]
+    fs, path = url_to_fs(url)  # block_size is a file option: given to fsspec.open it would reach the
+    return fs.open(path, "rb", block_size=1 << 22)  # type: ignore[no-any-return]  # filesystem (s3fs refuses it)
 
 
 def iter_raw(source: str | Path) -> Iterator[tuple[str, dict[str, bytes]]]:

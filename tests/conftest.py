@@ -54,3 +54,27 @@ def postgres_url() -> str:
     if not port_open("127.0.0.1", 5432):
         pytest.skip("PostgreSQL is not reachable on 127.0.0.1:5432; the PostgreSQL part is skipped")
     return POSTGRES_URL
+
+
+@pytest.fixture
+def s3_bucket(monkeypatch):
+    """A bucket on moto's standalone S3 server (127.0.0.1, a free port) with the AWS environment
+    pointing at it; yields ``put(key, bytes)``. S3 costs money, so this local server stands in for it."""
+    pytest.importorskip("s3fs", reason="s3:// needs the 'remote' extra (s3fs)")
+    moto_server = pytest.importorskip("moto.server", reason="the S3 test server needs moto[server]")
+    import boto3
+
+    server = moto_server.ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    for key, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": f"http://{host}:{port}"}.items():
+        monkeypatch.setenv(key, value)
+    import s3fs
+
+    s3fs.S3FileSystem.clear_instance_cache()  # fsspec caches filesystems, not the endpoint they read from env
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="pixmo")
+    yield lambda key, body: s3.put_object(Bucket="pixmo", Key=key, Body=body)
+    server.stop()
+    s3fs.S3FileSystem.clear_instance_cache()

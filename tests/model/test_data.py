@@ -230,3 +230,13 @@ def test_training_reads_a_mixture_file_through_the_same_loader(shards, tmp_path)
     assert eval_spec is None and len(mbs) == 2 and all(b["input_tokens"].shape[0] == 2 for b in mbs)
     assert source.state["sample"] >= 4 and len(source.state["sources"]) == 2
     source.close()
+
+
+def test_s3_shards_stream_from_a_local_s3_server_like_local_ones(shards, tok, s3_bucket):
+    """`s3://` shard sets (s3fs) against moto's standalone S3 server on 127.0.0.1: the manifest and the
+    shards are read from the bucket by two workers, and the batches equal the local copy's."""
+    for p in sorted((shards / "a").iterdir()):
+        s3_bucket(f"sets/a/{p.name}", p.read_bytes())
+    remote = list(load("s3://pixmo/sets/a", tok, num_workers=2))
+    local = list(load(shards / "a", tok))
+    assert len(remote) == len(local) and all(same(a, b) for a, b in zip(remote, local, strict=True))

@@ -184,6 +184,16 @@ def test_reader_streams_from_fsspec_urls(tmp_path):
     fs.rm("/pixmo-test", recursive=True)
 
 
+def test_reader_streams_s3_urls_from_a_local_s3_server(tmp_path, s3_bucket):
+    """s3:// (s3fs against moto's standalone server): the reader used to pass ``block_size`` to the
+    filesystem, which s3fs refuses, so no S3 set could be read."""
+    write_samples(tmp_path / "s", make_samples(3), dataset="t", max_count=2)
+    for p in (tmp_path / "s").iterdir():
+        s3_bucket(f"sets/s/{p.name}", p.read_bytes())
+    keys = [s.key for s in iter_samples("s3://pixmo/sets/s", verify=True)]
+    assert keys == [s.key for s in iter_samples(tmp_path / "s")]
+
+
 def test_truncated_tar_is_reported_with_the_shard_name(tmp_path):
     write_samples(tmp_path, make_samples(2), dataset="t")
     shard = tmp_path / "shard-000000.tar"
