@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from annotation_app.audit import audit
 from annotation_app.db import inserted_id, now, write_tx
+from annotation_app.gating import check_gate_config
 from annotation_app.media import MediaStore, image_key
 from annotation_app.models import Campaign, Item, table
 from annotation_app.tasks import PayloadError, get_task_type, task_types
@@ -44,6 +45,7 @@ def create_campaign(conn: Connection, spec: CampaignIn, user_id: int | None, ip:
         raise ImportError_(f"a campaign named {spec.name!r} already exists")
     config = dict(spec.config, gold_overlap=spec.gold_overlap)
     try:
+        check_gate_config(config)
         get_task_type(spec.task_type).check_config(config)
     except PayloadError as exc:
         raise ImportError_(str(exc)) from None

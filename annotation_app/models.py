@@ -213,3 +213,20 @@ class Job(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     __table_args__ = (Index("ix_jobs_claim", "kind", "status", "run_after"),)
+
+
+class AnnotatorPause(Base):
+    """An annotator paused in one campaign (gold gating, ``annotation_app.gating``): in force while
+    ``reinstated_at`` is NULL; a reinstatement keeps the row (the history stays)."""
+
+    __tablename__ = "annotator_pauses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gold_items: Mapped[int] = mapped_column(Integer, default=0)
+    paused_at: Mapped[float] = mapped_column(Float)
+    reinstated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reinstated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    __table_args__ = (Index("ix_pauses_campaign_user", "campaign_id", "user_id"),)

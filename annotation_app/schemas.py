@@ -199,6 +199,13 @@ class ShardsOut(Out):
     manifest: str
 
 
+class PauseOut(Out):
+    reason: str
+    score: float | None
+    gold_items: int
+    paused_at: float
+
+
 class AnnotatorStats(Out):
     user_id: int
     username: str
@@ -210,6 +217,14 @@ class AnnotatorStats(Out):
     gold_items: int
     gold: dict[str, float] | None  # mean precision, recall, count error, ... over scored gold items
     gold_unscorable: int
+    paused: PauseOut | None  # gold gating: the pause in force
+
+
+class MyProgress(Out):
+    done_today: int  # answers since the start of the caller's day
+    done_total: int
+    remaining: int  # items with a free slot not yet worked on + own leases and returned items
+    paused: str | None  # the reason of the gold-gating pause in force
 
 
 # ---------------------------------------------------------------- review

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from annotation_app import gating
 from annotation_app.claiming import A, I, get_campaign, item_context
 from annotation_app.models import Review, Submission, User, table
 from annotation_app.quality import mean_metrics
@@ -39,6 +40,7 @@ def annotators(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
     reviews = conn.execute(select(A.c.user_id, R.c.decision).join(A, A.c.id == R.c.assignment_id)
                            .where(A.c.campaign_id == campaign_id)).all()
     names = dict(conn.execute(select(User.id, User.username)).all())
+    pauses = gating.active_pauses(conn, campaign_id)
     per: dict[int, dict[str, Any]] = defaultdict(lambda: {"times": [], "durations": [], "gold": []})
     for s in subs:
         d = per[s.user_id]
@@ -70,6 +72,24 @@ def annotators(conn: Connection, campaign_id: int) -> list[dict[str, Any]]:
             "reviewed": len(decisions),
             "rejection_rate": round(decisions.count("reject") / len(decisions), 3) if decisions else None,
             "gold_items": len(d["gold"]), "gold": mean_metrics(d["gold"]) if d["gold"] else None,
-            "gold_unscorable": d.get("gold_unscorable", 0),
+            "gold_unscorable": d.get("gold_unscorable", 0), "paused": pauses.get(uid),
         })
     return out
+
+
+def my_progress(conn: Connection, campaign_id: int, user_id: int, since: float) -> dict[str, Any]:
+    """One annotator's progress in a campaign: answers since ``since`` (the start of their day),
+    answers in all, what is left to them (items with a free slot they have not worked on, plus
+    their leases and returned items), and the gold-gating pause in force, if any."""
+    get_campaign(conn, campaign_id)
+    mine = (S.c.campaign_id == campaign_id, S.c.user_id == user_id, S.c.kind == "annotator")
+    today = conn.execute(select(func.count(func.distinct(S.c.assignment_id))).where(*mine, S.c.created_at >= since)).scalar()
+    by_status: dict[str, int] = dict(conn.execute(select(A.c.status, func.count()).where(A.c.campaign_id == campaign_id, A.c.user_id == user_id)
+                                  .group_by(A.c.status)).tuples().all())
+    worked = select(A.c.id).where(A.c.item_id == I.c.id, A.c.user_id == user_id, A.c.status != "expired").exists()
+    open_items = conn.execute(select(func.count()).where(I.c.campaign_id == campaign_id, I.c.taken < I.c.overlap,
+                                                          ~worked)).scalar()
+    pause = gating.active_pauses(conn, campaign_id).get(user_id)
+    return {"done_today": int(today or 0), "done_total": by_status.get("submitted", 0) + by_status.get("accepted", 0),
+            "remaining": int(open_items or 0) + by_status.get("active", 0) + by_status.get("rejected", 0),
+            "paused": pause["reason"] if pause else None}

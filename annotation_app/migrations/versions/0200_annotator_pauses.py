@@ -1,0 +1,37 @@
+"""annotator pauses (gold gating)
+
+Revision ID: 0200
+Revises: 0100
+Create Date: 2026-12-06 20:20:00
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0200'
+down_revision = '0100'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table('annotator_pauses',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.Integer(), nullable=False),
+    sa.Column('reason', sa.Text(), nullable=False),
+    sa.Column('score', sa.Float(), nullable=True),
+    sa.Column('gold_items', sa.Integer(), nullable=False),
+    sa.Column('paused_at', sa.Float(), nullable=False),
+    sa.Column('reinstated_at', sa.Float(), nullable=True),
+    sa.Column('reinstated_by', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
+    sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
+    sa.ForeignKeyConstraint(['reinstated_by'], ['users.id'], ),
+    sa.PrimaryKeyConstraint('id')
+    )
+    op.create_index('ix_pauses_campaign_user', 'annotator_pauses', ['campaign_id', 'user_id'], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index('ix_pauses_campaign_user', table_name='annotator_pauses')
+    op.drop_table('annotator_pauses')
