@@ -210,7 +210,8 @@ class AnnotatorStats(Out):
     user_id: int
     username: str
     submissions: int
-    items_per_hour: float | None
+    items_per_hour: float | None  # answers per hour of active time
+    active_seconds: float  # sum over answers of the time shown (or claim to submit), each capped at 300 s
     median_seconds_per_item: float | None
     reviewed: int
     rejection_rate: float | None
