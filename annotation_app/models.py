@@ -111,6 +111,8 @@ class Item(Base):
     gold: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=100)
     overlap: Mapped[int] = mapped_column(Integer)
+    # for reviewers and exports, never sent to annotators: {"source_path": the file's path as imported}
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     taken: Mapped[int] = mapped_column(Integer, default=0)
     __table_args__ = (
         UniqueConstraint("campaign_id", "source_key", name="uq_item_source"),

@@ -242,6 +242,7 @@ class ReviewEntry(Out):
     reject_reason: str | None
     task_type: str
     flags: list[Any]
+    source_path: str | None  # the item's file path as imported (folder or upload), if known
     item: ItemView
 
 

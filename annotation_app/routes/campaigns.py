@@ -116,13 +116,13 @@ async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[U
         except ImportError_ as exc:
             code = 413 if "limit" in str(exc) else 415
             raise HTTPException(code, f"{f.filename}: {exc}") from None
-        blobs.append((f.filename or "upload", data))
+        blobs.append((f.filename or "", data))
 
     def add(conn: Connection) -> list[int]:
         ids: list[int] = []
         c = get_campaign_row(conn, campaign_id)
-        for _name, data in blobs:
-            ids += add_image(conn, media, c, data, user_id=p.id, max_bytes=s.max_image_bytes)
+        for name, data in blobs:
+            ids += add_image(conn, media, c, data, user_id=p.id, max_bytes=s.max_image_bytes, source_path=name)
         return ids
 
     try:

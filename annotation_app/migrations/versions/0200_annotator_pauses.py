@@ -1,4 +1,4 @@
-"""annotator pauses (gold gating)
+"""annotator pauses (gold gating), item metadata (original file paths)
 
 Revision ID: 0200
 Revises: 0100
@@ -30,8 +30,12 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id')
     )
     op.create_index('ix_pauses_campaign_user', 'annotator_pauses', ['campaign_id', 'user_id'], unique=False)
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('meta', sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('items', schema=None) as batch_op:
+        batch_op.drop_column('meta')
     op.drop_index('ix_pauses_campaign_user', table_name='annotator_pauses')
     op.drop_table('annotator_pauses')
