@@ -4,8 +4,13 @@ get it."""
 
 from __future__ import annotations
 
+import shutil
+
+import pytest
+
+from annotation_app.speech import testing as T
 from pixmo.shards import iter_samples
-from tests.annotation_app.conftest import png
+from tests.annotation_app.conftest import PASSWORD, png
 
 ANSWER = {"label": "dog", "points": [{"x": 5.0, "y": 5.0}]}
 
@@ -59,3 +64,28 @@ def test_upload_keeps_the_file_name(dbctx, tmp_path):
     _answer_all(dbctx, cid, 2)
     want = ["IMG_0001.png", "cat.png"]
     assert _paths(dbctx, cid, tmp_path) == (want, want, want)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not shutil.which("chromium"), reason="needs chromium")
+def test_review_page_shows_the_file_name(appctx):
+    from playwright.sync_api import sync_playwright
+
+    admin = appctx.client("admin")
+    cid = admin.post("/api/campaigns", json={"name": "up", "task_type": "pointing"}).json()["id"]
+    files = [("files", ("shelf/cat.png", png(64, 48, seed=31), "image/png"))]
+    assert admin.post(f"/api/campaigns/{cid}/images", files=files).status_code == 201
+    _answer_all(appctx, cid, 1)
+    server = T.Server(appctx.app)
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=shutil.which("chromium"), headless=True, args=T.CHROMIUM_ARGS)
+            ctx = b.new_context(bypass_csp=True, viewport={"width": 1200, "height": 900})
+            assert ctx.request.post(f"{server.url}/api/auth/login", data={"username": "reviewer", "password": PASSWORD}).ok
+            page = ctx.new_page()
+            page.goto(f"{server.url}/campaigns/{cid}/review")
+            page.locator(".review-entry .source-path").wait_for()
+            assert page.locator(".review-entry .source-path").inner_text() == "File: shelf/cat.png"
+            b.close()
+    finally:
+        server.stop()
