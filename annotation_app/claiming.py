@@ -46,7 +46,9 @@ _CAMPAIGN = Q("SELECT id, task_type, config FROM campaigns WHERE id = :c")
 _CAMPAIGN_MINE = Q(  # the campaign and the caller's live assignments in it (a NULL id: none)
     "SELECT c.task_type, c.config, a.id, a.item_id, a.status, a.draft, a.reject_reason, a.version, a.submission_id, "
     "(SELECT p.reason FROM annotator_pauses p WHERE p.campaign_id = c.id AND p.user_id = :u AND p.reinstated_at IS NULL "
-    "ORDER BY p.id DESC LIMIT 1) AS paused "
+    "ORDER BY p.id DESC LIMIT 1) AS paused, "
+    "(EXISTS (SELECT 1 FROM campaign_members m WHERE m.campaign_id = c.id) AND NOT EXISTS "
+    "(SELECT 1 FROM campaign_members m WHERE m.campaign_id = c.id AND m.user_id = :u)) AS not_member "
     "FROM campaigns c LEFT JOIN assignments a ON a.campaign_id = c.id AND a.user_id = :u AND "
     "(a.status = 'rejected' OR (a.status = 'active' AND a.lease_expires_at >= :t)) WHERE c.id = :c "
     "ORDER BY a.claimed_at, a.id")
@@ -105,14 +107,17 @@ def get_campaign(conn: Any, campaign_id: int) -> Any:
 
 
 def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float, max_active: int,
-                postgres: bool, ip: str = "") -> Steps[dict[str, Any] | None]:
+                postgres: bool, ip: str = "", manager: bool = False) -> Steps[dict[str, Any] | None]:
     """The user's next task: a lease they already hold (not in ``exclude``), an item a reviewer
-    sent back to them, or a new item with a free slot. None when the campaign has nothing left."""
+    sent back to them, or a new item with a free slot. None when the campaign has nothing left.
+    Refused to annotators (not ``manager``) when the campaign has members and they are not one."""
     t = now()
     exp = t + lease_s
     found = yield Op("rows", _CAMPAIGN_MINE, {"c": campaign_id, "u": user_id, "t": t})
     if not found:
         raise ClaimError(404, f"campaign {campaign_id} not found")
+    if found[0]["not_member"] and not manager:
+        raise ClaimError(403, "this campaign is assigned to other annotators; ask an admin to assign you")
     if found[0]["paused"] is not None:
         raise ClaimError(403, f"you are paused in this campaign: {found[0]['paused']}. An admin can reinstate you.")
     campaign = SimpleNamespace(id=campaign_id, task_type=found[0]["task_type"], config=jload(found[0]["config"]) or {})

@@ -195,7 +195,8 @@ def reinstate(campaign: str = typer.Argument(..., help="campaign name"),
     from sqlalchemy import select
 
     from annotation_app.db import write_tx
-    from annotation_app.gating import GateError, reinstate, user_id_of
+    from annotation_app.gating import GateError, reinstate
+    from annotation_app.members import MemberError, user_id_of
     from annotation_app.models import Campaign
 
     try:
@@ -204,9 +205,37 @@ def reinstate(campaign: str = typer.Argument(..., help="campaign name"),
             if cid is None:
                 raise GateError(f"no campaign named {campaign!r}")
             reinstate(conn, cid, user_id_of(conn, username), None)
-    except GateError as exc:
+    except (GateError, MemberError) as exc:
         raise typer.BadParameter(str(exc)) from None
     typer.echo(f"reinstated {username!r} in campaign {campaign!r}")
+
+
+@app.command()
+def assign(campaign: str = typer.Argument(..., help="campaign name"),
+           usernames: list[str] = typer.Argument(..., help="users to assign (or, with --remove, to unassign)"),
+           remove: bool = typer.Option(False, "--remove", help="unassign them instead"),
+           db: str = DB) -> None:
+    """Assign users to a campaign: a campaign with members is open to its members only."""
+    from sqlalchemy import select
+
+    from annotation_app import members
+    from annotation_app.db import write_tx
+    from annotation_app.models import Campaign
+
+    try:
+        with write_tx(_engine(_settings(db, None))) as conn:
+            cid = conn.execute(select(Campaign.id).where(Campaign.name == campaign)).scalar()
+            if cid is None:
+                raise members.MemberError(404, f"no campaign named {campaign!r}")
+            if remove:
+                for u in usernames:
+                    members.remove(conn, cid, members.user_id_of(conn, u), None)
+            else:
+                members.add(conn, cid, usernames, None)
+            names = [m["username"] for m in members.members(conn, cid)]
+    except members.MemberError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"campaign {campaign!r} is assigned to: {', '.join(names) if names else 'nobody (open to all)'}")
 
 
 def _register_plugins() -> None:

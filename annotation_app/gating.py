@@ -16,7 +16,7 @@ from sqlalchemy import Connection, select, update
 
 from annotation_app.audit import audit, audit_op
 from annotation_app.db import now
-from annotation_app.models import AnnotatorPause, User, table
+from annotation_app.models import AnnotatorPause, table
 from annotation_app.quality import item_score
 from annotation_app.sql import Op, Q, Steps, jload
 from annotation_app.tasks import ItemContext, PayloadError, get_task_type
@@ -100,13 +100,6 @@ def active_pauses(conn: Connection, campaign_id: int) -> dict[int, dict[str, Any
                         .where(P.c.campaign_id == campaign_id, P.c.reinstated_at.is_(None))).all()
     return {r.user_id: {"reason": r.reason, "score": r.score, "gold_items": r.gold_items, "paused_at": r.paused_at}
             for r in rows}
-
-
-def user_id_of(conn: Connection, username: str) -> int:
-    uid = conn.execute(select(User.id).where(User.username == username)).scalar()
-    if uid is None:
-        raise GateError(f"no user named {username!r}")
-    return int(uid)
 
 
 def reinstate(conn: Connection, campaign_id: int, user_id: int, by: int | None, ip: str = "") -> None:

@@ -232,3 +232,16 @@ class AnnotatorPause(Base):
     reinstated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     reinstated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     __table_args__ = (Index("ix_pauses_campaign_user", "campaign_id", "user_id"),)
+
+
+class CampaignMember(Base):
+    """A user assigned to a campaign (``annotation_app.members``): a campaign with members is listed
+    to and claimable by its members only (reviewers and admins see every campaign)."""
+
+    __tablename__ = "campaign_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[float] = mapped_column(Float)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id", name="uq_campaign_member"),)

@@ -221,6 +221,17 @@ class AnnotatorStats(Out):
     paused: PauseOut | None  # gold gating: the pause in force
 
 
+class Member(Out):
+    user_id: int
+    username: str
+    role: str
+    added_at: float
+
+
+class MembersAdded(Out):
+    added: list[str]
+
+
 class MyProgress(Out):
     done_today: int  # answers since the start of the caller's day
     done_total: int
