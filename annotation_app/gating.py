@@ -3,7 +3,7 @@ after at least ``gold_min_items`` scored gold items, is paused there until an ad
 
 Campaign config: ``gold_threshold`` (0..1; unset: no gating) and ``gold_min_items`` (default 5).
 An item's gold score is the F1 of its precision and recall (``quality.item_score``); the
-annotator's score is the mean over their latest answers to gold items submitted since their last
+annotator's score is the mean over their own latest answers to gold items (never a reviewer's edit) since their last
 reinstatement (so a reinstated annotator is judged again only after ``gold_min_items`` new ones).
 The check runs inside the submit transaction of every gold answer; claims check the pause.
 """
@@ -47,10 +47,12 @@ def check_gate_config(config: dict[str, Any]) -> None:
 
 
 _LAST = Q("SELECT reinstated_at FROM annotator_pauses WHERE campaign_id = :c AND user_id = :u ORDER BY id DESC LIMIT 1")
-_GOLD_ANSWERS = Q(  # the latest answer to each gold item since ``since``
+_GOLD_ANSWERS = Q(  # the annotator's own latest answer to each gold item since ``since`` (not a reviewer's edit)
     "SELECT s.payload, i.id, i.width, i.height, i.spec, i.image_sha256, i.image_url, i.gold "
-    "FROM assignments a JOIN submissions s ON s.id = a.submission_id JOIN items i ON i.id = a.item_id "
-    "WHERE a.campaign_id = :c AND a.user_id = :u AND i.gold IS NOT NULL AND s.created_at > :since")
+    "FROM submissions s JOIN items i ON i.id = s.item_id "
+    "WHERE s.campaign_id = :c AND s.user_id = :u AND s.kind = 'annotator' AND i.gold IS NOT NULL "
+    "AND s.created_at > :since AND s.id = (SELECT MAX(s2.id) FROM submissions s2 "
+    "WHERE s2.assignment_id = s.assignment_id AND s2.user_id = :u AND s2.kind = 'annotator')")
 _PAUSE = Q("INSERT INTO annotator_pauses (campaign_id, user_id, reason, score, gold_items, paused_at) "
            "VALUES (:c, :u, :reason, :score, :n, :t)")
 

@@ -148,3 +148,17 @@ def test_gated_annotator_sees_the_pause_and_an_admin_reinstates_on_the_quality_p
     finally:
         server.stop()
     assert appctx.client("annotator").post(f"/api/campaigns/{cid}/claim", json={}).status_code == 200
+
+
+def test_a_reviewers_edit_does_not_count_as_the_annotators_gold_answer(dbctx):
+    """The gold score is the annotator's own answers: a reviewer who corrects a wrong gold answer
+    (which repoints the assignment to the reviewer's submission) does not lift it."""
+    _gated(dbctx, threshold=0.4, min_items=2)
+    cid, ann = dbctx.campaign_id, dbctx.client("annotator")
+    _answer(ann, cid, WRONG, "edit-key-1")
+    (entry,) = dbctx.client("reviewer").get(f"/api/campaigns/{cid}/review").json()
+    r = dbctx.client("reviewer").post(f"/api/assignments/{entry['assignment_id']}/review",
+                                      json={"decision": "edit", "payload": RIGHT, "version": entry["version"]})
+    assert r.status_code == 200, r.text
+    _answer(ann, cid, WRONG, "edit-key-2")
+    assert ann.post(f"/api/campaigns/{cid}/claim", json={}).status_code == 403  # 0.00 over 2, not 0.50
