@@ -6,8 +6,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi import Path as PathParam
+from sqlalchemy import Connection
 
-from annotation_app import gating, stats
+from annotation_app import gating, members, stats
+from annotation_app.claiming import ClaimError
 from annotation_app.database import Db
 from annotation_app.db import now
 from annotation_app.deps import MAX_ID, client_ip, require
@@ -25,7 +27,13 @@ async def my_progress(db: Db, campaign_id: Id, since: Annotated[float | None, Qu
     in all, what is left to you, and the gold-gating pause in force (its reason), if any."""
     t = now()
     start = t - t % 86400 if since is None else since
-    return await db.read(lambda c: stats.my_progress(c, campaign_id, p.id, start))
+
+    def read(conn: Connection) -> dict[str, Any]:
+        if p.role == "annotator" and not members.can_see(conn, campaign_id, p.id):
+            raise ClaimError(404, f"campaign {campaign_id} not found")  # assigned to others
+        return stats.my_progress(conn, campaign_id, p.id, start)
+
+    return await db.read(read)
 
 
 @router.post("/api/campaigns/{campaign_id}/annotators/{user_id}/reinstate", response_model=Ok)

@@ -30,6 +30,7 @@ def test_assigned_campaign_is_only_for_its_members(dbctx):
     assert _names(ann) == ["c1"] and _names(other) == []
     assert _names(dbctx.client("reviewer")) == ["c1"]  # reviewers see every campaign
     assert other.get(f"/api/campaigns/{cid}").status_code == 404
+    assert other.get(f"/api/campaigns/{cid}/my-progress").status_code == 404
     r = other.post(f"/api/campaigns/{cid}/claim", json={})
     assert r.status_code == 403 and "assigned to other annotators" in r.json()["detail"], r.text
     assert ann.post(f"/api/campaigns/{cid}/claim", json={}).json()["assignment"] is not None
