@@ -14,6 +14,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from annotation_app.audit import audit
 from annotation_app.db import inserted_id, now, write_tx
+from annotation_app.gating import check_gate_config
 from annotation_app.media import MediaStore, image_key
 from annotation_app.models import Campaign, Item, table
 from annotation_app.tasks import PayloadError, get_task_type, task_types
@@ -44,6 +45,7 @@ def create_campaign(conn: Connection, spec: CampaignIn, user_id: int | None, ip:
         raise ImportError_(f"a campaign named {spec.name!r} already exists")
     config = dict(spec.config, gold_overlap=spec.gold_overlap)
     try:
+        check_gate_config(config)
         get_task_type(spec.task_type).check_config(config)
     except PayloadError as exc:
         raise ImportError_(str(exc)) from None
@@ -69,8 +71,9 @@ def check_image(data: bytes, declared_type: str | None = None, max_bytes: int = 
 
 def add_image(conn: Connection, media: MediaStore, campaign: Any, data: bytes, *, image_url: str = "",
               sample: Sample | None = None, as_gold: bool = False, user_id: int | None = None,
-              max_bytes: int = 20 * 2**20) -> list[int]:
-    """Store an image and create its items (as the task type seeds them); idempotent per image."""
+              max_bytes: int = 20 * 2**20, source_path: str = "") -> list[int]:
+    """Store an image and create its items (as the task type seeds them); idempotent per image (an
+    image imported again keeps its items and the ``source_path`` it was first imported under)."""
     ext, w, h = check_image(data, max_bytes=max_bytes)
     sha = sha256_hex(data)
     key = image_key(sha, ext)
@@ -93,6 +96,7 @@ def add_image(conn: Connection, media: MediaStore, campaign: Any, data: bytes, *
         iid = inserted_id(conn.execute(insert(Item).values(
             campaign_id=campaign.id, source_key=source_key, media_key=key, image_sha256=sha, image_url=image_url,
             width=w, height=h, spec=seed.spec, gold=gold, priority=10 if gold else 100, overlap=overlap, taken=0,
+            meta={"source_path": source_path[:1000]} if source_path else None,
         )))
         ids.append(int(iid))
     audit(conn, user_id, "item.import", "campaign", campaign.id, {"image_sha256": sha, "items": ids})
@@ -107,12 +111,13 @@ def get_campaign_row(conn: Connection, campaign_id: int) -> Any:
 
 
 def folder_images(folder: str | Path) -> Iterator[tuple[str, bytes]]:
+    """(path relative to ``folder``, POSIX separators; the bytes) of every image under it."""
     root = Path(folder)
     if not root.is_dir():
         raise ImportError_(f"{folder}: not a folder")
     for p in sorted(root.rglob("*")):
         if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file():
-            yield str(p), p.read_bytes()
+            yield p.relative_to(root).as_posix(), p.read_bytes()
 
 
 def check_public_url(url: str, allow_private: bool) -> None:
@@ -157,7 +162,7 @@ def import_images(engine: Engine, media: MediaStore, campaign_id: int, images: I
             c = get_campaign_row(conn, campaign_id)
             try:
                 n += len(add_image(conn, media, c, data, image_url=name if urls else "", user_id=user_id,
-                                   max_bytes=max_bytes))
+                                   max_bytes=max_bytes, source_path="" if urls else name))
             except ImportError_ as exc:
                 raise ImportError_(f"{name}: {exc}") from None
     return n

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from annotation_app import sql
+from annotation_app import gating, sql
 from annotation_app.audit import audit, audit_op, audit_step
 from annotation_app.db import now
 from annotation_app.models import Assignment, Item, table
@@ -44,7 +44,11 @@ _EXPIRE = Q("UPDATE assignments SET status = 'expired' WHERE id = :id AND status
 _GIVE_BACK = Q("UPDATE items SET taken = taken - 1 WHERE id = :i")
 _CAMPAIGN = Q("SELECT id, task_type, config FROM campaigns WHERE id = :c")
 _CAMPAIGN_MINE = Q(  # the campaign and the caller's live assignments in it (a NULL id: none)
-    "SELECT c.task_type, c.config, a.id, a.item_id, a.status, a.draft, a.reject_reason, a.version, a.submission_id "
+    "SELECT c.task_type, c.config, a.id, a.item_id, a.status, a.draft, a.reject_reason, a.version, a.submission_id, "
+    "(SELECT p.reason FROM annotator_pauses p WHERE p.campaign_id = c.id AND p.user_id = :u AND p.reinstated_at IS NULL "
+    "ORDER BY p.id DESC LIMIT 1) AS paused, "
+    "(EXISTS (SELECT 1 FROM campaign_members m WHERE m.campaign_id = c.id) AND NOT EXISTS "
+    "(SELECT 1 FROM campaign_members m WHERE m.campaign_id = c.id AND m.user_id = :u)) AS not_member "
     "FROM campaigns c LEFT JOIN assignments a ON a.campaign_id = c.id AND a.user_id = :u AND "
     "(a.status = 'rejected' OR (a.status = 'active' AND a.lease_expires_at >= :t)) WHERE c.id = :c "
     "ORDER BY a.claimed_at, a.id")
@@ -103,14 +107,19 @@ def get_campaign(conn: Any, campaign_id: int) -> Any:
 
 
 def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: float, max_active: int,
-                postgres: bool, ip: str = "") -> Steps[dict[str, Any] | None]:
+                postgres: bool, ip: str = "", manager: bool = False) -> Steps[dict[str, Any] | None]:
     """The user's next task: a lease they already hold (not in ``exclude``), an item a reviewer
-    sent back to them, or a new item with a free slot. None when the campaign has nothing left."""
+    sent back to them, or a new item with a free slot. None when the campaign has nothing left.
+    Refused to annotators (not ``manager``) when the campaign has members and they are not one."""
     t = now()
     exp = t + lease_s
     found = yield Op("rows", _CAMPAIGN_MINE, {"c": campaign_id, "u": user_id, "t": t})
     if not found:
         raise ClaimError(404, f"campaign {campaign_id} not found")
+    if found[0]["not_member"] and not manager:
+        raise ClaimError(403, "this campaign is assigned to other annotators; ask an admin to assign you")
+    if found[0]["paused"] is not None:
+        raise ClaimError(403, f"you are paused in this campaign: {found[0]['paused']}. An admin can reinstate you.")
     campaign = SimpleNamespace(id=campaign_id, task_type=found[0]["task_type"], config=jload(found[0]["config"]) or {})
     mine = [r for r in found if r["id"] is not None]
     active = [a for a in mine if a["status"] == "active"]
@@ -211,7 +220,7 @@ def release(conn: Connection, assignment_id: int, user_id: int, ip: str = "") ->
 _PRIOR = Q("SELECT id, assignment_id FROM submissions WHERE user_id = :u AND client_key = :k")
 _LOAD = sql.Chain(sql.Step(  # the assignment with its item, campaign and any submission under the same key
     "load", "SELECT a.id, a.user_id, a.item_id, a.campaign_id, a.status, i.width, i.height, i.spec, i.image_sha256, "
-            "i.image_url, c.task_type, c.config, s.id AS prior_id, s.assignment_id AS prior_assignment "
+            "i.image_url, i.gold IS NOT NULL AS is_gold, c.task_type, c.config, s.id AS prior_id, s.assignment_id AS prior_assignment "
             "FROM assignments a JOIN items i ON i.id = a.item_id JOIN campaigns c ON c.id = a.campaign_id "
             "LEFT JOIN submissions s ON s.user_id = :u AND s.client_key = :k WHERE a.id = :id", lock="FOR UPDATE OF a"))
 _STORE = sql.Chain(  # the submission, the assignment marked submitted, the audit row
@@ -257,6 +266,8 @@ def submit_steps(assignment_id: int, user_id: int, client_key: str, payload: Any
          "d": duration_ms, "t": t}
     stored = yield from _STORE.run({**p, "detail": json.dumps({"assignment_id": a.id}), "ip": ip[:64]}, postgres=postgres)
     assert stored is not None  # an INSERT ... VALUES always returns its row
+    if a.is_gold:
+        yield from gating.check_steps(a.campaign_id, a.task_type, ctx.campaign_config, user_id, ip)
     return {"submission_id": stored["id"], "assignment_id": a.id, "replayed": False}
 
 

@@ -92,6 +92,8 @@ def import_cmd(campaign: str = typer.Argument(..., help="campaign name (created 
                instructions: str = typer.Option("", help="instructions shown to annotators"),
                overlap: int = typer.Option(1, help="annotators per item"),
                gold: bool = typer.Option(False, help="the shard records are gold answers"),
+               gold_threshold: float = typer.Option(None, help="pause annotators whose gold score falls below this (0-1)"),
+               gold_min_items: int = typer.Option(5, help="gold items scored before an annotator can be paused"),
                allow_private: bool = typer.Option(False, help="allow URLs on private/loopback addresses"),
                db: str = DB, media: str = MEDIA) -> None:
     """Import images into a campaign from a folder, a URL list or shards."""
@@ -118,10 +120,13 @@ def import_cmd(campaign: str = typer.Argument(..., help="campaign name (created 
         task_type = _guess_task_type(shards) if shards else ("counting" if label else "pointing")
     with read_tx(engine) as conn:
         cid = conn.execute(select(Campaign.id).where(Campaign.name == campaign)).scalar()
+    config: dict[str, object] = {"label": label} if label else {}
+    if gold_threshold is not None:
+        config.update(gold_threshold=gold_threshold, gold_min_items=gold_min_items)
     if cid is None:
         with write_tx(engine) as conn:
             cid = create_campaign(conn, CampaignIn(name=campaign, task_type=task_type, instructions=instructions,
-                                                   overlap=overlap, config={"label": label} if label else {}), None)
+                                                   overlap=overlap, config=config), None)
         typer.echo(f"created {task_type} campaign {campaign!r} (id {cid})")
     if shards:
         n = import_shards(engine, store, cid, shards, as_gold=gold)
@@ -180,6 +185,57 @@ def export(campaign: str = typer.Argument(..., help="campaign name"),
         typer.echo(f"wrote {json.loads(manifest.read_text())['num_samples']} samples; manifest {manifest}")
     else:
         raise typer.BadParameter("--format must be shards or coco")
+
+
+@app.command()
+def reinstate(campaign: str = typer.Argument(..., help="campaign name"),
+              username: str = typer.Argument(..., help="the paused annotator"),
+              db: str = DB) -> None:
+    """Reinstate an annotator that gold gating paused in a campaign."""
+    from sqlalchemy import select
+
+    from annotation_app.db import write_tx
+    from annotation_app.gating import GateError, reinstate
+    from annotation_app.members import MemberError, user_id_of
+    from annotation_app.models import Campaign
+
+    try:
+        with write_tx(_engine(_settings(db, None))) as conn:
+            cid = conn.execute(select(Campaign.id).where(Campaign.name == campaign)).scalar()
+            if cid is None:
+                raise GateError(f"no campaign named {campaign!r}")
+            reinstate(conn, cid, user_id_of(conn, username), None)
+    except (GateError, MemberError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"reinstated {username!r} in campaign {campaign!r}")
+
+
+@app.command()
+def assign(campaign: str = typer.Argument(..., help="campaign name"),
+           usernames: list[str] = typer.Argument(..., help="users to assign (or, with --remove, to unassign)"),
+           remove: bool = typer.Option(False, "--remove", help="unassign them instead"),
+           db: str = DB) -> None:
+    """Assign users to a campaign: a campaign with members is open to its members only."""
+    from sqlalchemy import select
+
+    from annotation_app import members
+    from annotation_app.db import write_tx
+    from annotation_app.models import Campaign
+
+    try:
+        with write_tx(_engine(_settings(db, None))) as conn:
+            cid = conn.execute(select(Campaign.id).where(Campaign.name == campaign)).scalar()
+            if cid is None:
+                raise members.MemberError(404, f"no campaign named {campaign!r}")
+            if remove:
+                for u in usernames:
+                    members.remove(conn, cid, members.user_id_of(conn, u), None)
+            else:
+                members.add(conn, cid, usernames, None)
+            names = [m["username"] for m in members.members(conn, cid)]
+    except members.MemberError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    typer.echo(f"campaign {campaign!r} is assigned to: {', '.join(names) if names else 'nobody (open to all)'}")
 
 
 def _register_plugins() -> None:

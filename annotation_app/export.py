@@ -52,7 +52,8 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
                                          "subset": sub_name, "include_unreviewed": include_unreviewed})
         ctx = item_context(item, campaign.config)
         meta = {"source": "annotation_app", "campaign": campaign.name, "item_id": item.id,
-                "submission_id": sub.sid, "annotator_id": sub.uid, "gold": item.gold is not None}
+                "submission_id": sub.sid, "annotator_id": sub.uid, "gold": item.gold is not None,
+                **({"source_path": item.meta["source_path"]} if (item.meta or {}).get("source_path") else {})}
         anns = task.export(sub.payload, ctx, sub_name, meta)
         extras = task.export_extras(sub.payload, ctx, media) if hasattr(task, "export_extras") else {}
         if proof_ok is not None and not proof_ok(sub.payload, sub.uid):
@@ -81,7 +82,8 @@ def export_coco(engine: Engine, campaign_id: int, include_unreviewed: bool = Fal
             continue  # only pointing-like task types have points
         img = images.setdefault(item.id, {"id": item.id, "file_name": item.media_key, "width": item.width,
                                           "height": item.height, "image_sha256": item.image_sha256,
-                                          "coco_url": item.image_url or "", "not_present": []})
+                                          "coco_url": item.image_url or "", "not_present": [],
+                                          "source_path": (item.meta or {}).get("source_path")})
         for e in task.expressions(sub.payload, item_context(item, campaign.config)):
             cid = cats.setdefault(e["label"], len(cats) + 1)
             if e["not_present"]:

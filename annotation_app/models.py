@@ -111,6 +111,8 @@ class Item(Base):
     gold: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     priority: Mapped[int] = mapped_column(Integer, default=100)
     overlap: Mapped[int] = mapped_column(Integer)
+    # for reviewers and exports, never sent to annotators: {"source_path": the file's path as imported}
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), nullable=True)
     taken: Mapped[int] = mapped_column(Integer, default=0)
     __table_args__ = (
         UniqueConstraint("campaign_id", "source_key", name="uq_item_source"),
@@ -213,3 +215,33 @@ class Job(Base):
     created_at: Mapped[float] = mapped_column(Float)
     updated_at: Mapped[float] = mapped_column(Float)
     __table_args__ = (Index("ix_jobs_claim", "kind", "status", "run_after"),)
+
+
+class AnnotatorPause(Base):
+    """An annotator paused in one campaign (gold gating, ``annotation_app.gating``): in force while
+    ``reinstated_at`` is NULL; a reinstatement keeps the row (the history stays)."""
+
+    __tablename__ = "annotator_pauses"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(Text)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    gold_items: Mapped[int] = mapped_column(Integer, default=0)
+    paused_at: Mapped[float] = mapped_column(Float)
+    reinstated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
+    reinstated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    __table_args__ = (Index("ix_pauses_campaign_user", "campaign_id", "user_id"),)
+
+
+class CampaignMember(Base):
+    """A user assigned to a campaign (``annotation_app.members``): a campaign with members is listed
+    to and claimable by its members only (reviewers and admins see every campaign)."""
+
+    __tablename__ = "campaign_members"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(ForeignKey("campaigns.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[float] = mapped_column(Float)
+    added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    __table_args__ = (UniqueConstraint("campaign_id", "user_id", name="uq_campaign_member"),)

@@ -37,3 +37,12 @@ def point_metrics(pred: Sequence[Sequence[float]], pred_absent: bool, gold: Sequ
 def mean_metrics(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = sorted({k for r in rows for k in r})
     return {k: float(np.mean([r[k] for r in rows if k in r])) for k in keys}
+
+
+def item_score(metrics: dict[str, float]) -> float | None:
+    """One number for one gold answer: the F1 of its precision and recall (a wrong "not present"
+    either way scores 0), None for metrics without both (task types scored otherwise)."""
+    if "precision" not in metrics or "recall" not in metrics:
+        return None
+    p, r = metrics["precision"], metrics["recall"]
+    return 2 * p * r / (p + r) if p + r > 0 else 0.0

@@ -46,6 +46,7 @@ def queue(conn: Connection, campaign_id: int, limit: int = 50, status: str = "su
              "submitted_at": r.submitted_at, "payload": r.payload, "duration_ms": r.duration_ms,
              "reject_reason": r.reject_reason, "task_type": campaign.task_type,
              "flags": (r.payload or {}).get("flags") or [],
+             "source_path": (r.meta or {}).get("source_path"),
              "item": {"id": r[6], "media_url": f"/media/{r.media_key}", "width": r.width, "height": r.height,
                       "task": task.item_view(item_context(r, campaign.config))}} for r in rows]
 

@@ -199,17 +199,44 @@ class ShardsOut(Out):
     manifest: str
 
 
+class PauseOut(Out):
+    reason: str
+    score: float | None
+    gold_items: int
+    paused_at: float
+
+
 class AnnotatorStats(Out):
     user_id: int
     username: str
     submissions: int
-    items_per_hour: float | None
+    items_per_hour: float | None  # answers per hour of active time
+    active_seconds: float  # sum over answers of the time shown (or claim to submit), each capped at 300 s
     median_seconds_per_item: float | None
     reviewed: int
     rejection_rate: float | None
     gold_items: int
     gold: dict[str, float] | None  # mean precision, recall, count error, ... over scored gold items
     gold_unscorable: int
+    paused: PauseOut | None  # gold gating: the pause in force
+
+
+class Member(Out):
+    user_id: int
+    username: str
+    role: str
+    added_at: float
+
+
+class MembersAdded(Out):
+    added: list[str]
+
+
+class MyProgress(Out):
+    done_today: int  # answers since the start of the caller's day
+    done_total: int
+    remaining: int  # items with a free slot not yet worked on + own leases and returned items
+    paused: str | None  # the reason of the gold-gating pause in force
 
 
 # ---------------------------------------------------------------- review
@@ -226,6 +253,7 @@ class ReviewEntry(Out):
     reject_reason: str | None
     task_type: str
     flags: list[Any]
+    source_path: str | None  # the item's file path as imported (folder or upload), if known
     item: ItemView
 
 

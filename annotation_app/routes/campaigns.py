@@ -10,7 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, select
 
-from annotation_app import stats
+from annotation_app import members, stats
 from annotation_app.audit import audit
 from annotation_app.campaigns import (
     CampaignIn,
@@ -76,19 +76,24 @@ async def new_campaign(request: Request, db: Db, body: CampaignIn, p: Principal 
         raise HTTPException(422, str(exc)) from None
 
 
-def _campaigns(conn: Connection) -> list[dict[str, Any]]:
-    rows = conn.execute(select(Campaign.id, Campaign.name, Campaign.task_type, Campaign.instructions,
-                               Campaign.overlap).order_by(Campaign.id)).all()
+def _campaigns(conn: Connection, p: Principal) -> list[dict[str, Any]]:
+    q = select(Campaign.id, Campaign.name, Campaign.task_type, Campaign.instructions, Campaign.overlap)
+    if p.role == "annotator":
+        q = q.where(members.visible_to(p.id))
+    rows = conn.execute(q.order_by(Campaign.id)).all()
     return [dict(r._mapping) for r in rows]
 
 
 @router.get("/api/campaigns", response_model=list[CampaignRow])
 async def list_campaigns(db: Db, p: Principal = Depends(require("annotator"))) -> list[dict[str, Any]]:
-    return await db.read(_campaigns)
+    """Campaigns; an annotator sees those without members and those assigned to them."""
+    return await db.read(lambda c: _campaigns(c, p))
 
 
-def _detail(conn: Connection, campaign_id: int) -> dict[str, Any]:
+def _detail(conn: Connection, campaign_id: int, p: Principal) -> dict[str, Any]:
     c = get_campaign_row(conn, campaign_id)
+    if p.role == "annotator" and not members.can_see(conn, campaign_id, p.id):
+        raise ImportError_(f"campaign {campaign_id} not found")  # assigned to others: not shown
     return {"id": c.id, "name": c.name, "task_type": c.task_type, "instructions": c.instructions,
             "overlap": c.overlap, "config": c.config, "progress": stats.progress(conn, campaign_id)}
 
@@ -96,7 +101,7 @@ def _detail(conn: Connection, campaign_id: int) -> dict[str, Any]:
 @router.get("/api/campaigns/{campaign_id}", response_model=CampaignDetail)
 async def campaign_detail(db: Db, campaign_id: Id, p: Principal = Depends(require("annotator"))) -> dict[str, Any]:
     try:
-        return await db.read(lambda c: _detail(c, campaign_id))
+        return await db.read(lambda c: _detail(c, campaign_id, p))
     except ImportError_ as exc:
         raise _bad(exc) from None
 
@@ -116,13 +121,13 @@ async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[U
         except ImportError_ as exc:
             code = 413 if "limit" in str(exc) else 415
             raise HTTPException(code, f"{f.filename}: {exc}") from None
-        blobs.append((f.filename or "upload", data))
+        blobs.append((f.filename or "", data))
 
     def add(conn: Connection) -> list[int]:
         ids: list[int] = []
         c = get_campaign_row(conn, campaign_id)
-        for _name, data in blobs:
-            ids += add_image(conn, media, c, data, user_id=p.id, max_bytes=s.max_image_bytes)
+        for name, data in blobs:
+            ids += add_image(conn, media, c, data, user_id=p.id, max_bytes=s.max_image_bytes, source_path=name)
         return ids
 
     try:

@@ -60,7 +60,8 @@ async def claim(request: Request, db: Db, campaign_id: Id, body: ClaimIn | None 
 
     def steps(postgres: bool) -> Any:
         return claiming.claim_steps(campaign_id, p.id, exclude=(body.exclude if body else []), lease_s=s.lease_seconds,
-                                    max_active=s.max_active_leases, postgres=postgres, ip=client_ip(request))
+                                    max_active=s.max_active_leases, postgres=postgres, ip=client_ip(request),
+                                    manager=p.role != "annotator")
 
     return fast_json({"assignment": await db.steps(steps)})
 

@@ -116,6 +116,7 @@
       visual,
       el("div", { class: "review-side" },
         el("p", {}, el("b", {}, "Annotator: "), e.annotator),
+        e.source_path ? el("p", { class: "source-path" }, el("b", {}, "File: "), e.source_path) : "",
         el("p", { class: "muted" }, `${((e.duration_ms || 0) / 1000).toFixed(1)} s on the item`),
         ...flagList(e.flags),
         el("button", { type: "button", class: "primary accept", onclick: actions.accept }, "Accept (A)"), " ",

@@ -25,7 +25,18 @@
   const draftKey = (id) => "pixmo-draft-" + id;
   function localDraft(id) { try { return JSON.parse(LS.getItem(draftKey(id))); } catch { return null; } }
   async function claim(exclude) { return (await api("POST", `/api/campaigns/${cid}/claim`, { exclude })).assignment; }
-
+  // Done today (since local midnight), remaining, and a gold-gating pause with its reason.
+  let paused = null;
+  async function myProgress() {
+    const midnight = new Date(); midnight.setHours(0, 0, 0, 0);
+    try {
+      const p = await api("GET", `/api/campaigns/${cid}/my-progress?since=${midnight.getTime() / 1000}`);
+      $("my-progress").textContent = `Done today: ${p.done_today} · remaining in this campaign: ${p.remaining}`;
+      paused = p.paused;
+    } catch (e) { $("my-progress").textContent = ""; }
+    $("paused").hidden = !paused;
+    $("paused").textContent = paused ? "You are paused in this campaign: " + paused + ". An admin can reinstate you." : "";
+  }
   function show(a) {
     if (ctrl) ctrl.destroy();
     cur = a; ctrl = null; started = Date.now(); touched = false;
@@ -61,7 +72,10 @@
   }
   async function advance() {
     const n = next; next = null;
-    show(n || await claim([]));
+    const mp = myProgress();
+    try { show(n || await claim([])); } catch (e) { show(null); toast(e.message, "error"); }
+    await mp;
+    if (paused) { show(null); $("done").hidden = true; return; }  // gold gating: no more items here
     await prefetch();
   }
   async function submit() {
@@ -161,7 +175,10 @@
     for (const a of [cur, next]) if (a) api("POST", `/api/assignments/${a.assignment_id}/heartbeat`).catch(() => {});
   }, 60000);
   (async () => {
-    try { show(await claim([])); await prefetch(); body.dataset.ready = "1"; }
-    catch (e) { toast(e.message, "error"); }
+    await myProgress();
+    try {
+      if (paused) { show(null); $("done").hidden = true; } else { show(await claim([])); await prefetch(); }
+    } catch (e) { toast(e.message, "error"); }
+    body.dataset.ready = "1";
   })();
 })();
