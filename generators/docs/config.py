@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -36,8 +37,15 @@ class DocsConfig:
     prompt_version: str = "docs-v1"
     llm: dict[str, Any] = field(default_factory=dict)  # LLMSettings overrides (llm mode)
     split: str = ""  # "" (no split) or train/validation/test: personas and organisations of that split only
+    personas_sha256: str = ""  # set from personas_file's bytes: an edited file is new content, not a resume
 
     def __post_init__(self) -> None:
+        if self.personas_file and not self.personas_sha256:
+            try:
+                digest = hashlib.sha256(Path(self.personas_file).read_bytes()).hexdigest()
+            except OSError as exc:
+                raise ValueError(f"personas file {self.personas_file}: {exc.strerror}") from None
+            object.__setattr__(self, "personas_sha256", digest)
         if not self.renderers:
             raise ValueError(f"renderers must name at least one of {', '.join(RENDERERS)}")
         unknown = [r for r in self.renderers if r not in RENDERERS]

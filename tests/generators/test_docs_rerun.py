@@ -49,3 +49,23 @@ def test_rerun_with_other_threads_workers_or_more_documents_reuses_finished_shar
     err = capsys.readouterr().err
     assert "holds 6 items of this run and this one plans 2" in err and len(err.strip().splitlines()) == 1
     assert _tars(out) == before
+
+
+def test_an_edited_personas_file_is_new_content_not_a_resume(tmp_path, capsys):
+    """The personas file used to be fingerprinted by its path: after editing it in place, a rerun
+    reported every shard as finished and kept documents written for the old personas."""
+    from generators.docs.config import PERSONAS_FILE
+
+    personas = tmp_path / "personas.jsonl"
+    lines = PERSONAS_FILE.read_text().splitlines()
+    personas.write_text("\n".join(lines[:12]) + "\n")
+    out = tmp_path / "docs"
+    assert _gen(capsys, out, "--num", "2", "--personas", str(personas))["skipped"] == 0
+    assert _gen(capsys, out, "--num", "2", "--personas", str(personas))["skipped"] == 1  # unchanged: resumes
+    personas.write_text("\n".join(lines[12:24]) + "\n")
+    capsys.readouterr()
+    rc = main([*DOCS, "--out", str(out), "--num", "2", "--personas", str(personas)])
+    captured = capsys.readouterr()
+    # refused with one line (the directory holds a set made from other content); --overwrite remakes it
+    assert rc == 2 and captured.err.count("\n") == 1 and "already holds a shard set" in captured.err
+    assert _gen(capsys, out, "--num", "2", "--personas", str(personas), "--overwrite")["skipped"] == 0
