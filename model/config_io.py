@@ -4,7 +4,6 @@ One mechanism for every config of `model/` (MolmoConfig and its parts, OptimConf
 
     build(TrainConfig, {"seq_len": 128, "optim": {"llm_lr": 1e-3}})   # unknown keys and wrong types refused
     apply_set(data, TrainConfig, "optim.llm_lr=1e-3")                 # one --set on the dict form
-    read_mapping("run.yaml")                                          # a YAML or JSON file -> dict
 
 Values are checked against the field's annotation (`int`, `float`, `bool`, `str`, `X | None`, `tuple[...]`,
 `list[str]`, `dict`, a nested dataclass, or a union of these); lists become tuples where the field is a tuple.
@@ -18,7 +17,6 @@ import json
 import types
 import typing
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -198,27 +196,6 @@ def _dataclass_in(tp: Any) -> type | None:
 
 def to_plain(value: Any) -> Any:
     return to_data(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
-
-
-def read_mapping(path: str | Path) -> dict[str, Any]:
-    """A YAML (.yaml/.yml) or JSON file holding one mapping."""
-    p = Path(path)
-    text = p.read_text()
-    if p.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ValueError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
-    else:
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ValueError(f"{p}: not valid JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{p}: expected a mapping of settings at the top level")
-    return data
 
 
 def merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from model.config import MolmoConfig, get_config
-from model.config_io import apply_set, build, merge, read_mapping, to_data
+from model.config_io import apply_set, build, merge, to_data
 from model.examples import STYLE_KINDS
 from model.lora import LoraConfig
 from model.optim import OptimConfig
+from pixmo.text import read_mapping
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 CHOICES: dict[str, tuple[Any, ...]] = {

@@ -9,7 +9,6 @@ shuffle buffer, so memory does not grow with the size of a source).
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from pixmo.shards import Sample, decode_sample, iter_raw, read_manifest, shard_urls
+from pixmo.text import read_mapping
 
 
 @dataclass
@@ -38,15 +38,9 @@ class MixtureConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> MixtureConfig:
-        """Read a mixture from JSON (or YAML when PyYAML is installed)."""
-        text = Path(path).read_text()
-        if str(path).endswith((".yaml", ".yml")):
-            import yaml  # type: ignore[import-untyped]
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-        if not isinstance(data, dict) or not isinstance(data.get("sources"), list):
+        """Read a mixture from JSON or YAML (.yaml/.yml)."""
+        data = read_mapping(path)
+        if not isinstance(data.get("sources"), list):
             raise ValueError(f"{path}: a mixture needs a 'sources' list")
         return cls([MixtureSource(**s) for s in data["sources"]], dict(data.get("group_rates") or {}))
 

@@ -1,4 +1,5 @@
-"""Small text helpers shared by every package: JSONL reading with line-numbered errors, edit distance."""
+"""Small text helpers shared by every package: JSONL and YAML/JSON mapping files read with errors that
+name the file, edit distance."""
 
 from __future__ import annotations
 
@@ -32,6 +33,27 @@ def numbered_jsonl(path: str | Path, *, error: type[Exception] = ValueError,
             if not isinstance(row, dict):
                 raise error(f"{path}:{n}: {not_object}")
             yield n, row
+
+
+def read_mapping(path: str | Path) -> dict[str, Any]:
+    """A YAML (.yaml/.yml) or JSON file holding one mapping."""
+    p = Path(path)
+    text = p.read_text()
+    if p.suffix in (".yaml", ".yml"):
+        import yaml  # type: ignore[import-untyped]
+
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"{p}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    else:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{p}: not valid JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{p}: expected a mapping at the top level")
+    return data
 
 
 def levenshtein(a: str, b: str) -> int:

@@ -35,6 +35,15 @@ def _img(seed: int) -> dict:
     return {"bytes": png(seed), "path": f"{seed}.png"}
 
 
+def _stored_png(images: Path, seed: int) -> str:
+    """Write a PNG as ``images/<sha256>.png`` (the published layout) and return its sha256."""
+    data = png(seed)
+    sha = hashlib.sha256(data).hexdigest()
+    images.mkdir(parents=True, exist_ok=True)
+    (images / f"{sha}.png").write_bytes(data)
+    return sha
+
+
 def write_benchmarks(root: Path) -> dict[str, str]:
     """Two examples per benchmark under ``root/<name>``; returns {name: folder}."""
     r = Path(root)
@@ -94,19 +103,13 @@ def write_benchmarks(root: Path) -> dict[str, str]:
          "image_url": f"http://x/{i}.jpg", "text": "birds"} for i in range(2)])
     rows = []
     for i in range(2):
-        data = png(110 + i)
-        sha = hashlib.sha256(data).hexdigest()
-        (r / "pixmo_count/images").mkdir(parents=True, exist_ok=True)
-        (r / f"pixmo_count/images/{sha}.png").write_bytes(data)
+        sha = _stored_png(r / "pixmo_count/images", 110 + i)
         rows.append({"image_url": f"http://x/c{i}.jpg", "image_sha256": sha, "count": 2 + i, "label": "apples",
                      "points": {"x": [], "y": []}})
     _parquet(r / "pixmo_count/data/test-00000-of-00001.parquet", rows)
     rows = []
     for i in range(2):
-        data = png(120 + i)
-        sha = hashlib.sha256(data).hexdigest()
-        (r / "pixmo_points_eval/images").mkdir(parents=True, exist_ok=True)
-        (r / f"pixmo_points_eval/images/{sha}.png").write_bytes(data)
+        sha = _stored_png(r / "pixmo_points_eval/images", 120 + i)
         mask = np.zeros((48, 64), bool)
         mask[10:30, 20:40] = True  # the point (46.9%, 41.7%) = pixel (30, 20) lies inside
         rows.append({"image_url": f"http://x/p{i}.jpg", "image_sha256": sha, "label": "cups",
@@ -119,10 +122,7 @@ def write_benchmarks(root: Path) -> dict[str, str]:
         {"image": _img(140), "hour": 12, "minute": 30}, {"image": _img(141), "hour": 3, "minute": 15}])
     rows = []
     for i, cap in enumerate(["A red square. A blue circle.", "A green tree."]):
-        data = png(150 + i)
-        sha = hashlib.sha256(data).hexdigest()
-        (r / "pixmo_cap/images").mkdir(parents=True, exist_ok=True)
-        (r / f"pixmo_cap/images/{sha}.png").write_bytes(data)
+        sha = _stored_png(r / "pixmo_cap/images", 150 + i)
         rows.append({"image_url": f"http://x/cap{i}.jpg", "image_sha256": sha, "caption": cap, "transcripts": [cap]})
     _parquet(r / "pixmo_cap/data/train-00000-of-00001.parquet", rows)
     return {p.name: str(p) for p in sorted(r.iterdir()) if p.is_dir()}

@@ -43,6 +43,26 @@ def _finetune(model, b, steps=3):
     return losses
 
 
+def assert_generates_like_ours(back, ours, cfg, b: dict, new_tokens: int = 6) -> None:
+    """transformers' greedy generation from the exported dir equals ours on the same batch."""
+    with torch.no_grad():
+        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=new_tokens, do_sample=False, eos_token_id=None,
+                            pad_token_id=0)
+    assert generate(ours, b, max_new_tokens=new_tokens, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+
+
+def shard_prompt(shards, tok, cfg, question: str) -> dict:
+    """A one-row prompt batch: the first shard image and ``question``."""
+    from model.molmo2.data import collate, encode_example
+    from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
+    from model.preprocessing import load_image
+    from pixmo.shards import iter_samples
+
+    proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
+    row = encode_example([question], load_image(next(iter_samples(shards)).image), tok, cfg, proc, 256)
+    return {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
+
+
 def test_loads_transformers_dir_with_equal_embedding_halves_sharded(tmp_path):
     """save_pretrained writes the two tables as equal halves (docs/spec/molmo2.md 'Observed bug'); we re-split."""
     cfg = tiny_config()
@@ -83,10 +103,8 @@ def test_round_trip_finetune_export_transformers_generates_same_tokens(tmp_path)
     with torch.no_grad():
         ref = back(**hf_inputs(cfg, b), position_ids=pos).logits
         got = ours(**b).logits
-        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
-                            pad_token_id=0)
     assert_close(got[valid], ref[valid], rtol=1e-5, atol=1e-5)
-    assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+    assert_generates_like_ours(back, ours, cfg, b)
     again = load_molmo2_dir(out)  # and our own loader reads the export
     for k, v in ours.state_dict().items():
         assert torch.equal(again.state_dict()[k], v), k
@@ -121,10 +139,7 @@ def test_lora_merged_molmo2_export_generates_same_tokens(tmp_path):
     merge_lora(ours)
     out = save_molmo2_dir(ours, tmp_path / "export")
     back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
-    with torch.no_grad():
-        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
-                            pad_token_id=0)
-    assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+    assert_generates_like_ours(back, ours, cfg, b)
 
 
 def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
@@ -135,11 +150,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
 
     from model.data import build_dataloader
     from model.examples import ExampleConfig
-    from model.molmo2.data import collate, encode_example
     from model.molmo2.hf_dir import tiny_molmo2_tokenizer
-    from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
-    from model.preprocessing import load_image
-    from pixmo.shards import iter_samples
 
     cfg = tiny_config()
     hf, _ = hf_pair(cfg, 17)
@@ -166,14 +177,7 @@ def test_finetune_on_shards_then_export_generates_same_tokens(tmp_path):
     assert np.mean(losses[-4:]) < np.mean(losses[:4])
     out = save_molmo2_dir(ours, tmp_path / "export")
     back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
-    sample = next(iter_samples(shards))
-    proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
-    row = encode_example([" How many dots are there?"], load_image(sample.image), tok, cfg, proc, 256)
-    b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
-    with torch.no_grad():
-        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=6, do_sample=False, eos_token_id=None,
-                            pad_token_id=0)
-    assert generate(ours, b, max_new_tokens=6, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+    assert_generates_like_ours(back, ours, cfg, shard_prompt(shards, tok, cfg, " How many dots are there?"))
 
 
 def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_path):
@@ -181,11 +185,8 @@ def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_pat
     from test_train_learns import make_dot_shards
 
     from model.checkpoint import load_model
-    from model.molmo2.data import collate, encode_example, load_molmo2_tokenizer
-    from model.molmo2.preprocessing import Molmo2ImageProcessor, Molmo2PreprocessConfig
-    from model.preprocessing import load_image
+    from model.molmo2.data import load_molmo2_tokenizer
     from model.train import TrainConfig, train
-    from pixmo.shards import iter_samples
 
     cfg = tiny_config()
     hf, _ = hf_pair(cfg, 19)
@@ -204,11 +205,4 @@ def test_train_finetunes_a_transformers_molmo2_dir_on_shards_and_exports(tmp_pat
     out = save_molmo2_dir(ours, tmp_path / "export", source=tmp_path / "hf")
     back = transformers.Molmo2ForConditionalGeneration.from_pretrained(str(out)).eval()
     tok = load_molmo2_tokenizer("tiny", cfg)
-    proc = Molmo2ImageProcessor(Molmo2PreprocessConfig.from_model(cfg))
-    image = load_image(next(iter_samples(shards)).image)
-    row = encode_example([" What color are the dots?"], image, tok, cfg, proc, 256)
-    b = {k: v for k, v in collate([row]).items() if k not in ("target_tokens", "loss_masks")}
-    with torch.no_grad():
-        gen = back.generate(**hf_inputs(cfg, b), max_new_tokens=5, do_sample=False, eos_token_id=None,
-                            pad_token_id=0)
-    assert generate(ours, b, max_new_tokens=5, eos_id=-100) == gen[:, b["input_tokens"].shape[1]:].tolist()
+    assert_generates_like_ours(back, ours, cfg, shard_prompt(shards, tok, cfg, " What color are the dots?"), 5)
