@@ -239,9 +239,11 @@ def assign(campaign: str = typer.Argument(..., help="campaign name"),
 
 
 def _register_plugins() -> None:
+    from annotation_app.agreement_cli import register as agreement
     from annotation_app.speech.cli import register as speech
 
     speech(app)
+    agreement(app)
 
 
 _register_plugins()

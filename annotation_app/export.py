@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from annotation_app.agreement_cli import render
+from annotation_app.agreement_db import campaign_agreement
 from annotation_app.claiming import A, I, item_context
 from annotation_app.db import read_tx
 from annotation_app.media import MediaStore
@@ -67,7 +70,22 @@ def export_shards(engine: Engine, media: MediaStore, campaign_id: int, out_dir: 
                             extras=extras))
     if writer is None:
         writer = ShardWriter(out_dir, dataset=f"annotation-campaign-{campaign_id}", resume=False, mode=mode)
+    write_report(engine, campaign_id, writer.work_dir, include_unreviewed)
     return writer.close()
+
+
+def write_report(engine: Engine, campaign_id: int, folder: Path, include_unreviewed: bool) -> None:
+    """``report.json`` and ``report.md`` beside the shards: the agreement between annotators over
+    the answers the export ships (accepted ones, plus submitted ones with ``include_unreviewed``)."""
+    with read_tx(engine) as conn:
+        name = conn.execute(select(Campaign.name).where(Campaign.id == campaign_id)).scalar()
+        agreement = campaign_agreement(conn, campaign_id, accepted_only=not include_unreviewed)
+    report = {"campaign": name, "task_type": agreement["task_type"], "include_unreviewed": include_unreviewed,
+              "agreement": agreement}
+    (folder / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    (folder / "report.md").write_text(f"# Export report: {name}\n\n## Agreement between annotators\n\n"
+                                      f"Definitions: docs/spec/agreement.md of the PixMo toolkit.\n\n"
+                                      f"```\n{render(agreement, str(name))}\n```\n")
 
 
 def export_coco(engine: Engine, campaign_id: int, include_unreviewed: bool = False) -> dict[str, Any]:

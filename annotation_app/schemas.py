@@ -239,6 +239,35 @@ class MyProgress(Out):
     paused: str | None  # the reason of the gold-gating pause in force
 
 
+class AgreementMetric(Out):
+    key: str  # agreement_db.METRICS
+    label: str  # column title
+    help: str  # one-line definition (docs/spec/agreement.md has the full one)
+    value: float | None  # the mean over ``n`` units, rounded to 4 decimals; None without units
+    n: int
+
+
+class AnnotatorAgreement(Out):
+    user_id: int
+    username: str
+    items_with_overlap: int  # items they answered that another annotator answered too
+    pairs: int  # (item, other annotator) comparisons
+    metrics: list[AgreementMetric]
+
+
+class Agreement(Out):
+    campaign_id: int
+    task_type: str
+    kind: Literal["points", "captions", "choices", "none"]
+    note: str  # why there is nothing to compare, if so
+    answers: int  # annotators' answers counted (non-gold items, submitted or accepted)
+    items: int
+    items_with_overlap: int  # items with answers of two or more annotators
+    pairs: int  # (item, annotator pair) comparisons
+    summary: list[AgreementMetric]
+    annotators: list[AnnotatorAgreement]
+
+
 # ---------------------------------------------------------------- review
 
 

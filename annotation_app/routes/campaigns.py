@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, Engine, select
 
 from annotation_app import members, stats
+from annotation_app.agreement_db import campaign_agreement
 from annotation_app.audit import audit
 from annotation_app.campaigns import (
     CampaignIn,
@@ -28,6 +29,7 @@ from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.export import export_coco
 from annotation_app.models import Campaign
 from annotation_app.schemas import (
+    Agreement,
     AnnotatorStats,
     CampaignCreated,
     CampaignDetail,
@@ -206,3 +208,11 @@ async def progress(db: Db, campaign_id: Id, p: Principal = Depends(require("revi
 async def annotators(db: Db, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> list[dict[str, Any]]:
     """Per-annotator throughput, time per item, rejection rate and gold scores."""
     return await db.read(lambda c: stats.annotators(c, campaign_id))
+
+
+@router.get("/api/campaigns/{campaign_id}/agreement", response_model=Agreement)
+async def agreement(db: Db, campaign_id: Id, p: Principal = Depends(require("reviewer"))) -> dict[str, Any]:
+    """Agreement between annotators who answered the same item: a campaign summary and one row per
+    annotator (points: matched F1, counts, not present; captions: lengths, transcript overlap,
+    spread; pairwise: same choice, Fleiss' kappa). Definitions: docs/spec/agreement.md."""
+    return await db.read(lambda c: campaign_agreement(c, campaign_id), off_loop=True)
