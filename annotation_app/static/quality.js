@@ -28,4 +28,26 @@
       a.reviewed, fmt(a.rejection_rate), a.gold_items, fmt(g.precision), fmt(g.recall), fmt(g.count_error, 2),
       fmt(g.not_present_correct), fmt(g.expressions_found)].map((v) => el("td", {}, v)), pauseCell(a)));
   }
+  // Agreement between annotators on the same items: campaign summary, then one row per annotator.
+  const ag = await api("GET", `/api/campaigns/${cid}/agreement`);
+  document.getElementById("agreement-counts").textContent = `${ag.answers} answers on ${ag.items} items; ` +
+    `${ag.items_with_overlap} items with two or more annotators, ${ag.pairs} pairs compared`;
+  const note = document.getElementById("agreement-note");
+  if (ag.note) { note.textContent = ag.note; note.hidden = false; }
+  const sum = document.querySelector("#agreement-summary tbody");
+  for (const m of ag.summary) {
+    sum.append(el("tr", { "data-key": m.key }, el("td", {}, m.label), el("td", { class: "value" }, fmt(m.value)),
+      el("td", {}, m.n), el("td", { class: "muted" }, m.help)));
+  }
+  const cols = ag.summary.filter((m) => ag.annotators.some((a) => a.metrics.some((x) => x.key === m.key)));
+  const head = document.querySelector("#agreement thead");
+  head.append(el("tr", {}, el("th", {}, "Annotator"), el("th", {}, "Items shared"), el("th", {}, "Pairs"),
+    ...cols.map((m) => el("th", { title: m.help }, m.label))));
+  const body = document.querySelector("#agreement tbody");
+  for (const a of ag.annotators) {
+    const v = Object.fromEntries(a.metrics.map((x) => [x.key, x.value]));
+    body.append(el("tr", { "data-user-id": a.user_id }, el("td", {}, a.username), el("td", {}, a.items_with_overlap),
+      el("td", {}, a.pairs), ...cols.map((m) => el("td", { "data-key": m.key }, fmt(v[m.key])))));
+  }
+  document.body.dataset.agreementReady = "1";
 })();
