@@ -19,6 +19,7 @@ with the number of units it averages (None when there is none, e.g. only one ann
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 from collections import Counter, defaultdict
@@ -124,12 +125,23 @@ def paired_expressions(a: Sequence[Expr], b: Sequence[Expr]) -> list[tuple[Expr,
     return [(e, by_text[norm_label(e.label)]) for e in a if norm_label(e.label) in by_text]
 
 
+def matches(a: Sequence[Point], b: Sequence[Point], radius: float) -> int:
+    """``quality.match_points``, with the common one-point case worked out without the solver (a
+    single point matches at most once: 1 when any point of the other side is within the radius)."""
+    if not a or not b:
+        return 0
+    if len(a) == 1 or len(b) == 1:
+        (x, y), others = (a[0], b) if len(a) == 1 else (b[0], a)
+        return int(any(math.hypot(px - x, py - y) <= radius for px, py in others))
+    return match_points(a, b, radius)
+
+
 def point_f1(a: Sequence[Point], b: Sequence[Point], radius: float) -> float | None:
     """F1 of a one-to-one matching within ``radius``: 2 * matches / (|a| + |b|) (symmetric: the
     F1 of precision matches/|a| and recall matches/|b|); None when neither has a point."""
     if not a and not b:
         return None
-    return 2.0 * match_points(a, b, radius) / (len(a) + len(b))
+    return 2.0 * matches(a, b, radius) / (len(a) + len(b))
 
 
 def compare_expressions(a: Expr, b: Expr, radius: float) -> dict[str, float]:

@@ -15,7 +15,8 @@ def fmt(v: float | None) -> str:
 def render(rep: dict[str, Any], campaign: str) -> str:
     """The agreement report as text: the summary, then one row per annotator."""
     lines = [f"campaign {campaign!r} ({rep['task_type']}): {rep['answers']} answers on {rep['items']} items, "
-             f"{rep['items_with_overlap']} with two or more annotators, {rep['pairs']} pairs compared"]
+             f"{rep['items_with_overlap']} with two or more annotators, {rep['pairs']} pairs compared"
+             + (f"; {rep['unreadable']} answers left out (malformed stored payload)" if rep["unreadable"] else "")]
     if rep["note"]:
         lines.append(rep["note"])
     for m in rep["summary"]:

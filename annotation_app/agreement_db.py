@@ -67,12 +67,6 @@ def kind_of(task: TaskType) -> str:
     return "none"
 
 
-def _points(task: Any, r: dict[str, Any], payload: dict[str, Any], config: dict[str, Any]) -> list[ag.Expr]:
-    ctx = item_context(_Row(r), config)
-    return [ag.Expr(e["label"], tuple((float(p["x"]), float(p["y"])) for p in e["points"]), e["not_present"])
-            for e in task.expressions(payload, ctx)]
-
-
 class _Row:
     """Attribute access to a row dict (for ``claiming.item_context``)."""
 
@@ -80,27 +74,43 @@ class _Row:
         self.__dict__.update(r, spec=jload(r["spec"]) or {})
 
 
-def build_report(task: TaskType, config: dict[str, Any], answers: list[dict[str, Any]]) -> ag.Report | None:
-    """The agreement report of ``answers`` (rows of ``ANSWERS``, by item), None for kind none."""
-    kind = kind_of(task)
-    by_item: dict[int, dict[int, dict[str, Any]]] = defaultdict(dict)
-    for r in answers:
-        by_item[r["item_id"]][r["user_id"]] = r  # ordered by submission id: the latest wins
+def record(kind: str, task: Any, r: dict[str, Any], config: dict[str, Any]) -> Any:
+    """One stored answer as the plain record its agreement family compares (KeyError, TypeError,
+    ValueError or AttributeError when the stored payload is malformed)."""
+    payload = jload(r["payload"])
     if kind == "points":
-        items = []
-        for rs in by_item.values():
-            first = next(iter(rs.values()))
-            radius = gold_radius(item_context(_Row(first), config), config)
-            items.append(ag.PointItem(radius, {u: _points(task, r, jload(r["payload"]), config) for u, r in rs.items()}))
-        return ag.point_agreement(items)
+        return [ag.Expr(e["label"], tuple((float(p["x"]), float(p["y"])) for p in e["points"]), e["not_present"])
+                for e in task.expressions(payload, item_context(_Row(r), config))]
     if kind == "captions":
-        return ag.caption_agreement([[ag.CaptionAnswer(u, str(p.get("caption", "")), str(p.get("transcript", "")))
-                                      for u, p in ((u, jload(r["payload"])) for u, r in rs.items())]
-                                     for rs in by_item.values()])
-    if kind == "choices":
-        return ag.choice_agreement([{u: jload(r["payload"]).get("choice") for u, r in rs.items()}
-                                    for rs in by_item.values()])
-    return None
+        return ag.CaptionAnswer(r["user_id"], str(payload["caption"]), str(payload["transcript"]))
+    choice = payload["choice"]
+    if not isinstance(choice, str):
+        raise TypeError(f"choice {choice!r} is not a string")
+    return choice
+
+
+def build_report(task: TaskType, config: dict[str, Any], answers: list[dict[str, Any]]) -> tuple[ag.Report | None, int]:
+    """The agreement report of ``answers`` (rows of ``ANSWERS``, by item; None for kind none) and
+    how many answers were left out because their stored payload is malformed."""
+    kind = kind_of(task)
+    if kind == "none":
+        return None, 0
+    by_item: dict[int, dict[int, Any]] = defaultdict(dict)
+    radius: dict[int, float] = {}
+    skipped = 0
+    for r in answers:  # ordered by submission id: the latest wins
+        try:
+            by_item[r["item_id"]][r["user_id"]] = record(kind, task, r, config)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            skipped += 1
+            continue
+        if kind == "points":
+            radius[r["item_id"]] = gold_radius(item_context(_Row(r), config), config)
+    if kind == "points":
+        return ag.point_agreement(ag.PointItem(radius[i], rs) for i, rs in by_item.items()), skipped
+    if kind == "captions":
+        return ag.caption_agreement(list(rs.values()) for rs in by_item.values()), skipped
+    return ag.choice_agreement(by_item.values()), skipped
 
 
 def _metrics(ms: dict[str, ag.Mean]) -> list[dict[str, Any]]:
@@ -120,9 +130,10 @@ def campaign_agreement(conn: Connection, campaign_id: int, accepted_only: bool =
     task = get_task_type(campaign.task_type)
     answers = rows(conn, ANSWERS[accepted_only], {"c": campaign_id})
     names = {r["user_id"]: r["username"] for r in answers}
-    rep = build_report(task, campaign.config, answers)
+    rep, skipped = build_report(task, campaign.config, answers)
     out: dict[str, Any] = {"campaign_id": campaign_id, "task_type": campaign.task_type, "kind": kind_of(task),
                            "note": "", "answers": len({(r["item_id"], r["user_id"]) for r in answers}),
+                           "unreadable": skipped,
                            "items": len({r["item_id"] for r in answers}), "items_with_overlap": 0, "pairs": 0,
                            "summary": [], "annotators": []}
     if rep is None:

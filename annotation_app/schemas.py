@@ -261,6 +261,7 @@ class Agreement(Out):
     kind: Literal["points", "captions", "choices", "none"]
     note: str  # why there is nothing to compare, if so
     answers: int  # annotators' answers counted (non-gold items, submitted or accepted)
+    unreadable: int  # of those, answers left out because their stored payload is malformed
     items: int
     items_with_overlap: int  # items with answers of two or more annotators
     pairs: int  # (item, annotator pair) comparisons

@@ -31,7 +31,8 @@
   // Agreement between annotators on the same items: campaign summary, then one row per annotator.
   const ag = await api("GET", `/api/campaigns/${cid}/agreement`);
   document.getElementById("agreement-counts").textContent = `${ag.answers} answers on ${ag.items} items; ` +
-    `${ag.items_with_overlap} items with two or more annotators, ${ag.pairs} pairs compared`;
+    `${ag.items_with_overlap} items with two or more annotators, ${ag.pairs} pairs compared` +
+    (ag.unreadable ? `; ${ag.unreadable} answers left out (malformed stored payload)` : "");
   const note = document.getElementById("agreement-note");
   if (ag.note) { note.textContent = ag.note; note.hidden = false; }
   const sum = document.querySelector("#agreement-summary tbody");

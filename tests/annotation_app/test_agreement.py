@@ -4,6 +4,7 @@ different texts. Definitions: docs/spec/agreement.md."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from annotation_app.agreement import (
@@ -14,6 +15,7 @@ from annotation_app.agreement import (
     choice_agreement,
     compare_expressions,
     fleiss_kappa,
+    matches,
     paired_expressions,
     point_agreement,
     point_f1,
@@ -21,6 +23,7 @@ from annotation_app.agreement import (
     token_overlap,
     tokens,
 )
+from annotation_app.quality import match_points
 
 R = 3.2  # 0.05 x the longer side of a 64 x 48 image
 
@@ -42,6 +45,14 @@ def test_point_f1_is_symmetric_and_counts_one_to_one_matches_within_the_radius()
     assert point_f1([(10.0, 10.0)], [(10.0, 12.0), (10.0, 8.0)], R) == pytest.approx(2 / 3)  # one-to-one: 1 match
     assert point_f1([(0.0, 0.0)], [(3.2, 0.0)], R) == 1.0  # on the radius counts
     assert point_f1([(0.0, 0.0)], [(3.3, 0.0)], R) == 0.0
+
+
+def test_one_point_shortcut_counts_like_the_hungarian_matching():
+    rng = np.random.default_rng(0)
+    for _ in range(300):
+        a = [tuple(p) for p in rng.uniform(0, 20, (int(rng.integers(1, 3)), 2))]
+        b = [tuple(p) for p in rng.uniform(0, 20, (int(rng.integers(1, 6)), 2))]
+        assert matches(a, b, 4.0) == matches(b, a, 4.0) == match_points(a, b, 4.0)
 
 
 def test_point_f1_without_points():

@@ -107,3 +107,13 @@ def test_gold_items_and_unsubmitted_answers_are_left_out(appctx):
     with write_tx(appctx.app.state.engine) as conn:
         conn.execute(update(Item).where(Item.campaign_id == cid).values(gold={"choice": "a"}))
     assert appctx.client("reviewer").get(f"/api/campaigns/{cid}/agreement").json()["pairs"] == 0
+
+
+def test_a_malformed_stored_answer_is_left_out_and_counted_not_a_500(appctx):
+    rep = _store(appctx, "pairwise", [{"throwaway": {"choice": "a"}, "annotator": {"choice": "a"},
+                                       "admin": {"vote": "b"}}], spec={"prompt": "p", "answer_a": "x", "answer_b": "y"})
+    assert (rep["answers"], rep["unreadable"], rep["pairs"]) == (3, 1, 1)
+    assert {m["key"]: m["value"] for m in rep["summary"]} == {"same_choice": 1.0}  # one category: kappa undefined
+    rep = _store(appctx, "counting", [{"throwaway": {"points": [{"x": 1}]}, "annotator": {"points": [{"x": 1, "y": 2}]}}],
+                 spec={"label": "apple"})
+    assert (rep["unreadable"], rep["pairs"]) == (1, 0)
