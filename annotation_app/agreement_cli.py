@@ -42,9 +42,11 @@ def register(app: typer.Typer) -> None:
                   as_json: bool = typer.Option(False, "--json", help="print the report as JSON (the API's shape)"),
                   db: str = typer.Option(None, "--db", help="database URL (default: PIXMO_APP_DATABASE_URL "
                                                             "or sqlite:///var/annotation.db)")) -> None:
-        """Agreement between annotators who answered the same items of a campaign: points (matched
-        F1 within the gold radius, counts exact and within one, not present), captions (lengths,
-        caption-transcript overlap, spread between annotators), pairwise (same choice, Fleiss' kappa)."""
+        """Agreement between annotators who answered the same items of a campaign.
+
+        Points: matched F1 within the gold radius, counts exact and within one, not present; captions:
+        lengths, caption-transcript overlap, spread between annotators; pairwise: same choice, Fleiss'
+        kappa. Definitions: docs/spec/agreement.md."""
         from sqlalchemy import select
 
         from annotation_app.agreement_db import campaign_agreement
