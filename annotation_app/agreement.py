@@ -126,13 +126,15 @@ def paired_expressions(a: Sequence[Expr], b: Sequence[Expr]) -> list[tuple[Expr,
 
 
 def matches(a: Sequence[Point], b: Sequence[Point], radius: float) -> int:
-    """``quality.match_points``, with the common one-point case worked out without the solver (a
-    single point matches at most once: 1 when any point of the other side is within the radius)."""
+    """``quality.match_points`` (the most one-to-one pairs within ``radius``), without the solver
+    when the pairs within the radius already form a matching (no point has two candidates: then
+    each such pair is matched), which is the common case of annotators who agree."""
     if not a or not b:
         return 0
-    if len(a) == 1 or len(b) == 1:
-        (x, y), others = (a[0], b) if len(a) == 1 else (b[0], a)
-        return int(any(math.hypot(px - x, py - y) <= radius for px, py in others))
+    near = [(i, j) for i, (ax, ay) in enumerate(a) for j, (bx, by) in enumerate(b)
+            if math.hypot(ax - bx, ay - by) <= radius]
+    if len({i for i, _ in near}) == len(near) == len({j for _, j in near}):
+        return len(near)
     return match_points(a, b, radius)
 
 

@@ -47,12 +47,16 @@ def test_point_f1_is_symmetric_and_counts_one_to_one_matches_within_the_radius()
     assert point_f1([(0.0, 0.0)], [(3.3, 0.0)], R) == 0.0
 
 
-def test_one_point_shortcut_counts_like_the_hungarian_matching():
+def test_shortcut_counts_like_the_hungarian_matching():
+    """``matches`` skips the solver when no point has two candidates; it must count as the solver does."""
     rng = np.random.default_rng(0)
-    for _ in range(300):
-        a = [tuple(p) for p in rng.uniform(0, 20, (int(rng.integers(1, 3)), 2))]
-        b = [tuple(p) for p in rng.uniform(0, 20, (int(rng.integers(1, 6)), 2))]
-        assert matches(a, b, 4.0) == matches(b, a, 4.0) == match_points(a, b, 4.0)
+    for _ in range(500):
+        a = [tuple(p) for p in rng.uniform(0, 20, (int(rng.integers(1, 8)), 2))]
+        b = [tuple(p) for p in rng.uniform(0, 20, (int(rng.integers(1, 8)), 2))]
+        r = float(rng.choice([1.0, 3.0, 6.0]))
+        assert matches(a, b, r) == matches(b, a, r) == match_points(a, b, r)
+    # a point with two candidates goes to the solver: (0,0) could take either, (5,0) only the second
+    assert matches([(0.0, 0.0), (5.0, 0.0)], [(-2.0, 0.0), (2.5, 0.0)], 3.0) == 2
 
 
 def test_point_f1_without_points():
