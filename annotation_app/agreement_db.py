@@ -100,12 +100,11 @@ def build_report(task: TaskType, config: dict[str, Any], answers: list[dict[str,
     skipped = 0
     for r in answers:  # ordered by submission id: the latest wins
         try:
+            if kind == "points":  # (a malformed config gold_radius leaves every answer out, counted)
+                radius[r["item_id"]] = gold_radius(item_context(_Row(r), config), config)
             by_item[r["item_id"]][r["user_id"]] = record(kind, task, r, config)
         except (KeyError, TypeError, ValueError, AttributeError):
             skipped += 1
-            continue
-        if kind == "points":
-            radius[r["item_id"]] = gold_radius(item_context(_Row(r), config), config)
     if kind == "points":
         return ag.point_agreement(ag.PointItem(radius[i], rs) for i, rs in by_item.items()), skipped
     if kind == "captions":
