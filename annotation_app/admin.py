@@ -133,14 +133,23 @@ def items(conn: Connection, campaign_id: int, *, gold_only: bool = False, limit:
          "answers": r.answers} for r in rows]}
 
 
-def gold_of_payload(payload: Any) -> Any:
-    """An answer in the form gold is given in: points ``{"x", "y"}`` become ``[x, y]``."""
-    if isinstance(payload, dict):
-        return {k: ([[p["x"], p["y"]] if isinstance(p, dict) else p for p in v] if k == "points" and isinstance(v, list)
-                    else gold_of_payload(v)) for k, v in payload.items()}
-    if isinstance(payload, list):
-        return [gold_of_payload(v) for v in payload]
-    return payload
+GOLD_KEYS = ("label", "points", "not_present", "expressions")
+
+
+def gold_of_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """A stored answer in the form gold is given in: its label, points (``{"x", "y"}`` become
+    ``[x, y]``), not-present mark and expressions; review flags and the like are dropped."""
+    out: dict[str, Any] = {}
+    for k in GOLD_KEYS:
+        v = payload.get(k)
+        if v is None:
+            continue
+        if k == "points":
+            v = [[p["x"], p["y"]] if isinstance(p, dict) else p for p in v]
+        elif k == "expressions":
+            v = [gold_of_payload(e) for e in v]
+        out[k] = v
+    return out
 
 
 def gold_from_answer(conn: Connection, item_id: int, by: int | None, ip: str = "") -> dict[str, Any]:
