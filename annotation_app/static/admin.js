@@ -80,10 +80,10 @@ const Admin = (() => {
       state.textContent = `created ${c.name}; importing...`;
       let n = 0;
       try { n = await importImages(c.id, state); } catch (e) { state.textContent = `created ${c.name}, but the import failed: ${e.message}`; throw e; }
-      state.textContent = `created ${c.name} with ${n} items`;
-      toast(`campaign ${c.name}: ${n} items`);
       await loadCampaigns();
       await showCampaign(c.id);
+      state.textContent = `created ${c.name} with ${n} items`;
+      toast(`campaign ${c.name}: ${n} items`);
     } catch (e) { fail(e); } finally { btn.disabled = false; }
   }
 
