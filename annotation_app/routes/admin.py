@@ -204,7 +204,9 @@ async def export_status(db: Db, job_id: Id, p: Principal = Manager) -> dict[str,
     return export_jobs.view(await _job(db, job_id))
 
 
-@router.get("/api/export-jobs/{job_id}/download", response_class=FileResponse)
+@router.get("/api/export-jobs/{job_id}/download", response_class=FileResponse, responses={200: {
+    "content": {"application/x-tar": {}, "application/json": {"schema": {"$ref": "#/components/schemas/Coco"}}},
+    "description": "the export file: shards as a tar, or COCO JSON"}})
 async def export_download(db: Db, job_id: Id, p: Principal = Manager) -> FileResponse:
     job = await _job(db, job_id)
     res = job.get("result") or {}

@@ -7,6 +7,7 @@ download is byte for byte the CLI's export."""
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 import time
 
@@ -207,3 +208,45 @@ def test_export_job_download_is_the_cli_export(dbctx, tmp_path, fmt):
         assert members == cli_files and "manifest.json" in members
     assert dbctx.client("annotator").get(f"/api/export-jobs/{job['id']}/download").status_code == 403
     assert mgr.get("/api/export-jobs/999/download").status_code == 404
+
+
+def test_cli_does_what_the_admin_page_does(appctx, tmp_path):
+    from typer.testing import CliRunner
+
+    from annotation_app.cli import app as cli
+
+    db = ["--db", str(appctx.app.state.engine.url)]
+
+    def run(*args):
+        return CliRunner().invoke(cli, [*args, *db])
+
+    (tmp_path / "instr.txt").write_text("Point at the dogs.")
+    r = run("create-campaign", "dogs", "--instructions-file", str(tmp_path / "instr.txt"), "--overlap", "2",
+            "--lease-seconds", "120", "--min-expressions", "3", "--gold-threshold", "0.5")
+    assert r.exit_code == 0 and "created pointing campaign 'dogs'" in r.output, r.output
+    detail = appctx.client("admin").get("/api/campaigns/2").json()
+    assert detail["instructions"] == "Point at the dogs." and detail["overlap"] == 2
+    assert detail["config"] == {"lease_seconds": 120.0, "min_expressions": 3, "gold_threshold": 0.5,
+                                "gold_min_items": 5, "gold_overlap": 1000}
+    r = run("create-campaign", "bad", "--lease-seconds", "1")
+    assert r.exit_code != 0 and "lease_seconds must be" in r.output
+    r = run("campaign-status", "dogs", "paused")
+    assert r.exit_code == 0 and "open -> paused" in r.output
+    assert run("campaign-status", "dogs", "asleep").exit_code != 0
+    r = run("group", "team", "annotator", "reviewer")
+    assert r.exit_code == 0 and "group 'team': annotator, reviewer" in r.output, r.output
+    r = run("assign-group", "dogs", "team")
+    assert r.exit_code == 0 and "assigned annotator, reviewer to 'dogs'" in r.output, r.output
+    r = run("set-role", "reviewer", "manager")
+    assert r.exit_code == 0 and appctx.client("admin").get("/api/users").json()[2]["role"] == "manager"
+    assert run("set-role", "reviewer", "king").exit_code != 0
+    answer(appctx.client("annotator"), appctx.campaign_id, "cli-key-01")
+    r = run("items", "c1")
+    rows = [json.loads(line) for line in r.stdout.splitlines() if line.startswith("{")]
+    assert [x["answers"] for x in rows] == [1, 0, 0]
+    r = run("gold", str(rows[0]["id"]), "--from-answer")
+    assert r.exit_code == 0 and '"points": [[10.0, 12.0]]' in r.output, r.output
+    assert len([x for x in run("items", "c1", "--gold-only").stdout.splitlines() if x.startswith("{")]) == 1
+    assert run("gold", str(rows[0]["id"]), "--unmark").exit_code == 0
+    assert run("gold", str(rows[1]["id"]), "--from-answer").exit_code != 0
+    assert run("gold", str(rows[1]["id"])).exit_code != 0  # exactly one way must be given
