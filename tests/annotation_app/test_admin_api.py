@@ -250,3 +250,19 @@ def test_cli_does_what_the_admin_page_does(appctx, tmp_path):
     assert run("gold", str(rows[0]["id"]), "--unmark").exit_code == 0
     assert run("gold", str(rows[1]["id"]), "--from-answer").exit_code != 0
     assert run("gold", str(rows[1]["id"])).exit_code != 0  # exactly one way must be given
+
+
+def test_shards_exported_by_a_job_import_back_as_gold(appctx, tmp_path):
+    cid, mgr = appctx.campaign_id, add_user(appctx, "mgr", "manager")
+    answer(appctx.client("annotator"), cid, "key-gold-1")
+    job = wait_job(mgr, mgr.post(f"/api/campaigns/{cid}/export-jobs", json={"include_unreviewed": True}).json())
+    root = tmp_path / "imports"
+    root.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(mgr.get(f"/api/export-jobs/{job['id']}/download").content)) as tar:
+        tar.extractall(root, filter="data")
+    appctx.app.state.settings.import_root = str(root)
+    new = mgr.post("/api/campaigns", json={"name": "gold-set", "task_type": "pointing"}).json()["id"]
+    r = mgr.post(f"/api/campaigns/{new}/import", json={"shards": f"campaign-{cid}", "as_gold": True})
+    assert r.status_code == 201 and r.json() == {"items": 1}, r.text
+    (item,) = mgr.get(f"/api/campaigns/{new}/items?gold_only=true").json()["items"]
+    assert item["gold"]["label"] == "red square"
