@@ -1,8 +1,8 @@
 """Must show (issue 18): a manager runs a campaign entirely in the browser (Chromium, the page's
 real CSP). They log in on the login page, open the admin page from the nav, create campaigns from
-an upload, a server folder and a URL list (with a live instructions preview), assign one to an
-annotator (another to a reviewer, one closed); the annotator (a second browser context) sees only
-the campaign assigned to them and submits; the
+an upload, a server folder and a URL list (with a live instructions preview), create an annotator,
+put them in a group and assign one campaign to the group (another to a reviewer, one closed); the
+annotator (a second browser context) sees only the campaign assigned to them and submits; the
 manager exports with progress and downloads a tar that holds the annotator's answers.
 Screenshots go to out/test-artifacts/annotation_app/."""
 
@@ -96,9 +96,19 @@ def test_manager_creates_assigns_and_exports_a_campaign_in_the_browser(appctx, t
             assert page.inner_text("#cp-name") == "from-upload"
             paths = page.locator("#cp-items tbody td:nth-child(2)").all_inner_texts()
             assert paths == ["photo-0.png", "photo-1.png"]
-            page.fill("#assign-users", "annotator")
+            page.fill("#u-name", "carol")  # a new annotator, put in a group, and the group assigned
+            page.fill("#u-password", PASSWORD)
+            page.select_option("#u-role", "annotator")
+            page.click("#u-create")
+            page.wait_for_selector("#admin-users tr[data-user='carol']")
+            page.fill("#g-name", "team-a")
+            page.fill("#g-users", "carol")
+            page.click("#group-form button[type=submit]")
+            page.wait_for_selector("#admin-groups li[data-group='team-a']")
+            page.wait_for_selector("#assign-group option[value='team-a']", state="attached")
+            page.select_option("#assign-group", "team-a")
             page.click("#assign-form button[type=submit]")
-            page.wait_for_selector("#cp-members li[data-member='annotator']")
+            page.wait_for_selector("#cp-members li[data-member='carol']")
             page.screenshot(path=str(ARTIFACTS / "admin_campaign.png"), full_page=True)
             _create(page, "from-folder", "folder", lambda: page.fill("#c-folder", "batch1"), "with 1 items")
             assert page.locator("#cp-items tbody td:nth-child(2)").all_inner_texts() == ["a.png"]
@@ -111,7 +121,7 @@ def test_manager_creates_assigns_and_exports_a_campaign_in_the_browser(appctx, t
 
             ann = b.new_context(viewport={"width": 1100, "height": 900})
             apage = ann.new_page()
-            _login_page(apage, server.url, "annotator")
+            _login_page(apage, server.url, "carol")
             apage.wait_for_selector("#campaigns tbody tr")
             names = apage.locator("#campaigns tbody tr").evaluate_all("rs => rs.map(r => r.dataset.campaign)")
             assert names == ["from-upload"]  # c1 and from-folder are assigned to others, from-urls is closed
