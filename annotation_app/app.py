@@ -60,9 +60,9 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     if pg_pool is None:
         warm_pool(engine, settings.pool_size)
 
-    from annotation_app.routes import auth, campaigns, media, members, pages, progress, review, work
+    from annotation_app.routes import admin, auth, campaigns, media, members, pages, progress, review, work
 
-    app.state.routers = [("", mod.router) for mod in (work, auth, campaigns, progress, members, review, media, pages)]  # hot first
+    app.state.routers = [("", mod.router) for mod in (work, auth, campaigns, progress, members, review, media, pages, admin)]  # hot first
     for name, task in task_types().items():
         r = task.router()
         if r is not None:

@@ -44,6 +44,9 @@ def create_campaign(conn: Connection, spec: CampaignIn, user_id: int | None, ip:
     if conn.execute(select(Campaign.id).where(Campaign.name == spec.name)).first():
         raise ImportError_(f"a campaign named {spec.name!r} already exists")
     config = dict(spec.config, gold_overlap=spec.gold_overlap)
+    lease = config.get("lease_seconds")
+    if lease is not None and (isinstance(lease, bool) or not isinstance(lease, int | float) or not 30 <= lease <= 86400):
+        raise ImportError_(f"lease_seconds must be a number of seconds from 30 to 86400, got {lease!r}")
     try:
         check_gate_config(config)
         get_task_type(spec.task_type).check_config(config)
@@ -179,7 +182,7 @@ def import_shards(engine: Engine, media: MediaStore, campaign_id: int, source: s
     return n
 
 
-def set_gold(conn: Connection, item_id: int, gold: dict[str, Any] | None, user_id: int, ip: str = "") -> None:
+def set_gold(conn: Connection, item_id: int, gold: dict[str, Any] | None, user_id: int | None, ip: str = "") -> None:
     item = conn.execute(select(table(Item)).where(Item.id == item_id)).first()
     if item is None:
         raise ImportError_(f"item {item_id} not found")

@@ -44,7 +44,7 @@ _EXPIRE = Q("UPDATE assignments SET status = 'expired' WHERE id = :id AND status
 _GIVE_BACK = Q("UPDATE items SET taken = taken - 1 WHERE id = :i")
 _CAMPAIGN = Q("SELECT id, task_type, config FROM campaigns WHERE id = :c")
 _CAMPAIGN_MINE = Q(  # the campaign and the caller's live assignments in it (a NULL id: none)
-    "SELECT c.task_type, c.config, a.id, a.item_id, a.status, a.draft, a.reject_reason, a.version, a.submission_id, "
+    "SELECT c.task_type, c.config, c.status AS campaign_status, a.id, a.item_id, a.status, a.draft, a.reject_reason, a.version, a.submission_id, "
     "(SELECT p.reason FROM annotator_pauses p WHERE p.campaign_id = c.id AND p.user_id = :u AND p.reinstated_at IS NULL "
     "ORDER BY p.id DESC LIMIT 1) AS paused, "
     "(EXISTS (SELECT 1 FROM campaign_members m WHERE m.campaign_id = c.id) AND NOT EXISTS "
@@ -121,6 +121,7 @@ def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: 
     if found[0]["paused"] is not None:
         raise ClaimError(403, f"you are paused in this campaign: {found[0]['paused']}. An admin can reinstate you.")
     campaign = SimpleNamespace(id=campaign_id, task_type=found[0]["task_type"], config=jload(found[0]["config"]) or {})
+    exp = t + campaign_lease(campaign.config, lease_s)
     mine = [r for r in found if r["id"] is not None]
     active = [a for a in mine if a["status"] == "active"]
     for a in active + [a for a in mine if a["status"] == "rejected"]:
@@ -134,6 +135,8 @@ def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: 
             if a["draft"] is None and a["submission_id"]:  # start the fix from the rejected answer
                 a = dict(a, draft=(yield Op("scalar", _PAYLOAD, {"s": a["submission_id"]})))
         return (yield from _view_steps(a, campaign, exp))
+    if found[0]["campaign_status"] != "open":  # paused or closed: leases held are kept, no new work
+        raise ClaimError(409, f"this campaign is {found[0]['campaign_status']} by a manager: no new tasks for now")
     if len(active) >= max_active:
         raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")
     if t - _last_expiry[0] > 1.0:
@@ -147,6 +150,15 @@ def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: 
     if row["id"] is None:
         raise ClaimError(503, "could not claim an item; try again")
     return (yield from _view_steps(dict(row, reject_reason=None), campaign, exp, item=dict(row, id=row["item_id"])))
+
+
+def campaign_lease(config: dict[str, Any], default: float) -> float:
+    """The lease a campaign's claims, heartbeats and drafts get: its ``lease_seconds``, else ``default``."""
+    return float(config.get("lease_seconds") or default)
+
+
+def _lease_of(conn: Connection, campaign_id: int, default: float) -> float:
+    return campaign_lease(get_campaign(conn, campaign_id).config, default)
 
 
 def own_assignment(conn: Connection, assignment_id: int, user_id: int, *, lock: bool = False) -> Any:
@@ -190,6 +202,7 @@ def heartbeat(conn: Connection, assignment_id: int, user_id: int, lease_s: float
     a = own_assignment(conn, assignment_id, user_id, lock=True)
     _writable(a)
     t = now()
+    lease_s = _lease_of(conn, a.campaign_id, lease_s)
     _retake(conn, a, lease_s, t)
     if a.status in ("active", "expired"):
         conn.execute(update(A).where(A.c.id == a.id).values(lease_expires_at=t + lease_s))
@@ -200,6 +213,7 @@ def save_draft(conn: Connection, assignment_id: int, user_id: int, draft: dict[s
     a = own_assignment(conn, assignment_id, user_id, lock=True)
     _writable(a)
     t = now()
+    lease_s = _lease_of(conn, a.campaign_id, lease_s)
     _retake(conn, a, lease_s, t)
     values: dict[str, Any] = {"draft": draft, "draft_at": t}
     if a.status in ("active", "expired"):

@@ -61,7 +61,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
 
 @app.command("create-user")
 def create_user_cmd(username: str = typer.Argument(..., help="login name"),
-                    role: str = typer.Option("annotator", help="annotator, reviewer or admin"),
+                    role: str = typer.Option("annotator", help="annotator, reviewer, manager or admin"),
                     password: str = typer.Option(None, help="password (prompted when not given)"),
                     token: bool = typer.Option(False, help="also create an API token and print it"),
                     db: str = DB) -> None:
@@ -160,7 +160,8 @@ def export(campaign: str = typer.Argument(..., help="campaign name"),
     from sqlalchemy import select
 
     from annotation_app.db import read_tx
-    from annotation_app.export import export_coco, export_shards
+    from annotation_app.export import export_shards
+    from annotation_app.export_jobs import write_coco
     from annotation_app.media import MediaStore
     from annotation_app.models import Campaign
 
@@ -173,11 +174,7 @@ def export(campaign: str = typer.Argument(..., help="campaign name"),
     if fmt == "coco":
         if out.exists() and not overwrite:
             raise typer.BadParameter(f"{out} exists; pass --overwrite to replace it")
-        data = export_coco(engine, cid, include_unreviewed)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_name(out.name + ".tmp")
-        tmp.write_text(json.dumps(data, indent=1))
-        tmp.replace(out)
+        data = write_coco(engine, cid, out, include_unreviewed)  # the admin page's download is this file
         typer.echo(f"wrote {len(data['annotations'])} keypoints on {len(data['images'])} images to {out}")
     elif fmt == "shards":
         manifest = export_shards(engine, MediaStore(s.media_root), cid, out, subset=subset,
@@ -239,11 +236,13 @@ def assign(campaign: str = typer.Argument(..., help="campaign name"),
 
 
 def _register_plugins() -> None:
+    from annotation_app.admin_cli import register as admin
     from annotation_app.agreement_cli import register as agreement
     from annotation_app.speech.cli import register as speech
 
     speech(app)
     agreement(app)
+    admin(app)
 
 
 _register_plugins()

@@ -1,6 +1,6 @@
 """FastAPI dependencies: authentication, per-route roles and CSRF (the database: ``annotation_app.database``).
 
-Every non-public route declares its minimum role with ``Depends(require("annotator"|"reviewer"|"admin"))``;
+Every non-public route declares its minimum role with ``Depends(require("annotator"|"reviewer"|"manager"|"admin"))``;
 ``route_role`` reads it back (the role x route test relies on it). Cookie-authenticated unsafe
 requests must echo the session's CSRF token in the ``X-CSRF-Token`` header; API-token requests
 (``Authorization: Bearer pmt_...``) are exempt.

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ROLES = ("annotator", "reviewer", "admin")
+ROLES = ("annotator", "reviewer", "manager", "admin")
 ROLE_RANK = {r: i for i, r in enumerate(ROLES, start=1)}
 
 
@@ -46,7 +46,7 @@ class User(Base):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[float] = mapped_column(Float)
-    __table_args__ = (CheckConstraint("role IN ('annotator','reviewer','admin')", name="ck_users_role"),)
+    __table_args__ = (CheckConstraint("role IN ('annotator','reviewer','manager','admin')", name="ck_users_role"),)
 
 
 class ApiToken(Base):
@@ -91,7 +91,10 @@ class Campaign(Base):
     config: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[float] = mapped_column(Float)
-    __table_args__ = (CheckConstraint("overlap >= 1", name="ck_campaign_overlap"),)
+    # open; paused (listed, no new claims); closed (not listed to annotators, no new claims)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    __table_args__ = (CheckConstraint("overlap >= 1", name="ck_campaign_overlap"),
+                      CheckConstraint("status IN ('open','paused','closed')", name="ck_campaign_status"))
 
 
 class Item(Base):
@@ -245,3 +248,15 @@ class CampaignMember(Base):
     added_at: Mapped[float] = mapped_column(Float)
     added_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     __table_args__ = (UniqueConstraint("campaign_id", "user_id", name="uq_campaign_member"),)
+
+
+class UserGroup(Base):
+    """A user in a named group (``annotation_app.admin``): assigning a campaign to a group assigns
+    the group's members at that moment."""
+
+    __tablename__ = "user_groups"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    added_at: Mapped[float] = mapped_column(Float)
+    __table_args__ = (UniqueConstraint("name", "user_id", name="uq_user_group"),)

@@ -157,6 +157,7 @@ class CampaignRow(Out):
     task_type: str
     instructions: str
     overlap: int
+    status: Literal["open", "paused", "closed"] = "open"
 
 
 class Progress(Out):
@@ -371,3 +372,46 @@ class DraftView(Out):
     decided_at: float | None
     context: JsonObject
 
+
+
+# ---------------------------------------------------------------- admin page (routes/admin.py)
+
+
+class StatusOut(Out):
+    id: int
+    status: Literal["open", "paused", "closed"]
+    previous: str
+
+
+class Group(Out):
+    name: str
+    usernames: list[str]
+
+
+class AdminItem(Out):
+    id: int
+    media_url: str
+    width: int
+    height: int
+    gold: JsonObject | None
+    source_path: str | None
+    overlap: int
+    taken: int
+    answers: int
+
+
+class ItemPage(Out):
+    total: int
+    items: list[AdminItem]
+
+
+class ExportJob(Out):
+    id: int
+    campaign_id: int | None
+    format: str | None
+    status: Literal["queued", "running", "done", "failed"]
+    done: int
+    total: int
+    filename: str | None
+    bytes: int | None
+    error: str | None

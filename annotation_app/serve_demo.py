@@ -1,4 +1,4 @@
-"""``make serve``: the app with a demo admin, reviewer and annotator and two demo campaigns over
+"""``make serve``: the app with a demo admin, manager, reviewer and annotator and two demo campaigns over
 images bundled with scikit-image. Prints the URL and the logins."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import os
 from annotation_app.settings import get_settings
 
 DEMO_PASSWORD = "pixmo-demo"
-DEMO_USERS = (("admin", "admin"), ("reviewer", "reviewer"), ("annotator", "annotator"))
+DEMO_USERS = (("admin", "admin"), ("manager", "manager"), ("reviewer", "reviewer"), ("annotator", "annotator"))
 POINTING_IMAGES = ("astronaut", "coffee", "chelsea", "rocket", "hubble_deep_field", "immunohistochemistry",
                    "colorwheel", "camera")
 COUNTING_IMAGES = (("coins", "coin"), ("hubble_deep_field", "galaxy"))

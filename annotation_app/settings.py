@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     max_chunk_bytes: int = Field(8 * 2**20, gt=0, description="raw request bodies (audio chunks); campaigns may "
                                                               "set a lower speech.max_chunk_bytes")
     max_points: int = Field(1000, ge=1)
+    import_root: str = Field("", description="server folder under which managers may import image folders and "
+                                             "shards from the API or the admin page (default: none, refused)")
     allow_private_urls: bool = Field(False, description="allow URL imports from private/loopback addresses")
     pool_size: int = Field(40, ge=1, description="pooled DB connections (40 = the threadpool's size, so "
                                                  "PostgreSQL connections are not opened and closed under load)")

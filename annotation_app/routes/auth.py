@@ -10,6 +10,7 @@ from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select, update
 
+from annotation_app.admin import AdminError, check_role_change, user_role
 from annotation_app.audit import audit
 from annotation_app.database import Db
 from annotation_app.deps import (
@@ -63,12 +64,12 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=8, max_length=1024)
-    role: Literal["annotator", "reviewer", "admin"] = "annotator"
+    role: Literal["annotator", "reviewer", "manager", "admin"] = "annotator"
 
 
 class UserPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["annotator", "reviewer", "admin"] | None = None
+    role: Literal["annotator", "reviewer", "manager", "admin"] | None = None
     active: bool | None = None
 
 
@@ -170,27 +171,32 @@ async def delete_token(request: Request, db: Db, token_id: Annotated[int, PathPa
 
 
 def _add_user(conn: Connection, body: UserIn, p: Principal, ip: str) -> int:
+    check_role_change(p.role, None, body.role)
     uid = create_user(conn, body.username, body.password, body.role)
     audit(conn, p.id, "user.create", "user", uid, {"username": body.username, "role": body.role}, ip=ip)
     return uid
 
 
 @router.post("/api/users", status_code=201, response_model=UserCreated)
-async def add_user(request: Request, db: Db, body: UserIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def add_user(request: Request, db: Db, body: UserIn, p: Principal = Depends(require("manager"))) -> dict[str, Any]:
+    """Create a user (a manager creates annotators, reviewers and managers; only an admin creates admins)."""
     ip = client_ip(request)
     try:
         uid = await db.write(lambda c: _add_user(c, body, p, ip), off_loop=True)  # argon2: off the loop
     except AuthError as exc:
         raise HTTPException(422, str(exc)) from None
+    except AdminError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
     return {"id": uid, "username": body.username, "role": body.role}
 
 
 @router.get("/api/users", response_model=list[UserRow])
-async def list_users(db: Db, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
+async def list_users(db: Db, p: Principal = Depends(require("manager"))) -> list[dict[str, Any]]:
     return await db.read(lambda c: _rows(c, select(User.id, User.username, User.role, User.active, User.created_at)))
 
 
 def _patch_user(conn: Connection, user_id: int, values: dict[str, Any], p: Principal, ip: str) -> bool:
+    check_role_change(p.role, user_role(conn, user_id), values.get("role"))
     ok = conn.execute(update(User).where(User.id == user_id).values(**values)).rowcount > 0
     if ok:
         audit(conn, p.id, "user.update", "user", user_id, values, ip=ip)
@@ -199,12 +205,17 @@ def _patch_user(conn: Connection, user_id: int, values: dict[str, Any], p: Princ
 
 @router.patch("/api/users/{user_id}", response_model=UserPatched, response_model_exclude_unset=True)
 async def patch_user(request: Request, db: Db, user_id: Annotated[int, PathParam(ge=1, le=MAX_ID)], body: UserPatch,
-                     p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                     p: Principal = Depends(require("manager"))) -> dict[str, Any]:
+    """Change a user's role or deactivate them (a manager cannot touch admins or make one)."""
     values = body.model_dump(exclude_none=True)
     if not values:
         raise HTTPException(422, "nothing to change: give role and/or active")
     ip = client_ip(request)
-    if not await db.write(lambda c: _patch_user(c, user_id, values, p, ip)):
+    try:
+        ok = await db.write(lambda c: _patch_user(c, user_id, values, p, ip))
+    except AdminError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
+    if not ok:
         raise HTTPException(404, f"user {user_id} not found")
     forget_credentials()
     return {"id": user_id, **values}

@@ -70,7 +70,7 @@ async def list_task_types(p: Principal = Depends(require("annotator"))) -> list[
 
 
 @router.post("/api/campaigns", status_code=201, response_model=CampaignCreated)
-async def new_campaign(request: Request, db: Db, body: CampaignIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def new_campaign(request: Request, db: Db, body: CampaignIn, p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     ip = client_ip(request)
     try:
         return {"id": await db.write(lambda c: create_campaign(c, body, p.id, ip)), "name": body.name}
@@ -79,9 +79,10 @@ async def new_campaign(request: Request, db: Db, body: CampaignIn, p: Principal 
 
 
 def _campaigns(conn: Connection, p: Principal) -> list[dict[str, Any]]:
-    q = select(Campaign.id, Campaign.name, Campaign.task_type, Campaign.instructions, Campaign.overlap)
+    q = select(Campaign.id, Campaign.name, Campaign.task_type, Campaign.instructions, Campaign.overlap,
+               Campaign.status)
     if p.role == "annotator":
-        q = q.where(members.visible_to(p.id))
+        q = q.where(members.visible_to(p.id), Campaign.status != "closed")
     rows = conn.execute(q.order_by(Campaign.id)).all()
     return [dict(r._mapping) for r in rows]
 
@@ -97,7 +98,7 @@ def _detail(conn: Connection, campaign_id: int, p: Principal) -> dict[str, Any]:
     if p.role == "annotator" and not members.can_see(conn, campaign_id, p.id):
         raise ImportError_(f"campaign {campaign_id} not found")  # assigned to others: not shown
     return {"id": c.id, "name": c.name, "task_type": c.task_type, "instructions": c.instructions,
-            "overlap": c.overlap, "config": c.config, "progress": stats.progress(conn, campaign_id)}
+            "overlap": c.overlap, "status": c.status, "config": c.config, "progress": stats.progress(conn, campaign_id)}
 
 
 @router.get("/api/campaigns/{campaign_id}", response_model=CampaignDetail)
@@ -110,7 +111,7 @@ async def campaign_detail(db: Db, campaign_id: Id, p: Principal = Depends(requir
 
 @router.post("/api/campaigns/{campaign_id}/images", status_code=201, response_model=ItemsAdded)
 async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[UploadFile] = File(...),
-                        gold: str = Form(""), p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                        gold: str = Form(""), p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     """Upload images (JPEG, PNG or WebP). The type is sniffed from the bytes; a declared type that
     disagrees, a non-image or a file over the size limit is refused with a message naming the file."""
     s = request.app.state.settings
@@ -140,7 +141,7 @@ async def upload_images(request: Request, db: Db, campaign_id: Id, files: list[U
 
 @router.post("/api/campaigns/{campaign_id}/urls", status_code=201, response_model=UrlsImported)
 async def import_urls(request: Request, db: Db, campaign_id: Id, body: UrlsIn,
-                      p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                      p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     """Import images from http(s) URLs (private addresses refused unless allowed in settings)."""
     s = request.app.state.settings
     media = request.app.state.media
@@ -156,7 +157,7 @@ async def import_urls(request: Request, db: Db, campaign_id: Id, body: UrlsIn,
 
 
 @router.put("/api/items/{item_id}/gold", response_model=GoldOut)
-async def put_gold(request: Request, db: Db, item_id: Id, body: GoldIn, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+async def put_gold(request: Request, db: Db, item_id: Id, body: GoldIn, p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     ip = client_ip(request)
     try:
         await db.write(lambda c: set_gold(c, item_id, body.gold, p.id, ip))
@@ -178,7 +179,7 @@ async def coco(db: Db, campaign_id: Id, include_unreviewed: bool = False,
 @router.post("/api/campaigns/{campaign_id}/export/shards", response_model=ShardsOut)
 async def shards(request: Request, db: Db, campaign_id: Id,
                  subset: Annotated[Literal["pixmo-points", "pixmo-count"] | None, Query()] = None,
-                 include_unreviewed: bool = False, p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                 include_unreviewed: bool = False, p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     """Write the campaign to PixMo shards under ``<media root>/../exports`` and return the manifest path."""
     import time
     from pathlib import Path

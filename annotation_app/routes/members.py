@@ -38,14 +38,14 @@ async def _run(db: Db, campaign_id: int, fn: Any) -> Any:
 
 
 @router.get("/api/campaigns/{campaign_id}/members", response_model=list[Member])
-async def list_members(db: Db, campaign_id: Id, p: Principal = Depends(require("admin"))) -> list[dict[str, Any]]:
+async def list_members(db: Db, campaign_id: Id, p: Principal = Depends(require("manager"))) -> list[dict[str, Any]]:
     """The users the campaign is assigned to (none: open to every annotator)."""
     return await _run(db, campaign_id, lambda c: members.members(c, campaign_id))
 
 
 @router.post("/api/campaigns/{campaign_id}/members", response_model=MembersAdded)
 async def add_members(request: Request, db: Db, campaign_id: Id, body: MembersIn,
-                      p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                      p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     """Assign users by name (an unknown name refuses the request); returns the names newly assigned."""
     ip = client_ip(request)
     return {"added": await _run(db, campaign_id, lambda c: members.add(c, campaign_id, body.usernames, p.id, ip))}
@@ -53,7 +53,7 @@ async def add_members(request: Request, db: Db, campaign_id: Id, body: MembersIn
 
 @router.delete("/api/campaigns/{campaign_id}/members/{user_id}", response_model=Ok)
 async def remove_member(request: Request, db: Db, campaign_id: Id, user_id: Id,
-                        p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                        p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     ip = client_ip(request)
     await _run(db, campaign_id, lambda c: members.remove(c, campaign_id, user_id, p.id, ip))
     return {"ok": True}

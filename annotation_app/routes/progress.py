@@ -38,7 +38,7 @@ async def my_progress(db: Db, campaign_id: Id, since: Annotated[float | None, Qu
 
 @router.post("/api/campaigns/{campaign_id}/annotators/{user_id}/reinstate", response_model=Ok)
 async def reinstate(request: Request, db: Db, campaign_id: Id, user_id: Id,
-                    p: Principal = Depends(require("admin"))) -> dict[str, Any]:
+                    p: Principal = Depends(require("manager"))) -> dict[str, Any]:
     """End a gold-gating pause: the annotator can claim again; their gold score starts afresh."""
     ip = client_ip(request)
     try:

@@ -184,7 +184,7 @@ def make_appctx(tmp_path: Path, url: str | None = None, **settings: Any) -> AppC
     t = time.time()
     with write_tx(engine) as conn:
         for name, role in (("throwaway", "annotator"), ("annotator", "annotator"), ("reviewer", "reviewer"),
-                           ("admin", "admin")):
+                           ("admin", "admin"), ("manager", "manager")):
             uid = conn.execute(insert(User).values(username=name, password_hash=_HASH, role=role, active=True,
                                                    created_at=t)).inserted_primary_key[0]
             ids[name] = uid

@@ -25,7 +25,7 @@ def _path(path: str) -> str:
 
 
 def test_every_route_for_every_role(appctx):
-    clients = {None: appctx.client(), **{r: appctx.client(r) for r in ("annotator", "reviewer", "admin")}}
+    clients = {None: appctx.client(), **{r: appctx.client(r) for r in ("annotator", "reviewer", "manager", "admin")}}
     checked = 0
     for method, path, route in all_routes(appctx.app):
         role = route_role(route)
