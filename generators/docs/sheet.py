@@ -39,6 +39,27 @@ def contact_sheet(shards: str | Path, out: str | Path, per_renderer: int = 2, th
     return out
 
 
+def renderer_sheet(name: str, pages: list[tuple[str, bytes]], out: str | Path, cols: int = 4,
+                   thumb: tuple[int, int] = (220, 165)) -> Path:
+    """One renderer's contact sheet: a grid of its pages' thumbnails, each labelled, under a title
+    line (a sheet that says so when the renderer kept no page)."""
+    tw, th = thumb
+    rows = max(1, -(-len(pages) // cols))
+    sheet = Image.new("RGB", (tw * cols, 22 + (th + 18) * rows), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((6, 5), f"{name}: {len(pages)} page(s)" if pages else f"{name}: no pages kept", fill="black")
+    for k, (label, data) in enumerate(pages):
+        im = Image.open(io.BytesIO(data)).convert("RGB")
+        im.thumbnail((tw - 6, th - 6))
+        x, y = (k % cols) * tw, 22 + (k // cols) * (th + 18)
+        sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+        draw.text((x + 4, y + th + 2), label[:34], fill="black")
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(out, "PNG", optimize=True)
+    return out
+
+
 if __name__ == "__main__":
     if len(sys.argv) != 3:
         sys.exit("usage: python -m generators.docs.sheet SHARD_DIR OUT.png")
