@@ -28,11 +28,20 @@ def contact_sheet(shards: str | Path, out: str | Path, per_renderer: int = 2, th
     draw = ImageDraw.Draw(sheet)
     for col, name in enumerate(names):
         for row, (label, data) in enumerate(picked[name]):
-            im = Image.open(io.BytesIO(data)).convert("RGB")
-            im.thumbnail((tw - 6, th - 6))
-            x, y = col * tw, row * (th + 18)
-            sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
-            draw.text((x + 4, y + th + 2), label[:34], fill="black")
+            _thumb(sheet, draw, data, label, (col * tw, row * (th + 18)), thumb)
+    return _save(sheet, out)
+
+
+def _thumb(sheet: Image.Image, draw: ImageDraw.ImageDraw, data: bytes, label: str, at: tuple[int, int],
+           thumb: tuple[int, int]) -> None:
+    (x, y), (tw, th) = at, thumb
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    im.thumbnail((tw - 6, th - 6))
+    sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+    draw.text((x + 4, y + th + 2), label[:34], fill="black")
+
+
+def _save(sheet: Image.Image, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, "PNG", optimize=True)
@@ -49,15 +58,8 @@ def renderer_sheet(name: str, pages: list[tuple[str, bytes]], out: str | Path, c
     draw = ImageDraw.Draw(sheet)
     draw.text((6, 5), f"{name}: {len(pages)} page(s)" if pages else f"{name}: no pages kept", fill="black")
     for k, (label, data) in enumerate(pages):
-        im = Image.open(io.BytesIO(data)).convert("RGB")
-        im.thumbnail((tw - 6, th - 6))
-        x, y = (k % cols) * tw, 22 + (k // cols) * (th + 18)
-        sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
-        draw.text((x + 4, y + th + 2), label[:34], fill="black")
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(out, "PNG", optimize=True)
-    return out
+        _thumb(sheet, draw, data, label, ((k % cols) * tw, 22 + (k // cols) * (th + 18)), thumb)
+    return _save(sheet, out)
 
 
 if __name__ == "__main__":
