@@ -17,21 +17,11 @@ from generators.docs.pipeline import DocJob
 from generators.docs.run_docs import run_docs
 from pixmo.shards import iter_samples, read_manifest
 from pixmo.testing import serve
+from tests.generators.test_docs_llm import GOOD
 
-CHART = '''```python
-import io
-import matplotlib.pyplot as plt
-from PIL import Image
-
-def generate_plot(df):
-    fig, ax = plt.subplots(figsize=(6, 4))
-    KIND
-    ax.set_title("TITLE")
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    buf.seek(0)
-    return Image.open(buf)
-```'''
+# the chart code of the LLM-mode test, with its bar call and title as placeholders
+CHART = GOOD.split("\n", 1)[1].replace('ax.bar(df.iloc[:, 0], df.iloc[:, 1], color=["#4C72B0", "#DD8452", "#55A868"])',
+                                       "KIND").replace("Weekly orders", "TITLE")
 BAR = 'ax.bar(df.iloc[:, 0], df.iloc[:, 1], color=["#4C72B0", "#DD8452", "#55A868"])'
 PIE = 'ax.pie(df.iloc[:, 1], labels=df.iloc[:, 0], colors=["#C44E52", "#8172B3", "#937860"])'
 D1 = "Dish,Orders\nBrisket,120\nRibs,95\nCornbread,60\n"
