@@ -65,7 +65,11 @@ def register(app: typer.Typer) -> None:
         cfg = DocsConfig(mode=mode, personas_file=str(personas or ""), split=split, renderers=chosen or tuple(RENDERERS),
                          difficulty_mix=parse_mix(difficulty_mix), dedup_image_bits=dedup_image_bits,
                          dedup_text=dedup_text)
-        table = (PriceTable.from_file(prices) if prices else PriceTable()).with_settings(cfg.llm)
+        from pixmo.llm import LLMSettings
+
+        env = LLMSettings(**cfg.llm)  # PIXMO_LLM_PRICE_IN / _OUT on top of the table
+        table = (PriceTable.from_file(prices) if prices else PriceTable()).with_settings(
+            {"price_in": env.price_in, "price_out": env.price_out})
         render = RenderOptions(threads=threads, timeout=timeout)
         opts = RunOptions(out=str(out), seed=split_seed(seed, split), num=num, workers=workers, executor=executor,
                           per_shard=per_shard, split=split or "train")

@@ -4,7 +4,10 @@
 becomes a :class:`DocJob` with its own RNG (seed, index), so results do not depend on the worker
 count. Renderers come round-robin from the config, so every renderer gets its share; the category
 is drawn from what the renderer serves. Offline mode writes data and code from the template bank
-and the QA from the data; LLM mode asks the configured endpoint for each stage.
+and the QA from the data; LLM mode asks the configured endpoint for each stage. Each page keeps the
+code, data and renderer (and LLM calls) as shard extras (``page_extras``); each shard's stats keep a
+near-duplicate signature per document for the run-wide pass (``dedup.py``) and the personas used
+(``ledger.py``).
 """
 
 from __future__ import annotations

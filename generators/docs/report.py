@@ -1,4 +1,6 @@
-"""``pixmo gen docs --report``: how diverse a run's documents are, read back from its shards."""
+"""``pixmo gen docs --report``: how diverse a run's documents are, read back from its shards, and the
+run report (``write_run_report``): per renderer a table row and a contact sheet, the LLM cost table,
+the near-duplicate and persona counts, as ``report.json``, ``report.md`` and ``sheets/*.png``."""
 
 from __future__ import annotations
 
