@@ -31,7 +31,7 @@ class DocsConfig:
     Plain values, so it pickles to worker processes."""
 
     mode: str = "offline"  # "offline" (template bank) or "llm"
-    renderers: tuple[str, ...] = tuple(RENDERERS)
+    renderers: tuple[str, ...] = field(default_factory=lambda: tuple(RENDERERS))  # every registered one
     personas_file: str = ""  # PersonaHub-style JSONL (field "persona"); "" -> the shipped list
     attempts: int = 3  # offline: re-sample a document whose image is rejected
     prompt_version: str = "docs-v1"
