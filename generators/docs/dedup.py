@@ -1,10 +1,11 @@
 """Near-duplicate filtering across a docs run: by image (dHash) and by text (MinHash of shingles).
 
 Every shard records a signature per document it made (``signature``): a 256-bit difference hash
-of the image (16x17 grey thumbnail, one bit per horizontal neighbour pair) and a 32-slot MinHash of
+of the image (16x17 grey thumbnail, one bit per horizontal neighbour pair), an 8x8 colour thumbnail
+(dHash ignores colour, and same-layout diagrams in other colours are other pages) and a 32-slot MinHash of
 the word 3-grams of the normalised title and data. After the shards are made, ``dedup_shards``
 walks all documents in index order and keeps one unless its image is within
-``dedup_image_bits`` bits of a kept image or its text MinHash agrees with a kept one on at least
+``dedup_image_bits`` bits of a kept image (with colours within ``MAX_COLOUR``) or its text MinHash agrees with a kept one on at least
 ``dedup_text`` of the slots (an estimate of the Jaccard similarity). The decision for document i
 depends only on documents before i, so a run extended with a larger ``--num`` or resumed after a
 kill drops exactly what one full run drops. Dropped documents are taken out of their shard (the
@@ -29,6 +30,7 @@ import numpy as np
 from PIL import Image
 
 HASH_SIDE = 16  # dHash: 16 rows x 16 comparisons = 256 bits
+MAX_COLOUR = 16.0  # an image duplicate also has (almost) the same colours: no 8x8 thumbnail cell differs more
 MINHASH_SLOTS = 32
 TEXT_BANDS = 8  # 8 bands of 4 slots
 _MASK64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -40,6 +42,19 @@ def dhash(png: bytes, side: int = HASH_SIDE) -> int:
     a = np.asarray(im, dtype=np.int16)
     bits = (a[:, :-1] > a[:, 1:]).ravel()
     return int("".join("1" if b else "0" for b in bits), 2)
+
+
+def colour_thumb(png: bytes) -> str:
+    """The image's 8x8 RGB average as 384 hex digits: dHash sees only structure, so two diagrams of the
+    same layout in other colours are told apart by this."""
+    im = Image.open(io.BytesIO(png)).convert("RGB").resize((8, 8), Image.Resampling.BOX)
+    return bytes(np.asarray(im, dtype=np.uint8).ravel()).hex()
+
+
+def colour_distance(a: str, b: str) -> float:
+    """The largest difference (0-255) of one channel of one cell of two ``colour_thumb`` values."""
+    x, y = np.frombuffer(bytes.fromhex(a), np.uint8), np.frombuffer(bytes.fromhex(b), np.uint8)
+    return float(np.abs(x.astype(np.int16) - y.astype(np.int16)).max())
 
 
 def shingles(text: str, n: int = 3) -> set[str]:
@@ -69,7 +84,7 @@ def minhash(items: set[str], slots: int = MINHASH_SLOTS) -> list[int]:
 def signature(index: int, renderer: str, png: bytes, title: str, data: str) -> dict[str, Any]:
     """What the run-wide pass needs of one document (kept in the shard's stats)."""
     return {"index": index, "renderer": renderer, "sha256": hashlib.sha256(png).hexdigest(),
-            "dhash": f"{dhash(png):064x}", "minhash": [f"{v:08x}" for v in minhash(shingles(f"{title}\n{data}"))]}
+            "dhash": f"{dhash(png):064x}", "colour": colour_thumb(png), "minhash": [f"{v:08x}" for v in minhash(shingles(f"{title}\n{data}"))]}
 
 
 def _image_bands(h: int, bits: int) -> list[tuple[int, int]]:
@@ -87,14 +102,14 @@ def greedy(sigs: Sequence[dict[str, Any]], image_bits: int, text: float,
     drops: dict[int, str] = {}
     img_index: dict[tuple[int, int], list[int]] = {}
     txt_index: dict[tuple[int, tuple[str, ...]], list[int]] = {}
-    kept: dict[int, tuple[int, list[str]]] = {}
+    kept: dict[int, tuple[int, list[str], str]] = {}
     rows = MINHASH_SLOTS // TEXT_BANDS
     for s in sorted(sigs, key=lambda s: s["index"]):
-        i, h, mh = s["index"], int(s["dhash"], 16), s["minhash"]
+        i, h, mh, col = s["index"], int(s["dhash"], 16), s["minhash"], s.get("colour", "")
         reason = "image" if i in forced else ""
         if not reason and image_bits >= 0:
             cands = {k for b in _image_bands(h, image_bits) for k in img_index.get(b, [])}
-            if any(bin(h ^ kept[k][0]).count("1") <= image_bits for k in cands):
+            if any(bin(h ^ kept[k][0]).count("1") <= image_bits and _same_colours(col, kept[k][2]) for k in cands):
                 reason = "image"
         if not reason and text > 0:
             cands = {k for b in range(TEXT_BANDS) for k in txt_index.get((b, tuple(mh[b * rows:(b + 1) * rows])), [])}
@@ -103,13 +118,17 @@ def greedy(sigs: Sequence[dict[str, Any]], image_bits: int, text: float,
         if reason:
             drops[i] = reason
             continue
-        kept[i] = (h, mh)
+        kept[i] = (h, mh, col)
         if image_bits >= 0:
             for b in _image_bands(h, image_bits):
                 img_index.setdefault(b, []).append(i)
         for b in range(TEXT_BANDS):
             txt_index.setdefault((b, tuple(mh[b * rows:(b + 1) * rows])), []).append(i)
     return drops
+
+
+def _same_colours(a: str, b: str) -> bool:
+    return not a or not b or colour_distance(a, b) <= MAX_COLOUR
 
 
 def same_image_in_shard(sigs: Sequence[dict[str, Any]]) -> set[int]:

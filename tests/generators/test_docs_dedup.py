@@ -90,11 +90,11 @@ def test_a_run_extended_with_more_documents_drops_what_one_full_run_drops(llm_cf
     assert [sh["samples"] for sh in shards[0]] == [1, 1]
 
 
-def _page(text: str, shift: int = 0) -> bytes:
+def _page(text: str, shift: int = 0, colour: tuple[int, int, int] = (70, 110, 170)) -> bytes:
     im = Image.new("RGB", (320, 200), "white")
     d = ImageDraw.Draw(im)
     for k, h in enumerate((120, 60, 150, 90)):
-        d.rectangle((30 + k * 70 + shift, 190 - h, 80 + k * 70 + shift, 190), fill=(70, 110, 170))
+        d.rectangle((30 + k * 70 + shift, 190 - h, 80 + k * 70 + shift, 190), fill=colour)
     d.text((20, 10), text, fill="black")
     buf = io.BytesIO()
     im.save(buf, "PNG")
@@ -109,6 +109,19 @@ def test_dhash_is_close_for_near_copies_and_far_for_other_pages():
     Image.open(io.BytesIO(_page("Weekly orders"))).transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped, "PNG")
     assert bin(a ^ dedup.dhash(flipped.getvalue())).count("1") > 64
     assert a == dedup.dhash(_page("Weekly orders"))  # a pure function of the pixels
+
+
+def test_the_same_layout_in_other_colours_is_another_page():
+    """dHash sees structure only: a diagram of the same layout in other colours hashes alike (11 of
+    256 bits for two real Graphviz state diagrams of a 140-page run), so an image duplicate must
+    also match the 8x8 colour thumbnail."""
+    blue, green = _page("Weekly orders"), _page("Weekly orders", colour=(100, 160, 40))
+    assert dedup.dhash(blue) == dedup.dhash(green)
+    sigs = [dedup.signature(i, "x", png, f"title {i}", f"data {i} " * i) for i, png in enumerate((blue, green))]
+    assert dedup.colour_distance(sigs[0]["colour"], sigs[1]["colour"]) > dedup.MAX_COLOUR
+    assert dedup.greedy(sigs, 8, 0.8) == {}
+    again = dedup.signature(2, "x", _page("Weekly orders!"), "t", "d")
+    assert dedup.greedy([*sigs, again], 8, 0.8) == {2: "image"}
 
 
 def test_greedy_keeps_the_first_of_each_group_in_index_order():
