@@ -85,7 +85,7 @@ def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False
     """
     from rich.progress import Progress
 
-    rows: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
+    rows: dict[str, list[tuple[tuple[Any, ...], tuple[dict[str, Any], shards.Sample]]]] = {}
     seq = 0
     with Progress(disable=not progress, transient=True) as bar:
         tid = bar.add_task("reading shards", total=None)

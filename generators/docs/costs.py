@@ -66,7 +66,8 @@ def cost_table(mode: str, stages: dict[str, dict[str, dict[str, float]]], kept: 
     if mode != "llm":
         return {"mode": mode, "note": "offline mode: no LLM calls, cost 0", "rows": [], "total_usd": 0.0,
                 "usd_per_kept_image": 0.0, "unpriced_models": []}
-    rows, unpriced = [], set()
+    rows: list[dict[str, Any]] = []
+    unpriced: set[str] = set()
     order = [s for s in STAGES if s in stages] + sorted(set(stages) - set(STAGES))
     for stage in order:
         for model, u in sorted(stages[stage].items()):

@@ -120,10 +120,10 @@ def greedy(sigs: Sequence[dict[str, Any]], image_bits: int, text: float,
             continue
         kept[i] = (h, mh, col)
         if image_bits >= 0:
-            for b in _image_bands(h, image_bits):
-                img_index.setdefault(b, []).append(i)
-        for b in range(TEXT_BANDS):
-            txt_index.setdefault((b, tuple(mh[b * rows:(b + 1) * rows])), []).append(i)
+            for band in _image_bands(h, image_bits):
+                img_index.setdefault(band, []).append(i)
+        for t in range(TEXT_BANDS):
+            txt_index.setdefault((t, tuple(mh[t * rows:(t + 1) * rows])), []).append(i)
     return drops
 
 
