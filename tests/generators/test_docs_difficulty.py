@@ -60,7 +60,7 @@ def test_medium_only_is_the_pipeline_without_a_mix():
     medium = _plan(DocsConfig(difficulty_mix=(("medium", 1.0),)), 120)
     for (a, da), (b, db) in zip(plain, medium, strict=True):
         assert a.difficulty == "" and b.difficulty == "medium"
-        assert (a.code, a.data, a.qa, a.topic) == (b.code, b.data, b.qa, b.topic)
+        assert (a.code, a.data, a.qa, a.topic, da) == (b.code, b.data, b.qa, b.topic, db)
         assert replace(a, difficulty="medium") == b
 
 
