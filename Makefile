@@ -58,8 +58,8 @@ gen-count: setup
 	.venv/bin/pixmo gen count --out $(OUT)/count
 	for d in candidates train validation test; do .venv/bin/pixmo validate $(OUT)/count/$$d || exit 1; done
 
-gen-docs: setup
-	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs
+gen-docs: setup  # every renderer in RENDERERS (no --renderers); report + a contact sheet per renderer in OUT/docs/report
+	.venv/bin/pixmo gen docs --num $(N) --out $(OUT)/docs --report --ledger $(OUT)/docs-personas-ledger.jsonl
 	.venv/bin/pixmo validate $(OUT)/docs
 
 gen-docs-points: setup

@@ -141,12 +141,15 @@ def run(
     progress: bool = True,
     mode: str = "new",
     redo: Callable[[dict[str, Any]], bool] | None = None,
+    finalize: Callable[[Path, Sequence[ShardTask]], Any] | None = None,
 ) -> dict[str, Any]:
     """Run every task not yet done, write the manifest and publish the set. Returns a summary.
 
     The shards are made in a staging directory beside ``out`` (``pixmo.shardset``): ``mode`` is
     new/overwrite/append, and a killed run leaves ``out`` as it was. Finished shards of the same
     run (in the staging directory or the published set) are reused unless ``redo(stats)`` says so.
+    ``finalize(staging_dir, tasks)`` runs once every shard is made, before the manifest: a run-wide
+    pass (the docs near-duplicate filter) that may rewrite shards and their stats files.
     """
     staged = StagedSet(out, mode=mode, keep_staging=True, same_as={
         "dataset": dataset, "split": split, "config": config_dict(config), "seed": seed})
@@ -167,6 +170,8 @@ def run(
         _run_local(fn, config, todo, out_dir, workers, progress)
     else:
         raise ValueError(f"unknown executor {executor!r}; use 'local' or 'ray'")
+    if finalize is not None:
+        finalize(out_dir, tasks)
     infos, totals = list(staged.existing), dict[str, Any]()
     for t in tasks:
         st = json.loads(_stats_path(out_dir, t.index).read_text())

@@ -150,12 +150,15 @@ def import_hf(
 def export_hf(
     directory: Annotated[str, typer.Argument(help="Shard directory (local path or fsspec URL).")],
     out: Annotated[Path, typer.Option(help="Output directory for <subset>.parquet files.")],
+    with_extras: Annotated[bool, typer.Option("--with-extras", help="Also write <subset>.extras.parquet, row by "
+                                              "row beside the published file: the samples' extra members (for "
+                                              "pixmo-docs: the code, data and renderer of each page).")] = False,
 ) -> None:
     """Export shards to one Parquet file per subset, in the published schema (one row per annotation)."""
     console = _console()
     from pixmo.hf import export_hf as run_export
 
-    result = run_export(directory, out, progress=True)
+    result = run_export(directory, out, progress=True, with_extras=with_extras)
     table = Table(title=f"export {directory}")
     table.add_column("subset")
     table.add_column("rows", justify="right")

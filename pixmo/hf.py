@@ -75,15 +75,17 @@ def _row_of(sample: shards.Sample, ann: shards.Annotation) -> dict[str, Any]:
     return row
 
 
-def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False) -> dict[str, dict[str, Any]]:
+def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False,
+              with_extras: bool = False) -> dict[str, dict[str, Any]]:
     """Write ``<out_dir>/<subset>.parquet`` for every subset in the shards; returns {subset: {path, rows}}.
 
     Rows keep the order of the Parquet file they were imported from (``hf_file``/``hf_row`` in
-    the annotation meta); other rows follow in shard order.
+    the annotation meta); other rows follow in shard order. ``with_extras`` also writes
+    ``<subset>.extras.parquet`` beside each file (``extras_table``): the published file is unchanged.
     """
     from rich.progress import Progress
 
-    rows: dict[str, list[tuple[tuple[Any, ...], dict[str, Any]]]] = {}
+    rows: dict[str, list[tuple[tuple[Any, ...], tuple[dict[str, Any], shards.Sample]]]] = {}
     seq = 0
     with Progress(disable=not progress, transient=True) as bar:
         tid = bar.add_task("reading shards", total=None)
@@ -91,7 +93,7 @@ def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False
             for ann in sample.annotations:
                 hf_row = ann.meta.get("hf_row")
                 key = (0, str(ann.meta.get("hf_file", "")), hf_row) if isinstance(hf_row, int) else (1, "", seq)
-                rows.setdefault(ann.subset, []).append((key, _row_of(sample, ann)))
+                rows.setdefault(ann.subset, []).append((key, (_row_of(sample, ann), sample)))
                 seq += 1
             bar.advance(tid)
     out = Path(out_dir)
@@ -99,13 +101,42 @@ def export_hf(source: str | Path, out_dir: str | Path, *, progress: bool = False
     result = {}
     for subset in sorted(rows):
         ordered = [r for _, r in sorted(rows[subset], key=lambda kr: kr[0])]
-        table = pa.Table.from_pylist(ordered, schema=with_hf_metadata(published_schema(subset)))
+        table = pa.Table.from_pylist([r for r, _ in ordered], schema=with_hf_metadata(published_schema(subset)))
         path = out / f"{subset}.parquet"
-        tmp = path.with_name(path.name + ".tmp")
-        pq.write_table(table, tmp)
-        os.replace(tmp, path)
+        _write_parquet(table, path)
         result[subset] = {"path": str(path), "rows": table.num_rows}
+        if with_extras:
+            extras = extras_table([s for _, s in ordered])
+            _write_parquet(extras, path.with_name(f"{subset}{EXTRAS_SUFFIX}"))
+            result[subset]["extras"] = str(path.with_name(f"{subset}{EXTRAS_SUFFIX}"))
     return result
+
+
+EXTRAS_SUFFIX = ".extras.parquet"  # beside <subset>.parquet; never read as a published file
+
+
+def _write_parquet(table: pa.Table, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(table, tmp)
+    os.replace(tmp, path)
+
+
+def extras_table(samples: list[shards.Sample]) -> pa.Table:
+    """One row per published row, in the same order: ``row`` (its index in the published file),
+    ``image_sha256``, and a column per extra member name (``docs_code.txt`` -> ``docs_code``), text
+    when every value is UTF-8, else binary; null where a sample lacks that member."""
+    names = sorted({n for s in samples for n in s.extras})
+    cols: dict[str, Any] = {"row": pa.array(range(len(samples)), pa.int64()),
+                            "image_sha256": pa.array([s.key for s in samples], _S)}
+    for n in names:
+        col = n.rsplit(".", 1)[0] if n.endswith((".txt", ".json")) else n
+        col = col if col not in cols else n
+        vals = [s.extras.get(n) for s in samples]
+        try:
+            cols[col] = pa.array([v.decode() if v is not None else None for v in vals], _S)
+        except UnicodeDecodeError:
+            cols[col] = pa.array(vals, pa.binary())
+    return pa.table(cols)
 
 
 # --- import --------------------------------------------------------------------------------
@@ -311,8 +342,8 @@ def parquet_inputs(source: str | Path | list[str | Path]) -> list[Path]:
     paths = source if isinstance(source, list) else [source]
     files: list[Path] = []
     for p in map(Path, paths):
-        if p.is_dir():
-            found = sorted(p.rglob("*.parquet"))
+        if p.is_dir():  # an export's extras files are not published rows
+            found = sorted(f for f in p.rglob("*.parquet") if not f.name.endswith(EXTRAS_SUFFIX))
             if not found:
                 raise FileNotFoundError(f"{p}: no .parquet files in this directory")
             files.extend(found)

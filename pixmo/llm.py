@@ -111,22 +111,27 @@ class Accounting:
     """Token and cost totals per model, safe to update from many threads."""
 
     by_model: dict[str, Usage] = field(default_factory=dict)
+    by_stage: dict[str, dict[str, Usage]] = field(default_factory=dict)  # stage -> model -> usage
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
-    def add(self, model: str, **counts: float) -> None:
+    def add(self, model: str, stage: str = "", **counts: float) -> None:
         with self._lock:
-            u = self.by_model.setdefault(model, Usage())
-            for k, v in counts.items():
-                setattr(u, k, getattr(u, k) + v)
+            targets = [self.by_model.setdefault(model, Usage())]
+            if stage:
+                targets.append(self.by_stage.setdefault(stage, {}).setdefault(model, Usage()))
+            for u in targets:
+                for k, v in counts.items():
+                    setattr(u, k, getattr(u, k) + v)
 
     def totals(self) -> dict[str, Any]:
         with self._lock:
             out = {m: asdict(u) for m, u in self.by_model.items()}
+            stages = {s: {m: asdict(u) for m, u in ms.items()} for s, ms in self.by_stage.items()}
         total = Usage()
         for u in out.values():
             for k, v in u.items():
                 setattr(total, k, getattr(total, k) + v)
-        return {"models": out, "total": asdict(total)}
+        return {"models": out, "total": asdict(total), "stages": stages}
 
 
 def cache_key(model: str, messages: Messages, params: dict[str, Any]) -> str:
@@ -208,7 +213,7 @@ class LLMClient:
         errors: list[str] = []
         for attempt in range(self.settings.max_retries + 1):
             if attempt:
-                self.accounting.add(model, retries=1)
+                self.accounting.add(model, stage, retries=1)
                 time.sleep(min(self.settings.backoff * 2 ** (attempt - 1), self.settings.max_backoff))
             try:
                 text, pt, ct = self._request(model, convo, params)
@@ -217,7 +222,7 @@ class LLMClient:
                 log.warning("LLM %s (%s): %s", stage, model, errors[-1])
                 continue
             cost = self.cost(model, pt, ct)
-            self.accounting.add(model, requests=1, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost)
+            self.accounting.add(model, stage, requests=1, prompt_tokens=pt, completion_tokens=ct, cost_usd=cost)
             try:
                 parsed = validate(text) if validate else text
             except Exception as exc:  # noqa: BLE001 - any validator error means "ask again"
@@ -230,7 +235,7 @@ class LLMClient:
             if self.cache:
                 self.cache.put(key, {"text": text, "model": model, "prompt_tokens": pt, "completion_tokens": ct})
             return LLMResult(text, parsed, model, self.endpoint, stage, prompt_version, False, attempt + 1, pt, ct, cost)
-        self.accounting.add(model, failed=1)
+        self.accounting.add(model, stage, failed=1)
         raise LLMError(f"LLM stage {stage!r} ({model}) failed after {len(errors)} attempts: {errors[-1]}", errors)
 
     def _from_cache(self, key: str, validate: Validator | None, model: str, stage: str,
@@ -244,8 +249,10 @@ class LLMClient:
             parsed = validate(entry["text"]) if validate else entry["text"]
         except Exception:  # noqa: BLE001 - a validator that got stricter: ask again
             return None
-        self.accounting.add(model, cached=1)
-        return LLMResult(entry["text"], parsed, model, self.endpoint, stage, prompt_version, True, 0)
+        self.accounting.add(model, stage, cached=1)
+        # the tokens the reply took when it was made (nothing is spent now: cost_usd stays 0)
+        return LLMResult(entry["text"], parsed, model, self.endpoint, stage, prompt_version, True, 0,
+                         int(entry.get("prompt_tokens", 0)), int(entry.get("completion_tokens", 0)))
 
     def _request(self, model: str, messages: Messages, params: dict[str, Any]) -> tuple[str, int, int]:
         with self._sem:

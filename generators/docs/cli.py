@@ -24,8 +24,8 @@ def register(app: typer.Typer) -> None:
                                            "process already renders --threads documents at once."),
         threads: int = typer.Option(6, help="Documents in flight per worker process."),
         mode: str = typer.Option("offline", help="offline (template bank) or llm (PIXMO_LLM_* endpoint)."),
-        renderers: str = typer.Option("", help="Comma-separated subset of: matplotlib,plotly,vegalite,latex,"
-                                               "html,mermaid,graphviz (default: all)."),
+        renderers: str = typer.Option("", help="Comma-separated subset of the registered renderers "
+                                               "(generators/docs/renderers.py RENDERERS; default: all)."),
         personas: Path = typer.Option(None, help="PersonaHub-style JSONL with a 'persona' field."),
         per_shard: int = typer.Option(35, help="Documents per shard."),
         timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
@@ -34,23 +34,42 @@ def register(app: typer.Typer) -> None:
                                            "organisations (disjoint across splits; titles name the organisation), "
                                            "seeded from (split, seed); the manifest records the split."),
         report: bool = typer.Option(False, "--report", help="Also print a diversity summary of the shards in "
-                                                           "--out: distinct titles, kinds, renderers, QA types."),
+                                                           "--out and write the run report (tables, contact "
+                                                           "sheet per renderer, LLM costs) to --report-dir."),
+        report_dir: Path = typer.Option(None, help="Where --report writes report.md/json and sheets/ "
+                                                   "(default: OUT/report)."),
+        ledger: Path = typer.Option(None, help="Persona ledger (JSONL): personas earlier runs used are drawn "
+                                               "last; this run's are added when it finishes."),
+        difficulty_mix: str = typer.Option("", help="e.g. easy=0.3,medium=0.5,hard=0.2: data size and question "
+                                                    "types per document (recorded as meta.difficulty)."),
+        dedup_image_bits: int = typer.Option(8, help="Drop a page within this many of 256 dHash bits of an "
+                                                     "earlier kept page (-1: off)."),
+        dedup_text: float = typer.Option(0.8, help="Drop a page whose title+data MinHash agrees with an earlier "
+                                                   "kept page's on this share of slots (0: off)."),
+        prices: Path = typer.Option(None, help="LLM price table JSON {model: [USD per 1M in, out]} on top of "
+                                               "the defaults (generators/docs/costs.py)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
-        """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
-        from functools import partial
-
+        """Render documents with every registered renderer (or --renderers) and write pixmo-docs-{charts,tables,diagrams,other} shards."""
         from generators.common import RunOptions
         from generators.docs.config import DocsConfig, RenderOptions, load_personas
-        from generators.docs.pipeline import make_shard
+        from generators.docs.costs import PriceTable
+        from generators.docs.difficulty import parse_mix
         from generators.docs.renderers import RENDERERS
+        from generators.docs.run_docs import run_docs
         from generators.docs.splits import personas_for, split_seed
-        from generators.runner import run
         from pixmo.shardset import write_mode
 
         chosen = tuple(r.strip() for r in renderers.split(",") if r.strip())
-        cfg = DocsConfig(mode=mode, personas_file=str(personas or ""), split=split, renderers=chosen or tuple(RENDERERS))
+        cfg = DocsConfig(mode=mode, personas_file=str(personas or ""), split=split, renderers=chosen or tuple(RENDERERS),
+                         difficulty_mix=parse_mix(difficulty_mix), dedup_image_bits=dedup_image_bits,
+                         dedup_text=dedup_text)
+        from pixmo.llm import LLMSettings
+
+        env = LLMSettings(**cfg.llm)  # PIXMO_LLM_PRICE_IN / _OUT on top of the table
+        table = (PriceTable.from_file(prices) if prices else PriceTable()).with_settings(
+            {"price_in": env.price_in, "price_out": env.price_out})
         render = RenderOptions(threads=threads, timeout=timeout)
         opts = RunOptions(out=str(out), seed=split_seed(seed, split), num=num, workers=workers, executor=executor,
                           per_shard=per_shard, split=split or "train")
@@ -63,20 +82,22 @@ def register(app: typer.Typer) -> None:
             except LLMUnavailable as exc:
                 typer.echo(f"error: LLM mode is unavailable: {exc}", err=True)
                 raise typer.Exit(3) from None
-        summary = run(partial(make_shard, render=render), cfg, opts.tasks(), opts.out, dataset="pixmo-docs",
-                      seed=opts.seed, workers=opts.workers, executor=opts.executor, split=opts.split,
-                      mode=write_mode(overwrite, append))
+        summary = run_docs(cfg, opts, render, mode=write_mode(overwrite, append), ledger_path=str(ledger or ""))
         stats = summary["stats"]
         typer.echo(json.dumps({k: summary[k] for k in ("manifest", "shards", "skipped", "samples")} |
                               {"documents": stats.get("documents", 0), "rejected": stats.get("rejected", 0),
                                "qa_pairs": stats.get("qa_pairs", 0),
                                "qa_dropped_not_drawn": stats.get("qa_dropped_not_drawn", 0),
-                               "per_renderer": {k[3:]: v for k, v in stats.items() if k.startswith("ok_")}}))
+                               "dedup_dropped": {k: stats.get("dedup_dropped", {}).get(k, 0) for k in ("image", "text")},
+                               "per_renderer": {k[3:]: v for k, v in stats.items() if k.startswith("ok_")}}
+                              | ({"ledger": summary["ledger"]} if "ledger" in summary else {})))
         if report:
-            from generators.docs.report import diversity
+            from generators.docs.report import diversity, write_run_report
             from pixmo.shards import iter_samples
 
-            typer.echo(json.dumps({"report": diversity(iter_samples(out))}))
+            dest = report_dir or out / "report"
+            write_run_report(dest, out, stats, cfg.renderers, cfg.mode, table)
+            typer.echo(json.dumps({"report": diversity(iter_samples(out)) | {"run_report": str(dest / "report.md")}}))
 
     @app.command("docs-points")
     def docs_points(

@@ -31,13 +31,17 @@ class DocsConfig:
     Plain values, so it pickles to worker processes."""
 
     mode: str = "offline"  # "offline" (template bank) or "llm"
-    renderers: tuple[str, ...] = tuple(RENDERERS)
+    renderers: tuple[str, ...] = field(default_factory=lambda: tuple(RENDERERS))  # every registered one
     personas_file: str = ""  # PersonaHub-style JSONL (field "persona"); "" -> the shipped list
     attempts: int = 3  # offline: re-sample a document whose image is rejected
     prompt_version: str = "docs-v1"
     llm: dict[str, Any] = field(default_factory=dict)  # LLMSettings overrides (llm mode)
     split: str = ""  # "" (no split) or train/validation/test: personas and organisations of that split only
     personas_sha256: str = ""  # set from personas_file's bytes: an edited file is new content, not a resume
+    difficulty_mix: tuple[tuple[str, float], ...] = ()  # (level, weight) pairs (difficulty.py); () = no mix
+    dedup_image_bits: int = 8  # drop a document within this many of 256 dHash bits of a kept one; -1: off
+    dedup_text: float = 0.8  # ... or whose title+data MinHash agrees on this share of slots; 0: off
+    used_personas_sha256: str = ""  # --ledger: digest of the personas earlier runs used (drawn last)
 
     def __post_init__(self) -> None:
         if self.personas_file and not self.personas_sha256:
@@ -57,6 +61,13 @@ class DocsConfig:
             raise ValueError(f"attempts must be at least 1, got {self.attempts}")
         if self.split not in ("", "train", "validation", "test"):
             raise ValueError(f"split must be train, validation or test, got {self.split!r}")
+        from generators.docs.difficulty import check_mix
+
+        check_mix(tuple(tuple(x) for x in self.difficulty_mix))  # type: ignore[misc]
+        if not -1 <= self.dedup_image_bits < 256:
+            raise ValueError(f"dedup_image_bits must be -1 (off) to 255, got {self.dedup_image_bits}")
+        if not 0.0 <= self.dedup_text <= 1.0:
+            raise ValueError(f"dedup_text must be 0 (off) to 1, got {self.dedup_text}")
         if "api_key" in self.llm:
             raise ValueError("set the API key as PIXMO_LLM_API_KEY, not in the config (configs go into the manifest)")
 

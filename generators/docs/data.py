@@ -156,10 +156,18 @@ def sample_table(rng: np.random.Generator, d: Domain, topic: str, *, temporal: b
     return TableData(topic, label, [str(c) for c in cols], units, decs, rows, temporal, measure=measure)
 
 
-def sample_graph(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None) -> GraphData:
+def sample_graph(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None,
+                 size: int | None = None) -> GraphData:
+    """A diagram's nodes and edges; ``size`` (the difficulty mix) sets the node count, clamped to
+    what the domain has."""
     kind = kind or str(rng.choice(["flowchart", "tree", "state", "network"]))
+    cap = {"flowchart": min(8, len(d.steps)), "tree": len(d.roles), "state": len(d.states), "network": 7}[kind]
+
+    def nodes_n(lo: int, hi: int) -> int:
+        return min(max(size, 4), cap) if size else int(rng.integers(lo, hi))
+
     if kind == "flowchart":
-        n = int(rng.integers(4, min(8, len(d.steps)) + 1))
+        n = nodes_n(4, cap + 1)
         nodes = list(d.steps[:n])
         edges = [[nodes[i], nodes[i + 1], ""] for i in range(n - 1)]
         if n >= 5 and rng.random() < 0.6:  # a decision that loops back
@@ -167,21 +175,21 @@ def sample_graph(rng: np.random.Generator, d: Domain, topic: str, kind: str | No
             edges[j][2] = "yes"
             edges.append([nodes[j], nodes[j - 1], "no"])
     elif kind == "tree":
-        n = int(rng.integers(4, len(d.roles) + 1))
+        n = nodes_n(4, len(d.roles) + 1)
         nodes = [d.roles[0], *[str(r) for r in rng.choice(d.roles[1:], size=n - 1, replace=False)]]
         edges = [[nodes[0], nodes[1], ""]] if n > 1 else []
         for i in range(2, n):
             parent = nodes[int(rng.integers(0, min(i, 3)))]
             edges.append([parent, nodes[i], ""])
     elif kind == "state":
-        n = int(rng.integers(4, len(d.states) + 1))
+        n = nodes_n(4, len(d.states) + 1)
         nodes = list(d.states[:n])
         verbs = ["start", "advance", "approve", "finish", "retry", "cancel", "resume", "close"]
         edges = [[nodes[i], nodes[i + 1], verbs[i % len(verbs)]] for i in range(n - 1)]
         k = int(rng.integers(1, n - 1))
         edges.append([nodes[k], nodes[0], "reset"])
     else:
-        n = int(rng.integers(4, 8))
+        n = nodes_n(4, 8)
         nodes = [str(x) for x in rng.choice(d.entities, size=n, replace=False)]
         pairs = {(i, i + 1) for i in range(n - 1)}
         for _ in range(int(rng.integers(1, n))):
@@ -191,12 +199,14 @@ def sample_graph(rng: np.random.Generator, d: Domain, topic: str, kind: str | No
     return GraphData(topic, kind, nodes, edges)
 
 
-def sample_doc(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None, org: str = "") -> DocData:
-    """One of the eight document kinds (``documents.py``), with the domain's own items."""
+def sample_doc(rng: np.random.Generator, d: Domain, topic: str, kind: str | None = None, org: str = "",
+               n_items: int | None = None) -> DocData:
+    """One of the eight document kinds (``documents.py``), with the domain's own items (``n_items``
+    of them when the difficulty mix sets it)."""
     from generators.docs import documents
 
     k = documents.kind(kind or str(rng.choice(documents.kinds_for(d))))
-    n = int(rng.integers(3, 7))
+    n = n_items or int(rng.integers(3, 7))
     if k.items_from == "entities":  # a report page: the domain's entities and two of its measures
         t = sample_table(rng, d, topic, temporal=False, n_cols=2, n_rows=n)
     else:

@@ -111,29 +111,45 @@ def qa_prompt(persona: str, topic: str, category: str, figure_type: str, data: s
             "blocks separated by one blank line, nothing else.")
 
 
+def with_level(prompt: str, level: str, which: str) -> str:
+    """The prompt with the difficulty level's sentence (``data_hint``/``qa_hint``); unchanged without one."""
+    from generators.docs.difficulty import LEVELS
+
+    hint = getattr(LEVELS[level], which) if level else ""
+    return f"{prompt}\nDifficulty: {level}. {hint}" if hint else prompt
+
+
+def _chat(client: Any, job: Any, prompt: str, stage: str, **kw: Any) -> Any:
+    """One stage's call, recorded on the job (prompt, model, tokens of the accepted reply, cached)."""
+    res = client.chat(prompt, stage=stage, seed=job.seed_int, temperature=1.0, **kw)
+    job.llm_calls.append({"stage": stage, "model": res.model, "prompt": prompt, "prompt_tokens": res.prompt_tokens,
+                          "completion_tokens": res.completion_tokens, "attempts": res.attempts})
+    return res
+
+
 def run_llm_stages(client: Any, job: Any, r: Renderer, prompt_version: str) -> dict[str, Any]:
     """Topic, data and code for one job; returns provenance per stage. Raises on a failed stage."""
     seed = job.seed_int
     prov: dict[str, Any] = {}
-    res = client.chat(topic_prompt(job.persona, job.category, job.figure_type), stage="topic", seed=seed,
-                      temperature=1.0, validate=split_topics, prompt_version=prompt_version)
+    res = _chat(client, job, topic_prompt(job.persona, job.category, job.figure_type), "topic",
+                validate=split_topics, prompt_version=prompt_version)
     topics = res.parsed
     job.topic = topics[seed % len(topics)]
     prov["topic"] = res.provenance()
     check = clean_csv if r.data_format == "csv" else clean_json
-    res = client.chat(data_prompt(job.persona, job.topic, job.category, job.figure_type, r.data_format),
-                      stage="data", seed=seed, temperature=1.0, validate=check, prompt_version=prompt_version)
+    res = _chat(client, job, with_level(data_prompt(job.persona, job.topic, job.category, job.figure_type,
+                                                    r.data_format), job.difficulty, "data_hint"),
+                "data", validate=check, prompt_version=prompt_version)
     job.data, prov["data"] = res.parsed, res.provenance()
-    res = client.chat(code_prompt(job.persona, job.topic, job.category, job.figure_type, job.data, r),
-                      stage="code", seed=seed, temperature=1.0, validate=code_validator(r),
-                      prompt_version=prompt_version)
+    res = _chat(client, job, code_prompt(job.persona, job.topic, job.category, job.figure_type, job.data, r),
+                "code", validate=code_validator(r), prompt_version=prompt_version)
     job.code, prov["code"] = res.parsed, res.provenance()
     return prov
 
 
 def run_llm_qa(client: Any, job: Any, prompt_version: str) -> dict[str, Any]:
-    res = client.chat(qa_prompt(job.persona, job.topic, job.category, job.figure_type, job.data, job.code),
-                      stage="qa", seed=job.seed_int, temperature=1.0, validate=validate_qa_text,
-                      prompt_version=prompt_version)
+    res = _chat(client, job, with_level(qa_prompt(job.persona, job.topic, job.category, job.figure_type, job.data,
+                                                  job.code), job.difficulty, "qa_hint"),
+                "qa", validate=validate_qa_text, prompt_version=prompt_version)
     job.qa = list(res.parsed)
     return res.provenance()

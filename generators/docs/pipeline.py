@@ -4,12 +4,16 @@
 becomes a :class:`DocJob` with its own RNG (seed, index), so results do not depend on the worker
 count. Renderers come round-robin from the config, so every renderer gets its share; the category
 is drawn from what the renderer serves. Offline mode writes data and code from the template bank
-and the QA from the data; LLM mode asks the configured endpoint for each stage.
+and the QA from the data; LLM mode asks the configured endpoint for each stage. Each page keeps the
+code, data and renderer (and LLM calls) as shard extras (``page_extras``); each shard's stats keep a
+near-duplicate signature per document for the run-wide pass (``dedup.py``) and the personas used
+(``ledger.py``).
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import threading
 import time
@@ -19,13 +23,14 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs import templates, titles
+from generators.docs import dedup, difficulty, ledger, templates, titles
 from generators.docs.bank import domain_for
 from generators.docs.config import DocsConfig, Persona, RenderOptions, load_personas
 from generators.docs.data import TableData, sample_doc, sample_graph, sample_table
 from generators.docs.evidence import filter_qa, llm_evidence
 from generators.docs.qa import MIN_QA, make_qa
 from generators.docs.renderers import RENDERERS, ImageRejected, RenderContext, check_image
+from generators.docs.report import qa_type
 from generators.docs.sandbox import Limits
 from generators.docs.splits import personas_for
 from generators.runner import ShardResult, ShardTask
@@ -58,6 +63,8 @@ class DocJob:
     seconds: float = 0.0  # render + checks, all attempts
     provenance: dict[str, Any] = field(default_factory=dict)
     split: str = ""  # --split: organisations of this split only, titles that name them
+    difficulty: str = ""  # --difficulty-mix: easy/medium/hard ("" without a mix)
+    llm_calls: list[dict[str, Any]] = field(default_factory=list)  # LLM mode: stage, model, prompt, tokens
 
     @property
     def seed_int(self) -> int:
@@ -73,14 +80,19 @@ def _persona_order(seed: int, n: int) -> np.ndarray:
     return np.random.default_rng([seed, 99]).permutation(n)
 
 
-def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int) -> DocJob:
-    """Renderer by turns; personas drawn without replacement (a seeded permutation, cycled)."""
+def plan_job(cfg: DocsConfig, personas: list[Persona], seed: int, index: int,
+             order: list[int] | None = None) -> DocJob:
+    """Renderer by turns; personas drawn without replacement (a seeded permutation, cycled; with a
+    ledger, ``order`` puts the personas earlier runs did not use first: ``ledger.persona_order``)."""
     rng = np.random.default_rng([seed, index, 0])
     renderer = cfg.renderers[index % len(cfg.renderers)]
     category = str(rng.choice(RENDERERS[renderer].categories))
-    p = personas[int(_persona_order(seed, len(personas))[index % len(personas)])]
+    pick = order if order is not None else _persona_order(seed, len(personas))
+    p = personas[int(pick[index % len(personas)])]
     figure_type = str(rng.choice(templates.FIGURES[renderer][category]))
-    return DocJob(index, seed, renderer, category, p.persona, p.domain, figure_type, split=cfg.split)
+    level = difficulty.draw(tuple(tuple(x) for x in cfg.difficulty_mix), seed, index)  # type: ignore[misc]
+    return DocJob(index, seed, renderer, category, p.persona, p.domain, figure_type, split=cfg.split,
+                  difficulty=level)
 
 
 # -- offline ----------------------------------------------------------------------------------------
@@ -90,21 +102,27 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     org = titles.org_name(rng, d, job.split)
     if job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
+        rows = difficulty.size(job.difficulty, rng, "rows")
+        if rows:
+            needs["n_rows"] = rows
         if job.category == "tables":
             needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
         data: Any = sample_table(rng, d, "", **needs)
         data.title = job.topic = titles.table_title(rng, d, data, job.persona, org, named=bool(job.split))
     elif job.category == "diagrams":
-        data = sample_graph(rng, d, "", job.figure_type)
+        data = sample_graph(rng, d, "", job.figure_type, size=difficulty.size(job.difficulty, rng, "nodes"))
         data.title = job.topic = titles.graph_title(rng, d, data, job.persona, org)
     else:
-        data = sample_doc(rng, d, "", org=org)
+        data = sample_doc(rng, d, "", org=org, n_items=difficulty.size(job.difficulty, rng, "rows"))
         job.figure_type = data.kind
         data.title = data.items.title = job.topic = titles.doc_title(data.kind, org)
     fmt = RENDERERS[job.renderer].data_format
     job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
     job.code = templates.write(job.renderer, job.figure_type, data, rng)
     pairs = make_qa(data, job.category, rng)
+    if job.difficulty:
+        drop = difficulty.LEVELS[job.difficulty].drop_qa
+        pairs = [p for p in pairs if qa_type(p[0], p[1]) not in drop]
     job.qa, job.evidence = [(q, a, "") for q, a, _ in pairs], [ev for _, _, ev in pairs]
     return data
 
@@ -206,7 +224,19 @@ def to_sample(job: DocJob, mode: str) -> Sample:
         meta["evidence"] = [list(ev) for ev in job.evidence]
     if job.drawn:
         meta["drawn_text"] = [[t, px] for t, px in job.drawn]
-    return Sample(image=job.image, annotations=[Annotation.of(rec, **meta)])
+    if job.difficulty:
+        meta["difficulty"] = job.difficulty
+    return Sample(image=job.image, annotations=[Annotation.of(rec, **meta)], extras=page_extras(job))
+
+
+def page_extras(job: DocJob) -> dict[str, bytes]:
+    """What made the page, as shard extras (exported beside the published rows with
+    ``pixmo export-hf --with-extras``, never inside them)."""
+    out = {"docs_code.txt": job.code.encode(), "docs_data.txt": job.data.encode(),
+           "docs_renderer.txt": job.renderer.encode()}
+    if job.llm_calls:
+        out["docs_llm.json"] = json.dumps({"calls": job.llm_calls}, ensure_ascii=False, sort_keys=True).encode()
+    return out
 
 
 # -- the shard function -----------------------------------------------------------------------------
@@ -240,6 +270,18 @@ def run_jobs(cfg: DocsConfig, jobs: list[DocJob], opts: RenderOptions, client: A
         return list(pool.map(fn, jobs))
 
 
+def per_renderer(jobs: list[DocJob]) -> dict[str, dict[str, float]]:
+    """documents (planned), ok (rendered and checked), rejected, render seconds and QA pairs per renderer."""
+    out: dict[str, dict[str, float]] = {}
+    for j in jobs:
+        r = out.setdefault(j.renderer, {"documents": 0, "ok": 0, "rejected": 0, "seconds": 0.0, "qa_pairs": 0})
+        r["documents"] += 1
+        r["ok" if j.ok else "rejected"] += 1
+        r["seconds"] = round(r["seconds"] + j.seconds, 3)
+        r["qa_pairs"] += len(j.qa) if j.ok else 0
+    return out
+
+
 def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
     stats: dict[str, Any] = {"documents": sum(j.ok for j in jobs), "rejected": sum(not j.ok for j in jobs),
                              "qa_pairs": sum(len(j.qa) for j in jobs if j.ok),
@@ -253,17 +295,30 @@ def summarize(jobs: list[DocJob], client: Any = None) -> dict[str, Any]:
             stats[f"category_{j.category}"] = stats.get(f"category_{j.category}", 0) + 1
     stats["rejections"] = [{"index": j.index, "renderer": j.renderer, "stage": j.stage, "error": j.error[:400]}
                            for j in jobs if not j.ok]
+    stats["renderers"] = per_renderer(jobs)
+    stats["personas_used"] = {}
+    for j in jobs:
+        if j.ok:
+            stats["personas_used"][j.persona] = stats["personas_used"].get(j.persona, 0) + 1
+        if j.difficulty:
+            stats.setdefault("difficulty", {})[j.difficulty] = stats.get("difficulty", {}).get(j.difficulty, 0) + 1
     if client is not None:
-        total = client.usage()["total"]
-        stats.update({f"llm_{k}": v for k, v in total.items()})
+        usage = client.usage()
+        stats.update({f"llm_{k}": v for k, v in usage["total"].items()})
+        stats["llm_stages"] = usage["stages"]
     return stats
 
 
-def make_shard(cfg: DocsConfig, task: ShardTask, render: RenderOptions = RenderOptions()) -> ShardResult:
+def make_shard(cfg: DocsConfig, task: ShardTask, render: RenderOptions = RenderOptions(),
+               used: frozenset[str] = frozenset()) -> ShardResult:
     """The shard function for ``generators.runner.run``; bind other ``render`` options with
-    ``functools.partial`` (they are not part of the fingerprinted config)."""
+    ``functools.partial`` (they are not part of the fingerprinted config), and with a ledger the
+    personas earlier runs used (``used``; its digest is in the config)."""
+    if ledger.digest(used) != cfg.used_personas_sha256:
+        raise ValueError("the used personas do not match the config's used_personas_sha256")
     personas = personas_for(load_personas(cfg.personas_file), cfg.split)
-    jobs = [plan_job(cfg, personas, task.seed, int(i)) for i in task.items]
+    order = ledger.persona_order([p.persona for p in personas], task.seed, used) if used else None
+    jobs = [plan_job(cfg, personas, task.seed, int(i), order) for i in task.items]
     client = make_client(cfg) if cfg.mode == "llm" else None
     done = run_jobs(cfg, jobs, render, client)
     for j in done:
@@ -271,5 +326,10 @@ def make_shard(cfg: DocsConfig, task: ShardTask, render: RenderOptions = RenderO
             log.warning("docs %d (%s) rejected at %s: %s", j.index, j.renderer, j.stage, j.error[:300])
         elif len(j.qa) < 5:
             log.warning("docs %d has only %d QA pairs", j.index, len(j.qa))
-    samples = [to_sample(j, cfg.mode) for j in done if j.ok and j.qa]
-    return ShardResult(samples, summarize(done, client))
+    kept = [j for j in done if j.ok and j.qa]
+    stats = summarize(done, client)
+    stats["personas_reused"] = sum(j.persona in used for j in kept)
+    stats["dedup_sigs"] = [dedup.signature(j.index, j.renderer, j.image, j.topic, j.data) for j in kept]
+    same = dedup.same_image_in_shard(stats["dedup_sigs"]) if cfg.dedup_image_bits >= 0 else set()
+    stats["dedup_same_image"] = sorted(same)
+    return ShardResult([to_sample(j, cfg.mode) for j in kept if j.index not in same], stats)

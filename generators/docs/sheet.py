@@ -28,15 +28,38 @@ def contact_sheet(shards: str | Path, out: str | Path, per_renderer: int = 2, th
     draw = ImageDraw.Draw(sheet)
     for col, name in enumerate(names):
         for row, (label, data) in enumerate(picked[name]):
-            im = Image.open(io.BytesIO(data)).convert("RGB")
-            im.thumbnail((tw - 6, th - 6))
-            x, y = col * tw, row * (th + 18)
-            sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
-            draw.text((x + 4, y + th + 2), label[:34], fill="black")
+            _thumb(sheet, draw, data, label, (col * tw, row * (th + 18)), thumb)
+    return _save(sheet, out)
+
+
+def _thumb(sheet: Image.Image, draw: ImageDraw.ImageDraw, data: bytes, label: str, at: tuple[int, int],
+           thumb: tuple[int, int]) -> None:
+    (x, y), (tw, th) = at, thumb
+    im = Image.open(io.BytesIO(data)).convert("RGB")
+    im.thumbnail((tw - 6, th - 6))
+    sheet.paste(im, (x + (tw - im.width) // 2, y + (th - im.height) // 2))
+    draw.text((x + 4, y + th + 2), label[:34], fill="black")
+
+
+def _save(sheet: Image.Image, out: str | Path) -> Path:
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     sheet.save(out, "PNG", optimize=True)
     return out
+
+
+def renderer_sheet(name: str, pages: list[tuple[str, bytes]], out: str | Path, cols: int = 4,
+                   thumb: tuple[int, int] = (220, 165)) -> Path:
+    """One renderer's contact sheet: a grid of its pages' thumbnails, each labelled, under a title
+    line (a sheet that says so when the renderer kept no page)."""
+    tw, th = thumb
+    rows = max(1, -(-len(pages) // cols))
+    sheet = Image.new("RGB", (tw * cols, 22 + (th + 18) * rows), "white")
+    draw = ImageDraw.Draw(sheet)
+    draw.text((6, 5), f"{name}: {len(pages)} page(s)" if pages else f"{name}: no pages kept", fill="black")
+    for k, (label, data) in enumerate(pages):
+        _thumb(sheet, draw, data, label, ((k % cols) * tw, 22 + (k // cols) * (th + 18)), thumb)
+    return _save(sheet, out)
 
 
 if __name__ == "__main__":
