@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from generators.docs.evidence import Drawn, pdftotext_lines
-from generators.docs.renderers import RENDERERS, Renderer, RenderContext, RenderError, crop_margins
+from generators.docs.renderers import RENDERERS, RenderContext, Renderer, RenderError, crop_margins
 
 TIKZ_DPI = 150
 ASY_DPI = 150

@@ -136,7 +136,7 @@ def write_geometry(g: GeometryData, st: dict[str, Any], rng: np.random.Generator
     out = [f"pair {n} = {p};" for n, p in zip(g.vertices, pts, strict=True)]
     out.append(f"filldraw({'--'.join(g.vertices)}--cycle, {_pen(fill)} + opacity(0.35), black + linewidth(1.2));")
     cx, cy = np.mean(g.points, axis=0)
-    for n, (x, y) in zip(g.vertices, g.points, strict=True):
+    for n in g.vertices:
         out.append(f"dot({n}); label(\"${n}$\", {n}, unit({n} - ({cx:.3f}, {cy:.3f})) * 1.4);")
     for name, length in g.sides.items():
         a, b = name[0], name[1]

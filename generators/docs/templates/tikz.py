@@ -7,6 +7,7 @@ Every value label is printed from the same :func:`~generators.docs.data.fmt` str
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -143,7 +144,7 @@ def _layout(g: GraphData, rng: np.random.Generator) -> dict[str, tuple[float, fl
         return {x: (r * math.cos(2 * math.pi * i / n + math.pi / 2), r * math.sin(2 * math.pi * i / n + math.pi / 2))
                 for i, x in enumerate(g.nodes)}
     if g.kind == "state":
-        xs = np.cumsum([0.0] + [(_width(a) + _width(b)) / 2 + 1.4 for a, b in zip(g.nodes, g.nodes[1:])])
+        xs = np.cumsum([0.0] + [(_width(a) + _width(b)) / 2 + 1.4 for a, b in itertools.pairwise(g.nodes)])
         return {x: (float(xs[i]), 0.0) for i, x in enumerate(g.nodes)}
     return {x: (0.0, -1.7 * i) for i, x in enumerate(g.nodes)}  # flowchart: top to bottom
 
