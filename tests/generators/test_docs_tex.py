@@ -164,3 +164,42 @@ def test_llm_mode_tikz_and_lilypond_through_the_test_server(tmp_path):
     assert "95" in tikz_answers and "44" not in tikz_answers  # both data; only 95 is drawn
     lily_answers = got["lilypond"].record.questions.answer
     assert "3/4" in lily_answers and "Andante" in lily_answers and "95" not in lily_answers
+
+
+def test_math_and_geometry_answers_match_their_data():
+    """Independent of the QA code: the unknowns solve the problem's equations; the perimeter is the
+    sum of the labelled sides; the triangle's labelled angles add up to 180."""
+    from generators.docs.bank import domain_for
+    from generators.docs.templates.asy import sample_geometry
+    from generators.docs.templates.math_tex import sample_math
+
+    for seed in range(30):
+        d = domain_for("a bakery owner", None, seed)
+        m = sample_math(np.random.default_rng(seed), d, "Maple Street Bakery")
+        qa = {q: a for q, a, _ in m.qa(np.random.default_rng(seed))}
+        nums = [int(v) for v in re.findall(r"\d+", m.problem)]
+        if m.kind == "linear":
+            fee, price, bill = nums[:3]
+            assert int(qa["What is the value of x?"]) * price + fee == bill
+        else:
+            sold, a, c, money = nums[:4]
+            x, y = int(qa["What is the value of x?"]), int(qa["What is the value of y?"])
+            assert x + y == sold and a * x + c * y == money
+        assert qa["How many numbered equations does the solution have?"] == str(len(m.steps))
+        g = sample_geometry(np.random.default_rng(seed), d, "Maple Street Bakery")
+        qa = {q: a for q, a, _ in g.qa(np.random.default_rng(seed))}
+        sides = [g.sides[e] for e in (g.sides if g.kind == "triangle" else ("PQ", "QR"))]
+        per = sum(sides) * (1 if g.kind == "triangle" else 2)
+        assert qa["What is the perimeter of the figure?"] == f"{per:.1f} {g.unit}"
+        if g.kind == "triangle":
+            assert sum(g.angles.values()) == 180
+
+
+@pytest.mark.parametrize("renderer,figure", [("tikz", "pie"), ("asymptote", "geometry"), ("lilypond", "score")])
+def test_same_code_renders_the_same_bytes(ctx, renderer, figure):
+    cat = next(c for c, fs in templates.FIGURES[renderer].items() if figure in fs)
+    job = DocJob(2, 8, renderer, cat, load_personas()[1].persona, None, figure)
+    offline_content(job, np.random.default_rng(3))
+    a, b = (RENDERERS[renderer].render(job.code, job.data, replace(ctx, drawn=[], rng=np.random.default_rng(1)))
+            for _ in range(2))
+    assert a == b
