@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -62,17 +63,20 @@ def time_sandbox(renderer: str, jobs: list[DocJob], ctx: RenderContext) -> float
     return (time.perf_counter() - t0) / len(jobs)
 
 
-def time_direct(renderer: str, jobs: list[DocJob]) -> float:
-    """Seconds per document: the same build, pdftoppm and pdftotext run directly (no sandbox)."""
+def time_direct(renderer: str, jobs: list[DocJob]) -> tuple[float, float]:
+    """(wall, CPU) seconds per document: the same build, pdftoppm and pdftotext run directly (no
+    sandbox). CPU time (user + system of the finished child processes) hardly depends on the load."""
     src, build, pdf, dpi = CASES[renderer]
     script = (f"{build} && pdftoppm -png -r {dpi} -f 1 -l 1 -singlefile {pdf} page && "
               f"pdftotext -f 1 -l 1 -bbox-layout {pdf} words.html")
-    t0 = time.perf_counter()
+    t0, r0 = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     for j in jobs:
         with tempfile.TemporaryDirectory() as d:
             Path(d, src).write_text(j.code)
             subprocess.run(["sh", "-c", script], cwd=d, check=True, capture_output=True)
-    return (time.perf_counter() - t0) / len(jobs)
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
+    return (time.perf_counter() - t0) / len(jobs), cpu / len(jobs)
 
 
 def main() -> None:
@@ -82,13 +86,13 @@ def main() -> None:
     args = ap.parse_args()
     ctx = RenderContext(Limits(timeout=120.0))
     out = {"load_average_start": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
-    print(f"{'renderer':<10} {'sandbox s/doc':>13} {'direct s/doc':>13} {'ratio':>6}")
+    print(f"{'renderer':<10} {'sandbox s/doc':>13} {'direct s/doc':>13} {'ratio':>6} {'direct CPU s/doc':>17}")
     for r in args.renderers.split(","):
         jobs = make_docs(r, args.n)
-        sb, direct = time_sandbox(r, jobs, ctx), time_direct(r, jobs)
+        sb, (direct, cpu) = time_sandbox(r, jobs, ctx), time_direct(r, jobs)
         out[f"{r}_sandbox_s_per_doc"], out[f"{r}_direct_s_per_doc"] = round(sb, 2), round(direct, 2)
-        out[f"{r}_sandbox_over_direct"] = round(sb / direct, 2)
-        print(f"{r:<10} {sb:>13.2f} {direct:>13.2f} {sb / direct:>6.2f}")
+        out[f"{r}_sandbox_over_direct"], out[f"{r}_direct_cpu_s_per_doc"] = round(sb / direct, 2), round(cpu, 2)
+        print(f"{r:<10} {sb:>13.2f} {direct:>13.2f} {sb / direct:>6.2f} {cpu:>17.2f}")
     ctx.close()
     out["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     print(json.dumps(out))
