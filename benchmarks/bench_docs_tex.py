@@ -85,7 +85,7 @@ def main() -> None:
     ap.add_argument("--renderers", default=",".join(CASES))
     args = ap.parse_args()
     ctx = RenderContext(Limits(timeout=120.0))
-    out = {"load_average_start": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
+    out: dict[str, object] = {"load_average_start": [round(x, 2) for x in os.getloadavg()], "cpus": os.cpu_count()}
     print(f"{'renderer':<10} {'sandbox s/doc':>13} {'direct s/doc':>13} {'ratio':>6} {'direct CPU s/doc':>17}")
     for r in args.renderers.split(","):
         jobs = make_docs(r, args.n)
