@@ -1,4 +1,5 @@
-"""The seven renderers behind one interface: ``Renderer.render(code, data, ctx) -> PNG bytes``.
+"""The renderers behind one interface: ``Renderer.render(code, data, ctx) -> PNG bytes`` (seven here;
+TikZ, Asymptote and LilyPond in ``renderers_tex.py``).
 
 Everything a renderer runs that came from an LLM or a template runs outside this process: Python
 code, vl-convert, pdflatex, pdftoppm and dot in the sandbox worker (time limit, memory limit, no
