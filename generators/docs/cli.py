@@ -25,11 +25,10 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(6, help="Documents in flight per worker process."),
         mode: str = typer.Option("offline", help="offline (template bank) or llm (PIXMO_LLM_* endpoint)."),
         renderers: str = typer.Option("", help="Comma-separated subset of: matplotlib,plotly,vegalite,latex,"
-                                               "html,mermaid,graphviz,tikz,asymptote,lilypond (default: all)."),
+                                               "html,mermaid,graphviz (default: all)."),
         personas: Path = typer.Option(None, help="PersonaHub-style JSONL with a 'persona' field."),
         per_shard: int = typer.Option(35, help="Documents per shard."),
-        timeout: float = typer.Option(20.0, help="Seconds allowed per render (LilyPond needs ~4 s of CPU; "
-                                                 "raise it on a busy machine)."),
+        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
         executor: str = typer.Option("local", help="local (process pool) or ray."),
         split: str = typer.Option("", help="train, validation or test: only that split's personas and "
                                            "organisations (disjoint across splits; titles name the organisation), "
@@ -39,7 +38,7 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
-        """Render documents with every renderer (or --renderers) and write pixmo-docs-{charts,tables,diagrams,other} shards."""
+        """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
         from functools import partial
 
         from generators.common import RunOptions
@@ -87,8 +86,7 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="Worker processes, each with its own Chromium."),
         threads: int = typer.Option(4, help="Pages in flight per worker process."),
         per_shard: int = typer.Option(20, help="Pages per shard."),
-        timeout: float = typer.Option(20.0, help="Seconds allowed per render (LilyPond needs ~4 s of CPU; "
-                                                 "raise it on a busy machine)."),
+        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
