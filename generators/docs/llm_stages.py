@@ -67,8 +67,10 @@ def code_validator(r: Renderer):  # noqa: ANN201 - returns a validation hook
             raise ValueError("the code must define generate_plot(df)")
         if r.name == "vegalite":
             json.loads(code)
-        if r.name == "latex" and "\\documentclass" not in code:
+        if r.lang == "latex" and "\\documentclass" not in code:  # latex and tikz
             raise ValueError("the LaTeX must be a complete document with \\documentclass")
+        if r.lang == "lilypond" and "\\score" not in code and "{" not in code:
+            raise ValueError("the LilyPond source must contain music in braces")
         return code
     return check
 

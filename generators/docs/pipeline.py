@@ -100,14 +100,17 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     """Sample data for the job's figure type, write its code and its QA; returns the data object."""
     d = domain_for(job.persona, job.domain, job.index)
     org = titles.org_name(rng, d, job.split)
-    if job.category in ("charts", "tables"):
+    if job.figure_type in templates.SAMPLERS:  # music, math, geometry: data of their own
+        data: Any = templates.SAMPLERS[job.figure_type](rng, d, org)
+        job.topic = data.title
+    elif job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
         rows = difficulty.size(job.difficulty, rng, "rows")
         if rows:
             needs["n_rows"] = rows
         if job.category == "tables":
             needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
-        data: Any = sample_table(rng, d, "", **needs)
+        data = sample_table(rng, d, "", **needs)
         data.title = job.topic = titles.table_title(rng, d, data, job.persona, org, named=bool(job.split))
     elif job.category == "diagrams":
         data = sample_graph(rng, d, "", job.figure_type, size=difficulty.size(job.difficulty, rng, "nodes"))

@@ -1,4 +1,5 @@
-"""The seven renderers behind one interface: ``Renderer.render(code, data, ctx) -> PNG bytes``.
+"""The renderers behind one interface: ``Renderer.render(code, data, ctx) -> PNG bytes`` (seven here;
+TikZ, Asymptote and LilyPond in ``renderers_tex.py``).
 
 Everything a renderer runs that came from an LLM or a template runs outside this process: Python
 code, vl-convert, pdflatex, pdftoppm and dot in the sandbox worker (time limit, memory limit, no
@@ -172,9 +173,9 @@ RENDERERS: dict[str, Renderer] = {r.name: r for r in (
     Renderer("vegalite", ("charts",), "csv", "json",
              "A complete Vega-Lite v5 JSON spec with the data inline under data.values (no URLs).",
              render_vegalite),
-    Renderer("latex", ("tables", "other"), "json", "latex",
-             "A complete LaTeX document using \\documentclass{article} and only base LaTeX packages "
-             "(no standalone, booktabs or tikz); \\pagestyle{empty}; the data hard-coded.",
+    Renderer("latex", ("tables", "other"), "json", "latex",  # "other": documents and math derivations
+             "A complete LaTeX document using \\documentclass{article}; packages from base LaTeX plus booktabs, "
+             "multirow, amsmath, amssymb, array, xcolor, geometry; \\pagestyle{empty}; the data hard-coded.",
              render_latex),
     Renderer("html", ("tables", "other", "charts"), "json", "html",
              "A single self-contained HTML file with inline CSS, the data hard-coded, no external resources.",
@@ -231,3 +232,7 @@ def check_image(png: bytes) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG")
     return buf.getvalue()
+
+
+# TeX-family and music renderers (TikZ/pgfplots, Asymptote, LilyPond) add themselves to RENDERERS
+import generators.docs.renderers_tex  # noqa: E402,F401

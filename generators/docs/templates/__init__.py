@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs.templates import graphs, mpl, pages, plotly_t, vega
+from generators.docs.templates import asy, graphs, math_tex, mpl, music, pages, plotly_t, tikz, vega
 
 PALETTES = (
     ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"),
@@ -35,6 +35,7 @@ NEEDS: dict[str, dict[str, Any]] = {
     "lollipop": {"n_cols": 1}, "heatmap": {"n_cols": 3, "same_measure": True},
     "funnel": {"temporal": False, "n_cols": 1, "additive": True}, "point": {"n_cols": 1},
     "css bar chart": {"n_cols": 1},
+    "scatter": {"n_cols": 2, "temporal": False, "n_rows": 6},
 }
 
 FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -45,19 +46,27 @@ FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
                "tables": ("plotly table",)},
     "vegalite": {"charts": ("bar", "horizontal bar", "line", "area", "point", "pie", "donut", "grouped bar",
                             "stacked bar", "heatmap")},
-    "latex": {"tables": ("ruled table", "grid table", "two-part table"),
-              "other": ("document",)},
+    "latex": {"tables": ("ruled table", "grid table", "two-part table", "booktabs table", "multirow table"),
+              "other": ("document", "derivation")},
     "html": {"tables": ("striped table", "card table", "minimal table"),
              "other": ("document",),
              "charts": ("css bar chart",)},
     "mermaid": {"diagrams": ("flowchart", "state", "tree", "network"), "charts": ("pie",)},
     "graphviz": {"diagrams": ("flowchart", "tree", "state", "network")},
+    "tikz": {"charts": ("bar", "line", "scatter", "pie"), "diagrams": ("flowchart", "tree", "state", "network")},
+    "asymptote": {"charts": ("bar", "pie"), "other": ("geometry",)},
+    "lilypond": {"other": ("score",)},
 }
+# figure types with data of their own (not a table, graph or document): (rng, domain, org) -> data
+# with .title, .to_json() and .qa(rng)
+SAMPLERS: dict[str, Callable[..., Any]] = {"geometry": asy.sample_geometry, "score": music.sample_music,
+                                           "derivation": math_tex.sample_math}
 # (figure type, the data object the renderer's category draws, rng, style) -> code
 Writer = Callable[[str, Any, np.random.Generator, dict[str, Any]], str]
 WRITERS: dict[str, Writer] = {"matplotlib": mpl.write, "plotly": plotly_t.write, "vegalite": vega.write,
-           "latex": pages.write_latex, "html": pages.write_html, "mermaid": graphs.write_mermaid,
-           "graphviz": graphs.write_dot}
+           "latex": math_tex.write, "html": pages.write_html, "mermaid": graphs.write_mermaid,
+           "graphviz": graphs.write_dot, "tikz": tikz.write, "asymptote": asy.write,
+           "lilypond": music.write}
 
 
 def style(rng: np.random.Generator) -> dict[str, Any]:

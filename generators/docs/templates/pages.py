@@ -1,4 +1,4 @@
-"""LaTeX (article class, base packages only) and HTML templates: tables, documents, a CSS bar chart."""
+"""LaTeX (article class; booktabs, multirow, amsmath) and HTML templates: tables, documents, a CSS bar chart."""
 
 from __future__ import annotations
 
@@ -39,6 +39,17 @@ def _tex_tabular(t: TableData, layout: str) -> str:
         half = (len(rows) + 1) // 2
         body = [r"\hline", " & ".join(head) + r" \\ \hline"] + [" & ".join(r) + r" \\" for r in rows[:half]]
         body += [r"\hline"] + [" & ".join(r) + r" \\" for r in rows[half:]] + [r"\hline"]
+    elif layout == "booktabs table":
+        spec = "l" + "r" * n
+        body = [r"\toprule", " & ".join(head) + r" \\ \midrule"] + [" & ".join(r) + r" \\" for r in rows]
+        body += [r"\bottomrule"]
+    elif layout == "multirow table":  # the label header spans two header rows, the group header all columns
+        spec = "l" + "r" * n
+        group = tex(t.measure + (f" ({t.units[0]})" if t.units[0] else "")) if t.measure else "Reported values"
+        cols = [tex(t.columns[j] if t.measure else t.header(j)) for j in range(n)]
+        body = [r"\toprule", rf"\multirow{{2}}{{*}}{{{head[0]}}} & \multicolumn{{{n}}}{{c}}{{\textbf{{{group}}}}} \\",
+                rf"\cmidrule(lr){{2-{n + 1}}} & " + " & ".join(cols) + r" \\ \midrule"]
+        body += [" & ".join(r) + r" \\" for r in rows] + [r"\bottomrule"]
     else:  # ruled
         spec = "l" + "r" * n
         body = [r"\hline\hline", " & ".join(head) + r" \\ \hline"] + [" & ".join(r) + r" \\" for r in rows]
@@ -46,7 +57,8 @@ def _tex_tabular(t: TableData, layout: str) -> str:
     return "\\begin{tabular}{" + spec + "}\n" + "\n".join(body) + "\n\\end{tabular}"
 
 
-def _tex_doc(body: str, title: str, st: dict[str, Any], rng: np.random.Generator) -> str:
+def _tex_doc(body: str, title: str, st: dict[str, Any], rng: np.random.Generator, packages: str = "") -> str:
+    """A page with a title banner; ``packages``: extra \\usepackage lines (each ending in a newline)."""
     font = str(rng.choice(["", r"\renewcommand{\familydefault}{\sfdefault}", r"\renewcommand{\familydefault}{\ttdefault}"]))
     size = str(rng.choice([r"\normalsize", r"\large"]))
     accent = st["palette"][int(rng.integers(0, 5))]
@@ -55,7 +67,7 @@ def _tex_doc(body: str, title: str, st: dict[str, Any], rng: np.random.Generator
 \usepackage[margin=2cm]{{geometry}}
 \usepackage{{color}}
 \usepackage{{array}}
-\definecolor{{accent}}{{rgb}}{{{_rgb(accent)}}}
+{packages}\definecolor{{accent}}{{rgb}}{{{_rgb(accent)}}}
 \definecolor{{tint}}{{rgb}}{{{_rgb(tint)}}}
 {font}
 \pagestyle{{empty}}
@@ -80,9 +92,10 @@ def write_latex(figure_type: str, data: Any, rng: np.random.Generator, st: dict[
                 + "\n\\end{center}\n\n" + total + rf"\emph{{{tex(data.note)}}}")
         return _tex_doc(body, data.title, st, rng)
     body = "\\begin{center}\n" + _tex_tabular(data, figure_type) + "\n\\end{center}"
+    packages = "\\usepackage{booktabs}\n\\usepackage{multirow}\n" if figure_type in ("booktabs table", "multirow table") else ""
     if rng.random() < 0.5:
         body += "\n\n\\smallskip\\noindent\\small Values as reported for " + tex(data.label.lower()) + " entries."
-    return _tex_doc(body, data.title, st, rng)
+    return _tex_doc(body, data.title, st, rng, packages)
 
 
 def total_line(d: DocData) -> str:
