@@ -88,14 +88,19 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     """Sample data for the job's figure type, write its code and its QA; returns the data object."""
     d = domain_for(job.persona, job.domain, job.index)
     org = titles.org_name(rng, d, job.split)
-    if job.category in ("charts", "tables"):
+    own = templates.OWN_CONTENT.get((job.renderer, job.figure_type))
+    data: Any
+    if own is not None:  # circuits, molecules, schedules: their own data and QA
+        data, pairs = own(rng, org, job.figure_type, d)
+        job.topic = data.title
+    elif job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
         if job.category == "tables":
             needs.setdefault("n_cols", int(rng.choice([1, 2, 3])))
-        data: Any = sample_table(rng, d, "", **needs)
+        data = sample_table(rng, d, "", **needs)
         data.title = job.topic = titles.table_title(rng, d, data, job.persona, org, named=bool(job.split))
     elif job.category == "diagrams":
-        data = sample_graph(rng, d, "", job.figure_type)
+        data = sample_graph(rng, d, "", templates.GRAPH_KINDS.get(job.figure_type, job.figure_type))
         data.title = job.topic = titles.graph_title(rng, d, data, job.persona, org)
     else:
         data = sample_doc(rng, d, "", org=org)
@@ -104,7 +109,8 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     fmt = RENDERERS[job.renderer].data_format
     job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
     job.code = templates.write(job.renderer, job.figure_type, data, rng)
-    pairs = make_qa(data, job.category, rng)
+    if own is None:
+        pairs = make_qa(data, job.category, rng)
     job.qa, job.evidence = [(q, a, "") for q, a, _ in pairs], [ev for _, _, ev in pairs]
     return data
 

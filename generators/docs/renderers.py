@@ -180,7 +180,8 @@ RENDERERS: dict[str, Renderer] = {r.name: r for r in (
              "A single self-contained HTML file with inline CSS, the data hard-coded, no external resources.",
              render_html),
     Renderer("mermaid", ("diagrams", "charts"), "json", "mermaid",
-             "Mermaid (v11) diagram source only (flowchart, stateDiagram-v2, mindmap or pie).",
+             "Mermaid (v11) diagram source only (flowchart, stateDiagram-v2, sequenceDiagram, classDiagram, "
+             "erDiagram, mindmap, gantt, timeline, xychart-beta or pie).",
              render_mermaid),
     Renderer("graphviz", ("diagrams",), "json", "dot",
              "A Graphviz DOT graph (digraph or graph) with styled nodes and edges, rendered with dot.",
@@ -231,3 +232,9 @@ def check_image(png: bytes) -> bytes:
     buf = io.BytesIO()
     im.save(buf, "PNG")
     return buf.getvalue()
+
+
+# SchemDraw, RDKit, DOCX, SVG and web screens (renderers_py imports this module's Renderer: import it last)
+from generators.docs.renderers_py import PY_RENDERERS  # noqa: E402
+
+RENDERERS.update({r.name: r for r in PY_RENDERERS})

@@ -14,7 +14,19 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs.templates import graphs, mpl, pages, plotly_t, vega
+from generators.docs.templates import (
+    circuits,
+    docx_t,
+    graphs,
+    mermaid_more,
+    molecules,
+    mpl,
+    pages,
+    plotly_t,
+    screens,
+    svg_t,
+    vega,
+)
 
 PALETTES = (
     ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"),
@@ -34,7 +46,7 @@ NEEDS: dict[str, dict[str, Any]] = {
     "grouped bar": {"n_cols": 2, "same_measure": True}, "stacked bar": {"n_cols": 3, "same_measure": True, "additive": True},
     "lollipop": {"n_cols": 1}, "heatmap": {"n_cols": 3, "same_measure": True},
     "funnel": {"temporal": False, "n_cols": 1, "additive": True}, "point": {"n_cols": 1},
-    "css bar chart": {"n_cols": 1},
+    "css bar chart": {"n_cols": 1}, "xychart": {"n_cols": 1}, "dashboard": {"n_cols": 1},
 }
 
 FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
@@ -50,14 +62,38 @@ FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
     "html": {"tables": ("striped table", "card table", "minimal table"),
              "other": ("document",),
              "charts": ("css bar chart",)},
-    "mermaid": {"diagrams": ("flowchart", "state", "tree", "network"), "charts": ("pie",)},
+    "mermaid": {"diagrams": ("flowchart", "state", "tree", "network", "sequence", "class", "er", "mindmap", "gantt",
+                             "timeline"), "charts": ("pie", "xychart")},
     "graphviz": {"diagrams": ("flowchart", "tree", "state", "network")},
+    # renderers_py.py: Python libraries in the sandbox, SVG and web screens in Chromium
+    "schemdraw": {"diagrams": ("series circuit", "parallel circuit")},
+    "rdkit": {"other": ("compound card", "molecule grid")},
+    "docx": {"other": ("document",), "tables": ("docx table",)},
+    "svg": {"charts": ("bar", "horizontal bar", "line"), "diagrams": ("flowchart", "tree", "state")},
+    "webscreen": {"other": ("app screen",), "tables": ("dashboard",)},
 }
+# figure types whose data and QA are their own (not a table, graph or document): (rng, org, figure type, domain)
+# -> (data with .title and .to_json(), QA pairs with evidence)
+OWN_CONTENT: dict[tuple[str, str], Callable[..., tuple[Any, list[Any]]]] = {
+    **{("schemdraw", f): lambda rng, org, f, d: circuits.own_content(rng, org, f) for f in FIGURES["schemdraw"]["diagrams"]},
+    **{("rdkit", f): lambda rng, org, f, d: molecules.own_content(rng, org, f) for f in FIGURES["rdkit"]["other"]},
+    **{("mermaid", f): mermaid_more.own_content for f in ("gantt", "timeline")},
+}
+# graph figure types drawn from another kind of sampled graph
+GRAPH_KINDS = mermaid_more.GRAPH_KINDS
 # (figure type, the data object the renderer's category draws, rng, style) -> code
 Writer = Callable[[str, Any, np.random.Generator, dict[str, Any]], str]
 WRITERS: dict[str, Writer] = {"matplotlib": mpl.write, "plotly": plotly_t.write, "vegalite": vega.write,
            "latex": pages.write_latex, "html": pages.write_html, "mermaid": graphs.write_mermaid,
-           "graphviz": graphs.write_dot}
+           "graphviz": graphs.write_dot, "schemdraw": circuits.write_schemdraw, "rdkit": molecules.write_rdkit,
+           "docx": docx_t.write_docx, "svg": svg_t.write_svg, "webscreen": screens.write_screen}
+
+
+def _mermaid(figure_type: str, data: Any, rng: np.random.Generator, st: dict[str, Any]) -> str:
+    return mermaid_more.write(figure_type, data, rng, st) or graphs.write_mermaid(figure_type, data, rng, st)
+
+
+WRITERS["mermaid"] = _mermaid
 
 
 def style(rng: np.random.Generator) -> dict[str, Any]:
