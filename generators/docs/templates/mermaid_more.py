@@ -151,7 +151,9 @@ def write_schedule(s: Schedule, rng: np.random.Generator) -> str:
         lines += [f"    {p} : " + " : ".join(_q(e) for e in evs) for p, evs in s.items]
         return "\n".join(lines) + "\n"
     base = np.datetime64(f"{s.year}-{int(rng.integers(1, 10)):02d}-01")
-    lines = [f"%%{{init: {{'theme': '{theme}'}}}}%%", "gantt", f"    title {_q(s.title)}", "    dateFormat YYYY-MM-DD",
+    bars = f"'barHeight': {int(rng.integers(36, 46))}, 'barGap': {int(rng.integers(10, 16))}, 'fontSize': 16"
+    lines = [f"%%{{init: {{'theme': '{theme}', 'gantt': {{{bars}, 'sectionFontSize': 16}}}}}}%%", "gantt",
+             f"    title {_q(s.title)}", "    dateFormat YYYY-MM-DD",
              "    axisFormat %d %b"]
     section = ""
     for i, (name, sec, start, days) in enumerate(s.items):
