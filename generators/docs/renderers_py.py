@@ -43,7 +43,7 @@ def render_docx(code: str, data: str, ctx: RenderContext) -> bytes:
 
 
 _PROLOG = re.compile(r"^\s*(<\?xml[^>]*\?>\s*)?(<!DOCTYPE[^>]*>\s*)?", re.I)
-_SIZE = re.compile(r"<svg\b[^>]*?\b(width|height)\s*=\s*[\"']\s*([\d.]+)\s*(px)?\s*[\"']", re.I | re.S)
+_SIZE = re.compile(r"(?<![\w-])(width|height)\s*=\s*[\"']\s*([\d.]+)\s*(px)?\s*[\"']", re.I)
 _VIEWBOX = re.compile(r"<svg\b[^>]*?\bviewBox\s*=\s*[\"']\s*[-\d.]+[\s,]+[-\d.]+[\s,]+([\d.]+)[\s,]+([\d.]+)", re.I | re.S)
 
 

@@ -20,12 +20,15 @@ from generators.docs.renderers import RENDERERS
 from generators.runner import plan_tasks, run
 from pixmo.shards import iter_samples
 
+# the seven PixMo-Docs renderers; the later ones (renderers_py.py) have their own tests (test_docs_pyrend.py)
+SEVEN = ("matplotlib", "plotly", "vegalite", "latex", "html", "mermaid", "graphviz")
+
 
 def test_offline_run_of_70(tmp_path):
     """The `make gen-docs N=70` run, checked in one test so that it is made once (xdist may spread the
     tests of one module over both workers, and a module or session fixture would then run twice)."""
     out = tmp_path / "docs70"
-    summary = run(make_shard, DocsConfig(), plan_tasks(list(range(70)), 35, 0), out,
+    summary = run(make_shard, DocsConfig(renderers=SEVEN), plan_tasks(list(range(70)), 35, 0), out,
                   dataset="pixmo-docs", seed=0, workers=1, progress=False)
     docs70 = (out, summary, list(iter_samples(out, verify=True)))
     check_ten_valid_images_per_renderer_with_five_qa(docs70)
@@ -72,7 +75,7 @@ def check_ten_valid_images_per_renderer_with_five_qa(docs70):
             assert ann.meta[key], key
         per_renderer[ann.meta["renderer"]] += 1
         categories.add(ann.subset.removeprefix("pixmo-docs-"))
-    assert set(per_renderer) == set(RENDERERS)
+    assert set(per_renderer) == set(SEVEN) and set(SEVEN) <= set(RENDERERS)
     assert min(per_renderer.values()) >= 10, per_renderer
     assert categories == {"charts", "tables", "diagrams", "other"}
     assert summary["stats"]["rejected"] == 0
@@ -233,7 +236,7 @@ def test_same_seed_same_documents(tmp_path):
 def test_two_runs_give_byte_identical_shards_for_every_renderer(tmp_path):
     """Same seed, two runs (6 documents in flight each, so pages are reused in a different order):
     every shard file is byte-identical, Mermaid trees included (rough.js shapes used Math.random)."""
-    cfg = DocsConfig()
+    cfg = DocsConfig(renderers=SEVEN)
     tars = []
     for name in ("a", "b"):
         run(make_shard, cfg, plan_tasks(list(range(21)), 11, 16), tmp_path / name, dataset="pixmo-docs",
@@ -242,6 +245,6 @@ def test_two_runs_give_byte_identical_shards_for_every_renderer(tmp_path):
     assert len(tars[0]) == 2 and tars[0].keys() == tars[1].keys()
     samples = list(iter_samples(tmp_path / "a"))
     kinds = Counter((s.annotations[0].meta["renderer"], s.annotations[0].meta["figure_type"]) for s in samples)
-    assert {r for r, _ in kinds} == set(RENDERERS) and kinds[("mermaid", "tree")] == 2, kinds
+    assert {r for r, _ in kinds} == set(SEVEN) and kinds[("mermaid", "tree")] >= 1, kinds
     for name in tars[0]:
         assert tars[0][name] == tars[1][name], name

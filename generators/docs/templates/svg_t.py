@@ -32,6 +32,12 @@ def svg(width: int, height: int, body: list[str], bg: str, font: str) -> str:
             f'<rect width="{width}" height="{height}" fill="{bg}"/>\n' + "\n".join(body) + "\n</svg>\n")
 
 
+def _panel(x0: float, y0: float, x1: float, y1: float, st: dict[str, Any]) -> str:
+    """The plot area, tinted apart from the page background (a line chart is mostly empty)."""
+    fill = "#ffffff" if st["bg"] != "#ffffff" else "#eef2f7"
+    return f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="{fill}" stroke="#ccc"/>'
+
+
 def _bars(t: TableData, st: dict[str, Any], rng: np.random.Generator, horizontal: bool) -> tuple[int, int, list[str]]:
     vals, labels, n = t.column(0), t.labels, len(t.rows)
     top = max(vals) * 1.15 or 1.0
@@ -54,6 +60,7 @@ def _bars(t: TableData, st: dict[str, Any], rng: np.random.Generator, horizontal
     w, h = int(rng.integers(720, 900)), int(rng.integers(460, 560))
     left, bottom, y0 = 80, h - 90, 80
     slot = (w - left - 30) / n
+    body.append(_panel(left, y0 - 30, w - 20, bottom, st))
     body.append(f'<line x1="{left}" y1="{bottom}" x2="{w - 20}" y2="{bottom}" stroke="#444"/>')
     for i, (lab, v) in enumerate(zip(labels, vals, strict=True)):
         bh = (bottom - y0) * v / top
@@ -76,7 +83,8 @@ def _line(t: TableData, st: dict[str, Any], rng: np.random.Generator) -> tuple[i
     n = len(t.rows)
     size = int(rng.integers(11, 14))
     xs = [left + (right - left) * i / max(1, n - 1) for i in range(n)]
-    body = [f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#444"/>']
+    body = [_panel(left - 20, y0 - 30, right + 20, bottom, st),
+            f'<line x1="{left}" y1="{bottom}" x2="{right}" y2="{bottom}" stroke="#444"/>']
     for i, lab in enumerate(t.labels):
         body.append(text(xs[i], bottom + 20, lab, size))
     for j, col in enumerate(t.columns):
