@@ -139,3 +139,20 @@ def test_svg_page_takes_the_size_of_the_svg():
     assert svg_page('<svg viewBox="0 0 300 150"></svg>')[1:] == (300, 150)
     with pytest.raises(RenderError, match="<svg"):
         svg_page("<html><body>not svg</body></html>")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_same_seed_gives_the_same_images_for_the_new_renderers():
+    """Two shards of the same seed (documents in flight in 3 threads): identical image bytes, LibreOffice's
+    DOCX pages and RDKit depictions included."""
+    from generators.docs.config import RenderOptions
+    from generators.docs.pipeline import make_shard
+    from generators.runner import plan_tasks
+
+    cfg = DocsConfig(renderers=("schemdraw", "rdkit", "docx", "svg", "webscreen"))
+    runs = [make_shard(cfg, plan_tasks(list(range(5)), 5, 4)[0], RenderOptions(threads=3, timeout=40.0))
+            for _ in range(2)]
+    assert runs[0].stats["rejected"] == 0, runs[0].stats["rejections"]
+    assert [s.key for s in runs[0].samples] == [s.key for s in runs[1].samples]
+    assert {s.annotations[0].meta["renderer"] for s in runs[0].samples} == set(cfg.renderers)

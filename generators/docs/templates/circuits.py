@@ -53,7 +53,7 @@ def sample_circuit(rng: np.random.Generator, org: str, layout: str) -> Circuit:
         text, num = _value(rng, k)
         parts.append([f"{k}{counter[k]}", k, text, num])
     volts = str(rng.choice(["3.3 V", "5 V", "9 V", "12 V", "24 V"]))
-    title = f"{org} {rng.choice(PURPOSES)} ({layout})"
+    title = f"{org} {rng.choice(PURPOSES)}, {volts} ({layout})"
     return Circuit(title, layout, ["V1", volts], parts)
 
 

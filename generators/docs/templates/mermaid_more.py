@@ -96,8 +96,10 @@ def sample_gantt(rng: np.random.Generator, d: Domain, org: str) -> tuple[Schedul
     for i in range(n):  # sequential, with some overlap
         starts.append(t)
         t += days[i] - (int(rng.integers(0, days[i] // 2 + 1)) if i else 0)
-    s = Schedule(f"{org} project plan", "gantt", [[names[i], sections[i], starts[i], days[i]] for i in range(n)],
-                 int(rng.integers(2023, 2027)))
+    year = int(rng.integers(2021, 2027))
+    plan = str(rng.choice(["project plan", "rollout schedule", "season plan", "work plan", "launch timeline",
+                           "refit schedule"]))
+    s = Schedule(f"{org} {plan} {year}", "gantt", [[names[i], sections[i], starts[i], days[i]] for i in range(n)], year)
     longest = names[int(np.argmax(days))] if days.count(max(days)) == 1 else ""
     qa: list[QA] = [("What is the title of the chart?", s.title, (s.title,)),
                     ("How many tasks are in the plan?", str(n), tuple(names)),
@@ -126,7 +128,8 @@ def sample_timeline(rng: np.random.Generator, d: Domain, org: str) -> tuple[Sche
     for c in counts:
         events.append(pool[sum(len(x) for x in events):][:c])
     periods = [str(y) for y in years]
-    s = Schedule(f"Milestones of {org}", "timeline", [[p, ev] for p, ev in zip(periods, events, strict=True)])
+    s = Schedule(f"Milestones of {org}, {periods[0]}-{periods[-1]}", "timeline",
+                 [[p, ev] for p, ev in zip(periods, events, strict=True)])
     k = int(rng.integers(n))
     y, evs = periods[k], events[k]
     sizes = [len(x) for x in events]

@@ -71,7 +71,8 @@ def sample_sheet(rng: np.random.Generator, org: str, layout: str) -> MoleculeShe
     picks = rng.choice(len(MOLECULES), size=k, replace=False)
     mols = [dict(zip(("name", "smiles", "formula", "mass", "heavy_atoms", "rings", "use"), MOLECULES[int(i)],
                      strict=True)) for i in picks]
-    title = (f"Compound sheet: {mols[0]['name']}" if k == 1 else f"{org} compound comparison")
+    names = [m["name"] for m in mols]
+    title = f"{org} compound sheet: {names[0]}" if k == 1 else f"{org}: {', '.join(names[:-1])} and {names[-1]}"
     return MoleculeSheet(title, layout, mols)
 
 
@@ -150,7 +151,8 @@ def generate_diagram(data):
         ax = fig.add_axes([0.02, 0.05, 0.55, 0.78])
         ax.imshow(draw(m["smiles"], 600))
         ax.axis("off")
-        fig.text(0.5, 0.93, data["title"], ha="center", fontsize={tsize}, fontweight="bold", color={accent!r})
+        fig.text(0.5, 0.93, data["title"], ha="center", fontsize=min({tsize}, 72 * {w} * 0.9 / (0.62 * len(data["title"]))),
+                 fontweight="bold", color={accent!r})
         rows = [("Name", m["name"]), ("Formula", m["formula"]), ("Molar mass", f"{{m['mass']:.2f}} g/mol"),
                 ("Heavy atoms", str(m["heavy_atoms"])), ("Rings", str(m["rings"])), ("Use", m["use"])]
         for i, (k, v) in enumerate(rows):
@@ -168,7 +170,8 @@ def generate_diagram(data):
             ax.set_yticks([])
             for side in ax.spines.values():
                 side.set_visible({frame})
-        fig.suptitle(data["title"], fontsize={tsize}, fontweight="bold")
+        fig.suptitle(data["title"], fontsize=min({tsize}, 72 * {cell} * n * 0.9 / (0.62 * len(data["title"]))),
+                     fontweight="bold")
         fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", facecolor=fig.get_facecolor())
