@@ -71,7 +71,7 @@ def sample_sheet(rng: np.random.Generator, org: str, layout: str) -> MoleculeShe
     picks = rng.choice(len(MOLECULES), size=k, replace=False)
     mols = [dict(zip(("name", "smiles", "formula", "mass", "heavy_atoms", "rings", "use"), MOLECULES[int(i)],
                      strict=True)) for i in picks]
-    names = [m["name"] for m in mols]
+    names = [str(m["name"]) for m in mols]
     title = f"{org} compound sheet: {names[0]}" if k == 1 else f"{org}: {', '.join(names[:-1])} and {names[-1]}"
     return MoleculeSheet(title, layout, mols)
 
@@ -95,7 +95,7 @@ def card_qa(m: dict[str, Any], title: str, rng: np.random.Generator) -> list[QA]
 
 def grid_qa(s: MoleculeSheet, rng: np.random.Generator) -> list[QA]:
     mols = s.molecules
-    names = [m["name"] for m in mols]
+    names = [str(m["name"]) for m in mols]
     masses = [m["mass"] for m in mols]
     m = mols[int(rng.integers(len(mols)))]
     carbons = [atom_counts(x["formula"]).get("C", 0) for x in mols]
