@@ -234,7 +234,6 @@ def check_image(png: bytes) -> bytes:
     return buf.getvalue()
 
 
-# SchemDraw, RDKit, DOCX, SVG and web screens (renderers_py imports this module's Renderer: import it last)
-from generators.docs.renderers_py import PY_RENDERERS  # noqa: E402
-
-RENDERERS.update({r.name: r for r in PY_RENDERERS})
+# SchemDraw, RDKit, DOCX, SVG and web screens: renderers_py adds itself to RENDERERS when it is imported
+# (it imports this module's Renderer, so it comes last; a plain import also works when it is imported first)
+import generators.docs.renderers_py  # noqa: E402,F401

@@ -15,14 +15,27 @@ from __future__ import annotations
 import re
 
 from generators.docs.evidence import pdftotext_lines
-from generators.docs.renderers import RenderContext, Renderer, _data_file, _drawn_json, _need, crop_margins
+from generators.docs.renderers import (
+    RENDERERS,
+    RenderContext,
+    Renderer,
+    _data_file,
+    _drawn_json,
+    _need,
+    crop_margins,
+)
 from generators.docs.sandbox import RenderError
 
 DOCX_DPI = 110
 SCREEN_WIDTHS = (1024, 1280, 1366)
-# LibreOffice needs its own profile dir; one per job (in the jail's private /tmp), removed afterwards
-_SOFFICE = ('p=/tmp/lo-$$; trap \'rm -rf "$p"\' EXIT; soffice "-env:UserInstallation=file://$p" --headless --norestore '
-            "--nolockcheck --convert-to pdf doc.docx >soffice.txt 2>&1 && test -s doc.pdf && "
+# LibreOffice needs a profile dir of its own per run (two runs sharing one hand work to each other). The
+# first job of a worker makes a clean one (--terminate_after_init: start, write the profile, exit) in the
+# jail's private /tmp; each job converts with a copy of it (~40% faster than a fresh profile), removed after.
+_SOFFICE = ('b=/tmp/lo-base; p=/tmp/lo-$$; trap \'rm -rf "$p" "$b.$$"\' EXIT; '
+            '[ -d "$b" ] || { soffice "-env:UserInstallation=file://$b.$$" --headless --norestore --terminate_after_init '
+            '>/dev/null 2>&1; mv -T "$b.$$" "$b" 2>/dev/null; }; cp -r "$b" "$p" 2>/dev/null; '
+            'soffice "-env:UserInstallation=file://$p" --headless --norestore --nolockcheck --convert-to pdf doc.docx '
+            ">soffice.txt 2>&1 && test -s doc.pdf && "
             f"pdftoppm -png -r {DOCX_DPI} -f 1 -l 1 -singlefile doc.pdf page && "
             "pdftotext -f 1 -l 1 -bbox-layout doc.pdf words.html")
 
@@ -99,3 +112,4 @@ PY_RENDERERS = (
              "or landing page) with a navigation bar, inline CSS, the data hard-coded, no scripts, no external "
              "resources.", render_webscreen),
 )
+RENDERERS.update({r.name: r for r in PY_RENDERERS})

@@ -156,3 +156,17 @@ def test_same_seed_gives_the_same_images_for_the_new_renderers():
     assert runs[0].stats["rejected"] == 0, runs[0].stats["rejections"]
     assert [s.key for s in runs[0].samples] == [s.key for s in runs[1].samples]
     assert {s.annotations[0].meta["renderer"] for s in runs[0].samples} == set(cfg.renderers)
+
+
+@pytest.mark.parametrize("module", ["generators.docs.renderers_py", "generators.docs.points_svg",
+                                    "generators.docs.renderers"])
+def test_registry_is_complete_whichever_module_is_imported_first(module):
+    """renderers.py imports renderers_py last, and renderers_py imports renderers: importing renderers_py
+    first used to fail with a circular ImportError."""
+    import sys
+
+    code = f"import {module}; from generators.docs.renderers import RENDERERS; print(','.join(RENDERERS))"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    assert r.stdout.split()[-1].split(",") == ["matplotlib", "plotly", "vegalite", "latex", "html", "mermaid",
+                                               "graphviz", "schemdraw", "rdkit", "docx", "svg", "webscreen"]
