@@ -25,7 +25,8 @@ def register(app: typer.Typer) -> None:
         threads: int = typer.Option(6, help="Documents in flight per worker process."),
         mode: str = typer.Option("offline", help="offline (template bank) or llm (PIXMO_LLM_* endpoint)."),
         renderers: str = typer.Option("", help="Comma-separated subset of: matplotlib,plotly,vegalite,latex,"
-                                               "html,mermaid,graphviz (default: all)."),
+                                               "html,mermaid,graphviz,schemdraw,rdkit,docx,svg,webscreen "
+                                               "(default: all)."),
         personas: Path = typer.Option(None, help="PersonaHub-style JSONL with a 'persona' field."),
         per_shard: int = typer.Option(35, help="Documents per shard."),
         timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
@@ -38,7 +39,8 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
-        """Render documents with 7 renderers and write pixmo-docs-{charts,tables,diagrams,other} shards."""
+        """Render documents with every registered renderer (or --renderers) and write
+        pixmo-docs-{charts,tables,diagrams,other} shards."""
         from functools import partial
 
         from generators.common import RunOptions
