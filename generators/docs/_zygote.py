@@ -10,7 +10,8 @@ ends (or hits its time limit) its process group and every orphan it left are kil
 
 Protocol: one JSON line per job on stdin -> one JSON line on stdout with the job's ``id``; jobs run
 concurrently (one child each), so replies may come out of order.
-Job kinds: ``python`` (exec code.py, call ``generate_plot(df)`` / ``generate_diagram(data)``),
+Job kinds: ``python`` (exec code.py, call ``generate_plot(df)`` / ``generate_diagram(data)`` /
+``generate_document(data)``, the last saved as out.docx),
 ``vegalite`` (spec.json -> out.png), ``exec`` (run ``argv`` with the same limits).
 With ``--inline MEM_MB`` the worker instead keeps a warm vl-convert and runs Vega-Lite jobs itself
 (no fork: V8 is not fork-safe, and a cold start costs seconds); its memory is capped once
@@ -53,6 +54,11 @@ def _preload() -> None:
     import PIL.Image  # noqa: F401
     import plotly.graph_objects  # noqa: F401
     import plotly.io  # noqa: F401
+    for name in ("schemdraw", "schemdraw.elements", "rdkit.Chem.Draw", "docx"):  # optional renderers
+        try:
+            __import__(name)
+        except ImportError:
+            pass
 
 
 def _save_image(obj: object, path: str) -> None:
@@ -78,16 +84,20 @@ def _run_python(job: dict) -> None:
     data_path = "data.csv" if os.path.exists("data.csv") else "data.json"
     sys.addaudithook(_audit)
     exec(compile(code, "code.py", "exec"), ns)  # noqa: S102 - this IS the sandbox
-    if job["mode"] == "diagram":
-        fn = ns.get("generate_diagram")
+    if job["mode"] in ("diagram", "docx"):
+        fn = ns.get("generate_diagram" if job["mode"] == "diagram" else "generate_document")
         arg = json.load(open(data_path))
     else:
         fn = ns.get("generate_plot")
         arg = pd.read_csv(data_path) if data_path.endswith(".csv") else json.load(open(data_path))
     if not callable(fn):
-        raise NameError("the code must define generate_plot(df) (or generate_diagram(data))")
+        raise NameError("the code must define generate_plot(df) (or generate_diagram(data), generate_document(data))")
     out = fn(arg)
-    if job["mode"] == "plotly":
+    if job["mode"] == "docx":
+        if not hasattr(out, "save"):
+            raise TypeError(f"generate_document returned {type(out).__name__}, expected a docx Document")
+        out.save("out.docx")
+    elif job["mode"] == "plotly":
         import plotly.io as pio
 
         if hasattr(out, "to_plotly_json"):

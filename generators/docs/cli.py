@@ -51,7 +51,9 @@ def register(app: typer.Typer) -> None:
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
     ) -> None:
-        """Render documents with every registered renderer (or --renderers) and write pixmo-docs-{charts,tables,diagrams,other} shards."""
+        """Render documents with every registered renderer (or --renderers) and write
+        pixmo-docs-{charts,tables,diagrams,other} shards."""
+
         from generators.common import RunOptions
         from generators.docs.config import DocsConfig, RenderOptions, load_personas
         from generators.docs.costs import PriceTable
@@ -110,8 +112,10 @@ def register(app: typer.Typer) -> None:
         timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
+        family: str = typer.Option("order", help="Page family: order (HTML order pages), svg (shape boards "
+                                   "and bar charts in SVG) or screen (web app screens)."),
     ) -> None:
-        """Render order pages and write pixmo-points records: point at elements, count them, and say
+        """Render pages and write pixmo-points records: point at elements, count them, and say
         when something is not on the page (zero points)."""
         from functools import partial
 
@@ -121,9 +125,12 @@ def register(app: typer.Typer) -> None:
         from generators.runner import run
         from pixmo.shardset import write_mode
 
+        if family not in ("order", "svg", "screen"):
+            raise ValueError(f"--family must be order, svg or screen, got {family!r}")
         render = RenderOptions(threads=threads, timeout=timeout)
         opts = RunOptions(out=str(out), seed=seed, num=num, workers=workers, per_shard=per_shard)
-        summary = run(partial(make_points_shard, render=render), None, opts.tasks(), opts.out,
+        config = None if family == "order" else {"family": family}  # order pages keep their old fingerprint
+        summary = run(partial(make_points_shard, render=render), config, opts.tasks(), opts.out,
                       dataset="pixmo-docs-points", seed=opts.seed, workers=opts.workers,
                       mode=write_mode(overwrite, append))
         stats = summary["stats"]

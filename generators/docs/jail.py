@@ -33,7 +33,7 @@ from pathlib import Path
 
 SCRATCH = "/scratch"  # where the scratch dir appears inside the sandbox
 ETC = ("/etc/fonts", "/etc/texmf", "/etc/alternatives", "/etc/ld.so.cache", "/etc/ld.so.conf",
-       "/etc/ld.so.conf.d", "/etc/localtime", "/etc/mime.types")
+       "/etc/ld.so.conf.d", "/etc/localtime", "/etc/mime.types", "/etc/libreoffice")
 SYSTEM = ("/usr", "/var/cache/fontconfig", "/var/lib/texmf") + ETC
 BASE_ENV = {"PATH": "/usr/bin:/bin", "HOME": SCRATCH, "LANG": "C.UTF-8", "TMPDIR": "/tmp",
             "XDG_CACHE_HOME": f"{SCRATCH}/.cache", "XDG_CONFIG_HOME": f"{SCRATCH}/.config"}

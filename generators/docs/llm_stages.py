@@ -63,8 +63,12 @@ def code_validator(r: Renderer):  # noqa: ANN201 - returns a validation hook
         code = extract_code(text, r.lang)
         if not code:
             raise ValueError("empty code block")
-        if r.lang == "python" and "def generate_plot" not in code and "def generate_diagram" not in code:
-            raise ValueError("the code must define generate_plot(df)")
+        entry = {"docx": "generate_document", "schemdraw": "generate_diagram", "rdkit": "generate_diagram"}.get(r.name)
+        if r.lang == "python" and f"def {entry or 'generate_plot'}" not in code and (
+                entry or "def generate_diagram" not in code):
+            raise ValueError(f"the code must define {entry or 'generate_plot'}(...)")
+        if r.lang == "svg" and "<svg" not in code:
+            raise ValueError("the reply must be an SVG document (<svg ...>)")
         if r.name == "vegalite":
             json.loads(code)
         if r.lang == "latex" and "\\documentclass" not in code:  # latex and tikz

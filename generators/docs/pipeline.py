@@ -100,8 +100,10 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     """Sample data for the job's figure type, write its code and its QA; returns the data object."""
     d = domain_for(job.persona, job.domain, job.index)
     org = titles.org_name(rng, d, job.split)
-    if job.figure_type in templates.SAMPLERS:  # music, math, geometry: data of their own
-        data: Any = templates.SAMPLERS[job.figure_type](rng, d, org)
+    own = templates.OWN_CONTENT.get((job.renderer, job.figure_type))
+    data: Any
+    if own is not None:  # circuits, molecules, schedules, scores, math, geometry: their own data and QA
+        data, pairs = own(rng, org, job.figure_type, d)
         job.topic = data.title
     elif job.category in ("charts", "tables"):
         needs = dict(templates.NEEDS.get(job.figure_type, {}))
@@ -113,7 +115,8 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
         data = sample_table(rng, d, "", **needs)
         data.title = job.topic = titles.table_title(rng, d, data, job.persona, org, named=bool(job.split))
     elif job.category == "diagrams":
-        data = sample_graph(rng, d, "", job.figure_type, size=difficulty.size(job.difficulty, rng, "nodes"))
+        data = sample_graph(rng, d, "", templates.GRAPH_KINDS.get(job.figure_type, job.figure_type),
+                            size=difficulty.size(job.difficulty, rng, "nodes"))
         data.title = job.topic = titles.graph_title(rng, d, data, job.persona, org)
     else:
         data = sample_doc(rng, d, "", org=org, n_items=difficulty.size(job.difficulty, rng, "rows"))
@@ -122,7 +125,8 @@ def offline_content(job: DocJob, rng: np.random.Generator) -> Any:
     fmt = RENDERERS[job.renderer].data_format
     job.data = data.to_csv() if fmt == "csv" and isinstance(data, TableData) else data.to_json()
     job.code = templates.write(job.renderer, job.figure_type, data, rng)
-    pairs = make_qa(data, job.category, rng)
+    if own is None:
+        pairs = make_qa(data, job.category, rng)
     if job.difficulty:
         drop = difficulty.LEVELS[job.difficulty].drop_qa
         pairs = [p for p in pairs if qa_type(p[0], p[1]) not in drop]

@@ -145,8 +145,14 @@ def centre(box: tuple[float, float, float, float], w: int, h: int) -> tuple[floa
 
 def render_page(page: Page, ctx: RenderContext) -> tuple[bytes, dict[str, tuple[float, float, float, float]]]:
     """The stored PNG and each marked element's box in its pixels (after the checks' downscale)."""
+    return render_marked(page.html, page.width, 200, ctx)
+
+
+def render_marked(page_html: str, width: int, height: int,
+                  ctx: RenderContext) -> tuple[bytes, dict[str, tuple[float, float, float, float]]]:
+    """Any HTML page: the stored PNG and the box of each ``data-pt`` element in its pixels."""
     found: list[tuple[str, float, float, float, float]] = []
-    raw = ctx.browser.render("html", page.html, width=page.width, height=200, boxes=found)
+    raw = ctx.browser.render("html", page_html, width=width, height=height, boxes=found)
     png = check_image(raw)
     rw = Image.open(io.BytesIO(raw)).size[0]
     w = Image.open(io.BytesIO(png)).size[0]
@@ -158,12 +164,17 @@ def page_sample(index: int, seed: int, ctx: RenderContext) -> Sample:
     rng = np.random.default_rng([seed, index, 7])
     page = build_page(rng)
     png, boxes = render_page(page, ctx)
-    im = Image.open(io.BytesIO(png))
-    w, h = im.size
-    url = f"synthetic://docs-points/{seed}/{index:07d}"
+    return points_sample(png, boxes, questions(page, rng), f"synthetic://docs-points/{seed}/{index:07d}",
+                         index=index, seed=seed, html=page.html)
+
+
+def points_sample(png: bytes, boxes: dict[str, tuple[float, float, float, float]], qs: list[Question], url: str,
+                  index: int, seed: int, **meta: Any) -> Sample:
+    """One image and a pixmo-points record per question: the centre of each matched element's box."""
+    w, h = Image.open(io.BytesIO(png)).size
     s = Sample(image=png, image_url=url)
     anns = []
-    for q in questions(page, rng):
+    for q in qs:
         pts, kept, kept_boxes = [], [], []
         for k in q.keys:
             c = centre(boxes[k], w, h) if k in boxes else None
@@ -175,24 +186,31 @@ def page_sample(index: int, seed: int, ctx: RenderContext) -> Sample:
         rec = PixmoPoints(image_url=url, image_sha256=s.key, points=pts, count=len(pts), label=q.label,
                           collection_method=q.method)  # type: ignore[arg-type]
         anns.append(Annotation.of(rec, generator="docs-points", index=index, seed=seed, elements=kept,
-                                  boxes=kept_boxes, present=bool(kept), html=page.html))
+                                  boxes=kept_boxes, present=bool(kept), **meta))
     s.annotations = anns
     return s
 
 
-def make_points_shard(_config: None, task: ShardTask, render: RenderOptions = RenderOptions(threads=4)) -> ShardResult:
+def make_points_shard(config: dict[str, str] | None, task: ShardTask,
+                      render: RenderOptions = RenderOptions(threads=4)) -> ShardResult:
     """Shard function for ``generators.runner.run``: one page per item, pages rendered in ``render.threads``
-    threads. A page depends on (seed, index) alone, so there is no content config (``_config`` is None);
-    bind ``render`` with ``functools.partial``."""
+    threads. A page depends on (seed, index) and the page family alone: the fingerprinted config is None
+    for order pages, ``{"family": "svg" | "screen"}`` for ``points_svg.py``'s; bind ``render`` with
+    ``functools.partial``."""
     from concurrent.futures import ThreadPoolExecutor
 
     from generators.docs.pipeline import render_context
 
     ctx = render_context(render)
+    sample = page_sample
+    if config:
+        from generators.docs.points_svg import FAMILIES
+
+        sample = FAMILIES[config["family"]]
 
     def one(i: int) -> Sample | str:
         try:
-            return page_sample(int(i), task.seed, replace(ctx, drawn=[]))
+            return sample(int(i), task.seed, replace(ctx, drawn=[]))
         except RenderError as exc:
             return f"{type(exc).__name__}: {exc}"
 

@@ -176,8 +176,6 @@ def doc_qa(d: DocData, rng: np.random.Generator) -> list[QA]:
 
 
 def make_qa(data: Any, category: str, rng: np.random.Generator) -> list[QA]:
-    if hasattr(data, "qa"):  # data types that ask their own questions (templates.SAMPLERS)
-        return list(data.qa(rng))
     if isinstance(data, GraphData):
         return graph_qa(data, rng)
     if isinstance(data, DocData):

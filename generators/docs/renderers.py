@@ -181,7 +181,8 @@ RENDERERS: dict[str, Renderer] = {r.name: r for r in (
              "A single self-contained HTML file with inline CSS, the data hard-coded, no external resources.",
              render_html),
     Renderer("mermaid", ("diagrams", "charts"), "json", "mermaid",
-             "Mermaid (v11) diagram source only (flowchart, stateDiagram-v2, mindmap or pie).",
+             "Mermaid (v11) diagram source only (flowchart, stateDiagram-v2, sequenceDiagram, classDiagram, "
+             "erDiagram, mindmap, gantt, timeline, xychart-beta or pie).",
              render_mermaid),
     Renderer("graphviz", ("diagrams",), "json", "dot",
              "A Graphviz DOT graph (digraph or graph) with styled nodes and edges, rendered with dot.",
@@ -234,5 +235,8 @@ def check_image(png: bytes) -> bytes:
     return buf.getvalue()
 
 
-# TeX-family and music renderers (TikZ/pgfplots, Asymptote, LilyPond) add themselves to RENDERERS
+# SchemDraw, RDKit, DOCX, SVG and web screens (renderers_py) and the TeX-family and music renderers
+# (renderers_tex: TikZ/pgfplots, Asymptote, LilyPond) add themselves to RENDERERS when imported (they
+# import this module's Renderer, so they come last; a plain import also works when imported first)
+import generators.docs.renderers_py  # noqa: E402,F401
 import generators.docs.renderers_tex  # noqa: E402,F401

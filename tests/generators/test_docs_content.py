@@ -18,11 +18,12 @@ from generators.docs.pipeline import DocJob, offline_content, plan_job
 from generators.docs.titles import setting
 
 N = 5000
+SEVEN = ("matplotlib", "plotly", "vegalite", "latex", "html", "mermaid", "graphviz")  # PixMo-Docs' renderers
 
 
 @pytest.fixture(scope="module")
 def planned():
-    cfg, personas = DocsConfig(), load_personas()
+    cfg, personas = DocsConfig(renderers=SEVEN), load_personas()
     out = []
     for i in range(N):
         job = plan_job(cfg, personas, 0, i)

@@ -14,7 +14,23 @@ from typing import Any
 
 import numpy as np
 
-from generators.docs.templates import asy, graphs, math_tex, mpl, music, pages, plotly_t, tikz, vega
+from generators.docs.templates import (
+    asy,
+    circuits,
+    docx_t,
+    graphs,
+    math_tex,
+    mermaid_more,
+    molecules,
+    mpl,
+    music,
+    pages,
+    plotly_t,
+    screens,
+    svg_t,
+    tikz,
+    vega,
+)
 
 PALETTES = (
     ("#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860", "#DA8BC3", "#8C8C8C"),
@@ -34,7 +50,7 @@ NEEDS: dict[str, dict[str, Any]] = {
     "grouped bar": {"n_cols": 2, "same_measure": True}, "stacked bar": {"n_cols": 3, "same_measure": True, "additive": True},
     "lollipop": {"n_cols": 1}, "heatmap": {"n_cols": 3, "same_measure": True},
     "funnel": {"temporal": False, "n_cols": 1, "additive": True}, "point": {"n_cols": 1},
-    "css bar chart": {"n_cols": 1},
+    "css bar chart": {"n_cols": 1}, "xychart": {"n_cols": 1}, "dashboard": {"n_cols": 1},
     "scatter": {"n_cols": 2, "temporal": False, "n_rows": 6},
 }
 
@@ -51,22 +67,57 @@ FIGURES: dict[str, dict[str, tuple[str, ...]]] = {
     "html": {"tables": ("striped table", "card table", "minimal table"),
              "other": ("document",),
              "charts": ("css bar chart",)},
-    "mermaid": {"diagrams": ("flowchart", "state", "tree", "network"), "charts": ("pie",)},
+    "mermaid": {"diagrams": ("flowchart", "state", "tree", "network", "sequence", "class", "er", "mindmap", "gantt",
+                             "timeline"), "charts": ("pie", "xychart")},
     "graphviz": {"diagrams": ("flowchart", "tree", "state", "network")},
     "tikz": {"charts": ("bar", "line", "scatter", "pie"), "diagrams": ("flowchart", "tree", "state", "network")},
     "asymptote": {"charts": ("bar", "pie"), "other": ("geometry",)},
     "lilypond": {"other": ("score",)},
+    # renderers_py.py: Python libraries in the sandbox, SVG and web screens in Chromium
+    "schemdraw": {"diagrams": ("series circuit", "parallel circuit")},
+    "rdkit": {"other": ("compound card", "molecule grid")},
+    "docx": {"other": ("document",), "tables": ("docx table",)},
+    "svg": {"charts": ("bar", "horizontal bar", "line"), "diagrams": ("flowchart", "tree", "state")},
+    "webscreen": {"other": ("app screen",), "tables": ("dashboard",)},
 }
 # figure types with data of their own (not a table, graph or document): (rng, domain, org) -> data
-# with .title, .to_json() and .qa(rng)
+# with .title, .to_json() and .qa(rng) (the questions it asks itself)
 SAMPLERS: dict[str, Callable[..., Any]] = {"geometry": asy.sample_geometry, "score": music.sample_music,
                                            "derivation": math_tex.sample_math}
+
+
+def _sampled(sampler: Callable[..., Any]) -> Callable[..., tuple[Any, list[Any]]]:
+    def own(rng: np.random.Generator, org: str, figure_type: str, domain: str) -> tuple[Any, list[Any]]:
+        data = sampler(rng, domain, org)
+        return data, list(data.qa(rng))
+    return own
+
+
+# The one hook for figure types whose data and QA are their own: (renderer, figure type) ->
+# (rng, org, figure type, domain) -> (data with .title and .to_json(), QA pairs with evidence)
+OWN_CONTENT: dict[tuple[str, str], Callable[..., tuple[Any, list[Any]]]] = {
+    **{("schemdraw", f): lambda rng, org, f, d: circuits.own_content(rng, org, f) for f in FIGURES["schemdraw"]["diagrams"]},
+    **{("rdkit", f): lambda rng, org, f, d: molecules.own_content(rng, org, f) for f in FIGURES["rdkit"]["other"]},
+    **{("mermaid", f): mermaid_more.own_content for f in ("gantt", "timeline")},
+    **{(r, f): _sampled(SAMPLERS[f]) for r, cats in FIGURES.items() for fs in cats.values() for f in fs
+       if f in SAMPLERS},
+}
+# graph figure types drawn from another kind of sampled graph
+GRAPH_KINDS = mermaid_more.GRAPH_KINDS
 # (figure type, the data object the renderer's category draws, rng, style) -> code
 Writer = Callable[[str, Any, np.random.Generator, dict[str, Any]], str]
 WRITERS: dict[str, Writer] = {"matplotlib": mpl.write, "plotly": plotly_t.write, "vegalite": vega.write,
            "latex": math_tex.write, "html": pages.write_html, "mermaid": graphs.write_mermaid,
            "graphviz": graphs.write_dot, "tikz": tikz.write, "asymptote": asy.write,
-           "lilypond": music.write}
+           "lilypond": music.write, "schemdraw": circuits.write_schemdraw, "rdkit": molecules.write_rdkit,
+           "docx": docx_t.write_docx, "svg": svg_t.write_svg, "webscreen": screens.write_screen}
+
+
+def _mermaid(figure_type: str, data: Any, rng: np.random.Generator, st: dict[str, Any]) -> str:
+    return mermaid_more.write(figure_type, data, rng, st) or graphs.write_mermaid(figure_type, data, rng, st)
+
+
+WRITERS["mermaid"] = _mermaid
 
 
 def style(rng: np.random.Generator) -> dict[str, Any]:
