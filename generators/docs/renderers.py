@@ -235,6 +235,19 @@ def check_image(png: bytes) -> bytes:
     return buf.getvalue()
 
 
+# The registry's order is part of a run's plan (renderer by turns): it is the same whichever module
+# is imported first
+ORDER = ("matplotlib", "plotly", "vegalite", "latex", "html", "mermaid", "graphviz", "schemdraw", "rdkit",
+         "docx", "svg", "webscreen", "tikz", "asymptote", "lilypond")
+
+
+def register(*new: Renderer) -> None:
+    """Add renderers to RENDERERS, keeping the canonical ORDER (unknown names last, in arrival order)."""
+    items = {**RENDERERS, **{r.name: r for r in new}}
+    RENDERERS.clear()
+    RENDERERS.update(sorted(items.items(), key=lambda kv: ORDER.index(kv[0]) if kv[0] in ORDER else len(ORDER)))
+
+
 # SchemDraw, RDKit, DOCX, SVG and web screens (renderers_py) and the TeX-family and music renderers
 # (renderers_tex: TikZ/pgfplots, Asymptote, LilyPond) add themselves to RENDERERS when imported (they
 # import this module's Renderer, so they come last; a plain import also works when imported first)

@@ -16,13 +16,13 @@ import re
 
 from generators.docs.evidence import pdftotext_lines
 from generators.docs.renderers import (
-    RENDERERS,
     RenderContext,
     Renderer,
     _data_file,
     _drawn_json,
     _need,
     crop_margins,
+    register,
 )
 from generators.docs.sandbox import RenderError
 
@@ -112,4 +112,4 @@ PY_RENDERERS = (
              "or landing page) with a navigation bar, inline CSS, the data hard-coded, no scripts, no external "
              "resources.", render_webscreen),
 )
-RENDERERS.update({r.name: r for r in PY_RENDERERS})
+register(*PY_RENDERERS)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 
 from generators.docs.evidence import Drawn, pdftotext_lines
-from generators.docs.renderers import RENDERERS, RenderContext, Renderer, RenderError, crop_margins
+from generators.docs.renderers import RenderContext, Renderer, RenderError, crop_margins, register
 
 TIKZ_DPI = 150
 ASY_DPI = 150
@@ -103,4 +103,4 @@ TEX_RENDERERS = (
              "one \\score with \\layout {}; \\numericTimeSignature; no Scheme file access, no \\include.",
              render_lilypond),
 )
-RENDERERS.update({r.name: r for r in TEX_RENDERERS})
+register(*TEX_RENDERERS)

@@ -159,14 +159,15 @@ def test_same_seed_gives_the_same_images_for_the_new_renderers():
 
 
 @pytest.mark.parametrize("module", ["generators.docs.renderers_py", "generators.docs.points_svg",
-                                    "generators.docs.renderers"])
+                                    "generators.docs.renderers", "generators.docs.renderers_tex"])
 def test_registry_is_complete_whichever_module_is_imported_first(module):
     """renderers.py imports renderers_py last, and renderers_py imports renderers: importing renderers_py
-    first used to fail with a circular ImportError."""
+    first used to fail with a circular ImportError, and gave another registry order (so another plan)."""
     import sys
 
     code = f"import {module}; from generators.docs.renderers import RENDERERS; print(','.join(RENDERERS))"
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-500:]
     assert r.stdout.split()[-1].split(",") == ["matplotlib", "plotly", "vegalite", "latex", "html", "mermaid",
-                                               "graphviz", "schemdraw", "rdkit", "docx", "svg", "webscreen"]
+                                               "graphviz", "schemdraw", "rdkit", "docx", "svg", "webscreen",
+                                               "tikz", "asymptote", "lilypond"]
