@@ -9,7 +9,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from annotation_app.db import inserted_id, now
 from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession, table
@@ -64,6 +64,17 @@ def create_user(conn: Connection, username: str, password: str, role: str) -> in
 
 
 # --- login throttling ---------------------------------------------------------------------------
+
+def serialize_attempts(conn: Connection, username: str, client: str) -> None:
+    """Make login attempts of one (username, client) run one after another, whichever server
+    process receives them: on PostgreSQL a transaction-scoped advisory lock on the pair, taken
+    before ``login_wait`` reads the earlier attempts (so each attempt sees every earlier failure,
+    and a burst of parallel guesses gets no more than the free ones). SQLite needs none: its
+    write transactions run one at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"),
+                     {"k": f"login:{len(username[:64])}:{username[:64]}:{client[:64]}"})
+
 
 def login_wait(conn: Connection, username: str, client: str, *, free: int, delay_s: float, max_delay_s: float,
                window_s: float) -> float:
