@@ -12,13 +12,19 @@ overlap (a double claim), and that the stored submissions are exactly the acknow
 from __future__ import annotations
 
 import asyncio
+import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from annotation_app.loadgen import HttpConn, _payload
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
@@ -44,12 +50,13 @@ class Log:
     latency: dict[str, list[float]] = field(default_factory=lambda: {"claim": [], "submit": [], "cycle": []})
     late_refused: int = 0  # late submits answered 409 (the slot went to someone else)
     replays: int = 0
+    reconnects: int = 0
     errors: list[str] = field(default_factory=list)
 
     def summary(self, seconds: float) -> dict[str, Any]:
         out: dict[str, Any] = {"seconds": round(seconds, 1), "claims": len(self.claims),
                                "acked_submissions": len(self.acked), "replayed_submits": self.replays,
-                               "late_submits_refused": self.late_refused, "errors": len(self.errors),
+                               "late_submits_refused": self.late_refused, "reconnects": self.reconnects, "errors": len(self.errors),
                                "cycles_per_s": round(len(self.latency["cycle"]) / seconds, 1) if seconds else 0.0}
         for name, lat in self.latency.items():
             s = sorted(lat)
@@ -59,8 +66,15 @@ class Log:
 
 
 async def _call(conn: HttpConn, log: Log, kind: str, method: str, path: str, body: Any) -> tuple[int, Any]:
+    """One request; a connection the server closed (idle keep-alive) is reopened and the request
+    sent once more, as a browser does (every call here is safe to repeat: a claim returns the lease
+    already held, a submit replays its key, a draft is overwritten, a repeated release gets 409)."""
     t0 = time.perf_counter()
-    status, data = await conn.request(method, path, body)
+    try:
+        status, data = await conn.request(method, path, body)
+    except ConnectionError:
+        log.reconnects += 1
+        status, data = await conn.request(method, path, body)
     if kind:
         log.latency[kind].append(time.perf_counter() - t0)
     return status, data
@@ -197,3 +211,42 @@ def verify(engine: Any, campaign_id: int, log: Log) -> dict[str, int]:
         "annotator_answered_an_item_twice": int(twice or 0),
         "slot_counter_drift": int(drift or 0),
     }
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Served:
+    """``pixmo annotate serve --workers N`` in a subprocess (this checkout's code)."""
+
+    def __init__(self, url: str, media: str, workers: int, lease_s: float = 600.0, env: dict[str, str] | None = None):
+        self.port = _free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        env = {**os.environ, "PYTHONPATH": str(ROOT), "PIXMO_APP_LEASE_SECONDS": str(lease_s), **(env or {})}
+        cmd = [sys.executable, "-c", "import sys; from pixmo.cli import main; sys.exit(main())", "annotate", "serve",
+               "--workers", str(workers), "--port", str(self.port), "--db", url, "--media", media]
+        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
+        import httpx
+
+        for _ in range(1200):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"serve exited with {self.proc.returncode}")
+            try:
+                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("serve did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(10)

@@ -24,49 +24,14 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).parent))
-
-
-class Served:
-    """``pixmo annotate serve --workers N`` in a subprocess (this checkout's code)."""
-
-    def __init__(self, url: str, media: str, workers: int, lease_s: float):
-        from bench_app import _free_port
-
-        self.port = _free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "PYTHONPATH": str(ROOT), "PIXMO_APP_LEASE_SECONDS": str(lease_s)}
-        cmd = [sys.executable, "-c", "import sys; from pixmo.cli import main; sys.exit(main())", "annotate", "serve",
-               "--workers", str(workers), "--port", str(self.port), "--db", url, "--media", media]
-        self.proc = subprocess.Popen(cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL)
-        import httpx
-
-        for _ in range(1200):
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.proc.returncode}")
-            try:
-                if httpx.get(self.base + "/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("serve did not start")
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
 
 
 def load_test(url: str, media: str, *, annotators: int, workers: int, seconds: float, rate: float,
@@ -76,6 +41,7 @@ def load_test(url: str, media: str, *, annotators: int, workers: int, seconds: f
 
     from annotation_app import loadcheck
     from annotation_app.db import normalize_url
+    from annotation_app.loadcheck import Served
     from annotation_app.loadgen import seed_campaign
 
     items = int(rate * seconds * 1.25) + 2000

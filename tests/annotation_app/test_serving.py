@@ -121,3 +121,29 @@ def test_parallel_wrong_passwords_over_two_processes_get_only_the_free_attempts(
     assert sorted(codes) == [401] * 4 + [429] * 8, codes
     r = httpx.post(servers[1].base + "/api/auth/login", json={"username": "victim", "password": "the-real-one"})
     assert r.status_code == 429, "the delay holds in the other process too"
+
+
+def test_media_on_an_object_store_is_served_by_every_worker(pg_url, tmp_path, s3_bucket):
+    """docs/deploy.md's layout: PostgreSQL, two server processes, images in an S3 bucket (moto's
+    S3 server here) through fsspec: a claimed task's image comes back byte for byte, on several
+    connections (the kernel spreads them over both workers)."""
+    import hashlib
+
+    import boto3
+
+    from annotation_app.loadcheck import Served
+    from annotation_app.loadgen import seed_campaign
+
+    s = seed_campaign(pg_url, "s3://pixmo/media", items=4, users=1)
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket="pixmo")["Contents"]]
+    assert len(keys) == 1 and keys[0].startswith("media/img/")
+    srv = Served(pg_url, "s3://pixmo/media", workers=2)
+    try:
+        auth = {"Authorization": f"Bearer {s.tokens[0]}"}
+        a = httpx.post(f"{srv.base}/api/campaigns/{s.campaign_id}/claim", json={}, headers=auth).json()["assignment"]
+        bodies = [httpx.get(srv.base + a["item"]["media_url"], headers=auth) for _ in range(6)]
+    finally:
+        srv.stop()
+    assert {r.status_code for r in bodies} == {200}
+    want = boto3.client("s3").get_object(Bucket="pixmo", Key=keys[0])["Body"].read()
+    assert {hashlib.sha256(r.content).hexdigest() for r in bodies} == {hashlib.sha256(want).hexdigest()}
