@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert, select, text, update
 
 from annotation_app.db import inserted_id, now
 from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession, table
-from annotation_app.sql import Q, first
+from annotation_app.sql import Q
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "pmt_"
@@ -151,11 +151,18 @@ _BY_SESSION = Q("SELECT u.id, u.username, u.role, s.id AS sid, s.csrf_token FROM
                    "AND u.active AND s.expires_at > :t")
 
 
-def principal_from_token(conn: Any, token: str) -> Principal | None:
-    row = first(conn, _BY_TOKEN, {"h": sha256(token), "t": now()})
-    return Principal(row["id"], row["username"], row["role"], "token") if row else None
+def principal_lookup(token: str | None, secret: str | None) -> tuple[Q, dict[str, Any]]:
+    """The statement and parameters that find the principal of an API token (else a session secret)."""
+    if token:
+        return _BY_TOKEN, {"h": sha256(token), "t": now()}
+    return _BY_SESSION, {"h": sha256(secret or ""), "t": now()}
 
 
-def principal_from_session(conn: Any, secret: str) -> Principal | None:
-    row = first(conn, _BY_SESSION, {"h": sha256(secret), "t": now()})
-    return Principal(row["id"], row["username"], row["role"], "cookie", row["sid"], row["csrf_token"]) if row else None
+def principal_of(row: dict[str, Any] | None, via: str) -> Principal | None:
+    """The principal from a ``principal_lookup`` row (``via``: "token" or "cookie")."""
+    if row is None:
+        return None
+    if via == "token":
+        return Principal(row["id"], row["username"], row["role"], "token")
+    return Principal(row["id"], row["username"], row["role"], "cookie", row["sid"], row["csrf_token"])
+
