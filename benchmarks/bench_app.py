@@ -10,6 +10,9 @@ unmeasured warm-up (``WARMUP_PER_CLIENT`` cycles per client) before the timed ru
 
     python benchmarks/bench_app.py --quick      # < 2 minutes
     python benchmarks/bench_app.py --items 5000
+    python benchmarks/bench_app.py --quick --compare /tmp/old-checkout --rounds 3   # PostgreSQL, A/B interleaved
+    python benchmarks/bench_app.py --quick --compare . --server-workers 2 --compare-server-workers 1
+                                                # what a second server process (and core) buys
 
 Each app backend is timed twice on fresh campaigns: at saturation (every client back to back: the
 throughput; its latency is 50 / throughput by Little's law) and with the 50 clients offering the
@@ -209,6 +212,9 @@ def main() -> None:
     ap.add_argument("--compare", metavar="DIR", help="PostgreSQL only: alternate this checkout's server with the "
                                                      "one in DIR (e.g. an older commit), --rounds times each")
     ap.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    ap.add_argument("--compare-server-workers", type=int, default=None,
+                    help="server processes of the --compare side (default: --server-workers); with --compare . "
+                         "this measures what more processes buy on the same code")
     args = ap.parse_args()
     items = 1500 if args.quick else args.items
     if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
@@ -253,17 +259,18 @@ def main() -> None:
 
 def compare(args: argparse.Namespace, items: int) -> None:
     """This checkout against ``args.compare`` on PostgreSQL, interleaved: new, old, new, old, ..."""
-    codes = {"new": ROOT, "old": Path(args.compare).resolve()}
+    other = args.compare_server_workers or args.server_workers
+    codes = {"new": (ROOT, args.server_workers), "old": (Path(args.compare).resolve(), other)}
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as d:
         for r in range(args.rounds):
-            for name, root in codes.items():
+            for name, (root, workers) in codes.items():
                 url, drop = _pg_database(args.postgres)  # a fresh database per run
                 try:
-                    out = bench_app(url, f"{d}/media", args.clients, items, root=root, workers=args.server_workers)
+                    out = bench_app(url, f"{d}/media", args.clients, items, root=root, workers=workers)
                 finally:
                     drop()
-                rows.append({"round": r + 1, "code": name, "load_average": os.getloadavg()[0], **out})
+                rows.append({"round": r + 1, "code": name, "server_workers": workers, "load_average": os.getloadavg()[0], **out})
                 p = out["at_target_rate"]
                 print(f"round {r + 1} {name}: {out['cycles_per_s']} cycles/s, p99 {out['p99_ms']} ms, p99 @"
                       f"{TARGET_CYCLES:g}/s {p['p99_ms']} ms, server CPU {out['server_cpu_ms_per_cycle']} ms/cycle, "
@@ -275,8 +282,9 @@ def compare(args: argparse.Namespace, items: int) -> None:
 
     summary = {c: {"cycles_per_s": med(c, "cycles_per_s"), "p99_ms_at_target": med(c, "p99_ms", "at_target_rate"),
                    "server_cpu_ms_per_cycle": med(c, "server_cpu_ms_per_cycle")} for c in codes}
-    print(json.dumps({"bench": "app_compare", "items": items, "clients": args.clients, "server_workers": args.server_workers,
-                      "baseline": str(codes["old"]), "medians": summary, "rounds": rows}))
+    print(json.dumps({"bench": "app_compare", "items": items, "clients": args.clients,
+                      "sides": {c: {"code": str(r), "server_workers": w} for c, (r, w) in codes.items()},
+                      "medians": summary, "rounds": rows}))
 
 
 def _verdicts(results: dict, names: dict) -> dict:

@@ -105,12 +105,30 @@ def parse_raw(path: Path) -> tuple[collections.Counter[str], collections.Counter
     return cats, funcs, total
 
 
+def _pg_settings(url: str, pairs: list[str]) -> None:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    from annotation_app.db import normalize_url
+
+    engine = create_engine(normalize_url(url), isolation_level="AUTOCOMMIT")
+    with engine.connect() as c:
+        for pair in pairs:
+            name, _, value = pair.partition("=")
+            if not (name.replace("_", "").isalnum() and value.replace("_", "").isalnum()):
+                raise SystemExit(f"--pg-set {pair!r}: want NAME=VALUE of letters, digits and '_'")
+            c.execute(text(f'ALTER DATABASE "{make_url(url).database}" SET {name} = {value}'))
+    engine.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--items", type=int, default=3000, help="claim+submit cycles in the profiled run")
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--workers", type=int, default=1, help="server processes (>1: serve --workers, both CPUs)")
     ap.add_argument("--top", type=int, default=25, help="functions to list")
+    ap.add_argument("--pg-set", action="append", default=[], metavar="NAME=VALUE",
+                    help="a PostgreSQL setting for the scratch database (ALTER DATABASE ... SET), repeatable")
     ap.add_argument("--postgres", default=os.environ.get("PIXMO_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"))
     args = ap.parse_args()
     from bench_app import WARMUP_PER_CLIENT, Server, _checked, _pg_database
@@ -120,6 +138,7 @@ def main() -> None:
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
     url, drop = _pg_database(args.postgres)
+    _pg_settings(url, args.pg_set)
     try:
         with tempfile.TemporaryDirectory() as d:
             media = f"{d}/media"
