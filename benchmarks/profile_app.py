@@ -138,8 +138,8 @@ def main() -> None:
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {1})
     url, drop = _pg_database(args.postgres)
-    _pg_settings(url, args.pg_set)
     try:
+        _pg_settings(url, args.pg_set)
         with tempfile.TemporaryDirectory() as d:
             media = f"{d}/media"
             warm = seed_campaign(url, media, items=WARMUP_PER_CLIENT * args.clients, users=args.clients, name="warmup")
