@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from annotation_app.claiming import ClaimError
 from annotation_app.database import Database
 from annotation_app.db import AsyncPgPool, is_sqlite, make_engine, migrate, warm_pool
+from annotation_app.hotpath import HotPaths, claim_error_response
 from annotation_app.media import MediaKeyError, MediaStore
 from annotation_app.settings import Settings, get_settings
 from annotation_app.tasks import task_types
@@ -105,7 +106,7 @@ def _private_docs(app: FastAPI) -> None:
 def _handlers(app: FastAPI) -> None:
     @app.exception_handler(ClaimError)
     async def _claim(_req: Request, exc: ClaimError) -> JSONResponse:
-        return JSONResponse({"detail": exc.message, **getattr(exc, "extra", {})}, status_code=exc.status)
+        return claim_error_response(exc)
 
     @app.exception_handler(MediaKeyError)
     async def _media(_req: Request, exc: MediaKeyError) -> JSONResponse:
@@ -136,6 +137,8 @@ def _plain(errors: Any) -> Any:
 
 
 def _middleware(app: FastAPI, settings: Settings) -> None:
+    if settings.fast_routes:  # inside the body limits and security headers (the last added is outermost)
+        app.add_middleware(HotPaths)
     app.add_middleware(LimitsAndHeaders, limits=BodyLimits.of(settings))
 
 

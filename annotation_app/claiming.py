@@ -73,11 +73,19 @@ _TAKE_NEW = sql.Chain(  # no row: nothing free; a NULL id: the upsert hit a live
          "took.spec", "took.image_sha256", "took.image_url"),
 )
 _last_expiry = [0.0]
+SWEEP_LOCK = 0x706978_6D6F_0001
+"""The PostgreSQL advisory lock a lease sweep holds (to the end of its transaction): with several
+server processes on one database only one sweeps at a time; the others skip theirs instead of
+queueing on the same assignment rows (see docs/deploy.md)."""
+_TRY_SWEEP = Q("SELECT pg_try_advisory_xact_lock(:k)")
 
 
-def expire_steps(t: float) -> Steps[int]:
-    """Give back the slots of active leases that ran out (all campaigns)."""
+def expire_steps(t: float, postgres: bool = False) -> Steps[int]:
+    """Give back the slots of active leases that ran out (all campaigns). On PostgreSQL a sweep
+    that another session is running already is skipped (returns 0)."""
     n = 0
+    if postgres and not (yield Op("scalar", _TRY_SWEEP, {"k": SWEEP_LOCK})):
+        return 0
     for r in (yield Op("rows", _EXPIRED, {"t": t})):
         if (yield Op("execute", _EXPIRE, {"id": r["id"], "t": t})):
             yield Op("execute", _GIVE_BACK, {"i": r["item_id"]})
@@ -140,10 +148,10 @@ def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: 
     if len(active) >= max_active:
         raise ClaimError(409, f"you already hold {len(active)} leases in this campaign (limit {max_active})")
     if t - _last_expiry[0] > 1.0:
-        yield from expire_steps(t)
+        yield from expire_steps(t, postgres)
     params = {"c": campaign_id, "u": user_id, "exp": exp, "t": t, "ip": ip[:64]}
     row = yield from _TAKE_NEW.run(params, postgres=postgres)
-    if row is None and (yield from expire_steps(t)):
+    if row is None and (yield from expire_steps(t, postgres)):
         row = yield from _TAKE_NEW.run(params, postgres=postgres)
     if row is None:
         return None

@@ -39,24 +39,39 @@ MEDIA = typer.Option(None, "--media", help="media root, a folder or fsspec URL (
 
 @app.command()
 def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
-          port: int = typer.Option(8000, help="port"), workers: int = typer.Option(1, help="uvicorn worker processes"),
+          port: int = typer.Option(8000, help="port"),
+          workers: int = typer.Option(1, help="server processes sharing the port and the database (more than 1 "
+                                              "needs PostgreSQL; see docs/deploy.md)"),
           db: str = DB, media: str = MEDIA) -> None:
     """Run the web app with uvicorn (migrates the database first)."""
     import os
 
     import uvicorn
 
+    from annotation_app.db import migrate
+    from annotation_app.serving import ServeError, pg_connection_room, plan_workers, room_warning
+    from annotation_app.settings import Settings
+
     if db:
         os.environ["PIXMO_APP_DATABASE_URL"] = db
     if media:
         os.environ["PIXMO_APP_MEDIA_ROOT"] = media
-    from annotation_app.db import migrate
-    from annotation_app.settings import Settings
-
-    migrate(Settings().database_url)
-    typer.echo(f"serving on http://{host}:{port}/")
+    url = Settings().database_url
+    try:
+        plan = plan_workers(url, workers)
+    except ServeError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--workers") from None
+    migrate(url)
+    if workers > 1:  # each process gets its share of the connections (inherited by the workers)
+        os.environ["PIXMO_APP_POOL_SIZE"] = str(plan.pool_size)
+        os.environ["PIXMO_APP_PG_ASYNC_POOL_SIZE"] = str(plan.async_pool_size)
+        warning = room_warning(plan, pg_connection_room(url))
+        if warning:
+            typer.echo(warning, err=True)
+    typer.echo(f"serving on http://{host}:{port}/ ({workers} worker{'s' if workers > 1 else ''})")
+    # proxy_headers off: the client address is the peer unless PIXMO_APP_TRUSTED_PROXIES says otherwise
     uvicorn.run("annotation_app.serve_demo:asgi_app", factory=True, host=host, port=port, workers=workers,
-                log_level="warning")
+                log_level="warning", proxy_headers=False)
 
 
 @app.command("create-user")

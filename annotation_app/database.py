@@ -22,7 +22,7 @@ one synchronous call, as before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Request
@@ -30,7 +30,8 @@ from sqlalchemy import Connection, Engine
 from starlette.concurrency import run_in_threadpool
 
 from annotation_app.db import AsyncPgPool, raw_tx, read_tx, write_tx
-from annotation_app.sql import Steps, run, run_async
+from annotation_app.sql import Op, Q, Steps, run, run_async
+from annotation_app.sql import first as sql_first
 
 T = TypeVar("T")
 
@@ -65,7 +66,7 @@ class Database:
 
     async def steps(self, make: Callable[[bool], Steps[T]]) -> T:
         if self.pg_pool is not None:
-            return await _asyncpg_tx(await self.pg_pool.get(), make)
+            return await _asyncpg(await self.pg_pool.get(), lambda conn: _in_tx(conn, make))
 
         def tx() -> T:
             with raw_tx(self.engine) as conn:
@@ -73,18 +74,43 @@ class Database:
 
         return await self._run(tx, False)
 
+    async def first(self, q: Q, params: dict[str, Any]) -> dict[str, Any] | None:
+        """The first row of one read statement, without an explicit transaction (a single
+        statement sees one snapshot anyway): on the event loop through asyncpg when the app has its
+        pool (no thread hop, no BEGIN/COMMIT round trips), otherwise like ``read``."""
+        if self.pg_pool is not None:
+            return await _asyncpg(await self.pg_pool.get(), lambda conn: run_async(_first(q, params), conn))
 
-async def _asyncpg_tx(pool: Any, make: Callable[[bool], Steps[T]]) -> T:
+        def tx() -> dict[str, Any] | None:
+            with raw_tx(self.engine, write=False) as conn:
+                return sql_first(conn, q, params)
+
+        return await self._run(tx, False)
+
+
+def _first(q: Q, params: dict[str, Any]) -> Steps[dict[str, Any] | None]:
+    return (yield Op("first", q, params))
+
+
+async def _in_tx(conn: Any, make: Callable[[bool], Steps[T]]) -> T:
+    async with conn.transaction():
+        return await run_async(make(True), conn)
+
+
+async def _asyncpg(pool: Any, work: Callable[[Any], Awaitable[T]]) -> T:
+    """``work(conn)`` on a pooled asyncpg connection; when the server closed the pooled
+    connections (a restart) they are all renewed and ``work`` runs once more (safe: a claim returns
+    the lease it made, a submit replays its key, a read reads again)."""
     import asyncpg
 
     dropped = (asyncpg.PostgresConnectionError, asyncpg.exceptions.AdminShutdownError, asyncpg.InterfaceError)
     try:
-        async with pool.acquire() as conn, conn.transaction():
-            return await run_async(make(True), conn)
-    except dropped:  # the server closed pooled connections (a restart): renew them all, try once more
-        await pool.expire_connections()  # (safe: a claim returns the lease it made, a submit replays its key)
-    async with pool.acquire() as conn, conn.transaction():
-        return await run_async(make(True), conn)
+        async with pool.acquire() as conn:
+            return await work(conn)
+    except dropped:
+        await pool.expire_connections()
+    async with pool.acquire() as conn:
+        return await work(conn)
 
 
 async def database(request: Request) -> Database:

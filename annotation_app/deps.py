@@ -16,9 +16,8 @@ from typing import Any
 from fastapi import HTTPException, Request
 
 from annotation_app.database import Database
-from annotation_app.db import raw_tx
 from annotation_app.models import ROLE_RANK
-from annotation_app.security import TOKEN_PREFIX, Principal, principal_from_session, principal_from_token
+from annotation_app.security import TOKEN_PREFIX, Principal, principal_lookup, principal_of
 
 SESSION_COOKIE = "pixmo_session"
 CSRF_COOKIE = "pixmo_csrf"
@@ -55,15 +54,6 @@ def forget_credentials() -> None:
     _CACHE.clear()
 
 
-def _authenticate(engine: Any, auth: str | None, cookie: str | None) -> Principal | None:
-    with raw_tx(engine, write=False) as conn:
-        if auth:
-            return principal_from_token(conn, auth)
-        if cookie:
-            return principal_from_session(conn, cookie)
-    return None
-
-
 async def authenticate(request: Request) -> Principal | None:
     if hasattr(request.state, "principal"):
         return request.state.principal
@@ -76,21 +66,25 @@ async def authenticate(request: Request) -> Principal | None:
         if scheme.lower() != "bearer" or not token.startswith(TOKEN_PREFIX):
             request.state.principal = None
             return None
-    key = ("t:" + token) if token else ("c:" + cookie) if cookie else ""
-    p = None
-    if key:
-        hit = _CACHE.get(key)
-        t = time.monotonic()
-        if hit and hit[0] > t:
-            p = hit[1]
-        else:
-            db: Database = request.app.state.db
-            p = await db.call(lambda engine: _authenticate(engine, token, cookie))
-            if p is not None:
-                if len(_CACHE) > 10000:
-                    _CACHE.clear()
-                _CACHE[key] = (t + CACHE_SECONDS, p)
+    p = await principal_for(request.app.state.db, token, cookie)
     request.state.principal = p
+    return p
+
+
+async def principal_for(db: Database, token: str | None, cookie: str | None) -> Principal | None:
+    """The principal of an API token (else a session cookie), through the per-process cache."""
+    key = ("t:" + token) if token else ("c:" + cookie) if cookie else ""
+    if not key:
+        return None
+    hit = _CACHE.get(key)
+    t = time.monotonic()
+    if hit and hit[0] > t:
+        return hit[1]
+    p = principal_of(await db.first(*principal_lookup(token, cookie)), "token" if token else "cookie")
+    if p is not None:
+        if len(_CACHE) > 10000:
+            _CACHE.clear()
+        _CACHE[key] = (t + CACHE_SECONDS, p)
     return p
 
 

@@ -9,11 +9,11 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select, text, update
 
 from annotation_app.db import inserted_id, now
 from annotation_app.models import ROLES, ApiToken, LoginAttempt, User, WebSession, table
-from annotation_app.sql import Q, first
+from annotation_app.sql import Q
 
 _hasher = PasswordHasher()
 TOKEN_PREFIX = "pmt_"
@@ -64,6 +64,17 @@ def create_user(conn: Connection, username: str, password: str, role: str) -> in
 
 
 # --- login throttling ---------------------------------------------------------------------------
+
+def serialize_attempts(conn: Connection, username: str, client: str) -> None:
+    """Make login attempts of one (username, client) run one after another, whichever server
+    process receives them: on PostgreSQL a transaction-scoped advisory lock on the pair, taken
+    before ``login_wait`` reads the earlier attempts (so each attempt sees every earlier failure,
+    and a burst of parallel guesses gets no more than the free ones). SQLite needs none: its
+    write transactions run one at a time."""
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"),
+                     {"k": f"login:{len(username[:64])}:{username[:64]}:{client[:64]}"})
+
 
 def login_wait(conn: Connection, username: str, client: str, *, free: int, delay_s: float, max_delay_s: float,
                window_s: float) -> float:
@@ -140,11 +151,18 @@ _BY_SESSION = Q("SELECT u.id, u.username, u.role, s.id AS sid, s.csrf_token FROM
                    "AND u.active AND s.expires_at > :t")
 
 
-def principal_from_token(conn: Any, token: str) -> Principal | None:
-    row = first(conn, _BY_TOKEN, {"h": sha256(token), "t": now()})
-    return Principal(row["id"], row["username"], row["role"], "token") if row else None
+def principal_lookup(token: str | None, secret: str | None) -> tuple[Q, dict[str, Any]]:
+    """The statement and parameters that find the principal of an API token (else a session secret)."""
+    if token:
+        return _BY_TOKEN, {"h": sha256(token), "t": now()}
+    return _BY_SESSION, {"h": sha256(secret or ""), "t": now()}
 
 
-def principal_from_session(conn: Any, secret: str) -> Principal | None:
-    row = first(conn, _BY_SESSION, {"h": sha256(secret), "t": now()})
-    return Principal(row["id"], row["username"], row["role"], "cookie", row["sid"], row["csrf_token"]) if row else None
+def principal_of(row: dict[str, Any] | None, via: str) -> Principal | None:
+    """The principal from a ``principal_lookup`` row (``via``: "token" or "cookie")."""
+    if row is None:
+        return None
+    if via == "token":
+        return Principal(row["id"], row["username"], row["role"], "token")
+    return Principal(row["id"], row["username"], row["role"], "cookie", row["sid"], row["csrf_token"])
+

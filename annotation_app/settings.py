@@ -43,6 +43,8 @@ class Settings(BaseSettings):
                                              "asyncpg (no thread hop) instead of the threadpool")
     pg_async_pool_size: int | None = Field(None, ge=1, description="asyncpg connections for claim and submit "
                                            "(default: 2 per CPU core; more only queue inside PostgreSQL)")
+    fast_routes: bool = Field(True, description="answer claim and submit with an API token without FastAPI's "
+                                                "per-request machinery (annotation_app/hotpath.py)")
     inline_db: bool | None = Field(None, description="run short DB calls on the event loop instead of the "
                                                      "threadpool (default: True for SQLite, False for PostgreSQL)")
 

@@ -10,6 +10,9 @@ unmeasured warm-up (``WARMUP_PER_CLIENT`` cycles per client) before the timed ru
 
     python benchmarks/bench_app.py --quick      # < 2 minutes
     python benchmarks/bench_app.py --items 5000
+    python benchmarks/bench_app.py --quick --compare /tmp/old-checkout --rounds 3   # PostgreSQL, A/B interleaved
+    python benchmarks/bench_app.py --quick --compare . --server-workers 2 --compare-server-workers 1
+                                                # what a second server process (and core) buys
 
 Each app backend is timed twice on fresh campaigns: at saturation (every client back to back: the
 throughput; its latency is 50 / throughput by Little's law) and with the 50 clients offering the
@@ -30,7 +33,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -80,14 +82,21 @@ def _free_port() -> int:
 
 
 class Server:
-    def __init__(self, target: str, env: dict[str, str], app_dir: str | None = None):
+    """One uvicorn process pinned to CPU 0, or with ``workers`` > 1 ``pixmo annotate serve --workers``
+    unpinned (the server may then use both CPUs); ``root`` is the checkout whose code it runs."""
+
+    def __init__(self, target: str, env: dict[str, str], app_dir: str | None = None, root: Path = ROOT,
+                 workers: int = 1):
         self.port = _free_port()
         cmd = [sys.executable, "-m", "uvicorn", target, "--factory", "--host", "127.0.0.1", "--port", str(self.port),
                "--log-level", "warning", "--no-access-log"]
         if app_dir:
             cmd += ["--app-dir", app_dir]
         pin = ["taskset", "-c", "0"] if (os.cpu_count() or 1) >= 2 and _has("taskset") else []
-        self.proc = subprocess.Popen(pin + cmd, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, cwd=ROOT)
+        if workers > 1:
+            pin, cmd = [], [sys.executable, "-c", "import sys; from pixmo.cli import main; sys.exit(main())",
+                            "annotate", "serve", "--workers", str(workers), "--port", str(self.port)]
+        self.proc = subprocess.Popen(pin + cmd, env={**os.environ, "PYTHONPATH": str(root), **env}, cwd=root)
         self.base = f"http://127.0.0.1:{self.port}"
         import httpx
 
@@ -100,7 +109,15 @@ class Server:
         raise RuntimeError(f"{target} did not start")
 
     def cpu(self) -> float:
-        return _cpu_seconds(self.proc.pid)
+        """CPU seconds of the server process and its children (serve's worker processes)."""
+        total = _cpu_seconds(self.proc.pid)
+        for d in Path("/proc").iterdir():
+            try:
+                if d.name.isdigit() and (d / "stat").read_text().rsplit(")", 1)[1].split()[1] == str(self.proc.pid):
+                    total += _cpu_seconds(int(d.name))
+            except OSError:
+                continue
+        return total
 
     def stop(self) -> None:
         self.proc.terminate()
@@ -148,14 +165,14 @@ def bench_bare(tmp: Path, clients: int, total: int) -> dict[str, float]:
     return out
 
 
-def bench_app(url: str, media: str, clients: int, items: int) -> dict[str, float]:
+def bench_app(url: str, media: str, clients: int, items: int, root: Path = ROOT, workers: int = 1) -> dict[str, Any]:
     from annotation_app.loadgen import run_load, seed_campaign
 
     warm = seed_campaign(url, media, items=WARMUP_PER_CLIENT * clients, users=clients, name="warmup")
     s = seed_campaign(url, media, items=items, users=clients)
     paced = seed_campaign(url, media, items=items, users=clients, name="paced")
     srv = Server("annotation_app.serve_demo:asgi_app",
-                 {"PIXMO_APP_DATABASE_URL": url, "PIXMO_APP_MEDIA_ROOT": media})
+                 {"PIXMO_APP_DATABASE_URL": url, "PIXMO_APP_MEDIA_ROOT": media}, root=root, workers=workers)
     try:
         _checked(asyncio.run(run_load(srv.base, warm.tokens, warm.campaign_id)), len(warm.item_ids))  # not measured
         c0 = srv.cpu()
@@ -177,23 +194,9 @@ def _checked(res, expected: int):  # noqa: ANN001, ANN202
 
 
 def _pg_database(admin_url: str):  # noqa: ANN202
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from annotation_app.loadcheck import scratch_database
 
-    from annotation_app.db import normalize_url
-
-    name = f"pixmo_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(normalize_url(admin_url), isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(text(f'CREATE DATABASE "{name}"'))
-
-    def drop() -> None:
-        with admin.connect() as c:
-            c.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"), {"n": name})
-            c.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-    return make_url(admin_url).set(database=name).render_as_string(hide_password=False), drop
+    return scratch_database(admin_url, "pixmo_bench")
 
 
 def main() -> None:
@@ -204,10 +207,21 @@ def main() -> None:
     ap.add_argument("--postgres", default=os.environ.get("PIXMO_TEST_POSTGRES",
                                                          "postgresql://postgres@127.0.0.1:5432/test"),
                     help="an admin URL; a temporary database is created and dropped ('' skips PostgreSQL)")
+    ap.add_argument("--server-workers", type=int, default=1,
+                    help="PostgreSQL: run 'serve --workers N' unpinned instead of one process on CPU 0")
+    ap.add_argument("--compare", metavar="DIR", help="PostgreSQL only: alternate this checkout's server with the "
+                                                     "one in DIR (e.g. an older commit), --rounds times each")
+    ap.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    ap.add_argument("--compare-server-workers", type=int, default=None,
+                    help="server processes of the --compare side (default: --server-workers); with --compare . "
+                         "this measures what more processes buy on the same code")
     args = ap.parse_args()
     items = 1500 if args.quick else args.items
     if (os.cpu_count() or 1) >= 2 and hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {1})
+    if args.compare:
+        compare(args, items)
+        return
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as d:
         tmp = Path(d)
@@ -220,7 +234,8 @@ def main() -> None:
                 print(f"PostgreSQL skipped: {exc}")
             else:
                 try:
-                    results["app_postgres"] = bench_app(url, str(tmp / "media_pg"), args.clients, items)
+                    results["app_postgres"] = bench_app(url, str(tmp / "media_pg"), args.clients, items,
+                                                        workers=args.server_workers)
                 finally:
                     drop()
     bare = results["bare_sqlite_insert"]
@@ -240,6 +255,36 @@ def main() -> None:
                       "ratio_cycles_vs_bare_requests": ratios,
                       "targets": {"cycles_per_s": TARGET_CYCLES, "p99_ms": TARGET_P99_MS}, **_verdicts(results, ratios),
                       "load_average": os.getloadavg()[0]}))
+
+
+def compare(args: argparse.Namespace, items: int) -> None:
+    """This checkout against ``args.compare`` on PostgreSQL, interleaved: new, old, new, old, ..."""
+    other = args.compare_server_workers or args.server_workers
+    codes = {"new": (ROOT, args.server_workers), "old": (Path(args.compare).resolve(), other)}
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory() as d:
+        for r in range(args.rounds):
+            for name, (root, workers) in codes.items():
+                url, drop = _pg_database(args.postgres)  # a fresh database per run
+                try:
+                    out = bench_app(url, f"{d}/media", args.clients, items, root=root, workers=workers)
+                finally:
+                    drop()
+                rows.append({"round": r + 1, "code": name, "server_workers": workers, "load_average": os.getloadavg()[0], **out})
+                p = out["at_target_rate"]
+                print(f"round {r + 1} {name}: {out['cycles_per_s']} cycles/s, p99 {out['p99_ms']} ms, p99 @"
+                      f"{TARGET_CYCLES:g}/s {p['p99_ms']} ms, server CPU {out['server_cpu_ms_per_cycle']} ms/cycle, "
+                      f"load {rows[-1]['load_average']:.1f}", flush=True)
+
+    def med(code: str, key: str, sub: str | None = None) -> float:
+        vals = sorted((r[sub][key] if sub else r[key]) for r in rows if r["code"] == code)
+        return vals[len(vals) // 2]
+
+    summary = {c: {"cycles_per_s": med(c, "cycles_per_s"), "p99_ms_at_target": med(c, "p99_ms", "at_target_rate"),
+                   "server_cpu_ms_per_cycle": med(c, "server_cpu_ms_per_cycle")} for c in codes}
+    print(json.dumps({"bench": "app_compare", "items": items, "clients": args.clients,
+                      "sides": {c: {"code": str(r), "server_workers": w} for c, (r, w) in codes.items()},
+                      "medians": summary, "rounds": rows}))
 
 
 def _verdicts(results: dict, names: dict) -> dict:

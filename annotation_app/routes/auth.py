@@ -42,6 +42,7 @@ from annotation_app.security import (
     new_token,
     revoke_session,
     revoke_token,
+    serialize_attempts,
     verify_login,
 )
 
@@ -76,6 +77,7 @@ class UserPatch(BaseModel):
 def _login(conn: Connection, request: Request, body: LoginIn) -> tuple[int, str, str, str] | None:
     s = request.app.state.settings
     ip = client_ip(request)
+    serialize_attempts(conn, body.username, ip)
     wait = login_wait(conn, body.username, ip, free=s.login_free_failures, delay_s=s.login_delay_s,
                       max_delay_s=s.login_max_delay_s, window_s=s.login_window_s)
     if wait > 0:

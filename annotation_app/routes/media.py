@@ -8,6 +8,7 @@ import re
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from sqlalchemy import Connection
+from starlette.concurrency import run_in_threadpool
 
 from annotation_app.database import Database, Db
 from annotation_app.deps import require
@@ -47,8 +48,8 @@ async def media(request: Request, db: Db, key: str, p: Principal = Depends(requi
     check_key(key)
     if not await may_see(db, key, p):
         raise HTTPException(404, f"no media {key!r}")  # 404, not 403: do not confirm that it exists
-    try:
-        data = store.get(key)
+    try:  # an object store's round trip runs off the event loop; a local file is read in place
+        data = store.get(key) if store.local else await run_in_threadpool(store.get, key)
     except KeyError:
         raise HTTPException(404, f"no media {key!r}") from None
     cache = "private, max-age=86400, immutable" if key.startswith("img/") else "private, no-store"

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, select
 
 from annotation_app import claiming
 from annotation_app.claiming import A
-from annotation_app.database import Db
+from annotation_app.database import Database, Db
 from annotation_app.deps import MAX_ID, client_ip, require
 from annotation_app.models import Campaign
 from annotation_app.schemas import AssignmentView, ClaimOut, DraftSaved, LeaseOut, MyAssignment, Ok, SubmitOut
@@ -56,6 +56,11 @@ async def claim(request: Request, db: Db, campaign_id: Id, body: ClaimIn | None 
     """The next task with a lease: one you already hold (not in ``exclude``), one a reviewer sent
     back to you, or a new item with a free slot. ``{"assignment": null}`` when nothing is left.
     Call again with the current assignment in ``exclude`` to prefetch the next one."""
+    return fast_json(await claim_result(request, db, campaign_id, body, p))
+
+
+async def claim_result(request: Request, db: Database, campaign_id: int, body: ClaimIn | None, p: Principal) -> Any:
+    """What ``claim`` answers (also called by ``annotation_app.hotpath``)."""
     s = _settings(request)
 
     def steps(postgres: bool) -> Any:
@@ -63,7 +68,7 @@ async def claim(request: Request, db: Db, campaign_id: Id, body: ClaimIn | None 
                                     max_active=s.max_active_leases, postgres=postgres, ip=client_ip(request),
                                     manager=p.role != "annotator")
 
-    return fast_json({"assignment": await db.steps(steps)})
+    return {"assignment": await db.steps(steps)}
 
 
 @router.get("/api/assignments/{assignment_id}", response_model=AssignmentView)
@@ -96,16 +101,21 @@ async def release(request: Request, db: Db, assignment_id: Id, p: Principal = De
 async def submit(request: Request, db: Db, assignment_id: Id, body: SubmitIn,
                  p: Principal = Depends(require("annotator"))) -> Response:
     """Store the answer. Repeating a submit with the same ``client_key`` returns the stored one."""
+    return fast_json(await submit_result(request, db, assignment_id, body, p))
+
+
+async def submit_result(request: Request, db: Database, assignment_id: int, body: SubmitIn, p: Principal) -> Any:
+    """What ``submit`` answers (also called by ``annotation_app.hotpath``)."""
     def steps(postgres: bool) -> Any:
         return claiming.submit_steps(assignment_id, p.id, body.client_key, body.payload, body.duration_ms,
                                      _settings(request).lease_seconds, client_ip(request), postgres=postgres)
 
     try:
-        return fast_json(await db.steps(steps))
+        return await db.steps(steps)
     except Exception as exc:  # a concurrent submit with the same key won the race: this run replays it
         if not claiming.is_duplicate_key(exc):
             raise
-    return fast_json(await db.steps(steps))
+    return await db.steps(steps)
 
 
 def _my_assignments(conn: Connection, user_id: int) -> list[dict[str, Any]]:
