@@ -5,7 +5,8 @@ The published rows hold ``image_url`` (and mostly ``image_sha256``), one annotat
 so every image is fetched once and lands once, with all its annotations. If an image is reachable
 under several URLs they are tried in order.
 
-``download_items`` fetches a list of items with a thread pool and one httpx client:
+``download_items`` fetches a list of items with a thread pool and one ``pixmo.httpget`` client
+(keep-alive connections per thread):
 
 - retries with exponential back-off and jitter on timeouts, connection errors, 429 and 5xx
   (``Retry-After`` honoured, in seconds or as a date, up to ``max_retry_after``); 4xx other than
@@ -21,6 +22,7 @@ under several URLs they are tried in order.
 
 from __future__ import annotations
 
+import http.client
 import json
 import random
 import threading
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from pixmo import images
+from pixmo import httpget, images
 from pixmo.records import Record, RecordError, parse_record
 from pixmo.shards import Annotation, Sample, ShardError, image_info, sha256_hex
 
@@ -166,39 +168,29 @@ class _Failure(Exception):
         self.reason, self.detail, self.status, self.retry, self.wait = reason, detail, status, retry, wait
 
 
-def make_client(cfg: DownloadConfig) -> Any:
-    import httpx
-
-    limits = httpx.Limits(max_connections=cfg.threads * 2, max_keepalive_connections=cfg.threads)
-    return httpx.Client(timeout=cfg.timeout, follow_redirects=True, max_redirects=cfg.max_redirects,
-                        limits=limits, headers={"User-Agent": cfg.user_agent})
+def make_client(cfg: DownloadConfig) -> httpget.Client:
+    return httpget.Client(timeout=cfg.timeout, max_redirects=cfg.max_redirects, max_bytes=cfg.max_bytes,
+                          headers={"User-Agent": cfg.user_agent})
 
 
-def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
-    """One GET; raises _Failure with a reason."""
-    import httpx
-
+def _get(client: httpget.Client, url: str, cfg: DownloadConfig) -> bytes:
+    """One GET (redirects followed); raises _Failure with a reason."""
     try:
-        with client.stream("GET", url) as r:
-            if r.status_code != 200:
-                wait = _retry_after(r.headers.get("retry-after"), cfg.max_retry_after)
-                raise _Failure("http_error", f"HTTP {r.status_code}", r.status_code,
-                               retry=r.status_code in RETRY_STATUS, wait=wait)
-            chunks, n = [], 0
-            for chunk in r.iter_bytes():
-                n += len(chunk)
-                if n > cfg.max_bytes:
-                    raise _Failure("too_large", f"body larger than {cfg.max_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.TooManyRedirects as exc:
+        r = client.get(url)
+    except httpget.TooLarge as exc:
+        raise _Failure("too_large", str(exc)) from None
+    except httpget.TooManyRedirects as exc:
         raise _Failure("too_many_redirects", str(exc)) from None
-    except httpx.TimeoutException as exc:
-        raise _Failure("timeout", f"{type(exc).__name__}: {exc}", retry=True) from None
-    except httpx.TransportError as exc:
-        raise _Failure("connect_error", f"{type(exc).__name__}: {exc}", retry=True) from None
-    except httpx.InvalidURL as exc:
+    except (httpget.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host name IDNA cannot encode
         raise _Failure("connect_error", f"invalid URL: {exc}") from None
+    except TimeoutError as exc:  # socket.timeout is TimeoutError
+        raise _Failure("timeout", f"{type(exc).__name__}: {exc or 'timed out'}", retry=True) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Failure("connect_error", f"{type(exc).__name__}: {exc}", retry=True) from None
+    if r.status != 200:
+        wait = _retry_after(r.headers.get("retry-after"), cfg.max_retry_after)
+        raise _Failure("http_error", f"HTTP {r.status}", r.status, retry=r.status in RETRY_STATUS, wait=wait)
+    return r.body
 
 
 def _retry_after(value: str | None, cap: float = 60.0) -> float | None:
@@ -268,7 +260,7 @@ def _check(data: bytes, sha: str | None) -> tuple[str, int, int]:
     return ext, w, h
 
 
-def fetch_item(client: Any, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:
+def fetch_item(client: httpget.Client, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:
     """Try each URL of an item, with retries; the first good body wins."""
     last = Outcome(item.key, False, rows=item.rows)
     attempts = 0
@@ -363,9 +355,9 @@ _SHARED_LOCK = threading.Lock()
 
 
 def _shared(cfg: DownloadConfig) -> tuple[Any, ThreadPoolExecutor]:
-    """One httpx client and one thread pool per process and settings, reused by every shard
+    """One HTTP client and one thread pool per process and settings, reused by every shard
     (keep-alive connections survive from shard to shard, and threads start once)."""
-    key = (cfg.threads, cfg.timeout, cfg.max_redirects, cfg.user_agent)
+    key = (cfg.threads, cfg.timeout, cfg.max_redirects, cfg.max_bytes, cfg.user_agent)
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = (make_client(cfg), ThreadPoolExecutor(max(1, cfg.threads), thread_name_prefix="pixmo-dl"))
