@@ -24,7 +24,11 @@ if "--threads" not in sys.argv:  # one thread per process for numpy's BLAS too, 
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+import functools  # noqa: E402
+
 import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -74,14 +78,35 @@ def np_resize_and_pad(image, out_h, out_w):
     return np.pad(x, pad + [[0, 0]]), mask
 
 
-def np_preprocess(image, max_crops=12):
+def official_resize_and_pad(image, out_h, out_w):
+    """The official ``resize_and_pad`` with its default ``resize_method="torch-bilinear"``:
+    torchvision's ``convert_image_dtype`` (uint8 / 255 in float32) and ``Resize(antialias=True)``
+    (``F.interpolate`` bilinear, align_corners=False) on the permuted HxWx3 array, clip, then
+    numpy padding."""
+    h, w = image.shape[:2]
+    s = min(np.float32(out_w) / np.float32(w), np.float32(out_h) / np.float32(h))
+    nh, nw = int(np.float32(h) * s), int(np.float32(w) * s)
+    x = torch.permute(torch.from_numpy(image), [2, 0, 1]).to(torch.float32) / 255.0
+    x = F.interpolate(x[None], size=[nh, nw], mode="bilinear", align_corners=False, antialias=True)[0]
+    x = torch.permute(torch.clip(x, 0.0, 1.0), [1, 2, 0]).numpy()
+    top, left = (out_h - nh) // 2, (out_w - nw) // 2
+    pad = [[top, out_h - nh - top], [left, out_w - nw - left]]
+    mask = np.pad(np.ones_like(x[:, :, 0], dtype=bool), pad)
+    return np.pad(x, pad + [[0, 0]], constant_values=0), mask
+
+
+def official_preprocess(image, max_crops=12, resize=official_resize_and_pad):
+    """``MultiModalPreprocessor.image_to_patches_and_tokens`` ("overlap-and-resize-c2") and
+    ``build_image_input_idx``, step by step as the official code does them (``resize`` swaps in
+    another resize, e.g. the numpy one)."""
     p, crop, tl, lm, rm = 14, 336, 12, 4, 4
     n_patch = crop // p
     window_p = n_patch - lm - rm
     window, margin = window_p * p, (lm + rm) * p
     tiling = np_select_tiling(image.shape[0] - margin, image.shape[1] - margin, window, max_crops)
-    src, img_mask = np_resize_and_pad(image, tiling[0] * window + margin, tiling[1] * window + margin)
-    src = (src - MEAN) / STD
+    src, img_mask = resize(image, tiling[0] * window + margin, tiling[1] * window + margin)
+    src -= MEAN  # the official _normalize, in place
+    src /= STD
     patches, masks, orders, on = [], [], [], 0
     for i in range(tiling[0]):
         y0, cy0 = i * window, 0 if i == 0 else lm // 2
@@ -109,8 +134,10 @@ def np_preprocess(image, max_crops=12):
     glob_row = np.concatenate([np.full(tl, IM_PATCH), [IM_COL]])
     tokens = np.concatenate([[IM_START], np.tile(glob_row, tl), [IM_END], [IM_START], np.tile(row, (H + 1) // 2),
                              [IM_END]])
-    g, _ = np_resize_and_pad(image, crop, crop)
-    g = ((g - MEAN) / STD).reshape(n_patch, p, n_patch, p, 3).transpose(0, 2, 1, 3, 4).reshape(1, -1, p * p * 3)
+    g, _ = resize(image, crop, crop)
+    g -= MEAN
+    g /= STD
+    g = g.reshape(n_patch, p, n_patch, p, 3).transpose(0, 2, 1, 3, 4).reshape(1, -1, p * p * 3)
     patches = np.concatenate([g, patches])
     order = np.concatenate([np.arange(tl * tl), np.where(order >= 0, order + tl * tl, -1)])
     pos = np.flatnonzero(tokens == IM_PATCH)  # the reference's build_image_input_idx
@@ -123,6 +150,9 @@ def np_preprocess(image, max_crops=12):
     masks = np.pad(masks, [[0, 1], [0, 0]], constant_values=-1)
     return {"images": patches, "image_tokens": tokens, "image_input_idx": idx.reshape(-1, tl * tl),
             "image_masks": masks}
+
+
+np_preprocess = functools.partial(official_preprocess, resize=np_resize_and_pad)  # pure numpy, BLAS resize
 
 
 # --- timing -------------------------------------------------------------------------------
