@@ -18,11 +18,10 @@ the rounds is kept. Two rates per run:
   processes, reading the input) left out, as it is for a 712k-URL subset;
 - **wall**: images / the whole command, start-up included.
 
-img2dataset is an optional benchmark dependency: ``pip install 'pixmo-toolkit[bench]'`` into
-the toolkit's environment, or (as on the development machine, where its pins clash with ours)
-into a separate one, e.g. ``python -m venv .bench-venv && .bench-venv/bin/pip install
-img2dataset==1.47.0``, then pass ``--img2dataset .bench-venv/bin/img2dataset`` (found there or on
-PATH by default). Without it only the pixmo column is measured. Target: pixmo's steady rate with
+img2dataset is an optional benchmark dependency (the ``bench`` extra of pyproject.toml). Its pins
+clash with ours (pandas<3, webdataset<1), so ``make bench-peers`` installs it into its own
+environment, ``.bench-venv/``, where this script finds it (or pass ``--img2dataset PATH``, or
+have it on PATH). Without it only the pixmo column is measured. Target: pixmo's steady rate with
 one process >= 1.5x img2dataset's. The last line is one JSON object.
 """
 
