@@ -18,6 +18,7 @@ cached in :mod:`model.tiling`.
 from __future__ import annotations
 
 import functools
+import threading
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,7 @@ def load_image(data: bytes | str) -> np.ndarray:
     return images.decode_array(bytes(data) if isinstance(data, bytes | bytearray) else images.read_bytes(data))
 
 
-def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None
+def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None, scratch: bool = False
                    ) -> tuple[torch.Tensor, tuple[int, int, int, int]]:
     """Aspect-preserving resize of [B,3,H,W] (float on [0,1], or uint8) into a padded canvas.
 
@@ -65,6 +66,8 @@ def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None
     in place to the resized pixels, channels last and contiguous [B,h,w,3], and to the pad value 0
     [1,1,1,3] before they are placed, so only real pixels are transformed. Returns the canvas
     [B, out_h, out_w, 3] (channels last, contiguous) and the content box (top, left, h, w).
+    With ``scratch=True`` the canvas is this thread's reusable buffer (see :func:`_scratch`): valid
+    until the next call, so the caller must copy out of it.
     """
     B, C, H, W = x.shape
     h, w = resized_size(H, W, out_h, out_w)
@@ -77,7 +80,8 @@ def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None
     if finish is not None:
         z, pad = finish(z), finish(pad)
     top, left = (out_h - h) // 2, (out_w - w) // 2
-    canvas = z.new_empty(B, out_h, out_w, C)
+    shape = (B, out_h, out_w, C)
+    canvas = _scratch("canvas", shape, z.dtype) if scratch else z.new_empty(shape)
     canvas[:, :top], canvas[:, top + h:] = pad, pad
     canvas[:, top:top + h, :left], canvas[:, top:top + h, left + w:] = pad, pad
     canvas[:, top:top + h, left:left + w] = z
@@ -97,6 +101,23 @@ def _normalizer(mean: tuple[float, ...], std: tuple[float, ...]):
         return t
 
     return finish
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(slot: str, shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+    """A contiguous tensor of ``shape`` over a buffer this thread keeps per (slot, dtype) and grows
+    when needed. Freshly allocated multi-megabyte tensors cost their page faults on every image
+    (about as much CPU as the rest of the work besides the resize); reused ones do not. Contents
+    are undefined: the caller overwrites all of it."""
+    n = int(np.prod(shape))
+    key = f"{slot}_{dtype}"
+    buf = getattr(_SCRATCH, key, None)
+    if buf is None or buf.numel() < n:
+        buf = torch.empty(n, dtype=dtype)
+        setattr(_SCRATCH, key, buf)
+    return buf[:n].view(shape)
 
 
 def _crops_into(out: torch.Tensor, canvas: torch.Tensor, grid: tuple[int, int], stride: int, patch: int) -> None:
@@ -201,11 +222,11 @@ class MolmoImageProcessor:
         lay = layout(cfg, tiling)
         ch, cw = canvas_size(cfg, tiling)
         p, S = cfg.patch_size, cfg.crop_size
-        canvas, box = resize_and_pad(images, ch, cw, finish)
+        canvas, box = resize_and_pad(images, ch, cw, finish, scratch=True)
         crops = canvas.new_empty(images.shape[0], lay.n_crops, cfg.patches_per_crop, cfg.pixels_per_patch)
         _crops_into(crops[:, 1:], canvas, tiling, cfg.window_size, p)
         del canvas
-        glob, gbox = resize_and_pad(images, S, S, finish)
+        glob, gbox = resize_and_pad(images, S, S, finish, scratch=True)  # reuses the canvas: copied out
         _crops_into(crops[:, :1], glob, (1, 1), S, p)
         masks = _crop_masks(cfg, tiling, (ch, cw), box)
         if cfg.mask_shift:  # reference quirk: masks of high-res crops, then one -1 row (docs/spec/molmo.md 1.7)
@@ -228,7 +249,8 @@ class MolmoImageProcessor:
         bit-identical to the official preprocessor's (``resize_method="torch-bilinear"``)."""
         # the official tensor exactly: permuted HxWx3, then unsqueezed (for images whose global crop
         # is 1 px wide, torch's resize result depends on these strides)
-        x = torch.from_numpy(_check_image(image)).permute(2, 0, 1).to(torch.float32).div_(255.0)[None]
+        u8 = torch.from_numpy(_check_image(image))
+        x = _scratch("input", tuple(u8.shape), torch.float32).copy_(u8).div_(255.0).permute(2, 0, 1)[None]
         crops, masks, lay = self._crops(x, _normalizer(self.config.mean, self.config.std))
         return self._outputs(crops[0].numpy(), masks, lay)
 
