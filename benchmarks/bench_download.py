@@ -18,6 +18,10 @@ the rounds is kept. Two rates per run:
   processes, reading the input) left out, as it is for a 712k-URL subset;
 - **wall**: images / the whole command, start-up included.
 
+Also per run: images per CPU-second of the tool (all its processes and threads) and "server busy",
+the image server's CPU share of the run (it is one Python process: near 1.0 it, not the tool, is
+the limit, as with 2 processes on a 2-core machine).
+
 img2dataset is an optional benchmark dependency (the ``bench`` extra of pyproject.toml). Its pins
 clash with ours (pandas<3, webdataset<1), so ``make bench-peers`` installs it into its own
 environment, ``.bench-venv/``, where this script finds it (or pass ``--img2dataset PATH``, or
@@ -141,16 +145,26 @@ def i2d_span(out: Path, expected: set[str]) -> float:
     return max(s["end_time"] for s in st) - min(s["start_time"] for s in st)
 
 
-def one_run(tool: str, procs: int, a: argparse.Namespace, parquet: Path, out: Path, expected: set[str]) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) a running process has used so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def one_run(tool: str, procs: int, a: argparse.Namespace, parquet: Path, out: Path, expected: set[str],
+            server: int) -> dict:
     shutil.rmtree(out, ignore_errors=True)
     cmd = (pixmo_cmd(parquet, out, procs, a.threads) if tool == "pixmo"
            else i2d_cmd(a.img2dataset, parquet, out, procs, a.threads))
-    load = os.getloadavg()[0]
+    load, s0 = os.getloadavg()[0], cpu_seconds(server)
     wall, cpu = timed(cmd)
+    server_cpu = cpu_seconds(server) - s0
     span = (pixmo_span if tool == "pixmo" else i2d_span)(out, expected)
     shutil.rmtree(out, ignore_errors=True)
     n = len(expected)
-    return {"steady": n / span, "wall": n / wall, "per_cpu_s": n / cpu, "load": load}
+    # server_busy: the image server's CPU share of the run's wall time (near 1.0 = the server is the limit)
+    return {"steady": n / span, "wall": n / wall, "per_cpu_s": n / cpu, "server_busy": server_cpu / wall,
+            "load": load}
 
 
 def median_of(runs: list[dict]) -> dict:
@@ -189,7 +203,8 @@ def main() -> None:
             for r in range(rounds):
                 order = [(t, p) for p in procs_list for t in (tools if r % 2 == 0 else tools[::-1])]
                 for t, p in order:
-                    runs[(t, p)].append(one_run(t, p, a, tmp_p / "rows.parquet", tmp_p / f"out-{t}-{p}", expected))
+                    runs[(t, p)].append(one_run(t, p, a, tmp_p / "rows.parquet", tmp_p / f"out-{t}-{p}", expected,
+                                                server.pid))
         finally:
             server.terminate()
             server.wait()
@@ -202,8 +217,8 @@ def report(runs: dict, tools: list[str], procs_list: list[int], n: int, rounds: 
     print(f"{n} images, {threads} threads per process, median of {rounds} interleaved round(s); "
           f"load average at start {load0[0]:.1f} {load0[1]:.1f} {load0[2]:.1f}, now "
           f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
-    print(f"{'tool':14}{'procs':>6}{'steady img/s':>14}{'wall img/s':>12}{'img/CPU-s':>11}{'ratio steady':>14}"
-          f"{'ratio wall':>12}")
+    print(f"{'tool':14}{'procs':>6}{'steady img/s':>14}{'wall img/s':>12}{'img/CPU-s':>11}{'server busy':>12}"
+          f"{'ratio steady':>14}{'ratio wall':>12}")
     res: dict = {"bench": "download", "images": n, "threads": threads, "rounds": rounds, "load_start": load0[0]}
     for p in procs_list:
         for t in tools:
@@ -211,8 +226,9 @@ def report(runs: dict, tools: list[str], procs_list: list[int], n: int, rounds: 
             peer = med.get(("img2dataset", p))
             rs = m["steady"] / peer["steady"] if peer else float("nan")
             rw = m["wall"] / peer["wall"] if peer else float("nan")
-            print(f"{t:14}{p:>6}{m['steady']:>14.0f}{m['wall']:>12.0f}{m['per_cpu_s']:>11.0f}{rs:>13.2f}x{rw:>11.2f}x")
-            res[f"{t}_{p}proc"] = {k: round(v, 1) for k, v in m.items()}
+            print(f"{t:14}{p:>6}{m['steady']:>14.0f}{m['wall']:>12.0f}{m['per_cpu_s']:>11.0f}{m['server_busy']:>12.2f}"
+                  f"{rs:>13.2f}x{rw:>11.2f}x")
+            res[f"{t}_{p}proc"] = {k: round(v, 2) for k, v in m.items()}
             if t == "pixmo" and peer:
                 res[f"ratio_steady_{p}proc"], res[f"ratio_wall_{p}proc"] = round(rs, 2), round(rw, 2)
     res["target_ratio_steady_1proc"] = TARGET
