@@ -178,10 +178,11 @@ def normalize_crops(images: torch.Tensor, cfg: PreprocessConfig | None = None) -
 
 
 def _to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1] in channels-last memory, like the official
-    code's permuted tensor: one converting pass and an in-place divide. (The antialiased resize
-    gives bit-identical results on either memory format and needs slightly less CPU on this one.)"""
-    return images.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1] in channels-last memory (this thread's scratch
+    buffer, valid until the next call): one converting copy and an in-place divide. (The
+    antialiased resize gives bit-identical results on either memory format and needs slightly less
+    CPU on this one.)"""
+    return _scratch("input", tuple(images.shape), torch.float32).copy_(images).div_(255.0).permute(0, 3, 1, 2)
 
 
 class MolmoImageProcessor:
