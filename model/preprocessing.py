@@ -74,8 +74,7 @@ def resize_and_pad(x: torch.Tensor, out_h: int, out_w: int, finish=None, scratch
     y = F.interpolate(x, size=(h, w), mode="bilinear", antialias=True, align_corners=False)
     if y.is_floating_point():
         y = y.clamp_(0.0, 1.0)
-    z = y.permute(0, 2, 3, 1)  # a view for channels-last input (the usual case), else a copy
-    z = z if z.is_contiguous() else z.contiguous()
+    z = y.permute(0, 2, 3, 1)  # a view: channels last in memory or not, finish works on either
     pad = x.new_zeros(1, 1, 1, C)
     if finish is not None:
         z, pad = finish(z), finish(pad)
@@ -97,7 +96,10 @@ def _normalizer(mean: tuple[float, ...], std: tuple[float, ...]):
 
     def finish(t: torch.Tensor) -> torch.Tensor:
         w, c = t.shape[-2:]
-        t.view(-1, w * c).sub_(m.repeat(w)).div_(s.repeat(w))
+        if t.is_contiguous():  # channels innermost in memory: long rows against a tiled mean/std
+            t.view(-1, w * c).sub_(m.repeat(w)).div_(s.repeat(w))
+        else:  # a permuted channels-first tensor: torch loops over each channel's contiguous plane
+            t.sub_(m).div_(s)
         return t
 
     return finish
@@ -178,11 +180,12 @@ def normalize_crops(images: torch.Tensor, cfg: PreprocessConfig | None = None) -
 
 
 def _to_float(images: torch.Tensor) -> torch.Tensor:
-    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1] in channels-last memory (this thread's scratch
-    buffer, valid until the next call): one converting copy and an in-place divide. (The
-    antialiased resize gives bit-identical results on either memory format and needs slightly less
-    CPU on this one.)"""
-    return _scratch("input", tuple(images.shape), torch.float32).copy_(images).div_(255.0).permute(0, 3, 1, 2)
+    """uint8 [B,H,W,3] -> float32 [B,3,H,W] on [0,1], contiguous (this thread's scratch buffer,
+    valid until the next call): one transposing conversion and an in-place divide. torch's float
+    antialiased resize needs about 25 % less CPU on contiguous NCHW than on channels-last input,
+    with bit-identical results (but see ``MolmoImageProcessor.preprocess`` for 1 px wide results)."""
+    B, H, W, C = images.shape
+    return _scratch("input", (B, C, H, W), torch.float32).copy_(images.permute(0, 3, 1, 2)).div_(255.0)
 
 
 class MolmoImageProcessor:
@@ -248,10 +251,15 @@ class MolmoImageProcessor:
     def preprocess(self, image: np.ndarray) -> dict[str, Any]:
         """Reference output for one HxWx3 uint8 image: float32 normalised crops [n_crops, 576, 588],
         bit-identical to the official preprocessor's (``resize_method="torch-bilinear"``)."""
-        # the official tensor exactly: permuted HxWx3, then unsqueezed (for images whose global crop
-        # is 1 px wide, torch's resize result depends on these strides)
         u8 = torch.from_numpy(_check_image(image))
-        x = _scratch("input", tuple(u8.shape), torch.float32).copy_(u8).div_(255.0).permute(2, 0, 1)[None]
+        H, W = image.shape[:2]
+        S, (ch, cw) = self.config.crop_size, canvas_size(self.config, self.tiling(H, W))
+        if 1 in resized_size(H, W, ch, cw) + resized_size(H, W, S, S):
+            # a 1 px wide (or high) resize: torch's result then depends on the input's strides, so
+            # build the official tensor exactly (permuted HxWx3, then unsqueezed)
+            x = u8.permute(2, 0, 1).to(torch.float32).div_(255.0)[None]
+        else:
+            x = _to_float(u8[None])
         crops, masks, lay = self._crops(x, _normalizer(self.config.mean, self.config.std))
         return self._outputs(crops[0].numpy(), masks, lay)
 
