@@ -13,7 +13,7 @@ export HF_HUB_OFFLINE := 1
 export RAY_AUTH_MODE := disabled
 export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup test test-all demo lint typecheck serve gen-clocks gen-count gen-docs gen-docs-points gen-capqa train bench clean
+.PHONY: setup test test-all demo lint typecheck serve gen-clocks gen-count gen-docs gen-docs-points gen-capqa train bench bench-peers clean
 
 setup: $(STAMP) node_modules/mermaid/dist/mermaid.min.js
 	bash scripts/sandbox_access.sh $(PY) $(CURDIR)
@@ -74,6 +74,10 @@ train: setup
 
 bench: setup
 	for b in benchmarks/bench_*.py; do $(PY) $$b --quick; done
+
+# img2dataset (the peer of bench_download.py) in its own environment: its pins clash with ours
+bench-peers:
+	python3 -m venv .bench-venv && .bench-venv/bin/pip install -q 'img2dataset==1.47.0'
 
 clean:
 	rm -rf $(OUT) var .pytest_cache

@@ -29,7 +29,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,12 +107,17 @@ def is_done(out: Path, index: int, fp: str | None = None) -> bool:
 
 def run_shard(fn: ShardFn, config: Any, task: ShardTask, out: str) -> dict[str, Any]:
     """Make and write one shard (atomic), then its stats file. Runs in a worker."""
+    started = time.time()
+    return write_result(config, task, fn(config, task), out, started)
+
+
+def write_result(config: Any, task: ShardTask, result: ShardResult, out: str, started: float) -> dict[str, Any]:
+    """Write a made shard (atomic, fsync'ed), then its stats file, which marks the shard done."""
     out_dir = Path(out)
-    t0 = time.perf_counter()
-    result = fn(config, task)
     info = write_shard(out_dir / shard_name(task.index), group_samples(result.samples))
     stats = {"shard": info.to_json(), "items": len(task.items), "stats": result.stats,
-             "fingerprint": fingerprint(config, task), "seconds": round(time.perf_counter() - t0, 3)}
+             "fingerprint": fingerprint(config, task), "started": round(started, 3),
+             "seconds": round(time.time() - started, 3)}
     tmp = _stats_path(out_dir, task.index).with_suffix(".tmp")
     tmp.write_text(json.dumps(stats, indent=2, sort_keys=True, default=str))
     os.replace(tmp, _stats_path(out_dir, task.index))
@@ -231,9 +236,7 @@ def _run_local(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, worke
     with _bar(progress, "shards") as bar:
         tid = bar.add_task("shards", total=len(todo))
         if workers <= 1:
-            for t in todo:
-                run_shard(fn, config, t, str(out))
-                bar.advance(tid)
+            _run_pipelined(fn, config, todo, out, lambda: bar.advance(tid))
             return
         with ProcessPoolExecutor(max_workers=min(workers, len(todo) or 1)) as pool:
             futs = [pool.submit(run_shard, fn, config, t, str(out)) for t in todo]
@@ -244,6 +247,24 @@ def _run_local(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, worke
             except BaseException:
                 pool.shutdown(wait=True, cancel_futures=True)
                 raise
+
+
+def _run_pipelined(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, advance: Callable[[], None]) -> None:
+    """One process: a writer thread writes (and fsyncs) shard i while shard i+1 is made, so the
+    disk's fsync does not stall the work. At most two shards are held in memory. A shard is done
+    (its stats file written) only after its bytes are on disk; an error waits for the write in flight."""
+    with ThreadPoolExecutor(1, thread_name_prefix="shard-writer") as writer:
+        pending: Future | None = None
+        for t in todo:
+            started = time.time()
+            result = fn(config, t)
+            if pending is not None:
+                pending.result()
+                advance()
+            pending = writer.submit(write_result, config, t, result, str(out), started)
+        if pending is not None:
+            pending.result()
+            advance()
 
 
 def _run_ray(fn: ShardFn, config: Any, todo: list[ShardTask], out: Path, workers: int, progress: bool) -> None:

@@ -40,6 +40,11 @@ def download(
     Rerunning the same command resumes: finished shards are kept, a shard interrupted half way
     re-fetches only the images it had not finished, and every item that failed is tried again.
     Exits 1 when no image arrived or more than --max-failure-rate of them failed.
+
+    Durability: every shard is fsync'ed before it is renamed into place and marked done, so a
+    finished shard survives a power cut; the per-image resume state is flushed, not fsync'ed
+    (after a power cut the unfinished shard's images are fetched again). With one process the
+    fsync overlaps the next shard's downloads. The set is published only when every shard is done.
     """
     from rich.console import Console
 

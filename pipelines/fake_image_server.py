@@ -95,6 +95,9 @@ class _QuietServer(ThreadingHTTPServer):
 def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # TCP_NODELAY, as real servers set it: headers and body go out as two writes, and without it
+        # every keep-alive answer waits ~40 ms for the client's delayed ACK (Nagle's algorithm)
+        disable_nagle_algorithm = True
 
         def log_message(self, *_: Any) -> None:  # quiet
             pass

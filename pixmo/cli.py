@@ -113,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     debug = "--debug" in args or os.environ.get("PIXMO_DEBUG", "") not in ("", "0")
     args = [a for a in args if a != "--debug"]
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore"):  # one INFO line per request would flood the terminal (and cost CPU)
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         _register()  # a toolkit package that does not import fails here, loudly (exit 1)
         rc = app(args=args, prog_name="pixmo", standalone_mode=False)

@@ -5,7 +5,8 @@ The published rows hold ``image_url`` (and mostly ``image_sha256``), one annotat
 so every image is fetched once and lands once, with all its annotations. If an image is reachable
 under several URLs they are tried in order.
 
-``download_items`` fetches a list of items with a thread pool and one httpx client:
+``download_items`` fetches a list of items with a thread pool and one ``pixmo.httpget`` client
+(keep-alive connections per thread):
 
 - retries with exponential back-off and jitter on timeouts, connection errors, 429 and 5xx
   (``Retry-After`` honoured, in seconds or as a date, up to ``max_retry_after``); 4xx other than
@@ -21,24 +22,23 @@ under several URLs they are tried in order.
 
 from __future__ import annotations
 
-import json
+import http.client
+import queue
 import random
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from pixmo import images
+from pixmo import httpget, images
+from pixmo.dlstate import DEAD_REASONS, WRONG_REASONS, ItemState, Outcome  # noqa: F401 (re-exported)
 from pixmo.records import Record, RecordError, parse_record
 from pixmo.shards import Annotation, Sample, ShardError, image_info, sha256_hex
 
 RETRY_STATUS = {429, 500, 502, 503, 504}
-DEAD_REASONS = ("http_error", "connect_error", "timeout", "too_many_redirects", "too_large")
-WRONG_REASONS = ("sha256_mismatch", "not_an_image", "placeholder")
 
 
 @dataclass
@@ -64,25 +64,6 @@ class Item:
     sha256: str | None
     rows: list[int]
     records: list[Record]  # validated once, when planning
-
-
-@dataclass
-class Outcome:
-    key: str
-    ok: bool
-    url: str = ""
-    reason: str = ""  # one of DEAD_REASONS + WRONG_REASONS when not ok
-    detail: str = ""
-    status: int | None = None
-    attempts: int = 0
-    rows: list[int] = field(default_factory=list)
-    ext: str = ""  # image format and size, when ok
-    width: int = 0
-    height: int = 0
-
-    @property
-    def kind(self) -> str:
-        return "ok" if self.ok else ("wrong" if self.reason in WRONG_REASONS else "dead")
 
 
 class DownloadError(ValueError):
@@ -166,39 +147,29 @@ class _Failure(Exception):
         self.reason, self.detail, self.status, self.retry, self.wait = reason, detail, status, retry, wait
 
 
-def make_client(cfg: DownloadConfig) -> Any:
-    import httpx
-
-    limits = httpx.Limits(max_connections=cfg.threads * 2, max_keepalive_connections=cfg.threads)
-    return httpx.Client(timeout=cfg.timeout, follow_redirects=True, max_redirects=cfg.max_redirects,
-                        limits=limits, headers={"User-Agent": cfg.user_agent})
+def make_client(cfg: DownloadConfig) -> httpget.Client:
+    return httpget.Client(timeout=cfg.timeout, max_redirects=cfg.max_redirects, max_bytes=cfg.max_bytes,
+                          headers={"User-Agent": cfg.user_agent})
 
 
-def _get(client: Any, url: str, cfg: DownloadConfig) -> bytes:
-    """One GET; raises _Failure with a reason."""
-    import httpx
-
+def _get(client: httpget.Client, url: str, cfg: DownloadConfig) -> bytes:
+    """One GET (redirects followed); raises _Failure with a reason."""
     try:
-        with client.stream("GET", url) as r:
-            if r.status_code != 200:
-                wait = _retry_after(r.headers.get("retry-after"), cfg.max_retry_after)
-                raise _Failure("http_error", f"HTTP {r.status_code}", r.status_code,
-                               retry=r.status_code in RETRY_STATUS, wait=wait)
-            chunks, n = [], 0
-            for chunk in r.iter_bytes():
-                n += len(chunk)
-                if n > cfg.max_bytes:
-                    raise _Failure("too_large", f"body larger than {cfg.max_bytes} bytes")
-                chunks.append(chunk)
-            return b"".join(chunks)
-    except httpx.TooManyRedirects as exc:
+        r = client.get(url)
+    except httpget.TooLarge as exc:
+        raise _Failure("too_large", str(exc)) from None
+    except httpget.TooManyRedirects as exc:
         raise _Failure("too_many_redirects", str(exc)) from None
-    except httpx.TimeoutException as exc:
-        raise _Failure("timeout", f"{type(exc).__name__}: {exc}", retry=True) from None
-    except httpx.TransportError as exc:
-        raise _Failure("connect_error", f"{type(exc).__name__}: {exc}", retry=True) from None
-    except httpx.InvalidURL as exc:
+    except (httpget.InvalidURL, UnicodeError) as exc:  # UnicodeError: a host name IDNA cannot encode
         raise _Failure("connect_error", f"invalid URL: {exc}") from None
+    except TimeoutError as exc:  # socket.timeout is TimeoutError
+        raise _Failure("timeout", f"{type(exc).__name__}: {exc or 'timed out'}", retry=True) from None
+    except (OSError, http.client.HTTPException) as exc:
+        raise _Failure("connect_error", f"{type(exc).__name__}: {exc}", retry=True) from None
+    if r.status != 200:
+        wait = _retry_after(r.headers.get("retry-after"), cfg.max_retry_after)
+        raise _Failure("http_error", f"HTTP {r.status}", r.status, retry=r.status in RETRY_STATUS, wait=wait)
+    return r.body
 
 
 def _retry_after(value: str | None, cap: float = 60.0) -> float | None:
@@ -268,7 +239,7 @@ def _check(data: bytes, sha: str | None) -> tuple[str, int, int]:
     return ext, w, h
 
 
-def fetch_item(client: Any, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:
+def fetch_item(client: httpget.Client, item: Item, cfg: DownloadConfig, gate: HostGate) -> tuple[Outcome, bytes | None]:
     """Try each URL of an item, with retries; the first good body wins."""
     last = Outcome(item.key, False, rows=item.rows)
     attempts = 0
@@ -296,76 +267,14 @@ def fetch_item(client: Any, item: Item, cfg: DownloadConfig, gate: HostGate) -> 
 # --- resumable state -----------------------------------------------------------------------
 
 
-class ItemState:
-    """Append-only record of finished items: ``state.jsonl`` (one outcome per line) and ``blobs.bin``
-    (the bytes of good images, appended; each line holds its offset and length).
-
-    The blob is written and flushed before its line, so after a kill every complete line points at
-    complete bytes; a torn last line is ignored. Two appends per image keep this cheap.
-    """
-
-    def __init__(self, directory: str | Path):
-        self.dir = Path(directory)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.file = self.dir / "state.jsonl"
-        self.blobs = self.dir / "blobs.bin"
-        self._lock = threading.Lock()
-        self._where: dict[str, tuple[int, int]] = {}
-        self._f: Any = None
-        self._b: Any = None
-
-    def load(self) -> dict[str, Outcome]:
-        done: dict[str, Outcome] = {}
-        if not self.file.exists():
-            return done
-        size = self.blobs.stat().st_size if self.blobs.exists() else 0
-        for line in self.file.read_text().splitlines():
-            try:
-                d = json.loads(line)
-                off, n = d.pop("blob", (0, 0))
-                o = Outcome(**d)
-            except (json.JSONDecodeError, TypeError, ValueError):
-                continue  # a torn last line from a killed run
-            if o.ok and off + n > size:
-                continue
-            done[o.key] = o
-            self._where[o.key] = (off, n)
-        return done
-
-    def blob(self, key: str) -> bytes:
-        off, n = self._where[key]
-        with open(self.blobs, "rb") as f:
-            f.seek(off)
-            return f.read(n)
-
-    def add(self, outcome: Outcome, data: bytes | None) -> None:
-        with self._lock:
-            if self._f is None:
-                self._b, self._f = open(self.blobs, "ab"), open(self.file, "a")
-            blob = (0, 0)
-            if data is not None:
-                blob = (self._b.tell(), len(data))
-                self._b.write(data)
-                self._b.flush()
-            self._f.write(json.dumps({**asdict(outcome), "blob": blob}, sort_keys=True) + "\n")
-            self._f.flush()
-
-    def close(self) -> None:
-        with self._lock:
-            for f in (self._f, self._b):
-                if f is not None:
-                    f.close()
-            self._f = self._b = None
-
-
 _SHARED: dict[tuple, tuple[Any, ThreadPoolExecutor]] = {}
 _SHARED_LOCK = threading.Lock()
 
 
 def _shared(cfg: DownloadConfig) -> tuple[Any, ThreadPoolExecutor]:
-    """One httpx client and one thread pool per process and settings, reused by every shard
+    """One HTTP client and one thread pool per process and settings, reused by every shard
     (keep-alive connections survive from shard to shard, and threads start once)."""
-    key = (cfg.threads, cfg.timeout, cfg.max_redirects, cfg.user_agent)
+    key = (cfg.threads, cfg.timeout, cfg.max_redirects, cfg.max_bytes, cfg.user_agent)
     with _SHARED_LOCK:
         if key not in _SHARED:
             _SHARED[key] = (make_client(cfg), ThreadPoolExecutor(max(1, cfg.threads), thread_name_prefix="pixmo-dl"))
@@ -401,27 +310,46 @@ def download_items(items: list[Item], cfg: DownloadConfig, state: ItemState | No
     gate = HostGate(cfg.per_host, cfg.host_delay)
     todo = [it for it in items if it.key not in done]
 
-    def work(it: Item) -> tuple[Outcome, bytes | None]:
-        out, data = fetch_item(client, it, cfg, gate)
-        if state:
-            state.add(out, data)
-        if on_done:
-            on_done(out)
-        return out, data
-
     client, pool = _shared(cfg)
-    futs = {it.key: pool.submit(work, it) for it in todo}
+    finished: queue.SimpleQueue = queue.SimpleQueue()
+    order = iter(range(len(todo)))  # shared by the workers: next() on it is atomic (GIL)
+    stop = threading.Event()
+
+    def worker() -> None:
+        """One per thread, taking items until none is left: a Future per image cost a quarter of
+        the process's CPU (each makes a Condition and an RLock)."""
+        for k in order:
+            if stop.is_set():
+                return
+            it = todo[k]
+            try:
+                out, data = fetch_item(client, it, cfg, gate)
+                if state:
+                    state.add(out, data)
+                if on_done:
+                    on_done(out)
+                finished.put((it.key, out, data, None))
+            except BaseException as exc:  # handed to the consumer, which raises it
+                finished.put((it.key, None, None, exc))
+
+    for _ in range(min(max(1, cfg.threads), len(todo))):
+        pool.submit(worker)
+    ready: dict[str, tuple[Outcome, bytes | None]] = {}
     try:
         for it in items:
-            if it.key in futs:
-                out, data = futs[it.key].result()
-            else:
+            if it.key in done:
                 out = done[it.key]
-                data = state.blob(it.key) if (state and out.ok) else None
+                yield it, out, (state.blob(it.key) if (state and out.ok) else None)
+                continue
+            while it.key not in ready:
+                key, out_, data_, exc = finished.get()
+                if exc is not None:
+                    raise exc
+                ready[key] = (out_, data_)
+            out, data = ready[it.key]  # kept: an item listed twice gets the same answer twice
             yield it, out, data
     finally:
-        for f in futs.values():  # the consumer stopped early: drop what has not started
-            f.cancel()
+        stop.set()  # the consumer stopped early (or failed): the workers take no new item
         if state:
             state.close()
 

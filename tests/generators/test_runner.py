@@ -79,6 +79,27 @@ def test_a_failing_shard_stops_the_run_but_keeps_finished_ones(tmp_path):
     assert _run(out)["skipped"] >= 1
 
 
+def _boom_at_2(cfg, task: ShardTask) -> ShardResult:
+    if task.index == 2:
+        raise RuntimeError("shard 2 breaks")
+    return clock_shard(cfg, task)
+
+
+def test_the_shard_written_while_the_next_one_fails_is_finished(tmp_path):
+    """One process writes shard i in a writer thread while it makes shard i+1: when shard 2 fails,
+    shard 1 (its write still in flight) is completed with its stats file, not lost."""
+    out = tmp_path / "o"
+    with pytest.raises(RuntimeError, match="shard 2 breaks"):
+        run(_boom_at_2, CFG, plan_tasks(range(12), 4, 3), out, dataset="pixmo-clocks", seed=3, progress=False)
+    staged = staging_dir(out)
+    for i in (0, 1):
+        st = json.loads((staged / f"shard-00000{i}.tar.stats.json").read_text())
+        assert st["shard"]["bytes"] == (staged / f"shard-00000{i}.tar").stat().st_size
+        assert st["started"] > 0 and st["seconds"] >= 0
+    assert not (staged / "shard-000002.tar").exists()
+    assert _run(out)["skipped"] == 2
+
+
 def test_killed_cli_run_resumes_without_redoing_finished_shards(tmp_path):
     out, ref = tmp_path / "killed", tmp_path / "ref"
     cmd = [sys.executable, "-m", "pixmo.cli", "gen", "clocks", "--num", "60", "--per-shard", "3", "--size", "160",

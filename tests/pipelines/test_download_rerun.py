@@ -99,3 +99,10 @@ def test_retry_after_is_honoured_but_capped() -> None:
         took = time.monotonic() - t0
     assert out.ok and data == _png(1) and out.attempts == 2
     assert 0.2 <= took < 5, took  # waited (about 0.3 s with jitter), not an hour
+
+
+def test_help_states_the_fsync_policy(capsys) -> None:
+    assert main(["download", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "every shard is fsync'ed before it is renamed into place and marked done" in text
+    assert "resume state is flushed, not fsync'ed" in text

@@ -186,6 +186,7 @@ def test_killed_download_resumes(tmp_path: Path) -> None:
         at_kill = {k: world.hits(k) for k in world.good}
         fast = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert fast.returncode == 0, fast.stdout[-3000:] + fast.stderr[-3000:]
+        assert "HTTP Request" not in fast.stderr, "no log line per request (httpx's INFO lines flooded stderr)"
         # its failed items were tried again (still dead), its good images kept: the same bytes
         assert first.read_bytes() == before, "a finished shard changed"
         _check_result(world, out)
@@ -287,3 +288,28 @@ def test_header_sniffing_agrees_with_pil(rng: np.random.Generator) -> None:
         assert got is None or got == image_info(data)
         assert got is not None or fmt == "WEBP"  # WebP goes to PIL
     assert sniff_image(b"<html>not an image</html>") is None
+
+
+def test_an_unexpected_error_in_a_worker_reaches_the_caller_and_stops_the_rest() -> None:
+    """Workers take items from a shared list; an error that is not a download failure (a bug, a
+    full disk) is raised by the loop in the caller, and the workers then take no new item."""
+    rng = np.random.default_rng(3)
+    with Host("127.0.0.1") as host:
+        items = []
+        for i in range(200):
+            body = _jpeg(rng)
+            items.append(Item(sha256_hex(body), [host.add(f"/{i}.jpg", Route(body, delay=0.01))], sha256_hex(body),
+                              [i], []))
+        seen = []
+
+        def on_done(out) -> None:
+            seen.append(out.key)
+            if len(seen) == 5:
+                raise OSError("disk full")
+
+        cfg = DownloadConfig(threads=2, per_host=2, retries=0, timeout=5)
+        with pytest.raises(OSError, match="disk full"):
+            for _ in download_items(items, cfg, on_done=on_done):
+                pass
+        time.sleep(0.3)
+        assert len(seen) < 50, "the workers stopped taking items"
