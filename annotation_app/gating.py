@@ -54,7 +54,7 @@ _GOLD_ANSWERS = Q(  # the annotator's own latest answer to each gold item since 
     "AND s.created_at > :since AND s.id = (SELECT MAX(s2.id) FROM submissions s2 "
     "WHERE s2.assignment_id = s.assignment_id AND s2.user_id = :u AND s2.kind = 'annotator')")
 _PAUSE = Q("INSERT INTO annotator_pauses (campaign_id, user_id, reason, score, gold_items, paused_at) "
-           "VALUES (:c, :u, :reason, :score, :n, :t)")
+           "VALUES (:c, :u, :reason, :score, :n, :t) ON CONFLICT DO NOTHING")  # uq_pause_in_force
 
 
 def _score(task: Any, row: dict[str, Any], config: dict[str, Any]) -> float | None:
@@ -89,8 +89,10 @@ def check_steps(campaign_id: int, task_type: str, config: dict[str, Any], user_i
         return None
     reason = (f"your gold score is {mean:.2f} over {len(scores)} gold items, below this campaign's "
               f"threshold of {threshold:.2f}")
-    yield Op("execute", _PAUSE, {"c": campaign_id, "u": user_id, "reason": reason, "score": mean,
-                                 "n": len(scores), "t": now()})
+    paused = yield Op("execute", _PAUSE, {"c": campaign_id, "u": user_id, "reason": reason, "score": mean,
+                                          "n": len(scores), "t": now()})
+    if not paused:
+        return None  # a concurrent gold submit paused them first
     yield audit_op(user_id, "gold.pause", "user", user_id,
                    {"campaign_id": campaign_id, "score": mean, "gold_items": len(scores)}, ip)
     return reason

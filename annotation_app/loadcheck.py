@@ -197,9 +197,10 @@ def verify(engine: Any, campaign_id: int, log: Log) -> dict[str, int]:
                                        "GROUP BY item_id"), {"c": campaign_id}).all())
         twice = c.execute(text("SELECT COUNT(*) FROM (SELECT item_id, user_id FROM submissions WHERE campaign_id = :c "
                                "GROUP BY item_id, user_id HAVING COUNT(*) > 1) x"), {"c": campaign_id}).scalar()
-        drift = c.execute(text(f"SELECT COUNT(*) FROM items i WHERE i.campaign_id = :c AND i.taken <> (SELECT COUNT(*) "
-                               f"FROM assignments a WHERE a.item_id = i.id AND a.status IN {HOLDING})"),
-                          {"c": campaign_id}).scalar()
+        drift = c.execute(text(  # one grouped pass (a correlated count per item took minutes at 77k items)
+            f"SELECT COUNT(*) FROM items i LEFT JOIN (SELECT item_id, COUNT(*) AS n FROM assignments "
+            f"WHERE status IN {HOLDING} GROUP BY item_id) a ON a.item_id = i.id "
+            f"WHERE i.campaign_id = :c AND i.taken <> COALESCE(a.n, 0)"), {"c": campaign_id}).scalar()
         held_over = over_overlap(c)
     acked_per_item = Counter(log.acked_items)
     return {

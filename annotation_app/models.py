@@ -234,7 +234,9 @@ class AnnotatorPause(Base):
     paused_at: Mapped[float] = mapped_column(Float)
     reinstated_at: Mapped[float | None] = mapped_column(Float, nullable=True)
     reinstated_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
-    __table_args__ = (Index("ix_pauses_campaign_user", "campaign_id", "user_id"),)
+    __table_args__ = (Index("ix_pauses_campaign_user", "campaign_id", "user_id"),
+                      Index("uq_pause_in_force", "campaign_id", "user_id", unique=True,  # one in force
+                            sqlite_where=text("reinstated_at IS NULL"), postgresql_where=text("reinstated_at IS NULL")))
 
 
 class CampaignMember(Base):

@@ -162,3 +162,47 @@ def test_a_reviewers_edit_does_not_count_as_the_annotators_gold_answer(dbctx):
     assert r.status_code == 200, r.text
     _answer(ann, cid, WRONG, "edit-key-2")
     assert ann.post(f"/api/campaigns/{cid}/claim", json={}).status_code == 403  # 0.00 over 2, not 0.50
+
+
+def test_two_gold_checks_at_once_leave_one_pause_in_force(dbctx):
+    """Two gold submits of one annotator in flight together on PostgreSQL both read "not paused";
+    each inserted a pause (two rows in force). The partial unique index lets the second do nothing."""
+    import threading
+    import time
+
+    from annotation_app import gating
+    from annotation_app.models import AnnotatorPause
+    from annotation_app.sql import run
+
+    if dbctx.app.state.engine.dialect.name != "postgresql":
+        pytest.skip("SQLite takes the write lock at BEGIN: two writers never overlap")
+    _gated(dbctx, min_items=3)
+    cid, ann, uid = dbctx.campaign_id, dbctx.client("annotator"), dbctx.user_ids["annotator"]
+    _answer(ann, cid, WRONG, "race-key-1")
+    _answer(ann, cid, WRONG, "race-key-2")  # 2 gold items < 3: not paused yet
+    config = {"gold_threshold": 0.6, "gold_min_items": 2}  # the checks below judge on 2
+    engine, first_done, results = dbctx.app.state.engine, threading.Event(), {}
+    release = threading.Event()
+
+    def check(name: str, hold: bool) -> None:
+        with write_tx(engine) as conn:
+            results[name] = run(gating.check_steps(cid, "pointing", config, uid), conn)
+            if hold:
+                first_done.set()
+                release.wait(10)
+
+    a = threading.Thread(target=check, args=("a", True))
+    a.start()
+    assert first_done.wait(10)
+    b = threading.Thread(target=check, args=("b", False))
+    b.start()
+    time.sleep(0.5)  # b has read "not paused" and reached its insert
+    release.set()
+    a.join(10)
+    b.join(10)
+    assert results["a"] and results["b"] is None, results
+    with read_tx(engine) as conn:
+        rows = conn.execute(select(AnnotatorPause.id).where(AnnotatorPause.campaign_id == cid,
+                                                            AnnotatorPause.reinstated_at.is_(None))).all()
+    assert len(rows) == 1
+    assert len(_actions(dbctx, "gold.pause")) == 1
