@@ -32,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 from generators.docs.config import DocsConfig, RenderOptions, load_personas  # noqa: E402
 from generators.docs.pipeline import DocJob, offline_content, plan_job, render_context  # noqa: E402
 from generators.docs.renderers import RENDERERS, check_image  # noqa: E402
+from generators.docs.sandbox import RenderError  # noqa: E402
 
 FRESH = """
 import json, sys
@@ -59,6 +60,23 @@ def documents(renderer: str, n: int) -> list[DocJob]:
 def render_warm(job: DocJob, ctx) -> None:
     check_image(RENDERERS[job.renderer].render(job.code, job.data, replace(ctx, rng=np.random.default_rng(job.index),
                                                                             drawn=[])))
+
+
+def rendering(jobs: list[DocJob], n: int, ctx) -> tuple[list[DocJob], int]:
+    """The first ``n`` documents that render and pass the image checks (the pipeline rejects the
+    others too); returns them and how many were rejected on the way."""
+    kept: list[DocJob] = []
+    rejected = 0
+    for j in jobs:
+        try:
+            render_warm(j, ctx)
+        except RenderError:
+            rejected += 1
+            continue
+        kept.append(j)
+        if len(kept) == n:
+            return kept, rejected
+    raise SystemExit(f"{jobs[0].renderer}: only {len(kept)} of {len(jobs)} documents passed the image checks")
 
 
 def time_warm(jobs: list[DocJob], ctx, threads: int) -> float:
@@ -93,16 +111,16 @@ def main() -> None:
     ctx = render_context(RenderOptions(timeout=60.0))
     rows = []
     for r in names:
-        jobs = documents(r, n_warm + 1)
         t0 = time.perf_counter()
-        render_warm(jobs[0], ctx)  # warm-up: starts the worker or browser this renderer needs
-        first = time.perf_counter() - t0
+        jobs, rejected = rendering(documents(r, 3 * (n_warm + 1)), n_warm + 1, ctx)
+        first = time.perf_counter() - t0  # the warm-up pass: starts the worker or browser, renders each once
         warm = time_warm(jobs[1:], ctx, 1)
         piped = time_warm(jobs[1:], ctx, args.threads)
         fresh = time_fresh(jobs[1:1 + n_fresh])
         rows.append({"renderer": r, "warm_docs_per_s": round(warm, 3), "pipeline_docs_per_s": round(piped, 3),
                      "fresh_docs_per_s": round(fresh, 3), "ratio_warm_vs_fresh": round(warm / fresh, 1),
-                     "ratio_pipeline_vs_fresh": round(piped / fresh, 1), "first_doc_s": round(first, 2)})
+                     "ratio_pipeline_vs_fresh": round(piped / fresh, 1), "warm_up_s": round(first, 2),
+                     "rejected_in_warm_up": rejected})
         print(json.dumps(rows[-1]), flush=True)
     ctx.close()
     print(json.dumps({"renderers": len(rows), "warm_docs": n_warm, "fresh_docs": n_fresh, "threads": args.threads,
