@@ -149,5 +149,9 @@ def get_task_type(name: str) -> TaskType:
 
 
 def task_types() -> dict[str, TaskType]:
+    """Every task type: the built-ins in BUILTIN's order (whichever module was imported first; pages
+    and the API list them in this order), then plugins in registration order."""
     _load()
-    return dict(_REGISTRY)
+    rank = {m.rsplit(".", 1)[-1]: i for i, m in enumerate(BUILTIN)}
+    names = sorted(_REGISTRY, key=lambda n: rank.get(_REGISTRY[n].__module__.rsplit(".", 1)[-1], len(rank)))
+    return {n: _REGISTRY[n] for n in names}

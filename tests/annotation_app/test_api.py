@@ -284,3 +284,18 @@ def test_folder_and_url_imports_and_private_urls_refused(tmp_path, appctx_factor
         urls = sorted(u for (u,) in conn.execute(text(
             "SELECT image_url FROM items JOIN campaigns c ON c.id = items.campaign_id WHERE c.name = 'web'")))
     assert urls == [f"{base}/a.png", f"{base}/sub/b.png"]
+
+
+def test_task_types_keep_their_order_whichever_module_is_imported_first():
+    """agreement_db imports the caption and pairwise tasks directly: the admin page's task list (and
+    its default, pointing) followed that import order."""
+    import subprocess
+    import sys
+
+    code = ("import annotation_app.agreement_db; from annotation_app.tasks import task_types; "
+            "print(','.join(task_types()))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr[-500:]
+    from annotation_app.tasks import BUILTIN
+
+    assert r.stdout.split()[-1].split(",") == BUILTIN
