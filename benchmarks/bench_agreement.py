@@ -14,6 +14,7 @@ import random
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import insert, select
 
@@ -30,12 +31,18 @@ def _answer(rng: random.Random, base: dict[str, list[tuple[float, float]]]) -> d
     return {"expressions": exprs, "flags": []}
 
 
+def _new_id(key: Any) -> int:
+    assert key is not None
+    return int(key[0])
+
+
 def seed(url: str, n_items: int) -> int:
     rng, t = random.Random(0), time.time()
     engine = make_engine(url)
     with write_tx(engine) as conn:
-        users = [conn.execute(insert(User).values(username=f"u{k}", password_hash="x", role="annotator", active=True,
-                                                  created_at=t)).inserted_primary_key[0] for k in range(3)]
+        users = [_new_id(conn.execute(insert(User).values(username=f"u{k}", password_hash="x", role="annotator",
+                                                          active=True, created_at=t)).inserted_primary_key)
+                 for k in range(3)]
         cid = create_campaign(conn, CampaignIn(name="bench", task_type="pointing", overlap=3), None)
         conn.execute(insert(Item), [{"campaign_id": cid, "source_key": f"k{i}", "media_key": f"m{i}", "image_sha256": "0" * 64,
                                      "width": 640, "height": 480, "spec": {}, "overlap": 3, "taken": 3}

@@ -48,7 +48,7 @@ def load_test(url: str, media: str, *, annotators: int, workers: int, seconds: f
     s = seed_campaign(url, media, items=items, users=annotators, high_overlap=(items // 10, 3))
     srv = Served(url, media, workers, lease_s)
     engine = create_engine(normalize_url(url))
-    stop, seen = threading.Event(), []
+    stop, seen = threading.Event(), list[int]()
     watcher = threading.Thread(target=loadcheck.watch, args=(engine, stop, seen))
     load_before = os.getloadavg()
     try:

@@ -73,7 +73,7 @@ def make_images(directory: Path, n: int, seed: int = 0) -> list[tuple[str, str]]
         s = int(rng.integers(128, min(ph.size) + 1))
         x, y = int(rng.integers(0, ph.size[0] - s + 1)), int(rng.integers(0, ph.size[1] - s + 1))
         buf = io.BytesIO()
-        ph.resize((256, 256), Image.BILINEAR, box=(x, y, x + s, y + s)).save(buf, "JPEG", quality=85)
+        ph.resize((256, 256), Image.Resampling.BILINEAR, box=(x, y, x + s, y + s)).save(buf, "JPEG", quality=85)
         sha = sha256_hex(buf.getvalue())
         if sha in seen:
             continue
