@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from generators.cli import app
 from generators.docs.points_svg import COLORS, KINDS
-from pixmo.records import PixmoPoints
 from pixmo.shards import iter_samples
+from tests.generators.test_docs_points import points_inside_boxes
 
 pytestmark = pytest.mark.browser
 
@@ -25,22 +25,6 @@ def _gen(out, family, num=6, seed=3):
                                    "--seed", str(seed), "--per-shard", "3"])
     assert res.exit_code == 0, res.output
     return json.loads(res.output.strip().splitlines()[-1])
-
-
-def check_points_inside_boxes(samples):
-    n = 0
-    for s in samples:
-        for ann in s.annotations:
-            rec = ann.record
-            assert isinstance(rec, PixmoPoints)
-            assert rec.count == len(rec.points) == len(ann.meta["boxes"]) == len(ann.meta["elements"])
-            assert ann.meta["present"] == (rec.count > 0)
-            for p, (x0, y0, x1, y1) in zip(rec.points, ann.meta["boxes"], strict=True):
-                x, y = p.x * s.width / 100, p.y * s.height / 100
-                assert x0 <= x <= x1 and y0 <= y <= y1, (rec.label, (x, y), (x0, y0, x1, y1))
-                assert 0 <= x <= s.width and 0 <= y <= s.height
-                n += 1
-    return n
 
 
 def _fill(svg, key):
@@ -65,7 +49,7 @@ def test_svg_points_land_on_their_shapes_and_counts_match_the_svg(tmp_path):
     summary = _gen(tmp_path / "svg", "svg")
     assert summary["pages"] == 6 and summary["rejected"] == 0 and summary["not_present"] >= 6
     samples = list(iter_samples(tmp_path / "svg", verify=True))
-    assert check_points_inside_boxes(samples) >= 20
+    assert points_inside_boxes(samples, centred=False) >= 20
     seen = set()
     for s in samples:
         im = np.asarray(Image.open(io.BytesIO(s.image)).convert("RGB")).astype(int)
@@ -99,7 +83,7 @@ def test_screen_points_match_the_html_and_runs_repeat_byte_for_byte(tmp_path):
     summary = _gen(tmp_path / "a", "screen")
     assert summary["pages"] == 6 and summary["rejected"] == 0
     samples = list(iter_samples(tmp_path / "a", verify=True))
-    assert check_points_inside_boxes(samples) >= 6 * 6
+    assert points_inside_boxes(samples, centred=False) >= 6 * 6
     kinds = {"button": r"<button\b", "navigation link": r'<a data-pt="nav:', "text field": r'class="field"'}
     for s in samples:
         page = s.annotations[0].meta["html"]
