@@ -95,6 +95,7 @@ class _QuietServer(ThreadingHTTPServer):
 def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        _in_flight = False
         # TCP_NODELAY, as real servers set it: headers and body go out as two writes, and without it
         # every keep-alive answer waits ~40 ms for the client's delayed ACK (Nagle's algorithm)
         disable_nagle_algorithm = True
@@ -104,9 +105,18 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 (http.server's name)
             n = host._enter(self.path)
+            self._in_flight = True
             try:
                 self._answer(host.routes.get(self.path), n)
             finally:
+                self._leave()
+
+        def _leave(self) -> None:
+            """The request stops counting as in flight once, before the first byte of its answer
+            goes out: a client that has the answer may start its next request at once, and a
+            server still counting the old one would report a concurrency the client never had."""
+            if self._in_flight:
+                self._in_flight = False
                 host._leave()
 
         def _answer(self, route: Route | None, n: int) -> None:
@@ -130,6 +140,7 @@ def _handler(host: Host) -> type[BaseHTTPRequestHandler]:
                 self.send_header("Content-Length", str(len(body)))
                 for k, v in (headers or {}).items():
                     self.send_header(k, v)
+                self._leave()  # headers are still buffered: nothing has reached the client
                 self.end_headers()
                 self.wfile.write(body)
             except (BrokenPipeError, ConnectionResetError):
