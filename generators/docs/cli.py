@@ -28,7 +28,8 @@ def register(app: typer.Typer) -> None:
                                                "(generators/docs/renderers.py RENDERERS; default: all)."),
         personas: Path = typer.Option(None, help="PersonaHub-style JSONL with a 'persona' field."),
         per_shard: int = typer.Option(35, help="Documents per shard."),
-        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
+        timeout: float = typer.Option(
+            20.0, help="Seconds allowed per render (LilyPond scores get 3x: engraving takes seconds)."),
         executor: str = typer.Option("local", help="local (process pool) or ray."),
         split: str = typer.Option("", help="train, validation or test: only that split's personas and "
                                            "organisations (disjoint across splits; titles name the organisation), "
@@ -109,7 +110,8 @@ def register(app: typer.Typer) -> None:
         workers: int = typer.Option(1, help="Worker processes, each with its own Chromium."),
         threads: int = typer.Option(4, help="Pages in flight per worker process."),
         per_shard: int = typer.Option(20, help="Pages per shard."),
-        timeout: float = typer.Option(20.0, help="Seconds allowed per render."),
+        timeout: float = typer.Option(
+            20.0, help="Seconds allowed per render (LilyPond scores get 3x: engraving takes seconds)."),
         overwrite: bool = typer.Option(False, "--overwrite", help="Replace the set already in --out."),
         append: bool = typer.Option(False, "--append", help="Add shards after the set already in --out."),
         family: str = typer.Option("order", help="Page family: order (HTML order pages), svg (shape boards "

@@ -24,12 +24,18 @@ LILYPOND_DPI = 130
 PDFLATEX = "pdflatex -interaction=nonstopmode -halt-on-error -no-shell-escape"
 
 
-def pdf_job(ctx: RenderContext, files: dict[str, str], build: str, pdf: str, dpi: int) -> tuple[bytes, str]:
+LILYPOND_TIME_SCALE = 3.0  # LilyPond gets 3x the per-render --timeout (see render_lilypond)
+
+
+def pdf_job(ctx: RenderContext, files: dict[str, str], build: str, pdf: str, dpi: int,
+            time_scale: float = 1.0) -> tuple[bytes, str]:
     """Run ``build`` (a shell command line of fixed words: it must write ``pdf``), then rasterise and
-    read back the first page, all in one sandbox job. Returns (PNG, pdftotext's bbox HTML)."""
+    read back the first page, all in one sandbox job, within ``time_scale`` times the per-render
+    time limit. Returns (PNG, pdftotext's bbox HTML)."""
     script = (f"{build} && pdftoppm -png -r {dpi} -f 1 -l 1 -singlefile {pdf} page && "
               f"pdftotext -f 1 -l 1 -bbox-layout {pdf} words.html")
-    out = ctx.sandbox.run("exec", files, ("page.png", "words.html"), argv=["sh", "-c", script])
+    out = ctx.sandbox.run("exec", files, ("page.png", "words.html"), argv=["sh", "-c", script],
+                          timeout=ctx.sandbox.limits.timeout * time_scale)
     if "page.png" not in out:
         raise RenderError(f"the renderer wrote no {pdf}")
     return out["page.png"], out.get("words.html", b"").decode(errors="replace")
@@ -50,9 +56,11 @@ def render_asymptote(code: str, data: str, ctx: RenderContext) -> bytes:
 
 
 def render_lilypond(code: str, data: str, ctx: RenderContext) -> bytes:
-    # LilyPond removed its -dsafe mode (its docs point to a jail): the bubblewrap jail is the boundary
+    # LilyPond removed its -dsafe mode (its docs point to a jail): the bubblewrap jail is the boundary.
+    # One score takes 3-8 s of CPU (Guile start-up, font loading, engraving), so with 6 documents in
+    # flight on 2 cores the default 20 s limit rejected good scores; it gets LILYPOND_TIME_SCALE times it.
     build = "lilypond -dno-point-and-click --pdf -o score doc.ly"
-    png, words = pdf_job(ctx, {"doc.ly": code}, build, "score.pdf", LILYPOND_DPI)
+    png, words = pdf_job(ctx, {"doc.ly": code}, build, "score.pdf", LILYPOND_DPI, LILYPOND_TIME_SCALE)
     lines = pdftotext_lines(words, LILYPOND_DPI)
     ctx.drawn.extend((t, px) for t, px in lines if _readable(t))
     ctx.drawn.extend(time_signatures(words, LILYPOND_DPI))

@@ -75,6 +75,25 @@ def test_lilypond_time_signatures_are_read_from_the_engraving(ctx):
     assert is_drawn("Metre Study", texts) and is_drawn("Mei Lin", texts)
 
 
+def test_lilypond_jobs_get_three_times_the_render_limit(ctx, monkeypatch):
+    """One score takes seconds of CPU (the 20 s default rejected good scores with 6 in flight on 2
+    cores): the LilyPond job runs under 3x the limit, the other TeX-family jobs under the limit."""
+    seen: list[float] = []
+    real = ctx.sandbox.run
+
+    def recording(kind, files, outputs, **job):
+        seen.append(job.get("timeout"))
+        return real(kind, files, outputs, **job)
+
+    monkeypatch.setattr(ctx.sandbox, "run", recording)
+    score = ('\\version "2.24.0"\n\\header { title = "Short" tagline = ##f }\n'
+             "\\score { { \\numericTimeSignature \\time 3/4 c'4 d' e' | } \\layout { } }\n")
+    RENDERERS["lilypond"].render(score, "{}", replace(ctx, drawn=[], rng=np.random.default_rng(0)))
+    tex = "\\documentclass[border=12pt]{standalone}\\begin{document}Short\\end{document}\n"
+    RENDERERS["tikz"].render(tex, "{}", replace(ctx, drawn=[], rng=np.random.default_rng(0)))
+    assert seen == [3 * ctx.sandbox.limits.timeout, ctx.sandbox.limits.timeout]
+
+
 def test_time_signature_reader_needs_stacked_digits():
     def word(x0, y0, x1, y1, t):
         return f'<word xMin="{x0}" yMin="{y0}" xMax="{x1}" yMax="{y1}">{t}</word>'
