@@ -218,9 +218,10 @@ def to_sample(job: DocJob, mode: str) -> Sample:
     rec = docs_record_type(job.category).model_validate({
         "image_id": f"docs-{job.seed}-{job.index:07d}",
         "questions": DocsQuestions(question=[q for q, _, _ in job.qa], answer=[a for _, a, _ in job.qa])})
+    # the page's code and data are shard extras (page_extras), kept once: not in meta too
     meta: dict[str, Any] = {"generator": "docs", "mode": mode, "persona": job.persona, "topic": job.topic,
-                            "figure_type": job.figure_type, "renderer": job.renderer, "data": job.data,
-                            "code": job.code, "index": job.index, "seed": job.seed}
+                            "figure_type": job.figure_type, "renderer": job.renderer, "index": job.index,
+                            "seed": job.seed}
     if job.split:
         meta["split"] = job.split
     if any(e for _, _, e in job.qa):

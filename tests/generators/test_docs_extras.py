@@ -28,8 +28,8 @@ def test_every_page_keeps_its_code_data_and_renderer_as_extras(docs_run):
         (ann,) = s.annotations
         assert set(s.extras) == {"docs_code.txt", "docs_data.txt", "docs_renderer.txt"}
         assert s.extras["docs_renderer.txt"].decode() == ann.meta["renderer"]
-        assert s.extras["docs_code.txt"].decode() == ann.meta["code"] and ann.meta["code"]
-        assert s.extras["docs_data.txt"].decode() == ann.meta["data"] and ann.meta["data"]
+        assert s.extras["docs_code.txt"] and s.extras["docs_data.txt"]
+        assert not {"code", "data"} & set(ann.meta)  # kept once, as extras
     assert {s.extras["docs_renderer.txt"] for s in samples} == {b"html", b"graphviz"}
 
 
@@ -50,8 +50,8 @@ def test_export_keeps_the_published_schema_and_writes_extras_beside_it(docs_run,
             s = by_id[row["image_id"]]
             assert ex["row"] == i and ex["image_sha256"] == s.key
             assert row["image"]["bytes"] == s.image
-            assert ex["docs_code"] == s.annotations[0].meta["code"]
-            assert ex["docs_data"] == s.annotations[0].meta["data"]
+            assert ex["docs_code"] == s.extras["docs_code.txt"].decode()
+            assert ex["docs_data"] == s.extras["docs_data.txt"].decode()
             assert ex["docs_renderer"] == s.annotations[0].meta["renderer"]
             assert not {"docs_code", "code", "data", "renderer"} & set(row)
 

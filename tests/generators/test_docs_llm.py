@@ -109,7 +109,8 @@ def test_llm_mode_rejects_bad_code_and_completes(llm_run, caplog):
         prov = ann.meta["provenance"]
         assert prov["code"]["model"] == "code-model" and prov["qa"]["model"] == "qa-model"
         assert prov["code"]["endpoint"] == srv.base_url and prov["qa"]["prompt_version"] == cfg.prompt_version
-        assert "generate_plot" in ann.meta["code"] and ann.meta["data"].startswith("Dish,Orders")
+        assert "generate_plot" in s.extras["docs_code.txt"].decode()
+        assert s.extras["docs_data.txt"].decode().startswith("Dish,Orders")
     # the bad QA reply was sent back with the error
     retried = [r for r in srv.chat_requests() if len(r["messages"]) == 3]
     assert retried and "rejected" in retried[0]["messages"][-1]["content"]
@@ -159,8 +160,8 @@ def test_llm_mode_json_data_renderers(tmp_path):
     got = {s.annotations[0].meta["renderer"]: s for s in res.samples}
     assert set(got) == {"graphviz", "vegalite"}
     assert got["graphviz"].annotations[0].subset == "pixmo-docs-diagrams"
-    assert got["graphviz"].annotations[0].meta["data"] == '{"steps": ["Order", "Pack", "Ship"]}'
-    assert "digraph" in got["graphviz"].annotations[0].meta["code"]
+    assert got["graphviz"].extras["docs_data.txt"] == b'{"steps": ["Order", "Pack", "Ship"]}'
+    assert b"digraph" in got["graphviz"].extras["docs_code.txt"]
 
 
 LEAKY = '''```python

@@ -72,8 +72,9 @@ def check_ten_valid_images_per_renderer_with_five_qa(docs70):
         assert ann.subset.startswith("pixmo-docs-")
         assert len(ann.record.questions.question) >= 5
         assert min(s.width, s.height) >= 128 and s.width * s.height <= 2560 * 1440
-        for key in ("persona", "topic", "data", "code", "renderer", "figure_type"):
+        for key in ("persona", "topic", "renderer", "figure_type"):
             assert ann.meta[key], key
+        assert s.extras["docs_data.txt"] and s.extras["docs_code.txt"]
         per_renderer[ann.meta["renderer"]] += 1
         categories.add(ann.subset.removeprefix("pixmo-docs-"))
     assert set(per_renderer) == set(SEVEN) and set(SEVEN) < set(RENDERERS)
@@ -91,9 +92,8 @@ def check_pixmo_validate_passes(docs70):
 
 
 # -- an independent check of the answers against the data each document was drawn from ------------
-def _table(meta):
+def _table(data):
     """(label header, [headers], {label: [cell strings]}) from the CSV or JSON data."""
-    data = meta["data"]
     if data.lstrip().startswith("{"):
         d = json.loads(data)
         d = d.get("items", d)
@@ -115,8 +115,8 @@ def _col(q, heads):
     return bare.index(name) if name else None
 
 
-def check_table_answer(q, a, meta):
-    label, heads, cells = _table(meta)
+def check_table_answer(q, a, data):
+    label, heads, cells = _table(data)
     labels = list(cells)
     j = _col(q, heads)
     vals = {k: float(v[j]) for k, v in cells.items()} if j is not None else {}
@@ -216,7 +216,7 @@ def check_offline_answers_match_the_data(docs70):
     for s in docs70[2]:
         (ann,) = s.annotations
         rec, meta = ann.record, ann.meta
-        data = meta["data"]
+        data = s.extras["docs_data.txt"].decode()
         if meta["figure_type"] in templates.SAMPLERS:  # math pages: checked in test_docs_tex.py
             continue
         for q, a in zip(rec.questions.question, rec.questions.answer, strict=True):
@@ -227,7 +227,7 @@ def check_offline_answers_match_the_data(docs70):
             elif ann.subset.endswith("other"):
                 kinds[check_document_answer(q, a, json.loads(data))] += 1
             else:
-                kinds[check_table_answer(q, a, meta)] += 1
+                kinds[check_table_answer(q, a, data)] += 1
     for kind in ("value", "count", "extreme", "comparison", "yes/no", "unanswerable", "mc", "total"):
         assert kinds[kind] >= 5, kinds
 
@@ -257,7 +257,7 @@ def test_same_seed_same_documents(tmp_path):
     b = make_shard(cfg, plan_tasks([0, 1, 2, 3], 4, 5)[0])
     assert [s.key for s in a.samples] == [s.key for s in b.samples]
     assert len(a.samples) == 4
-    assert np.all([s.annotations[0].meta["code"] for s in a.samples])
+    assert np.all([s.extras["docs_code.txt"] for s in a.samples])
 
 
 def test_two_runs_give_byte_identical_shards_for_every_renderer(tmp_path):
