@@ -13,6 +13,7 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
+from annotation_app import credentials
 from annotation_app.claiming import ClaimError
 from annotation_app.database import Database
 from annotation_app.db import AsyncPgPool, is_sqlite, make_engine, migrate, warm_pool
@@ -49,14 +50,16 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
                                    pool_size=settings.pool_size,
                                    background_checkpoint=settings.sqlite_background_checkpoint)
     public = settings.public_docs
+    inline = is_sqlite(engine) if settings.inline_db is None else settings.inline_db
+    pg_pool = AsyncPgPool.for_url(settings.database_url, async_pool_size(settings)) if settings.pg_async else None
+    notices = AsyncPgPool.for_url(settings.database_url, 1)  # credential-change notices (PostgreSQL)
     app = FastAPI(title="PixMo annotation app", version="1.0",
                   description="Campaigns, task claiming with leases, review, quality metrics and export.",
-                  docs_url="/docs" if public else None, redoc_url=None, openapi_url="/openapi.json" if public else None)
+                  docs_url="/docs" if public else None, redoc_url=None, openapi_url="/openapi.json" if public else None,
+                  lifespan=lambda _app: credentials.listening(notices.dsn if notices else None))
     app.state.settings = settings
     app.state.engine = engine
     app.state.media = MediaStore(settings.media_root)
-    inline = is_sqlite(engine) if settings.inline_db is None else settings.inline_db
-    pg_pool = AsyncPgPool.for_url(settings.database_url, async_pool_size(settings)) if settings.pg_async else None
     app.state.db = Database(engine, inline=inline, pg_pool=pg_pool)  # every route's data access: database.Db
     if pg_pool is None:
         warm_pool(engine, settings.pool_size)

@@ -15,6 +15,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
+from annotation_app.credentials import cache_trusted
 from annotation_app.database import Database
 from annotation_app.models import ROLE_RANK
 from annotation_app.security import TOKEN_PREFIX, Principal, principal_lookup, principal_of
@@ -45,12 +46,18 @@ def _trusted(spec: str) -> frozenset[str]:
 
 _CACHE: dict[str, tuple[float, Principal]] = {}
 CACHE_SECONDS = 5.0
-"""Valid credentials are cached this long per process; revoking a token or session, logging out
-and changing a user clear the cache of the process that did it (other processes follow within
-CACHE_SECONDS)."""
+"""Valid credentials are cached this long per process. Revoking a token or session, logging out
+and changing a user clear the cache of the process that did it; on PostgreSQL every other process
+empties its cache when the database's notice arrives (``annotation_app.credentials``), and does not
+cache while it cannot receive notices. On SQLite (one server process) a change made by another
+process, such as the CLI, is seen within CACHE_SECONDS."""
+
+
+_GENERATION = [0]  # bumped by every forget: a lookup that overlapped one does not fill the cache
 
 
 def forget_credentials() -> None:
+    _GENERATION[0] += 1
     _CACHE.clear()
 
 
@@ -76,12 +83,14 @@ async def principal_for(db: Database, token: str | None, cookie: str | None) -> 
     key = ("t:" + token) if token else ("c:" + cookie) if cookie else ""
     if not key:
         return None
-    hit = _CACHE.get(key)
+    use_cache, generation = cache_trusted(), _GENERATION[0]
+    hit = _CACHE.get(key) if use_cache else None
     t = time.monotonic()
     if hit and hit[0] > t:
         return hit[1]
     p = principal_of(await db.first(*principal_lookup(token, cookie)), "token" if token else "cookie")
-    if p is not None:
+    # not cached when a change notice came in while we looked (the row read may predate it)
+    if p is not None and use_cache and cache_trusted() and generation == _GENERATION[0]:
         if len(_CACHE) > 10000:
             _CACHE.clear()
         _CACHE[key] = (t + CACHE_SECONDS, p)

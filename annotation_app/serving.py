@@ -6,8 +6,9 @@ lives there: leases and slots (row locks, ``FOR UPDATE SKIP LOCKED``), idempoten
 unique key), login throttling (attempts are rows; on PostgreSQL a per-(username, client) advisory
 lock orders parallel attempts), gold-gating pauses, and the lease sweep (one process at a time:
 a PostgreSQL advisory lock, ``claiming.SWEEP_LOCK``). The one per-process state is a 5 s cache of
-valid credentials (``deps.CACHE_SECONDS``): a revoked token stops working in the other processes
-within 5 s.
+valid credentials (``deps.CACHE_SECONDS``), emptied in every process by a PostgreSQL notice when
+credentials change (``annotation_app.credentials``), and not used while a process cannot receive
+notices.
 
 SQLite is refused for N > 1: it has one writer, and the app queues its writers on a lock inside
 one process; several processes would wait in SQLite's sleeping busy handler instead.
@@ -38,7 +39,8 @@ class WorkerPlan:
 
     @property
     def connections_per_worker(self) -> int:
-        return self.pool_size + self.pool_size // 2 + self.async_pool_size
+        # + 1: the connection that listens for credential-change notices (annotation_app.credentials)
+        return self.pool_size + self.pool_size // 2 + self.async_pool_size + 1
 
     @property
     def connections(self) -> int:

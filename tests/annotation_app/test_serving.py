@@ -34,9 +34,9 @@ def test_sqlite_with_several_workers_is_refused_in_one_line(tmp_path):
 def test_workers_share_the_connection_budget_unless_it_is_set():
     assert plan_workers(f"sqlite:///{'x.db'}", 1, {}).pool_size == 40
     four = plan_workers("postgresql://x@h/db", 4, {})
-    assert four.pool_size == 10 and four.connections == 4 * (10 + 5 + four.async_pool_size)
+    assert four.pool_size == 10 and four.connections == 4 * (10 + 5 + four.async_pool_size + 1)  # + the listener
     assert plan_workers("postgresql://x@h/db", 4, {"PIXMO_APP_POOL_SIZE": "3"}).pool_size == 3
-    plan = WorkerPlan(4, 10, 4)  # 76 connections at peak
+    plan = WorkerPlan(4, 10, 4)  # 80 connections at peak
     assert room_warning(plan, (100, 10)) is None
     assert "lower PIXMO_APP_POOL_SIZE" in (room_warning(plan, (100, 30)) or "")
     assert room_warning(plan, None) is None
