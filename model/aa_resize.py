@@ -117,6 +117,9 @@ def resize_into(image: np.ndarray, canvas: np.ndarray, box: tuple[int, int, int,
         raise ValueError(f"expected a uint8 HxWx3 image, got {image.dtype} {image.shape}")
     if finish not in FINISHES:
         raise ValueError(f"finish must be one of {sorted(FINISHES)}, got {finish!r}")
+    if canvas.ndim != 3 or canvas.shape[2] != C or not canvas.flags.c_contiguous:
+        raise ValueError(f"the canvas must be a C-contiguous [Hc, Wc, {C}] array, got {canvas.shape}")
+    image = np.ascontiguousarray(image)
     k, mode = _kernels(), FINISHES[finish]
     mean_ = np.zeros(C, np.float32) if mean is None else np.asarray(mean, np.float32)
     std_ = np.ones(C, np.float32) if std is None else np.asarray(std, np.float32)

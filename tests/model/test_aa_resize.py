@@ -130,3 +130,15 @@ def test_bad_arguments_are_refused():
         aa_resize.resize_into(np.zeros((8, 8, 4), np.uint8), out, (0, 0, 4, 4), arith, "normalize")
     with pytest.raises(ValueError, match="finish"):
         aa_resize.resize_into(np.zeros((8, 8, 3), np.uint8), out, (0, 0, 4, 4), arith, "sharpen")
+    with pytest.raises(ValueError, match="C-contiguous"):
+        aa_resize.resize_into(np.zeros((8, 8, 3), np.uint8), np.empty((4, 8, 3), np.float32)[:, ::2], (0, 0, 4, 4),
+                              arith, "normalize")
+
+
+def test_a_strided_image_gives_the_same_result():
+    arith = aa_resize.calibrated()
+    im = np.random.default_rng(2).integers(0, 256, (90, 160, 3), dtype=np.uint8)
+    a, b = np.empty((40, 60, 3), np.float32), np.empty((40, 60, 3), np.float32)
+    aa_resize.resize_into(im[:, ::2], a, (0, 0, 40, 60), arith, "normalize")
+    aa_resize.resize_into(np.ascontiguousarray(im[:, ::2]), b, (0, 0, 40, 60), arith, "normalize")
+    assert np.array_equal(a, b) and np.array_equal(a, aa_resize.torch_resize(np.ascontiguousarray(im[:, ::2]), 40, 60))
