@@ -52,6 +52,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 (one small function per co
                             gold_overlap: int = typer.Option(1000, help="annotators per gold item"),
                             gold_threshold: float = typer.Option(None, help="pause annotators whose gold score falls below this (0-1)"),
                             gold_min_items: int = typer.Option(5, help="gold items scored before an annotator can be paused"),
+                            gold_share: float = typer.Option(None, help="fraction of each annotator's tasks drawn from gold items, "
+                                                                        "mixed in at random positions (default: gold items first)"),
                             lease_seconds: float = typer.Option(None, help="how long a claim is reserved (default: the server's)"),
                             min_expressions: int = typer.Option(None, help="pointing: expressions an image needs"),
                             label: str = typer.Option("", help="counting: what to count"),
@@ -64,6 +66,8 @@ def register(app: typer.Typer) -> None:  # noqa: C901 (one small function per co
             config.update(gold_threshold=gold_threshold, gold_min_items=gold_min_items)
         if lease_seconds is not None:
             config["lease_seconds"] = lease_seconds
+        if gold_share is not None:
+            config["gold_share"] = gold_share
         if min_expressions is not None:
             config["min_expressions"] = min_expressions
         text = instructions_file.read_text() if instructions_file else instructions

@@ -9,6 +9,7 @@ CHECK constraint keeps ``taken <= overlap``, so no item is ever held beyond its 
 from __future__ import annotations
 
 import json
+import random
 import secrets
 from types import SimpleNamespace
 from typing import Any
@@ -56,22 +57,34 @@ _EXTEND = Q("UPDATE assignments SET status = 'active', lease_expires_at = :exp W
 _TAKE = Q("UPDATE items SET taken = taken + 1 WHERE id = :i AND taken < overlap")
 _PAYLOAD = Q("SELECT payload FROM submissions WHERE id = :s")
 _ITEM = Q("SELECT id, media_key, width, height, spec, image_sha256, image_url FROM items WHERE id = :i")
-_TAKE_NEW = sql.Chain(  # no row: nothing free; a NULL id: the upsert hit a live assignment (the caller rolls back)
-    sql.Step("cand", "SELECT id FROM items WHERE campaign_id = :c AND taken < overlap AND NOT EXISTS "
-                     "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
-                     "ORDER BY priority, id LIMIT 1", lock="FOR UPDATE SKIP LOCKED"),
-    sql.Step("took", "UPDATE items SET taken = taken + 1 WHERE id = {cand.id} AND taken < overlap "
-                     "RETURNING id, media_key, width, height, spec, image_sha256, image_url"),
-    sql.Step("ins", table="assignments",
-             values=(("item_id", "{took.id}"), ("campaign_id", ":c"), ("user_id", ":u"), ("status", "'active'"),
-                     ("lease_expires_at", ":exp"), ("claimed_at", ":t"), ("version", "1")),
-             tail="ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'active', "
-                  "lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
-                  "WHERE assignments.status = 'expired' RETURNING id, item_id, draft, version"),
-    audit_step("claim", "assignment", "{ins.id}", "'{\"item_id\": ' || {ins.item_id} || '}'"),
-    out=("ins.id", "ins.draft", "ins.version", "took.id AS item_id", "took.media_key", "took.width", "took.height",
-         "took.spec", "took.image_sha256", "took.image_url"),
-)
+
+
+def _take_chain(only: str = "") -> sql.Chain:
+    """Claim a free item (``only``: an extra condition on the item, e.g. gold or not). No row:
+    nothing free; a NULL id: the upsert hit a live assignment (the caller rolls back)."""
+    return sql.Chain(
+        sql.Step("cand", f"SELECT id FROM items WHERE campaign_id = :c AND taken < overlap{only} AND NOT EXISTS "
+                         "(SELECT 1 FROM assignments a WHERE a.item_id = items.id AND a.user_id = :u AND a.status <> 'expired') "
+                         "ORDER BY priority, id LIMIT 1", lock="FOR UPDATE SKIP LOCKED"),
+        sql.Step("took", "UPDATE items SET taken = taken + 1 WHERE id = {cand.id} AND taken < overlap "
+                         "RETURNING id, media_key, width, height, spec, image_sha256, image_url"),
+        sql.Step("ins", table="assignments",
+                 values=(("item_id", "{took.id}"), ("campaign_id", ":c"), ("user_id", ":u"), ("status", "'active'"),
+                         ("lease_expires_at", ":exp"), ("claimed_at", ":t"), ("version", "1")),
+                 tail="ON CONFLICT (item_id, user_id) DO UPDATE SET status = 'active', "
+                      "lease_expires_at = excluded.lease_expires_at, claimed_at = excluded.claimed_at "
+                      "WHERE assignments.status = 'expired' RETURNING id, item_id, draft, version"),
+        audit_step("claim", "assignment", "{ins.id}", "'{\"item_id\": ' || {ins.item_id} || '}'"),
+        out=("ins.id", "ins.draft", "ins.version", "took.id AS item_id", "took.media_key", "took.width", "took.height",
+             "took.spec", "took.image_sha256", "took.image_url"),
+    )
+
+
+_TAKE_NEW, _TAKE_GOLD, _TAKE_PLAIN = _take_chain(), _take_chain(" AND gold IS NOT NULL"), _take_chain(" AND gold IS NULL")
+_MINE_COUNTS = Q(  # the caller's claims in the campaign so far, and how many were gold items
+    "SELECT COUNT(*) AS n, COALESCE(SUM(CASE WHEN i.gold IS NOT NULL THEN 1 ELSE 0 END), 0) AS g "
+    "FROM assignments a JOIN items i ON i.id = a.item_id "
+    "WHERE a.campaign_id = :c AND a.user_id = :u AND a.status NOT IN ('expired', 'released')")
 _last_expiry = [0.0]
 SWEEP_LOCK = 0x706978_6D6F_0001
 """The PostgreSQL advisory lock a lease sweep holds (to the end of its transaction): with several
@@ -150,14 +163,45 @@ def claim_steps(campaign_id: int, user_id: int, *, exclude: list[int], lease_s: 
     if t - _last_expiry[0] > 1.0:
         yield from expire_steps(t, postgres)
     params = {"c": campaign_id, "u": user_id, "exp": exp, "t": t, "ip": ip[:64]}
-    row = yield from _TAKE_NEW.run(params, postgres=postgres)
+    share = float(campaign.config.get("gold_share") or 0.0)
+    row = yield from _take_new(params, share, postgres)
     if row is None and (yield from expire_steps(t, postgres)):
-        row = yield from _TAKE_NEW.run(params, postgres=postgres)
+        row = yield from _take_new(params, share, postgres)
     if row is None:
         return None
     if row["id"] is None:
         raise ClaimError(503, "could not claim an item; try again")
     return (yield from _view_steps(dict(row, reject_reason=None), campaign, exp, item=dict(row, id=row["item_id"])))
+
+
+def _take_new(params: dict[str, Any], share: float, postgres: bool) -> Steps[dict[str, Any] | None]:
+    """A new item for the caller. Without a gold share, the lowest priority first (gold items
+    first). With one, gold or not as :func:`wants_gold` decides, the other kind when none is free."""
+    if not share:
+        return (yield from _TAKE_NEW.run(params, postgres=postgres))
+    mine = yield Op("first", _MINE_COUNTS, {"c": params["c"], "u": params["u"]})
+    gold_first = wants_gold(int(mine["g"]) if mine else 0, int(mine["n"]) if mine else 0, share)
+    for chain in (_TAKE_GOLD, _TAKE_PLAIN) if gold_first else (_TAKE_PLAIN, _TAKE_GOLD):
+        row = yield from chain.run(params, postgres=postgres)
+        if row is not None:
+            return row
+    return None
+
+
+def wants_gold(gold: int, claims: int, share: float, draw: float | None = None) -> bool:
+    """Whether an annotator's next claim should be a gold item, when ``share`` of their claims
+    are to be gold (``gold`` of their ``claims`` so far were). Drawn with probability ``share``,
+    so the gold items come at positions nobody can predict, but kept within one item of
+    ``share`` of the claims at every point: behind by more than one, gold; ahead, not gold."""
+    target = share * (claims + 1)  # gold items due after this claim
+    if gold > target:  # one more would put them more than one ahead
+        return False
+    if gold < target - 1:  # none now would leave them more than one behind
+        return True
+    return (_RNG.random() if draw is None else draw) < share
+
+
+_RNG = random.Random()
 
 
 def campaign_lease(config: dict[str, Any], default: float) -> float:

@@ -44,6 +44,9 @@ def check_gate_config(config: dict[str, Any]) -> None:
         raise PayloadError(f"gold_threshold must be a number from 0 to 1, got {t!r}")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10000:
         raise PayloadError(f"gold_min_items must be an integer from 1 to 10000, got {n!r}")
+    share = config.get("gold_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, int | float) or not 0.0 <= share <= 1.0):
+        raise PayloadError(f"gold_share must be a number from 0 to 1 (0: gold items first), got {share!r}")
 
 
 _LAST = Q("SELECT reinstated_at FROM annotator_pauses WHERE campaign_id = :c AND user_id = :u ORDER BY id DESC LIMIT 1")

@@ -47,6 +47,7 @@ const Admin = (() => {
     const task = $("c-task").value;
     if (num("c-gold-threshold") !== null) Object.assign(config, { gold_threshold: num("c-gold-threshold"), gold_min_items: num("c-gold-min") });
     if (num("c-lease") !== null) config.lease_seconds = num("c-lease");
+    if (num("c-gold-share") !== null) config.gold_share = num("c-gold-share");
     if (task === "pointing" && num("c-min-expr") !== null) config.min_expressions = num("c-min-expr");
     if (task === "counting" && $("c-label").value.trim()) config.label = $("c-label").value.trim();
     return { name: $("c-name").value.trim(), task_type: task, instructions: $("c-instructions").value,

@@ -88,6 +88,8 @@ def test_good_gold_and_ungated_campaigns_never_pause(dbctx):
     ({"gold_threshold": 1.5}, "gold_threshold must be a number from 0 to 1"),
     ({"gold_threshold": "high"}, "gold_threshold must be a number from 0 to 1"),
     ({"gold_threshold": 0.5, "gold_min_items": 0}, "gold_min_items must be an integer from 1 to 10000"),
+    ({"gold_share": 1.5}, "gold_share must be a number from 0 to 1"),
+    ({"gold_share": True}, "gold_share must be a number from 0 to 1"),
 ])
 def test_bad_gating_config_is_refused_at_creation(appctx, config, needle):
     r = appctx.client("admin").post("/api/campaigns", json={"name": "g", "task_type": "pointing", "config": config})
