@@ -89,7 +89,11 @@ def separate_steps(chunk: int, sizes: np.ndarray) -> np.ndarray:
 
 
 def available() -> bool:
-    return importlib.util.find_spec("numba") is not None
+    """Whether numba can be imported (the ``model`` extra installs it)."""
+    try:
+        return importlib.util.find_spec("numba") is not None
+    except (ImportError, ValueError, AttributeError):  # e.g. blocked with sys.modules["numba"] = None
+        return False
 
 
 @functools.cache

@@ -142,3 +142,29 @@ def test_a_strided_image_gives_the_same_result():
     aa_resize.resize_into(im[:, ::2], a, (0, 0, 40, 60), arith, "normalize")
     aa_resize.resize_into(np.ascontiguousarray(im[:, ::2]), b, (0, 0, 40, 60), arith, "normalize")
     assert np.array_equal(a, b) and np.array_equal(a, aa_resize.torch_resize(np.ascontiguousarray(im[:, ::2]), 40, 60))
+
+
+def test_without_numba_installed_torch_resizes_to_the_same_bytes():
+    """A process where numba cannot be imported (the model extra not installed) falls back to
+    torch's resize and gives the same crops."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, hashlib; sys.modules['numba'] = None\n"
+            "import numpy as np\n"
+            "from model import aa_resize\n"
+            "from model.preprocessing import MolmoImageProcessor\n"
+            "im = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)\n"
+            "assert aa_resize.calibrated() is None\n"
+            "print(hashlib.sha256(MolmoImageProcessor().preprocess(im)['images'].tobytes()).hexdigest())\n")
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300,
+                         env={**os.environ, "PYTHONPATH": str(root)})
+    assert out.returncode == 0, out.stderr[-2000:]
+    im = np.random.default_rng(0).integers(0, 256, (300, 400, 3), dtype=np.uint8)
+    assert aa_resize.calibrated() is not None
+    want = hashlib.sha256(MolmoImageProcessor().preprocess(im)["images"].tobytes()).hexdigest()
+    assert out.stdout.strip() == want
