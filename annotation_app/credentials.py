@@ -20,6 +20,7 @@ import logging
 from typing import Any
 
 CHANNEL = "pixmo_credentials"
+APPLICATION_NAME = "pixmo-credential-notices"  # how the listener shows in pg_stat_activity
 log = logging.getLogger(__name__)
 
 
@@ -52,7 +53,7 @@ async def listen(dsn: str, stop: asyncio.Event, retry_s: float = 0.5) -> None:
     while not stop.is_set():
         conn = None
         try:
-            conn = await asyncpg.connect(dsn, timeout=10)
+            conn = await asyncpg.connect(dsn, timeout=10, server_settings={"application_name": APPLICATION_NAME})
             lost = asyncio.Event()
             conn.add_termination_listener(lambda _c, lost=lost: lost.set())
             await conn.add_listener(CHANNEL, _forget)

@@ -102,3 +102,39 @@ def test_a_process_without_notices_does_not_cache(pg_url):
 
     assert asyncio.run(run(bad)) == [False, False, True]
     assert asyncio.run(run(good)) == [False, True, True]
+
+
+def test_the_listener_reconnects_after_its_connection_is_killed(pg_url):
+    """A database restart (here: the listener's backend terminated): the process stops trusting
+    its cache at once and listens again within a few seconds, and notices work again."""
+    from annotation_app.db import migrate
+    from annotation_app.deps import _CACHE
+
+    migrate(pg_url)
+    dsn = AsyncPgPool.for_url(pg_url, 1).dsn  # type: ignore[union-attr]
+
+    async def run() -> list[object]:
+        seen: list[object] = []
+        async with credentials.listening(dsn):
+            for _ in range(50):
+                if credentials.cache_trusted():
+                    break
+                await asyncio.sleep(0.1)
+            seen.append(credentials.cache_trusted())
+            _sql(pg_url, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = :a "
+                         "AND datname = current_database()",
+                 a=credentials.APPLICATION_NAME)
+            await asyncio.sleep(0.2)
+            seen.append(credentials.cache_trusted())  # the connection is gone: no caching
+            for _ in range(100):
+                if credentials.cache_trusted():
+                    break
+                await asyncio.sleep(0.1)
+            seen.append(credentials.cache_trusted())  # listening again
+            _CACHE["t:x"] = (1e18, None)  # type: ignore[assignment]
+            _sql(pg_url, "UPDATE users SET active = active")
+            await asyncio.sleep(0.3)
+            seen.append("t:x" in _CACHE)  # the notice emptied the cache
+        return seen
+
+    assert asyncio.run(run()) == [True, False, True, False]
