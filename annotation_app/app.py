@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from annotation_app import credentials
 from annotation_app.claiming import ClaimError
 from annotation_app.database import Database
-from annotation_app.db import AsyncPgPool, is_sqlite, make_engine, migrate, warm_pool
+from annotation_app.db import AsyncPgPool, asyncpg_dsn, is_sqlite, make_engine, migrate, warm_pool
 from annotation_app.hotpath import HotPaths, claim_error_response
 from annotation_app.media import MediaKeyError, MediaStore
 from annotation_app.settings import Settings, get_settings
@@ -52,11 +52,11 @@ def create_app(settings: Settings | None = None, engine: Engine | None = None, *
     public = settings.public_docs
     inline = is_sqlite(engine) if settings.inline_db is None else settings.inline_db
     pg_pool = AsyncPgPool.for_url(settings.database_url, async_pool_size(settings)) if settings.pg_async else None
-    notices = AsyncPgPool.for_url(settings.database_url, 1)  # credential-change notices (PostgreSQL)
+    notices = asyncpg_dsn(settings.database_url)  # credential-change notices (PostgreSQL)
     app = FastAPI(title="PixMo annotation app", version="1.0",
                   description="Campaigns, task claiming with leases, review, quality metrics and export.",
                   docs_url="/docs" if public else None, redoc_url=None, openapi_url="/openapi.json" if public else None,
-                  lifespan=lambda _app: credentials.listening(notices.dsn if notices else None))
+                  lifespan=lambda _app: credentials.listening(notices))
     app.state.settings = settings
     app.state.engine = engine
     app.state.media = MediaStore(settings.media_root)

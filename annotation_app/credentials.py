@@ -48,7 +48,6 @@ async def listen(dsn: str, stop: asyncio.Event, retry_s: float = 0.5) -> None:
     backoff; the cache is emptied on every notice and every time the connection comes or goes."""
     import asyncpg
 
-    _STATE.required = True
     delay = retry_s
     while not stop.is_set():
         conn = None

@@ -96,6 +96,18 @@ async def _keep_session(conn: Any) -> None:
     or advisory locks."""
 
 
+def asyncpg_dsn(url: str) -> str | None:
+    """The asyncpg DSN of a PostgreSQL database URL; None for other databases or without asyncpg."""
+    u = make_url(normalize_url(url))
+    if u.get_backend_name() != "postgresql":
+        return None
+    try:
+        import asyncpg  # noqa: F401
+    except ImportError:
+        return None
+    return u.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 class AsyncPgPool:
     """An asyncpg pool for the claim and submit hot paths on PostgreSQL, created on first use in
     the running event loop (a pool belongs to its loop; tests run apps on several loops)."""
@@ -108,14 +120,8 @@ class AsyncPgPool:
     @staticmethod
     def for_url(url: str, size: int) -> AsyncPgPool | None:
         """None unless ``url`` is PostgreSQL and asyncpg is installed."""
-        u = make_url(normalize_url(url))
-        if u.get_backend_name() != "postgresql":
-            return None
-        try:
-            import asyncpg  # noqa: F401
-        except ImportError:
-            return None
-        return AsyncPgPool(u.set(drivername="postgresql").render_as_string(hide_password=False), size)
+        dsn = asyncpg_dsn(url)
+        return AsyncPgPool(dsn, size) if dsn else None
 
     async def get(self) -> Any:
         import asyncio

@@ -102,28 +102,12 @@ def _finish_row(row, dst, mean_l, std_l, mode):
 
 
 @jit
-def vertical_f32(tmp, fy, ny, wy, nf, canvas, top, left, mean, std, mode):
-    """float32 [H, w, C] (the horizontal pass) -> the box of ``canvas`` along the height."""
+def vertical(tmp, fy, ny, wy, nf, canvas, top, left, mean, std, mode):
+    """float32 [H, w, C] (the width pass, or the converted image) -> the box of ``canvas`` along
+    the height (a pass of one tap of weight 1 when the height is unchanged: a copy)."""
     H, w, C = tmp.shape
     src = tmp.reshape(H, w * C)
     row = np.empty(w * C, np.float32)
-    mean_l, std_l = _tile(mean, w), _tile(std, w)
-    for i in range(fy.shape[0]):
-        _vertical_row(src, fy[i], ny[i], nf[ny[i]], wy[i], row)
-        _finish_row(row, canvas[top + i].reshape(-1)[left * C:(left + w) * C], mean_l, std_l, mode)
-
-
-@jit
-def vertical_u8(image, lut, fy, ny, wy, nf, canvas, top, left, mean, std, mode):
-    """uint8 [H, w, C] (width unchanged) -> the box of ``canvas`` along the height."""
-    H, w, C = image.shape
-    L = w * C
-    src = np.empty((H, L), np.float32)
-    flat = image.reshape(H, L)
-    for y in range(H):
-        for x in range(L):
-            src[y, x] = lut[flat[y, x]]
-    row = np.empty(L, np.float32)
     mean_l, std_l = _tile(mean, w), _tile(std, w)
     for i in range(fy.shape[0]):
         _vertical_row(src, fy[i], ny[i], nf[ny[i]], wy[i], row)

@@ -1,5 +1,5 @@
 """torch's CPU antialiased bilinear float32 resize, bit for bit, compiled with numba and fused with
-the uint8 -> [0,1] conversion and the finishing step (docs/spec/molmo.md section 1.3).
+the uint8 -> [0,1] conversion and the finishing step (docs/spec/molmo.md section 1.3.1).
 
 The official Molmo preprocessor resizes with ``F.interpolate(x, mode="bilinear", antialias=True)``
 on float32 pixels ``u8 / 255``. torch computes it as two separable passes, horizontal (the last
@@ -13,13 +13,13 @@ taps, in float32. Three facts make an identical reimplementation possible:
   not others, depending on the build: in torch's AVX2 x86 wheel the steps are computed in chunks
   of four products rounded separately, the remainder as FMAs. :class:`Arithmetic` names such a
   pattern per pass; :func:`calibrated` finds the one this machine's torch uses by comparing
-  against ``F.interpolate`` on probe images covering 2 to 30 taps, once per process, and returns
+  against ``F.interpolate`` on probe images covering 1 to 47 taps, once per process, and returns
   ``None`` when no pattern matches (callers then use torch itself, so outputs stay identical).
 
-The fused kernels read uint8 pixels through a 256-entry table (``float32(u) / 255``, exactly
-torch's division), write the resized content straight into a padded canvas and finish it there
-(clip to [0,1], then normalise with the CLIP mean/std or round to uint8), so no full-size float
-copy of the input is ever made. numba is an optional dependency (the ``model`` extra installs it);
+The width pass reads the uint8 pixels and converts each row to ``float32(u) / 255`` (exactly
+torch's division) as it goes; the height pass writes the resized content straight into a padded
+canvas and finishes it there (clip to [0,1], then normalise with the CLIP mean/std or round to
+uint8). numba is an optional dependency (the ``model`` extra installs it);
 without it :func:`calibrated` returns ``None``.
 """
 
@@ -129,13 +129,13 @@ def resize_into(image: np.ndarray, canvas: np.ndarray, box: tuple[int, int, int,
     std_ = np.ones(C, np.float32) if std is None else np.asarray(std, np.float32)
     fy, ny, wy = taps(H, h) if H != h else (np.arange(h), np.ones(h, np.int64), np.ones((h, 1), np.float32))
     nf = separate_steps(arith.vertical, np.arange(wy.shape[1] + 1))
+    tmp = _scratch_f32((H, w, C))
     if W != w:  # torch's first pass (the width), then the height, even when the height is unchanged
         offs, wts, nfh = _horizontal_plan(W, w, arith.horizontal)
-        tmp = _scratch_f32((H, w, C))
         k.horizontal(image, offs, wts, nfh, tmp)
-        k.vertical_f32(tmp, fy, ny, wy, nf, canvas, top, left, mean_, std_, mode)
-    else:
-        k.vertical_u8(image, _LUT, fy, ny, wy, nf, canvas, top, left, mean_, std_, mode)
+    else:  # float32(u) / 255, correctly rounded like torch's division
+        np.divide(image, F32(255.0), out=tmp, dtype=np.float32)
+    k.vertical(tmp, fy, ny, wy, nf, canvas, top, left, mean_, std_, mode)
     k.pad(canvas, top, left, h, w, mean_, std_, mode)
 
 
@@ -152,7 +152,6 @@ def _horizontal_plan(n_in: int, n_out: int, chunk: int) -> tuple[np.ndarray, np.
     return np.ascontiguousarray(offs), np.ascontiguousarray(wts), separate_steps(chunk, size)
 
 
-_LUT = np.arange(256, dtype=np.float32) / F32(255.0)  # float32(u) / 255, correctly rounded like torch's
 _LOCAL = threading.local()
 
 

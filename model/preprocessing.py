@@ -328,14 +328,14 @@ class MolmoImageProcessor:
         # float32 canvases of several images do not fit in cache: on CPU they are resized one by one
         chunks = [c for idxs in groups.values()
                   for c in ([idxs] if self.uint8_resize else [[i] for i in idxs])]
-        for idxs in chunks:
-            u8 = torch.from_numpy(np.stack([images[i] for i in idxs]))
+        for idxs in chunks:  # without uint8_resize each chunk is one image
             if self.uint8_resize:  # channels-last uint8 takes torch's vectorised path
+                u8 = torch.from_numpy(np.stack([images[i] for i in idxs]))
                 crops, masks, lay = self._crops(u8.permute(0, 3, 1, 2), None)
-            elif (arith := self._exact()) is not None and not self._thin(*u8.shape[1:3]):
-                crops, masks, lay = self._crops_exact(u8[0].numpy(), arith, "round")
+            elif (arith := self._exact()) is not None and not self._thin(*images[idxs[0]].shape[:2]):
+                crops, masks, lay = self._crops_exact(np.ascontiguousarray(images[idxs[0]]), arith, "round")
             else:
-                crops, masks, lay = self._crops(_to_float(u8), _round_u8)
+                crops, masks, lay = self._crops(_to_float(torch.from_numpy(np.stack([images[idxs[0]]]))), _round_u8)
             for k, i in enumerate(idxs):
                 out[i] = self._outputs(crops[k], masks, lay)
         return out

@@ -10,7 +10,7 @@ import httpx
 from sqlalchemy import create_engine, text
 
 from annotation_app import credentials
-from annotation_app.db import AsyncPgPool, normalize_url
+from annotation_app.db import asyncpg_dsn, normalize_url
 from annotation_app.deps import CACHE_SECONDS
 from tests.annotation_app.conftest import seed
 
@@ -64,7 +64,7 @@ def test_the_triggers_send_one_notice_per_changing_statement(pg_url, tmp_path):
     import asyncpg
 
     s = seed(pg_url, str(tmp_path / "media"), items=1, users=3)
-    dsn = AsyncPgPool.for_url(pg_url, 1).dsn  # type: ignore[union-attr]
+    dsn = asyncpg_dsn(pg_url)
 
     async def run() -> list[str]:
         got: list[str] = []
@@ -88,7 +88,7 @@ def test_a_process_without_notices_does_not_cache(pg_url):
     from annotation_app.db import migrate
 
     migrate(pg_url)
-    good = AsyncPgPool.for_url(pg_url, 1).dsn  # type: ignore[union-attr]
+    good = asyncpg_dsn(pg_url)
     bad = make_url(good).set(port=1).render_as_string(hide_password=False)
 
     async def run(dsn: str) -> list[bool]:
@@ -111,7 +111,7 @@ def test_the_listener_reconnects_after_its_connection_is_killed(pg_url):
     from annotation_app.deps import _CACHE
 
     migrate(pg_url)
-    dsn = AsyncPgPool.for_url(pg_url, 1).dsn  # type: ignore[union-attr]
+    dsn = asyncpg_dsn(pg_url)
 
     async def run() -> list[object]:
         seen: list[object] = []
